@@ -1,0 +1,101 @@
+//! `lts job ID`: one job's fields and its run history.
+
+use super::output::{
+    cell, job_detail_json, print_json, print_table, schedule, short_time, table, Format,
+};
+use super::{CliError, JobRefArgs};
+use crate::client::Client;
+use crate::model::format_duration;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct JobArgs {
+    #[command(flatten)]
+    pub job: JobRefArgs,
+}
+
+pub async fn run(client: &Client, args: &JobArgs, format: Format) -> Result<(), CliError> {
+    let detail = client.job(args.job.job_ref()).await?;
+    if format == Format::Json {
+        print_json(&job_detail_json(&detail));
+        return Ok(());
+    }
+    let job = &detail.job;
+    let spec = &job.spec;
+    let mut fields: Vec<(&str, String)> = vec![
+        ("task id", spec.task_id.clone()),
+        ("group", spec.group.clone()),
+        ("kind", spec.schedule.kind().to_string()),
+        ("state", job.state.to_string()),
+        ("schedule", schedule(&spec.schedule)),
+        ("priority", spec.priority.to_string()),
+    ];
+    if !spec.params.is_empty() {
+        let params: Vec<String> = spec
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        fields.push(("params", params.join(" ")));
+    }
+    if !spec.command.is_empty() {
+        fields.push(("command", spec.command.join(" ")));
+    }
+    if spec.max_retries > 0 {
+        fields.push((
+            "retries",
+            format!(
+                "up to {}, backoff from {}",
+                spec.max_retries,
+                format_duration(Duration::from_millis(spec.retry_backoff_ms))
+            ),
+        ));
+    }
+    if let Some(timeout) = spec.timeout_ms {
+        fields.push(("timeout", format_duration(Duration::from_millis(timeout))));
+    }
+    if let Some(next) = job.next_fire {
+        fields.push(("next fire", short_time(next)));
+    }
+    fields.push(("submitted", short_time(job.submitted_at)));
+    fields.push(("updated", short_time(job.updated_at)));
+    if let Some(note) = &job.note {
+        fields.push(("note", note.clone()));
+    }
+    for (name, value) in fields {
+        println!("{:<11}{value}", format!("{name}:"));
+    }
+    if detail.runs.is_empty() {
+        println!("\nno runs yet");
+        return Ok(());
+    }
+    println!();
+    let mut t = table(&[
+        "RUN",
+        "ATTEMPT",
+        "STATE",
+        "OUTCOME",
+        "EXIT",
+        "WORKER",
+        "SCHEDULED",
+        "STARTED",
+        "ENDED",
+        "REASON",
+    ]);
+    for run in &detail.runs {
+        t.add_row(vec![
+            run.run.to_string(),
+            run.attempt.to_string(),
+            run.state.as_str().to_string(),
+            cell(run.outcome),
+            cell(run.exit_code),
+            cell(run.worker.clone()),
+            short_time(run.scheduled_at),
+            cell(run.started_at.map(short_time)),
+            cell(run.ended_at.map(short_time)),
+            run.reason.clone().unwrap_or_default(),
+        ]);
+    }
+    print_table(&t);
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! The `lts` command line (LTS's JobClient): global options, one module per
+//! subcommand with its clap `Args` and its `run`, and the mapping from
+//! failures to SPEC's exit codes.
+
+mod cancel;
+mod completions;
+mod error;
+mod job;
+mod jobs;
+mod logs;
+mod nodes;
+mod output;
+mod submit;
+
+pub use error::CliError;
+pub use output::Format;
+
+use crate::client::Client;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lts",
+    version,
+    about = "Submit, inspect and control jobs of an lts cluster",
+    long_about = "Submit, inspect and control jobs of an lts cluster.\n\n\
+The tracker address comes from --tracker, else LTS_TRACKER, else `tracker` in \
+lts/config.toml in the platform config dir, else 127.0.0.1:7420.\n\n\
+Exit codes: 0 ok; 1 the job or operation failed; 2 bad usage or bad input; \
+3 not found; 4 no tracker reachable."
+)]
+pub struct Cli {
+    /// Tracker address(es) to talk to, comma-separated
+    #[arg(long, global = true, env = "LTS_TRACKER", value_name = "ADDR[,ADDR..]")]
+    pub tracker: Option<String>,
+    /// Output format
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Submit a job and print its task id
+    Submit(submit::SubmitArgs),
+    /// List jobs
+    Jobs(jobs::JobsArgs),
+    /// Show one job with its runs
+    Job(job::JobArgs),
+    /// Print (or follow) the output of a job's run
+    Logs(logs::LogsArgs),
+    /// List the tracker and the workers connected to it
+    Nodes(nodes::NodesArgs),
+    /// Cancel a job: no more runs; a running run is stopped
+    Cancel(cancel::CancelArgs),
+    /// Print a shell completion script
+    Completions(completions::CompletionsArgs),
+}
+
+impl Cli {
+    /// The client for the tracker this invocation names.
+    fn client(&self) -> Result<Client, CliError> {
+        let list = match &self.tracker {
+            Some(list) => list.clone(),
+            None => crate::config::load_file_config()
+                .map_err(CliError::usage)?
+                .tracker
+                .unwrap_or_else(|| crate::config::DEFAULT_TRACKER.to_string()),
+        };
+        let addrs = crate::config::split_addrs(&list);
+        if addrs.is_empty() {
+            return Err(CliError::usage("--tracker: no address given"));
+        }
+        Ok(Client::new(addrs))
+    }
+}
+
+/// Run one `lts` invocation.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let format = cli.output;
+    match &cli.command {
+        Command::Completions(args) => completions::run(args),
+        Command::Submit(args) => submit::run(&cli.client()?, args, format).await,
+        Command::Jobs(args) => jobs::run(&cli.client()?, args, format).await,
+        Command::Job(args) => job::run(&cli.client()?, args, format).await,
+        Command::Logs(args) => logs::run(&cli.client()?, args, format).await,
+        Command::Nodes(args) => nodes::run(&cli.client()?, args, format).await,
+        Command::Cancel(args) => cancel::run(&cli.client()?, args, format).await,
+    }
+}
+
+/// The job a command names: `ID [--group G]`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JobRefArgs {
+    /// The job's task id
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// The job's worker group, when the task id alone is ambiguous
+    #[arg(long, short = 'g', value_name = "G")]
+    pub group: Option<String>,
+}
+
+impl JobRefArgs {
+    pub fn job_ref(&self) -> crate::protocol::JobRef {
+        crate::protocol::JobRef {
+            task_id: self.id.clone(),
+            group: self.group.clone(),
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! `lts submit`: build a job from flags, send it, print its task id; with
+//! `--wait`, block until its first run ends and exit by its outcome.
+
+use super::error::exit;
+use super::output::{job_detail_json, print_json, Format};
+use super::CliError;
+use crate::client::Client;
+use crate::model::{
+    new_task_id, now_ms, parse_duration, JobSpec, JobState, Misfire, Overlap, RunOutcome, Schedule,
+};
+use crate::protocol::JobRef;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    /// The job's id [default: generated, short and sortable]
+    #[arg(long, value_name = "ID")]
+    pub task_id: Option<String>,
+    /// The worker node group that may run it
+    #[arg(long, short = 'g', value_name = "G", required = true)]
+    pub group: Option<String>,
+    /// A parameter for the runner (repeatable)
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Parameters as a JSON object
+    #[arg(long, value_name = "JSON")]
+    pub params_json: Option<String>,
+    /// Quartz cron with seconds (`0 0/1 * * * ?`) or 5-field Unix cron
+    #[arg(long, value_name = "EXPR", conflicts_with_all = ["at", "delay", "repeat_count"])]
+    pub cron: Option<String>,
+    /// Time zone of the cron expression [default: the tracker's]
+    #[arg(long, value_name = "Area/City", requires = "cron")]
+    pub tz: Option<String>,
+    /// Run once at this time
+    #[arg(long, value_name = "RFC3339", conflicts_with_all = ["delay", "repeat_count"])]
+    pub at: Option<String>,
+    /// Run once after this long (`90s`, `15m`, `1h30m`, `3d`)
+    #[arg(long, value_name = "DUR", value_parser = parse_dur, conflicts_with = "repeat_count")]
+    pub delay: Option<Duration>,
+    /// Run N times (-1: forever), --repeat-interval apart
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "repeat_interval",
+        allow_negative_numbers = true
+    )]
+    pub repeat_count: Option<i64>,
+    /// The time between repeated runs
+    #[arg(long, value_name = "DUR", value_parser = parse_dur, requires = "repeat_count")]
+    pub repeat_interval: Option<Duration>,
+    /// Higher runs first among due jobs
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    pub priority: i32,
+    /// Run again on failure, up to N times
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_retries: u32,
+    /// The first retry's delay; doubled each time, with jitter, capped at 1h
+    #[arg(long, value_name = "DUR", value_parser = parse_dur, default_value = "1s")]
+    pub retry_backoff: Duration,
+    /// Stop a run that takes longer, and count it as timed out
+    #[arg(long, value_name = "DUR", value_parser = parse_dur)]
+    pub timeout: Option<Duration>,
+    /// Replace an existing job with the same task id and group
+    #[arg(long)]
+    pub replace: bool,
+    /// When a tick comes while the previous run still goes
+    #[arg(long, value_name = "POLICY", default_value = "skip",
+          value_parser = PossibleValuesParser::new(["skip", "allow", "buffer-one", "replace"]).map(|s| overlap(&s)))]
+    pub overlap: Overlap,
+    /// The same as --overlap skip (LTS's relyOnPrevCycle)
+    #[arg(long, conflicts_with = "overlap")]
+    pub rely_on_prev_cycle: bool,
+    /// Ticks missed while no tracker ran
+    #[arg(long, value_name = "POLICY", default_value = "fire-once",
+          value_parser = PossibleValuesParser::new(["fire-once", "skip", "fire-all"]).map(|s| misfire(&s)))]
+    pub misfire: Misfire,
+    /// With --misfire fire-all, catch up only ticks this recent
+    #[arg(long, value_name = "DUR", value_parser = parse_dur)]
+    pub catch_up_window: Option<Duration>,
+    /// Keep the result in the client group's feedback queue until read
+    #[arg(long, requires = "client_group")]
+    pub feedback: bool,
+    /// The submitting client node group
+    #[arg(long, value_name = "G")]
+    pub client_group: Option<String>,
+    /// Block until the first run ends; exit 0 if it succeeded, 1 if not
+    #[arg(long)]
+    pub wait: bool,
+    /// The job's own command, run by workers started with --allow-commands
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+fn parse_dur(s: &str) -> Result<Duration, String> {
+    parse_duration(s)
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("'{s}' is not KEY=VALUE")),
+    }
+}
+
+fn overlap(s: &str) -> Overlap {
+    match s {
+        "allow" => Overlap::Allow,
+        "buffer-one" => Overlap::BufferOne,
+        "replace" => Overlap::Replace,
+        _ => Overlap::Skip,
+    }
+}
+
+fn misfire(s: &str) -> Misfire {
+    match s {
+        "skip" => Misfire::Skip,
+        "fire-all" => Misfire::FireAll,
+        _ => Misfire::FireOnce,
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis().min(u64::MAX as u128) as u64
+}
+
+/// The job the flags describe.
+pub fn job_from_args(args: &SubmitArgs) -> Result<JobSpec, CliError> {
+    let group = args.group.clone().unwrap_or_default();
+    let task_id = args.task_id.clone().unwrap_or_else(new_task_id);
+    let mut job = JobSpec::new(group, task_id);
+    job.params = params(args)?;
+    job.command = args.command.clone();
+    job.schedule = schedule(args)?;
+    job.priority = args.priority;
+    job.max_retries = args.max_retries;
+    job.retry_backoff_ms = millis(args.retry_backoff);
+    job.timeout_ms = args.timeout.map(millis);
+    job.replace = args.replace;
+    job.overlap = if args.rely_on_prev_cycle {
+        Overlap::Skip
+    } else {
+        args.overlap
+    };
+    job.misfire = args.misfire;
+    job.catch_up_window_ms = args.catch_up_window.map(millis);
+    job.feedback = args.feedback;
+    job.client_group = args.client_group.clone();
+    crate::model::validate_job(&job).map_err(|e| CliError::usage(e.to_string()))?;
+    Ok(job)
+}
+
+fn params(args: &SubmitArgs) -> Result<BTreeMap<String, String>, CliError> {
+    let mut params = BTreeMap::new();
+    if let Some(text) = &args.params_json {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| CliError::usage(format!("--params-json: not valid JSON: {e}")))?;
+        let serde_json::Value::Object(map) = value else {
+            return Err(CliError::usage("--params-json: expected a JSON object"));
+        };
+        for (key, value) in map {
+            let value = match value {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            params.insert(key, value);
+        }
+    }
+    for (key, value) in &args.params {
+        params.insert(key.clone(), value.clone());
+    }
+    Ok(params)
+}
+
+fn schedule(args: &SubmitArgs) -> Result<Schedule, CliError> {
+    if let Some(expr) = &args.cron {
+        return Ok(Schedule::Cron {
+            expr: expr.trim().to_string(),
+            tz: args.tz.clone(),
+        });
+    }
+    if let Some(at) = &args.at {
+        let at = chrono::DateTime::parse_from_rfc3339(at).map_err(|e| {
+            CliError::usage(format!(
+                "--at: '{at}' is not an RFC 3339 time ({e}); e.g. 2026-01-31T09:30:00Z"
+            ))
+        })?;
+        return Ok(Schedule::At {
+            at_ms: at.timestamp_millis(),
+        });
+    }
+    if let Some(delay) = args.delay {
+        return Ok(Schedule::At {
+            at_ms: now_ms().saturating_add(millis(delay) as i64),
+        });
+    }
+    if let (Some(count), Some(interval)) = (args.repeat_count, args.repeat_interval) {
+        return Ok(Schedule::Repeat {
+            count,
+            interval_ms: millis(interval),
+        });
+    }
+    Ok(Schedule::Now)
+}
+
+/// How long one `wait` call asks the tracker to hold on.
+const WAIT_SLICE: Duration = Duration::from_secs(20);
+
+pub async fn run(client: &Client, args: &SubmitArgs, format: Format) -> Result<(), CliError> {
+    let job = job_from_args(args)?;
+    let ack = client.submit(job).await?;
+    if !args.wait {
+        match format {
+            Format::Json => print_json(&json!({
+                "task_id": ack.task_id,
+                "group": ack.group,
+                "state": ack.state.as_str(),
+            })),
+            Format::Table => println!("{}", ack.task_id),
+        }
+        return Ok(());
+    }
+    if format == Format::Table {
+        println!("{}", ack.task_id);
+    }
+    let job_ref = JobRef {
+        task_id: ack.task_id.clone(),
+        group: Some(ack.group.clone()),
+    };
+    let mut noted = false;
+    let detail = loop {
+        let detail = client.wait(job_ref.clone(), WAIT_SLICE).await?;
+        if crate::daemon::tracker::first_run_ended(&detail) {
+            break detail;
+        }
+        if let (Some(note), false, Format::Table) = (&detail.job.note, noted, format) {
+            eprintln!("waiting: {note}");
+            noted = true;
+        }
+    };
+    let first = detail
+        .runs
+        .iter()
+        .filter(|r| r.run == 1)
+        .max_by_key(|r| r.attempt);
+    let outcome = first.and_then(|r| r.outcome);
+    match format {
+        Format::Json => print_json(&job_detail_json(&detail)),
+        Format::Table => {
+            let exit_code = first
+                .and_then(|r| r.exit_code)
+                .map(|c| format!(" (exit {c})"))
+                .unwrap_or_default();
+            let what = outcome
+                .map(|o| o.as_str())
+                .unwrap_or(detail.job.state.as_str());
+            let reason = first
+                .and_then(|r| r.reason.clone())
+                .filter(|_| outcome != Some(RunOutcome::Succeeded))
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            eprintln!("{}: {what}{exit_code}{reason}", ack.task_id);
+        }
+    }
+    if outcome == Some(RunOutcome::Succeeded) && detail.job.state != JobState::Cancelled {
+        Ok(())
+    } else {
+        Err(CliError::new(exit::FAILED, ""))
+    }
+}

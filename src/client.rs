@@ -1,0 +1,226 @@
+//! The library client (LTS's JobClient, in Rust): connects to a tracker from
+//! a list of addresses, keeps the connection, reconnects when it breaks, and
+//! offers one async method per tracker call. `lts` and embedded workers use
+//! it; so can any Rust program.
+
+use crate::model::{JobDetail, JobSpec, JobView, NodeView};
+use crate::protocol::{
+    connect, ConnectError, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobRef, LogPage,
+    LogQuery, PullRequest, SubmitAck, TrackerRpcClient, Upstream, WireError,
+};
+use std::future::Future;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio::sync::Mutex;
+
+/// Why a call did not get an answer from the tracker, or what the tracker said.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// No address answered.
+    #[error("no tracker reachable (tried {})", tried.join("; "))]
+    Unreachable { tried: Vec<String> },
+    /// A tracker answered but refused us (protocol version).
+    #[error("{0}")]
+    Refused(String),
+    /// The connection broke or the call timed out.
+    #[error("lost the connection to the tracker at {addr}: {reason}")]
+    Transport { addr: String, reason: String },
+    /// The tracker answered with an error.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+}
+
+/// How long a plain call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Extra time a long poll gets beyond its wait.
+const POLL_SLACK: Duration = Duration::from_secs(10);
+/// How long connecting to one address may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A connection to one of a list of trackers.
+pub struct Client {
+    addrs: Vec<String>,
+    role: &'static str,
+    current: Mutex<Option<(TrackerRpcClient, String)>>,
+}
+
+fn context(timeout: Duration) -> tarpc::context::Context {
+    let mut ctx = tarpc::context::current();
+    ctx.deadline = Instant::now() + timeout;
+    ctx
+}
+
+impl Client {
+    /// A client for the trackers at `addrs` (tried in order). It connects on
+    /// first use.
+    pub fn new(addrs: Vec<String>) -> Self {
+        Client::with_role(addrs, "client")
+    }
+
+    /// As `new`, saying `role` in the handshake.
+    pub fn with_role(addrs: Vec<String>, role: &'static str) -> Self {
+        Client {
+            addrs,
+            role,
+            current: Mutex::new(None),
+        }
+    }
+
+    /// The addresses this client tries.
+    pub fn addrs(&self) -> &[String] {
+        &self.addrs
+    }
+
+    /// Connect now, so that an unreachable tracker is reported up front.
+    pub async fn connect(&self) -> Result<(), ClientError> {
+        self.rpc().await.map(|_| ())
+    }
+
+    async fn rpc(&self) -> Result<(TrackerRpcClient, String), ClientError> {
+        let mut current = self.current.lock().await;
+        if let Some(live) = current.as_ref() {
+            return Ok(live.clone());
+        }
+        let mut tried = Vec::new();
+        for addr in &self.addrs {
+            match connect(addr, self.role, CONNECT_TIMEOUT).await {
+                Ok(connected) => {
+                    let live = (connected.client, connected.addr);
+                    *current = Some(live.clone());
+                    return Ok(live);
+                }
+                Err(ConnectError::Refused { addr, reason }) => {
+                    return Err(ClientError::Refused(format!("tracker at {addr}: {reason}")))
+                }
+                Err(e @ ConnectError::Unreachable { .. }) => tried.push(e.to_string()),
+            }
+        }
+        if tried.is_empty() {
+            tried.push("no tracker address given".into());
+        }
+        Err(ClientError::Unreachable {
+            tried: tried
+                .into_iter()
+                .map(|t| t.trim_start_matches("cannot reach ").to_string())
+                .collect(),
+        })
+    }
+
+    /// Forget the connection after a transport failure, so the next call dials again.
+    async fn reset(&self, addr: &str) {
+        let mut current = self.current.lock().await;
+        if current.as_ref().is_some_and(|(_, a)| a == addr) {
+            *current = None;
+        }
+    }
+
+    async fn call<T, F, Fut>(&self, timeout: Duration, f: F) -> Result<T, ClientError>
+    where
+        F: FnOnce(TrackerRpcClient, tarpc::context::Context) -> Fut,
+        Fut: Future<Output = Result<Result<T, WireError>, tarpc::client::RpcError>>,
+    {
+        let (rpc, addr) = self.rpc().await?;
+        match f(rpc, context(timeout)).await {
+            Ok(answer) => Ok(answer?),
+            Err(e) => {
+                self.reset(&addr).await;
+                Err(ClientError::Transport {
+                    addr,
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+
+    /// Submit one job; acknowledged once the tracker has committed it.
+    pub async fn submit(&self, job: JobSpec) -> Result<SubmitAck, ClientError> {
+        let mut acks = self.submit_many(vec![job]).await?;
+        match acks.pop() {
+            Some(ack) => Ok(ack?),
+            None => Err(ClientError::Transport {
+                addr: self.addrs.join(","),
+                reason: "empty answer to a submission".into(),
+            }),
+        }
+    }
+
+    /// Submit many jobs in one call; each gets its own answer.
+    pub async fn submit_many(
+        &self,
+        jobs: Vec<JobSpec>,
+    ) -> Result<Vec<Result<SubmitAck, WireError>>, ClientError> {
+        self.call(CALL_TIMEOUT, |c, ctx| async move {
+            c.submit(ctx, jobs).await.map(Ok)
+        })
+        .await
+    }
+
+    pub async fn jobs(&self, filter: JobFilter) -> Result<Vec<JobView>, ClientError> {
+        self.call(
+            CALL_TIMEOUT,
+            |c, ctx| async move { c.jobs(ctx, filter).await },
+        )
+        .await
+    }
+
+    pub async fn job(&self, job: JobRef) -> Result<JobDetail, ClientError> {
+        self.call(CALL_TIMEOUT, |c, ctx| async move { c.job(ctx, job).await })
+            .await
+    }
+
+    pub async fn cancel(&self, job: JobRef) -> Result<JobView, ClientError> {
+        self.call(
+            CALL_TIMEOUT,
+            |c, ctx| async move { c.cancel(ctx, job).await },
+        )
+        .await
+    }
+
+    /// Wait up to `wait` for the job's first run to end; the job as it is then.
+    pub async fn wait(&self, job: JobRef, wait: Duration) -> Result<JobDetail, ClientError> {
+        let wait_ms = wait.as_millis() as u64;
+        self.call(wait + POLL_SLACK, |c, ctx| async move {
+            c.wait(ctx, job, wait_ms).await
+        })
+        .await
+    }
+
+    /// Log lines after a cursor, waiting up to `query.wait_ms` for new ones.
+    pub async fn logs(&self, query: LogQuery) -> Result<LogPage, ClientError> {
+        let timeout = Duration::from_millis(query.wait_ms) + POLL_SLACK;
+        self.call(timeout, |c, ctx| async move { c.logs(ctx, query).await })
+            .await
+    }
+
+    pub async fn nodes(&self) -> Result<Vec<NodeView>, ClientError> {
+        self.call(CALL_TIMEOUT, |c, ctx| async move { c.nodes(ctx).await })
+            .await
+    }
+
+    /// (Workers) claim up to `request.free` runs, waiting for work.
+    pub async fn pull(&self, request: PullRequest) -> Result<Vec<Dispatch>, ClientError> {
+        let timeout = Duration::from_millis(request.wait_ms) + POLL_SLACK;
+        self.call(timeout, |c, ctx| async move { c.pull(ctx, request).await })
+            .await
+    }
+
+    /// (Workers) renew the leases of every run held.
+    pub async fn heartbeat(&self, beat: Heartbeat) -> Result<HeartbeatReply, ClientError> {
+        self.call(CALL_TIMEOUT, |c, ctx| async move {
+            c.heartbeat(ctx, beat).await
+        })
+        .await
+    }
+
+    /// (Workers) send log lines and results, in order.
+    pub async fn deliver(
+        &self,
+        worker_id: String,
+        items: Vec<Upstream>,
+    ) -> Result<(), ClientError> {
+        self.call(CALL_TIMEOUT, |c, ctx| async move {
+            c.deliver(ctx, worker_id, items).await
+        })
+        .await
+    }
+}

@@ -1,0 +1,113 @@
+//! The `ltsd` command line: one subcommand per role. Completions and man
+//! pages are generated from these definitions (see `crate::docs`).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ltsd",
+    version,
+    about = "The lts daemon: tracker, worker, registry roles, or all in one",
+    long_about = "The lts daemon. Each subcommand is a role: `tracker` keeps the durable \
+queue and dispatches due runs, `worker` pulls runs for its node group and runs them, \
+`standalone` runs a tracker and a worker in one process on the embedded SQLite store.\n\n\
+Logs go to stderr, filtered by RUST_LOG (default: info). SIGTERM or SIGINT stops a role \
+gracefully: it takes no new work, lets running jobs finish within the grace period and \
+exits 0."
+)]
+pub struct Ltsd {
+    #[command(subcommand)]
+    pub role: RoleCmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoleCmd {
+    /// Tracker, registry and one worker in one process: the quick start
+    Standalone(StandaloneArgs),
+    /// The JobTracker: durable queue, scheduling, dispatch, recovery
+    Tracker(TrackerArgs),
+    /// The TaskTracker: pulls runs of its node group and runs them
+    Worker(WorkerArgs),
+}
+
+/// Options every role takes.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Where the role keeps its state [default: the platform data dir + lts]
+    #[arg(long, env = "LTS_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// The cluster's shared secret; required to listen on a non-loopback address
+    #[arg(long, env = "LTS_TOKEN", value_name = "T", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// Options of the tracker part of a role.
+#[derive(Debug, Clone, Args)]
+pub struct TrackerOpts {
+    /// The address to listen on
+    #[arg(long, value_name = "ADDR", default_value = crate::config::DEFAULT_TRACKER)]
+    pub listen: String,
+    /// How long a dispatched run's lease lasts without a heartbeat
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_dur)]
+    pub lease: std::time::Duration,
+}
+
+/// Options of the worker part of a role.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerOpts {
+    /// How many runs at once
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub threads: u32,
+    /// The program that runs jobs (job JSON on stdin), or builtin:noop
+    #[arg(long, value_name = "PATH")]
+    pub runner: Option<String>,
+    /// Run the command a job carries (`lts submit -- CMD ARGS..`)
+    #[arg(long)]
+    pub allow_commands: bool,
+    /// On SIGTERM, how long running jobs may take to finish before they are stopped
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_dur)]
+    pub grace: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct StandaloneArgs {
+    #[command(flatten)]
+    pub tracker: TrackerOpts,
+    /// The worker's node group
+    #[arg(long, value_name = "G", default_value = "default")]
+    pub group: String,
+    #[command(flatten)]
+    pub worker: WorkerOpts,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TrackerArgs {
+    #[command(flatten)]
+    pub tracker: TrackerOpts,
+    /// The store: sqlite (in the data dir)
+    #[arg(long, value_name = "STORE", default_value = "sqlite")]
+    pub store: String,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The worker's node group
+    #[arg(long, value_name = "G")]
+    pub group: String,
+    /// The tracker(s) to pull from (a static peer list)
+    #[arg(long, visible_alias = "peers", env = "LTS_TRACKER", value_name = "ADDR[,ADDR..]", default_value = crate::config::DEFAULT_TRACKER)]
+    pub tracker: String,
+    #[command(flatten)]
+    pub worker: WorkerOpts,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+fn parse_dur(s: &str) -> Result<std::time::Duration, String> {
+    crate::model::parse_duration(s)
+}

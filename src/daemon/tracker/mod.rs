@@ -1,0 +1,142 @@
+//! The tracker role (LTS's JobTracker): accepts submissions, keeps the
+//! durable queue, hands due runs to workers that pull, renews and expires
+//! their leases, records results and log lines, and wakes whoever waits.
+//!
+//! `run(listener, store, config, shutdown)` is the whole role; the RPC
+//! handlers are in `service`, the rules in `queue`.
+
+mod nodes;
+mod queue;
+mod service;
+mod wake;
+
+pub use queue::{backoff_ms, first_run_ended};
+
+use crate::daemon::Shutdown;
+use crate::model::{now_ms, Millis};
+use crate::store::{SqliteStore, StoreError, StoreHandle};
+use nodes::Nodes;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use wake::Wake;
+
+/// The tracker's settings.
+#[derive(Debug, Clone)]
+pub struct TrackerConfig {
+    /// How long a lease lasts without a heartbeat.
+    pub lease: Duration,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            lease: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything the handlers share.
+pub(crate) struct Tracker {
+    store: StoreHandle,
+    wake: Wake,
+    nodes: Nodes,
+    lease_ms: u64,
+    id: String,
+    address: String,
+    started_at: Millis,
+    shutdown: Shutdown,
+}
+
+/// The file name of the SQLite store inside the data dir.
+pub const DB_FILE: &str = "lts.db";
+
+/// Open the embedded store in `data_dir` and start its thread.
+pub fn open_sqlite(data_dir: &Path) -> Result<StoreHandle, StoreError> {
+    let store = SqliteStore::open(&data_dir.join(DB_FILE))?;
+    Ok(StoreHandle::spawn(Box::new(store)))
+}
+
+/// Serve the tracker on `listener` until `shutdown`, then let the store
+/// commit what it holds and return.
+pub async fn run(
+    listener: TcpListener,
+    store: StoreHandle,
+    config: TrackerConfig,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
+    let address = listener.local_addr()?.to_string();
+    let tracker = Arc::new(Tracker {
+        store: store.clone(),
+        wake: Wake::default(),
+        nodes: Nodes::default(),
+        lease_ms: config.lease.as_millis().max(1) as u64,
+        id: format!("tracker@{address}"),
+        address: address.clone(),
+        started_at: now_ms(),
+        shutdown: shutdown.clone(),
+    });
+    tracing::info!(%address, "tracker listening");
+    let leases = tokio::spawn(expire_leases(tracker.clone()));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    tokio::spawn(service::serve(tracker.clone(), stream, peer));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, go on.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = shutdown.wait() => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("tracker stopping");
+    tracker.wake.changes.notify_waiters();
+    let _ = leases.await;
+    if let Err(e) = store.flush().await {
+        tracing::error!("store: {e}");
+    }
+    tracing::info!("tracker stopped");
+    Ok(())
+}
+
+/// Sleep until the earliest lease ends, then mark what expired as lost and
+/// queue it again. Wakes early when a claim creates the first lease.
+async fn expire_leases(t: Arc<Tracker>) {
+    loop {
+        let wakeup = t.wake.leases.notified();
+        tokio::pin!(wakeup);
+        wakeup.as_mut().enable();
+        let next = match t.store.call(|s| s.next_lease_expiry()).await {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::error!("lease check: {e}");
+                Some(now_ms() + 1_000)
+            }
+        };
+        let sleep = match next {
+            Some(at) => Duration::from_millis((at - now_ms()).clamp(0, 60_000) as u64 + 1),
+            None => Duration::from_secs(60),
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = &mut wakeup, if next.is_none() => {}
+            _ = t.shutdown.wait() => return,
+        }
+        let now = now_ms();
+        match t.store.call(move |s| queue::expire_leases(s, now)).await {
+            Ok(woken) => {
+                if !woken.is_empty() {
+                    tracing::info!("re-queued runs whose worker went silent");
+                    t.wake.work_for(&woken);
+                }
+            }
+            Err(e) => tracing::error!("expiring leases: {e}"),
+        }
+    }
+}

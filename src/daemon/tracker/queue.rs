@@ -1,0 +1,457 @@
+//! The tracker's rules for jobs and runs, as functions over a `Store` that
+//! run inside one store transaction each: submit, claim, heartbeat, deliver,
+//! cancel, expire leases. No I/O but the store; no SQL.
+
+use crate::model::{
+    validate_job, JobDetail, JobKind, JobSpec, JobState, LogEntry, Millis, RunOutcome, RunState,
+    Schedule,
+};
+use crate::protocol::{Dispatch, Heartbeat, JobRef, RunResult, SubmitAck, Upstream, WireError};
+use crate::store::{JobRecord, LogRecord, RunRecord, Store, StoreError};
+use rand::Rng;
+use std::collections::{BTreeSet, HashMap};
+
+impl From<StoreError> for WireError {
+    fn from(e: StoreError) -> Self {
+        WireError::Store(e.to_string())
+    }
+}
+
+pub type Outcome<T> = Result<T, WireError>;
+
+/// The longest a retry waits, whatever the backoff.
+const MAX_BACKOFF_MS: u64 = 3_600_000;
+
+/// Find the job a caller names.
+pub fn resolve(s: &mut dyn Store, r: &JobRef) -> Outcome<JobRecord> {
+    let not_found = || WireError::NotFound {
+        task_id: r.task_id.clone(),
+        group: r.group.clone(),
+    };
+    if let Some(group) = &r.group {
+        return s.job_by_key(group, &r.task_id)?.ok_or_else(not_found);
+    }
+    let mut found = s.jobs_by_task_id(&r.task_id)?;
+    match found.len() {
+        0 => Err(not_found()),
+        1 => Ok(found.remove(0)),
+        _ => Err(WireError::Ambiguous {
+            task_id: r.task_id.clone(),
+            groups: found.into_iter().map(|j| j.spec.group).collect(),
+        }),
+    }
+}
+
+/// Store submitted jobs. Each job gets its own answer; the groups that got
+/// runs to dispatch are returned so their workers can be woken.
+pub fn submit(
+    s: &mut dyn Store,
+    jobs: Vec<JobSpec>,
+    now: Millis,
+) -> Outcome<(Vec<Outcome<SubmitAck>>, BTreeSet<String>)> {
+    let mut acks = Vec::with_capacity(jobs.len());
+    let mut woken = BTreeSet::new();
+    for spec in jobs {
+        let ack = submit_one(s, spec, now)?;
+        if let Ok(ack) = &ack {
+            if ack.state == JobState::Queued {
+                woken.insert(ack.group.clone());
+            }
+        }
+        acks.push(ack);
+    }
+    Ok((acks, woken))
+}
+
+/// One job: `Err` is a store failure (the whole batch fails), `Ok(Err)` a
+/// refusal of this job alone.
+fn submit_one(s: &mut dyn Store, spec: JobSpec, now: Millis) -> Outcome<Outcome<SubmitAck>> {
+    if let Err(e) = validate_job(&spec) {
+        return Ok(Err(WireError::InvalidInput(e.to_string())));
+    }
+    let mut replaced = false;
+    if let Some(existing) = s.job_by_key(&spec.group, &spec.task_id)? {
+        if !spec.replace {
+            return Ok(Err(WireError::Exists {
+                task_id: spec.task_id,
+                group: spec.group,
+            }));
+        }
+        s.delete_job(existing.id)?;
+        replaced = true;
+    }
+    let (state, next_fire) = match &spec.schedule {
+        Schedule::Now => (JobState::Queued, Some(now)),
+        Schedule::At { at_ms } => (JobState::Scheduled, Some(*at_ms)),
+        Schedule::Cron { .. } | Schedule::Repeat { .. } => (JobState::Scheduled, None),
+    };
+    let mut job = JobRecord {
+        id: 0,
+        spec,
+        state,
+        submitted_at: now,
+        updated_at: now,
+        next_fire,
+        run_count: 0,
+        note: None,
+    };
+    job.id = s.insert_job(&job)?;
+    if job.spec.schedule == Schedule::Now {
+        s.insert_run(&RunRecord::queued(&job, 1, now))?;
+        job.run_count = 1;
+        job.next_fire = None;
+        s.update_job(&job)?;
+    }
+    Ok(Ok(SubmitAck {
+        task_id: job.spec.task_id,
+        group: job.spec.group,
+        state: job.state,
+        replaced,
+    }))
+}
+
+/// What a claim found: runs to hand out, or when the next one falls due.
+pub struct Claim {
+    pub dispatches: Vec<Dispatch>,
+    pub next_due: Option<Millis>,
+}
+
+/// Claim up to `limit` due runs of `group` for `worker`, each with a lease
+/// and a fencing token.
+pub fn claim(
+    s: &mut dyn Store,
+    group: &str,
+    worker: &str,
+    limit: usize,
+    now: Millis,
+    lease_ms: u64,
+) -> Outcome<Claim> {
+    let runs = if limit == 0 {
+        Vec::new()
+    } else {
+        s.due_runs(group, now, limit)?
+    };
+    if runs.is_empty() {
+        return Ok(Claim {
+            dispatches: Vec::new(),
+            next_due: s.next_due_at(group)?,
+        });
+    }
+    let first_fence = s.reserve_fences(runs.len() as i64)?;
+    let mut dispatches = Vec::with_capacity(runs.len());
+    for (i, mut run) in runs.into_iter().enumerate() {
+        let Some(mut job) = s.job_by_id(run.job_id)? else {
+            continue;
+        };
+        run.state = RunState::Running;
+        run.worker = Some(worker.to_string());
+        run.started_at = Some(now);
+        run.lease_until = Some(now + lease_ms as i64);
+        run.fence = first_fence + i as i64;
+        s.update_run(&run)?;
+        if !job.state.is_final() {
+            job.state = JobState::Running;
+            job.note = None;
+            job.updated_at = now;
+            s.update_job(&job)?;
+        }
+        dispatches.push(Dispatch {
+            run_id: run.id,
+            fence: run.fence,
+            job: job.spec,
+            run: run.run,
+            attempt: run.attempt,
+            scheduled_at: run.scheduled_at,
+            lease_ms,
+        });
+    }
+    Ok(Claim {
+        dispatches,
+        next_due: None,
+    })
+}
+
+/// Renew the leases a worker still holds; name the runs it should stop.
+pub fn heartbeat(
+    s: &mut dyn Store,
+    beat: &Heartbeat,
+    now: Millis,
+    lease_ms: u64,
+) -> Outcome<Vec<i64>> {
+    let mut stop = Vec::new();
+    for &(run_id, fence) in &beat.runs {
+        match s.run_by_id(run_id)? {
+            Some(mut run)
+                if run.state == RunState::Running
+                    && run.fence == fence
+                    && run.worker.as_deref() == Some(beat.worker.id.as_str()) =>
+            {
+                run.lease_until = Some(now + lease_ms as i64);
+                s.update_run(&run)?;
+            }
+            _ => stop.push(run_id),
+        }
+    }
+    Ok(stop)
+}
+
+/// Apply what a worker sent, in order: log lines of live runs are stored,
+/// results end their runs and move their jobs on. Returns the groups that got
+/// runs to dispatch (retries).
+pub fn deliver(s: &mut dyn Store, items: Vec<Upstream>, now: Millis) -> Outcome<BTreeSet<String>> {
+    let mut woken = BTreeSet::new();
+    let mut known: HashMap<i64, bool> = HashMap::new();
+    let mut lines = Vec::new();
+    for item in items {
+        match item {
+            Upstream::Log {
+                run_id,
+                seq,
+                stream,
+                line,
+                at,
+            } => {
+                let exists = match known.get(&run_id) {
+                    Some(exists) => *exists,
+                    None => {
+                        let exists = s.run_by_id(run_id)?.is_some();
+                        known.insert(run_id, exists);
+                        exists
+                    }
+                };
+                if exists {
+                    lines.push(LogRecord {
+                        run_id,
+                        seq,
+                        stream,
+                        line,
+                        at,
+                    });
+                }
+            }
+            Upstream::Done(result) => {
+                s.append_logs(&lines)?;
+                lines.clear();
+                if let Some(group) = finish_run(s, &result, now)? {
+                    woken.insert(group);
+                }
+            }
+        }
+    }
+    s.append_logs(&lines)?;
+    Ok(woken)
+}
+
+/// End a run with a worker's result. A result for a run that is no longer
+/// running under that fence (cancelled, lost, replaced) changes nothing.
+fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Option<String>> {
+    let Some(mut run) = s.run_by_id(result.run_id)? else {
+        return Ok(None);
+    };
+    if run.state != RunState::Running || run.fence != result.fence {
+        tracing::debug!(run = run.id, "ignored a stale result");
+        return Ok(None);
+    }
+    run.state = RunState::Done;
+    run.outcome = Some(result.outcome);
+    run.exit_code = result.exit_code;
+    run.ended_at = Some(result.ended_at);
+    run.lease_until = None;
+    run.reason = result.reason.clone();
+    s.update_run(&run)?;
+    let Some(mut job) = s.job_by_id(run.job_id)? else {
+        return Ok(None);
+    };
+    if job.state.is_final() || job.state == JobState::Suspended {
+        return Ok(None);
+    }
+    job.updated_at = now;
+    let succeeded = result.outcome == RunOutcome::Succeeded;
+    if !succeeded && run.attempt <= job.spec.max_retries {
+        let mut retry = run.clone();
+        retry.id = 0;
+        retry.attempt += 1;
+        retry.state = RunState::Queued;
+        retry.due_at = now + backoff_ms(job.spec.retry_backoff_ms, run.attempt) as i64;
+        retry.outcome = None;
+        retry.exit_code = None;
+        retry.worker = None;
+        retry.started_at = None;
+        retry.ended_at = None;
+        retry.lease_until = None;
+        retry.fence = 0;
+        retry.reason = None;
+        s.insert_run(&retry)?;
+        job.state = JobState::Retrying;
+        job.next_fire = Some(retry.due_at);
+        s.update_job(&job)?;
+        return Ok(Some(job.spec.group));
+    }
+    job.state = match (job.spec.schedule.kind(), succeeded) {
+        (JobKind::Now | JobKind::At, true) => JobState::Succeeded,
+        (JobKind::Now | JobKind::At, false) => JobState::Failed,
+        (JobKind::Cron | JobKind::Repeat, _) => JobState::Scheduled,
+    };
+    job.next_fire = None;
+    s.update_job(&job)?;
+    Ok(None)
+}
+
+/// Exponential backoff from `base_ms`, doubled per attempt, capped at an
+/// hour, with up to 20% jitter either way.
+pub fn backoff_ms(base_ms: u64, attempt: u32) -> u64 {
+    let exp = base_ms
+        .saturating_mul(1u64 << attempt.saturating_sub(1).min(32))
+        .min(MAX_BACKOFF_MS);
+    let jitter = (exp / 5).max(1);
+    let mut rng = rand::rng();
+    exp.saturating_sub(jitter)
+        .saturating_add(rng.random_range(0..=2 * jitter))
+        .min(MAX_BACKOFF_MS)
+}
+
+/// Cancel a job: no more runs; a queued run is removed from the queue and a
+/// running one is stopped at its worker's next heartbeat.
+pub fn cancel(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
+    let mut job = resolve(s, r)?;
+    if job.state.is_final() {
+        return Err(WireError::Conflict(format!(
+            "job '{}' in group '{}' has already {}",
+            job.spec.task_id,
+            job.spec.group,
+            match job.state {
+                JobState::Cancelled => "been cancelled",
+                JobState::Succeeded => "succeeded",
+                _ => "failed",
+            }
+        )));
+    }
+    for mut run in s.runs_of_job(job.id)? {
+        if run.state != RunState::Done {
+            run.state = RunState::Done;
+            run.outcome = Some(RunOutcome::Cancelled);
+            run.ended_at = Some(now);
+            run.lease_until = None;
+            run.reason = Some("cancelled by a user".into());
+            s.update_run(&run)?;
+        }
+    }
+    job.state = JobState::Cancelled;
+    job.next_fire = None;
+    job.updated_at = now;
+    job.note = None;
+    s.update_job(&job)?;
+    Ok(job)
+}
+
+/// Mark runs whose lease ran out as `lost` and queue them again. Returns the
+/// groups that got runs to dispatch.
+pub fn expire_leases(s: &mut dyn Store, now: Millis) -> Outcome<BTreeSet<String>> {
+    let mut woken = BTreeSet::new();
+    for mut run in s.expired_runs(now, 1000)? {
+        let worker = run.worker.clone().unwrap_or_default();
+        run.state = RunState::Done;
+        run.outcome = Some(RunOutcome::Lost);
+        run.ended_at = Some(now);
+        run.lease_until = None;
+        run.reason = Some(format!(
+            "lease expired: worker {worker} stopped heartbeating"
+        ));
+        s.update_run(&run)?;
+        let Some(mut job) = s.job_by_id(run.job_id)? else {
+            continue;
+        };
+        if job.state.is_final() || job.state == JobState::Suspended {
+            continue;
+        }
+        let mut again = RunRecord::queued(&job, run.run, run.scheduled_at);
+        again.attempt = run.attempt + 1;
+        again.due_at = now;
+        s.insert_run(&again)?;
+        job.state = JobState::Queued;
+        job.updated_at = now;
+        s.update_job(&job)?;
+        woken.insert(job.spec.group.clone());
+    }
+    Ok(woken)
+}
+
+/// A job with its runs.
+pub fn detail(s: &mut dyn Store, r: &JobRef) -> Outcome<JobDetail> {
+    let job = resolve(s, r)?;
+    let runs = s.runs_of_job(job.id)?;
+    Ok(JobDetail {
+        job: job.view(),
+        runs: runs.iter().map(RunRecord::view).collect(),
+    })
+}
+
+/// Whether the first run of a job has ended for good (no attempt of it is
+/// queued or running), or the job can no longer run.
+pub fn first_run_ended(detail: &JobDetail) -> bool {
+    if detail.job.state.is_final() {
+        return true;
+    }
+    let first: Vec<_> = detail.runs.iter().filter(|r| r.run == 1).collect();
+    !first.is_empty()
+        && first.iter().all(|r| r.state == RunState::Done)
+        && detail.job.state != JobState::Retrying
+}
+
+/// The lines a log query wants, with the run they belong to and whether that
+/// run has ended.
+pub struct LogSlice {
+    pub lines: Vec<LogEntry>,
+    pub run: Option<u32>,
+    pub done: bool,
+}
+
+/// Read a job's log lines: the chosen run's latest attempt, after a cursor
+/// or its last `tail` lines.
+pub fn read_logs(
+    s: &mut dyn Store,
+    query: &crate::protocol::LogQuery,
+    limit: usize,
+) -> Outcome<LogSlice> {
+    let job = resolve(s, &query.job)?;
+    let runs = s.runs_of_job(job.id)?;
+    let wanted = query.run.or_else(|| runs.iter().map(|r| r.run).max());
+    let chosen = wanted.and_then(|n| runs.iter().filter(|r| r.run == n).max_by_key(|r| r.attempt));
+    let Some(run) = chosen else {
+        if let Some(n) = query.run {
+            if job.state.is_final() || n > job.run_count {
+                return Err(WireError::InvalidInput(format!(
+                    "job '{}' has no run {n} (it has {})",
+                    job.spec.task_id, job.run_count
+                )));
+            }
+        }
+        return Ok(LogSlice {
+            lines: Vec::new(),
+            run: None,
+            done: job.state.is_final(),
+        });
+    };
+    let records = match (query.after_seq, query.tail) {
+        (None, Some(n)) => s.logs_tail(run.id, n as usize)?,
+        (after, _) => s.logs_after(run.id, after, limit)?,
+    };
+    let complete = query.after_seq.is_none() && query.tail.is_some() || records.len() < limit;
+    let done = run.state == RunState::Done && complete;
+    let lines = records
+        .into_iter()
+        .map(|l| LogEntry {
+            run: run.run,
+            attempt: run.attempt,
+            seq: l.seq,
+            stream: l.stream,
+            line: l.line,
+            at: l.at,
+        })
+        .collect();
+    Ok(LogSlice {
+        lines,
+        run: Some(run.run),
+        done,
+    })
+}

@@ -1,0 +1,33 @@
+//! Wakeups instead of polling: workers waiting for work wait on their group's
+//! `Notify`; callers waiting for a result or log lines wait on `changes`.
+//! Waiters must create their `Notified` before they look at the store, so a
+//! change between the look and the wait is never missed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+#[derive(Default)]
+pub struct Wake {
+    groups: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Something about jobs, runs or logs changed.
+    pub changes: Notify,
+    /// A run was claimed, so there may be a new lease to watch.
+    pub leases: Notify,
+}
+
+impl Wake {
+    /// The notifier for workers of `group`.
+    pub fn group(&self, group: &str) -> Arc<Notify> {
+        let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        groups.entry(group.to_string()).or_default().clone()
+    }
+
+    /// Wake the workers of each group, and everyone watching changes.
+    pub fn work_for<'a>(&self, groups: impl IntoIterator<Item = &'a String>) {
+        for group in groups {
+            self.group(group).notify_waiters();
+        }
+        self.changes.notify_waiters();
+    }
+}

@@ -1,0 +1,307 @@
+//! The worker role (LTS's TaskTracker): pulls runs of its node group from a
+//! tracker, up to `--threads` at once, runs each with its runner, streams log
+//! lines and results upstream through the outbox, and renews all its leases
+//! with one heartbeat.
+
+mod outbox;
+mod process;
+mod runner;
+
+pub use process::param_var;
+pub use runner::{JobRunner, RunContext, RunLog, Runner};
+
+use crate::client::{Client, ClientError};
+use crate::daemon::Shutdown;
+use crate::model::{now_ms, RunOutcome};
+use crate::protocol::{
+    Dispatch, Heartbeat, PullRequest, RunResult, Upstream, WireError, WorkerInfo,
+};
+use outbox::Outbox;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// A worker's settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub group: String,
+    pub threads: u32,
+    pub runner: Runner,
+    pub allow_commands: bool,
+    /// On shutdown, how long running jobs may take before they are stopped.
+    pub grace: Duration,
+}
+
+/// How long one pull waits for work.
+const PULL_WAIT: Duration = Duration::from_secs(20);
+/// How often leases are renewed.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+
+/// A run in progress: its fencing token and the switch that stops it.
+struct Active {
+    fence: i64,
+    stop: watch::Sender<bool>,
+}
+
+struct Shared {
+    config: WorkerConfig,
+    info: WorkerInfo,
+    client: Arc<Client>,
+    outbox: Outbox,
+    active: Mutex<HashMap<i64, Active>>,
+    slot_freed: Notify,
+}
+
+impl Shared {
+    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Active>> {
+        self.active.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+static INSTANCE: AtomicUsize = AtomicUsize::new(0);
+
+/// A name for this worker that is unique on this host.
+pub fn worker_id(group: &str) -> String {
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let n = INSTANCE.fetch_add(1, Ordering::Relaxed);
+    let suffix = if n == 0 {
+        String::new()
+    } else {
+        format!("-{n}")
+    };
+    format!("{group}@{host}-{}{suffix}", std::process::id())
+}
+
+/// Run the worker until `shutdown`: then stop pulling, give running jobs
+/// `grace` to finish, stop the rest, deliver what is left, and return.
+pub async fn run(client: Arc<Client>, config: WorkerConfig, shutdown: Shutdown) {
+    let info = WorkerInfo {
+        id: worker_id(&config.group),
+        group: config.group.clone(),
+        threads: config.threads,
+        version: crate::VERSION.into(),
+        started_at: now_ms(),
+    };
+    tracing::info!(worker = %info.id, group = %config.group, threads = config.threads, runner = ?config.runner, "worker starting");
+    let (outbox, shipper) = outbox::start(client.clone(), info.id.clone(), shutdown.clone());
+    let shared = Arc::new(Shared {
+        config,
+        info,
+        client,
+        outbox,
+        active: Mutex::new(HashMap::new()),
+        slot_freed: Notify::new(),
+    });
+    let heartbeats = tokio::spawn(heartbeat_loop(shared.clone(), shutdown.clone()));
+    pull_loop(&shared, &shutdown).await;
+    drain(&shared).await;
+    heartbeats.abort();
+    drop(shared);
+    let _ = shipper.await;
+    tracing::info!("worker stopped");
+}
+
+async fn pull_loop(shared: &Arc<Shared>, shutdown: &Shutdown) {
+    let mut backoff = Duration::from_millis(100);
+    let mut reported = false;
+    while !shutdown.is_triggered() {
+        let freed = shared.slot_freed.notified();
+        tokio::pin!(freed);
+        freed.as_mut().enable();
+        let running = shared.active().len() as u32;
+        let free = shared.config.threads.saturating_sub(running);
+        if free == 0 {
+            tokio::select! {
+                _ = freed => {}
+                _ = shutdown.wait() => {}
+            }
+            continue;
+        }
+        let request = PullRequest {
+            worker: shared.info.clone(),
+            running,
+            free,
+            wait_ms: PULL_WAIT.as_millis() as u64,
+        };
+        let pulled = tokio::select! {
+            pulled = shared.client.pull(request) => pulled,
+            _ = shutdown.wait() => break,
+        };
+        match pulled {
+            Ok(dispatches) => {
+                if reported {
+                    tracing::info!("tracker reachable again");
+                    reported = false;
+                }
+                backoff = Duration::from_millis(100);
+                for dispatch in dispatches {
+                    start_run(shared, dispatch);
+                }
+            }
+            Err(e) => {
+                if !reported {
+                    match &e {
+                        ClientError::Wire(WireError::ShuttingDown) => {
+                            tracing::warn!("tracker is shutting down; will retry")
+                        }
+                        _ => tracing::warn!("cannot pull work: {e}; will retry"),
+                    }
+                    reported = true;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.wait() => break,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// Wait for running jobs up to the grace period, then stop the rest.
+async fn drain(shared: &Arc<Shared>) {
+    let deadline = tokio::time::Instant::now() + shared.config.grace;
+    let mut stopped = false;
+    loop {
+        let freed = shared.slot_freed.notified();
+        tokio::pin!(freed);
+        freed.as_mut().enable();
+        let left = shared.active().len();
+        if left == 0 {
+            return;
+        }
+        if !stopped {
+            tracing::info!("waiting for {left} running job(s) to finish");
+        }
+        tokio::select! {
+            _ = freed => {}
+            _ = tokio::time::sleep_until(deadline), if !stopped => {
+                tracing::warn!("grace period over: stopping {left} running job(s)");
+                for active in shared.active().values() {
+                    let _ = active.stop.send(true);
+                }
+                stopped = true;
+            }
+        }
+    }
+}
+
+fn start_run(shared: &Arc<Shared>, dispatch: Dispatch) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    shared.active().insert(
+        dispatch.run_id,
+        Active {
+            fence: dispatch.fence,
+            stop: stop_tx,
+        },
+    );
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let (run_id, fence) = (dispatch.run_id, dispatch.fence);
+        let (outcome, exit_code, reason) = execute(&shared, &dispatch, stop_rx).await;
+        shared.outbox.send(Upstream::Done(RunResult {
+            run_id,
+            fence,
+            outcome,
+            exit_code,
+            ended_at: now_ms(),
+            reason,
+        }));
+        shared.active().remove(&run_id);
+        shared.slot_freed.notify_waiters();
+    });
+}
+
+async fn execute(
+    shared: &Arc<Shared>,
+    dispatch: &Dispatch,
+    stop: watch::Receiver<bool>,
+) -> (RunOutcome, Option<i32>, Option<String>) {
+    let ctx = RunContext::from_dispatch(dispatch);
+    let log = Arc::new(RunLog::new(dispatch.run_id, shared.outbox.clone()));
+    let config = &shared.config;
+    if let Some((program, args)) = dispatch.job.command.split_first() {
+        if !config.allow_commands {
+            return (
+                RunOutcome::Failed,
+                None,
+                Some(format!(
+                    "worker {} does not run job commands (start it with --allow-commands)",
+                    shared.info.id
+                )),
+            );
+        }
+        let ended = process::run(program, args, &ctx, log, stop).await;
+        return (ended.outcome, ended.exit_code, ended.reason);
+    }
+    match &config.runner {
+        Runner::None => (
+            RunOutcome::Failed,
+            None,
+            Some(format!(
+                "worker {} has no runner for a job without a command (start it with --runner PATH)",
+                shared.info.id
+            )),
+        ),
+        Runner::Noop => (RunOutcome::Succeeded, Some(0), None),
+        Runner::Sleep(d) => {
+            let mut stop = stop;
+            tokio::select! {
+                _ = tokio::time::sleep(*d) => (RunOutcome::Succeeded, Some(0), None),
+                _ = process::stopped(&mut stop) => (RunOutcome::Cancelled, None, Some("stopped".into())),
+            }
+        }
+        Runner::Program(path) => {
+            let ended = process::run(&path.to_string_lossy(), &[], &ctx, log, stop).await;
+            (ended.outcome, ended.exit_code, ended.reason)
+        }
+        Runner::InProcess(runner) => {
+            let runner = runner.clone();
+            let joined = tokio::task::spawn_blocking(move || runner.run(&ctx, &log)).await;
+            match joined {
+                Ok(Ok(())) => (RunOutcome::Succeeded, Some(0), None),
+                Ok(Err(message)) => (RunOutcome::Failed, Some(1), Some(message)),
+                Err(e) => (
+                    RunOutcome::Failed,
+                    None,
+                    Some(format!("runner panicked: {e}")),
+                ),
+            }
+        }
+    }
+}
+
+/// Renew every lease in one call, and stop what the tracker says to stop.
+async fn heartbeat_loop(shared: Arc<Shared>, shutdown: Shutdown) {
+    let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let runs: Vec<(i64, i64)> = shared
+            .active()
+            .iter()
+            .map(|(id, a)| (*id, a.fence))
+            .collect();
+        if runs.is_empty() && shutdown.is_triggered() {
+            continue;
+        }
+        let beat = Heartbeat {
+            worker: shared.info.clone(),
+            runs,
+        };
+        match shared.client.heartbeat(beat).await {
+            Ok(reply) => {
+                let active = shared.active();
+                for run_id in reply.stop {
+                    if let Some(run) = active.get(&run_id) {
+                        tracing::info!(run_id, "stopping a run the tracker no longer assigns here");
+                        let _ = run.stop.send(true);
+                    }
+                }
+            }
+            Err(e) => tracing::debug!("heartbeat failed: {e}"),
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! lts: a distributed task scheduler in the spirit of LTS (Light Task
+//! Scheduler). The crate map, in data-flow order:
+//!
+//! - [`model`]: jobs, schedules, runs, nodes: plain serde types, no I/O.
+//! - [`protocol`]: the tracker's tarpc service, wire errors, the handshake.
+//! - [`client`]: the library client that `lts` and embedding programs use.
+//! - [`store`]: the `Store` trait, its SQLite backend and the group-commit actor.
+//! - [`daemon`]: the `ltsd` roles: tracker, worker, standalone.
+//! - [`cli`]: the `lts` subcommands, one module each.
+//! - [`config`]: where addresses, tokens and data dirs come from.
+//! - [`docs`]: completion scripts and man pages generated from the clap definitions.
+
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod daemon;
+pub mod docs;
+pub mod model;
+pub mod protocol;
+pub mod store;
+
+/// This build's version, as nodes report it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,407 @@
+//! The job model: what a job is, its schedule, its runs and the nodes that run
+//! them. Plain serde types with no I/O, shared by the CLI, the daemon roles and
+//! the wire protocol. Times are milliseconds since the Unix epoch (UTC).
+
+mod duration;
+mod ids;
+mod validate;
+
+pub use duration::{format_duration, parse_duration};
+pub use ids::{new_task_id, valid_name};
+pub use validate::{validate_job, ValidationError};
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// The current wall-clock time in milliseconds since the epoch.
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+/// When a job runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// Once, as soon as a worker of its group is free.
+    Now,
+    /// Once, at the given instant (`--at`, or `--delay` resolved at submit time).
+    At { at_ms: Millis },
+    /// A Quartz (6/7 fields) or Unix (5 fields) cron expression, in a time zone.
+    Cron { expr: String, tz: Option<String> },
+    /// `count` runs (`-1` forever), `interval_ms` apart, aligned to the first fire.
+    Repeat { count: i64, interval_ms: u64 },
+}
+
+impl Schedule {
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Schedule::Now => JobKind::Now,
+            Schedule::At { .. } => JobKind::At,
+            Schedule::Cron { .. } => JobKind::Cron,
+            Schedule::Repeat { .. } => JobKind::Repeat,
+        }
+    }
+}
+
+/// The kind of a job's schedule, as `lts jobs --kind` filters it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Now,
+    At,
+    Cron,
+    Repeat,
+}
+
+/// What to do when a cron/repeat tick comes while the previous run still goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Overlap {
+    #[default]
+    Skip,
+    Allow,
+    BufferOne,
+    Replace,
+}
+
+/// What to do with ticks missed while no tracker ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Misfire {
+    #[default]
+    FireOnce,
+    Skip,
+    FireAll,
+}
+
+/// Everything a caller says about a job. Every field of SPEC's table is here
+/// and stored, even those whose behaviour arrives later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// The caller's id; the client generates one when it is left out.
+    pub task_id: String,
+    /// The worker node group that may run it.
+    pub group: String,
+    pub params: BTreeMap<String, String>,
+    /// A command of the job's own, run only by workers with `--allow-commands`.
+    pub command: Vec<String>,
+    pub schedule: Schedule,
+    pub priority: i32,
+    pub max_retries: u32,
+    pub retry_backoff_ms: u64,
+    pub timeout_ms: Option<u64>,
+    pub replace: bool,
+    pub overlap: Overlap,
+    pub misfire: Misfire,
+    pub catch_up_window_ms: Option<u64>,
+    pub feedback: bool,
+    pub client_group: Option<String>,
+}
+
+impl JobSpec {
+    /// A run-now job with every other field at its default.
+    pub fn new(group: impl Into<String>, task_id: impl Into<String>) -> Self {
+        JobSpec {
+            task_id: task_id.into(),
+            group: group.into(),
+            params: BTreeMap::new(),
+            command: Vec::new(),
+            schedule: Schedule::Now,
+            priority: 0,
+            max_retries: 0,
+            retry_backoff_ms: 1_000,
+            timeout_ms: None,
+            replace: false,
+            overlap: Overlap::Skip,
+            misfire: Misfire::FireOnce,
+            catch_up_window_ms: None,
+            feedback: false,
+            client_group: None,
+        }
+    }
+}
+
+/// A job's state, as SPEC names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Scheduled,
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Retrying,
+    Suspended,
+    Cancelled,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 8] = [
+        JobState::Scheduled,
+        JobState::Queued,
+        JobState::Running,
+        JobState::Succeeded,
+        JobState::Failed,
+        JobState::Retrying,
+        JobState::Suspended,
+        JobState::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Scheduled => "scheduled",
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Retrying => "retrying",
+            JobState::Suspended => "suspended",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobState> {
+        JobState::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// A state no run will leave by itself.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Now => "now",
+            JobKind::At => "at",
+            JobKind::Cron => "cron",
+            JobKind::Repeat => "repeat",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobKind> {
+        [JobKind::Now, JobKind::At, JobKind::Cron, JobKind::Repeat]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Queued,
+    Running,
+    Done,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Queued => "queued",
+            RunState::Running => "running",
+            RunState::Done => "done",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunState> {
+        match s {
+            "queued" => Some(RunState::Queued),
+            "running" => Some(RunState::Running),
+            "done" => Some(RunState::Done),
+            _ => None,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    Succeeded,
+    Failed,
+    TimedOut,
+    Lost,
+    Skipped,
+    Cancelled,
+}
+
+impl RunOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Failed => "failed",
+            RunOutcome::TimedOut => "timed_out",
+            RunOutcome::Lost => "lost",
+            RunOutcome::Skipped => "skipped",
+            RunOutcome::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunOutcome> {
+        [
+            RunOutcome::Succeeded,
+            RunOutcome::Failed,
+            RunOutcome::TimedOut,
+            RunOutcome::Lost,
+            RunOutcome::Skipped,
+            RunOutcome::Cancelled,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+}
+
+impl fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A job as the tracker reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobView {
+    pub spec: JobSpec,
+    pub state: JobState,
+    pub submitted_at: Millis,
+    pub updated_at: Millis,
+    /// The next time the schedule fires, when it has one.
+    pub next_fire: Option<Millis>,
+    /// How many runs (ticks) the job has had.
+    pub runs: u32,
+    /// Why the job is where it is, when that is worth saying
+    /// (for example: no worker of its group is connected).
+    pub note: Option<String>,
+}
+
+/// One attempt of one run of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunView {
+    /// The run's number within its job (its tick), from 1.
+    pub run: u32,
+    /// The attempt within the run, from 1.
+    pub attempt: u32,
+    pub state: RunState,
+    pub scheduled_at: Millis,
+    pub outcome: Option<RunOutcome>,
+    pub exit_code: Option<i32>,
+    pub worker: Option<String>,
+    pub started_at: Option<Millis>,
+    pub ended_at: Option<Millis>,
+    pub reason: Option<String>,
+}
+
+/// A job with its run history, newest last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDetail {
+    pub job: JobView,
+    pub runs: Vec<RunView>,
+}
+
+/// Which output stream a log line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Stream> {
+        match s {
+            "stdout" => Some(Stream::Stdout),
+            "stderr" => Some(Stream::Stderr),
+            _ => None,
+        }
+    }
+}
+
+/// One line a run wrote, as stored and shown by `lts logs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub run: u32,
+    pub attempt: u32,
+    pub seq: u64,
+    pub stream: Stream,
+    pub line: String,
+    pub at: Millis,
+}
+
+/// A node's role in the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Tracker,
+    Worker,
+    Registry,
+    Client,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Tracker => "tracker",
+            Role::Worker => "worker",
+            Role::Registry => "registry",
+            Role::Client => "client",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        [Role::Tracker, Role::Worker, Role::Registry, Role::Client]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A node as `lts nodes` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeView {
+    pub id: String,
+    pub role: Role,
+    pub group: String,
+    pub address: String,
+    /// `up`, or `down` when it has not been heard from within its lease.
+    pub state: String,
+    pub master: bool,
+    pub slots_used: u32,
+    pub slots_free: u32,
+    pub version: String,
+    pub last_seen: Millis,
+}

@@ -1,0 +1,142 @@
+//! Checks a job before it is stored: each bad field gets its own message
+//! naming the field, so the CLI can print one clear line.
+
+use super::{valid_name, JobSpec, Schedule};
+use thiserror::Error;
+
+/// A job field that is not acceptable, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{field}: {reason}")]
+pub struct ValidationError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+fn bad(field: &'static str, reason: impl Into<String>) -> ValidationError {
+    ValidationError {
+        field,
+        reason: reason.into(),
+    }
+}
+
+const NAME_RULE: &str = "letters, digits, '-', '_', '.', ':' or '@'";
+
+/// Check every field of a job. Cron expressions and time zones are checked
+/// here for shape only; the scheduler checks their meaning.
+pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
+    if !valid_name(&job.group, 64) {
+        return Err(bad(
+            "--group",
+            format!("'{}' is not a valid group: 1-64 {NAME_RULE}", job.group),
+        ));
+    }
+    if !valid_name(&job.task_id, 128) {
+        return Err(bad(
+            "--task-id",
+            format!(
+                "'{}' is not a valid task id: 1-128 {NAME_RULE}",
+                job.task_id
+            ),
+        ));
+    }
+    for key in job.params.keys() {
+        if key.is_empty() || key.contains('=') || key.contains('\0') {
+            return Err(bad("--param", format!("'{key}' is not a valid key")));
+        }
+    }
+    if job.params.values().any(|v| v.contains('\0')) {
+        return Err(bad("--param", "values may not contain NUL bytes"));
+    }
+    if job.command.iter().any(|a| a.contains('\0')) {
+        return Err(bad("command", "arguments may not contain NUL bytes"));
+    }
+    if job.command.first().is_some_and(|c| c.is_empty()) {
+        return Err(bad("command", "the command name is empty"));
+    }
+    if job.max_retries > 10_000 {
+        return Err(bad("--max-retries", "at most 10000"));
+    }
+    if job.timeout_ms == Some(0) {
+        return Err(bad("--timeout", "must be longer than 0s"));
+    }
+    if job.catch_up_window_ms == Some(0) {
+        return Err(bad("--catch-up-window", "must be longer than 0s"));
+    }
+    if let Some(group) = &job.client_group {
+        if !valid_name(group, 64) {
+            return Err(bad(
+                "--client-group",
+                format!("'{group}' is not a valid group: 1-64 {NAME_RULE}"),
+            ));
+        }
+    }
+    if job.feedback && job.client_group.is_none() {
+        return Err(bad(
+            "--feedback",
+            "needs --client-group G to say where results go",
+        ));
+    }
+    match &job.schedule {
+        Schedule::Now | Schedule::At { .. } => {}
+        Schedule::Cron { expr, tz } => {
+            let fields = expr.split_whitespace().count();
+            if !(5..=7).contains(&fields) {
+                return Err(bad(
+                    "--cron",
+                    format!(
+                        "'{expr}' has {fields} fields; expected 6 or 7 (Quartz: sec min hour dom mon dow [year]) or 5 (Unix)"
+                    ),
+                ));
+            }
+            if let Some(tz) = tz {
+                if tz.parse::<chrono_tz::Tz>().is_err() {
+                    return Err(bad(
+                        "--tz",
+                        format!("unknown time zone '{tz}' (expected Area/City, e.g. Europe/Paris)"),
+                    ));
+                }
+            }
+        }
+        Schedule::Repeat { count, interval_ms } => {
+            if *count == 0 || *count < -1 {
+                return Err(bad("--repeat-count", "must be -1 (forever) or at least 1"));
+            }
+            if *interval_ms == 0 {
+                return Err(bad("--repeat-interval", "must be longer than 0s"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_a_plain_job() {
+        assert_eq!(validate_job(&JobSpec::new("g", "t1")), Ok(()));
+    }
+
+    #[test]
+    fn names_the_bad_field() {
+        let mut job = JobSpec::new("bad group", "t1");
+        assert_eq!(validate_job(&job).unwrap_err().field, "--group");
+        job.group = "g".into();
+        job.schedule = Schedule::Repeat {
+            count: 3,
+            interval_ms: 0,
+        };
+        assert_eq!(validate_job(&job).unwrap_err().field, "--repeat-interval");
+        job.schedule = Schedule::Cron {
+            expr: "* *".into(),
+            tz: None,
+        };
+        assert_eq!(validate_job(&job).unwrap_err().field, "--cron");
+        job.schedule = Schedule::Cron {
+            expr: "0 * * * * ?".into(),
+            tz: Some("Mars/Olympus".into()),
+        };
+        assert_eq!(validate_job(&job).unwrap_err().field, "--tz");
+    }
+}

@@ -1,0 +1,36 @@
+//! Errors that cross the wire: typed, so the CLI can map each to an exit code
+//! and a message without parsing strings.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+pub enum WireError {
+    /// A field of a request is not acceptable.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// No job with that task id (in that group).
+    #[error("no job '{task_id}'{}", group.as_ref().map(|g| format!(" in group '{g}'")).unwrap_or_default())]
+    NotFound {
+        task_id: String,
+        group: Option<String>,
+    },
+    /// The task id exists in several groups.
+    #[error("task id '{task_id}' exists in groups {}: pass --group", groups.join(", "))]
+    Ambiguous {
+        task_id: String,
+        groups: Vec<String>,
+    },
+    /// A job with that key exists and `--replace` was not given.
+    #[error("job '{task_id}' already exists in group '{group}' (pass --replace to replace it)")]
+    Exists { task_id: String, group: String },
+    /// The operation does not apply to the job in its current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The tracker is stopping and takes no new work.
+    #[error("the tracker is shutting down")]
+    ShuttingDown,
+    /// The tracker's store failed; nothing was changed.
+    #[error("tracker store error: {0}")]
+    Store(String),
+}

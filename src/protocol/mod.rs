@@ -1,0 +1,166 @@
+//! The wire protocol between `lts`, workers and the tracker: one tarpc service
+//! (`TrackerRpc`), its request and reply types, typed wire errors, and the
+//! handshake every connection starts with. `PROTOCOL_VERSION` is defined here
+//! and nowhere else.
+
+mod error;
+mod handshake;
+mod transport;
+
+pub use error::WireError;
+pub use handshake::{Hello, Welcome, HANDSHAKE_TIMEOUT};
+pub use transport::{connect, serve_connection, ConnectError, Connected};
+
+use crate::model::{
+    JobDetail, JobKind, JobSpec, JobState, JobView, LogEntry, Millis, NodeView, RunOutcome, Stream,
+};
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever a message changes shape; peers must agree exactly.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// How a caller names a job: by task id, with its group when the id alone is
+/// not unique in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRef {
+    pub task_id: String,
+    pub group: Option<String>,
+}
+
+/// What `lts jobs` asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobFilter {
+    pub group: Option<String>,
+    pub state: Option<JobState>,
+    pub kind: Option<JobKind>,
+    pub limit: u32,
+}
+
+/// The tracker's answer to one submitted job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitAck {
+    pub task_id: String,
+    pub group: String,
+    pub state: JobState,
+    /// True when `--replace` replaced an existing job.
+    pub replaced: bool,
+}
+
+/// A request for a job's log lines after a cursor, waiting up to `wait_ms`
+/// for new ones when there are none yet and the run has not ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogQuery {
+    pub job: JobRef,
+    /// The run number; `None` means the latest run.
+    pub run: Option<u32>,
+    /// Only the last `tail` lines (before any waiting).
+    pub tail: Option<u32>,
+    /// Lines after this sequence number of the chosen run's latest attempt.
+    pub after_seq: Option<u64>,
+    pub wait_ms: u64,
+}
+
+/// Log lines, and whether more can come.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogPage {
+    pub lines: Vec<LogEntry>,
+    /// The run the lines belong to, once one exists.
+    pub run: Option<u32>,
+    /// The run has ended and every line it wrote is in this page or before.
+    pub done: bool,
+}
+
+/// A worker introducing itself; sent with every pull so a restarted tracker
+/// learns about its workers without a separate registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    pub id: String,
+    pub group: String,
+    pub threads: u32,
+    pub version: String,
+    pub started_at: Millis,
+}
+
+/// A worker asking for up to `free` runs, waiting up to `wait_ms` for work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub worker: WorkerInfo,
+    pub running: u32,
+    pub free: u32,
+    pub wait_ms: u64,
+}
+
+/// One run handed to a worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dispatch {
+    /// The run's id; results and heartbeats name it.
+    pub run_id: i64,
+    /// A token that must come back with the result; a result with a stale
+    /// token is recorded but changes nothing.
+    pub fence: i64,
+    pub job: JobSpec,
+    pub run: u32,
+    pub attempt: u32,
+    pub scheduled_at: Millis,
+    /// How long the lease lasts without a heartbeat.
+    pub lease_ms: u64,
+}
+
+/// All the runs a worker holds, renewed in one call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub worker: WorkerInfo,
+    pub runs: Vec<(i64, i64)>,
+}
+
+/// What the worker should stop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatReply {
+    /// Runs cancelled (or no longer this worker's): stop them.
+    pub stop: Vec<i64>,
+}
+
+/// Something a worker sends upstream, in the order it happened: the log lines
+/// of a run always come before its result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Upstream {
+    Log {
+        run_id: i64,
+        seq: u64,
+        stream: Stream,
+        line: String,
+        at: Millis,
+    },
+    Done(RunResult),
+}
+
+/// How a run ended, as the worker saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub run_id: i64,
+    pub fence: i64,
+    pub outcome: RunOutcome,
+    pub exit_code: Option<i32>,
+    pub ended_at: Millis,
+    pub reason: Option<String>,
+}
+
+/// The tracker's service. Client calls first, then the worker's.
+#[tarpc::service]
+pub trait TrackerRpc {
+    /// Store jobs; each gets its own answer. Acknowledged only once committed.
+    async fn submit(jobs: Vec<JobSpec>) -> Vec<Result<SubmitAck, WireError>>;
+    async fn jobs(filter: JobFilter) -> Result<Vec<JobView>, WireError>;
+    async fn job(job: JobRef) -> Result<JobDetail, WireError>;
+    async fn cancel(job: JobRef) -> Result<JobView, WireError>;
+    /// Wait up to `wait_ms` for the job's first run to end; the job as it is then.
+    async fn wait(job: JobRef, wait_ms: u64) -> Result<JobDetail, WireError>;
+    async fn logs(query: LogQuery) -> Result<LogPage, WireError>;
+    async fn nodes() -> Result<Vec<NodeView>, WireError>;
+
+    /// Claim up to `free` due runs for the worker's group (long poll).
+    async fn pull(request: PullRequest) -> Result<Vec<Dispatch>, WireError>;
+    async fn heartbeat(beat: Heartbeat) -> Result<HeartbeatReply, WireError>;
+    /// Log lines and results, applied in order in one transaction.
+    async fn deliver(worker_id: String, items: Vec<Upstream>) -> Result<(), WireError>;
+}

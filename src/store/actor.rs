@@ -1,0 +1,122 @@
+//! Group commit: one thread owns the store; callers send closures; whatever
+//! has arrived while the previous transaction committed runs together in the
+//! next one, each in its own savepoint, and every caller hears back only after
+//! the commit. Durability costs one fsync per batch, not per caller.
+
+use super::{Result, Store, StoreError};
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+/// An operation: runs against the store, says whether it succeeded (so its
+/// savepoint is released or rolled back) and how to answer its caller.
+type Op = Box<dyn FnOnce(&mut dyn Store) -> (bool, Reply) + Send>;
+
+/// The most operations one transaction takes before it commits.
+const MAX_BATCH: usize = 4096;
+
+/// A cheap, cloneable handle to the store thread.
+#[derive(Clone)]
+pub struct StoreHandle {
+    tx: mpsc::Sender<Op>,
+}
+
+impl StoreHandle {
+    /// Start the store thread. It stops when the last handle is dropped,
+    /// after committing everything already sent.
+    pub fn spawn(store: Box<dyn Store>) -> Self {
+        let (tx, rx) = mpsc::channel::<Op>();
+        let spawned = std::thread::Builder::new()
+            .name("lts-store".into())
+            .spawn(move || run(store, rx));
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the store thread: {e}");
+        }
+        StoreHandle { tx }
+    }
+
+    /// Run `f` in the next transaction; its result once that has committed.
+    /// An `Err` from `f` rolls back only what `f` did.
+    pub async fn call<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Store) -> Result<T, E> + Send + 'static,
+    {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let op: Op = Box::new(move |store: &mut dyn Store| {
+            let result = f(store);
+            let ok = result.is_ok();
+            let reply = Box::new(move |commit_error: Option<&StoreError>| {
+                let result = match (result, commit_error) {
+                    (Ok(_), Some(e)) => Err(E::from(e.clone())),
+                    (result, _) => result,
+                };
+                let _ = reply_tx.send(result);
+            }) as Reply;
+            (ok, reply)
+        });
+        self.tx.send(op).map_err(|_| E::from(StoreError::Closed))?;
+        // A dropped reply means the op never ran: its transaction had failed.
+        reply_rx.await.map_err(|_| E::from(StoreError::Closed))?
+    }
+
+    /// Wait until everything sent before this call has been committed.
+    pub async fn flush(&self) -> Result<()> {
+        self.call(|_| Ok::<_, StoreError>(())).await
+    }
+}
+
+fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Op>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let (replies, error) = run_batch(store.as_mut(), batch);
+        if let Some(e) = &error {
+            tracing::error!("store transaction failed: {e}");
+        }
+        for reply in replies {
+            reply(error.as_ref());
+        }
+    }
+}
+
+/// Run a batch in one transaction. Returns the replies of the ops that ran
+/// and the error that failed the transaction, if one did.
+fn run_batch(store: &mut dyn Store, batch: Vec<Op>) -> (Vec<Reply>, Option<StoreError>) {
+    let mut replies = Vec::with_capacity(batch.len());
+    if let Err(e) = store.begin() {
+        return (replies, Some(e));
+    }
+    for op in batch {
+        if let Err(e) = store.savepoint() {
+            let _ = store.rollback();
+            return (replies, Some(e));
+        }
+        let (ok, reply) = op(store);
+        replies.push(reply);
+        let closed = if ok {
+            store.release_savepoint()
+        } else {
+            store
+                .rollback_to_savepoint()
+                .and_then(|()| store.release_savepoint())
+        };
+        if let Err(e) = closed {
+            let _ = store.rollback();
+            return (replies, Some(e));
+        }
+    }
+    match store.commit() {
+        Ok(()) => (replies, None),
+        Err(e) => {
+            let _ = store.rollback();
+            (replies, Some(e))
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Durable state behind one trait. `Store` offers row-level primitives
+//! (jobs, runs, log lines) that the tracker composes inside a transaction;
+//! `StoreHandle` runs them on one thread and commits whatever arrives together
+//! in one transaction (group commit), acknowledging each caller only after the
+//! commit. SQL lives in the backends (`sqlite`) and nowhere else.
+
+mod actor;
+mod records;
+mod sqlite;
+
+pub use actor::StoreHandle;
+pub use records::{JobRecord, LogRecord, RunRecord};
+pub use sqlite::SqliteStore;
+
+use crate::model::{JobKind, JobState, Millis};
+use thiserror::Error;
+
+/// A store failure. Cloneable, because a failed group commit fails every
+/// caller in the batch.
+#[derive(Debug, Clone, Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("the database at {path} is not an lts database or is corrupt: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("the database at {path} has schema version {found}, newer than this ltsd supports ({supported}); run a newer ltsd")]
+    NewerSchema {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
+    #[error("stored data is invalid: {0}")]
+    Invalid(String),
+    #[error("store error: {0}")]
+    Backend(String),
+    #[error("the store stopped before completing the operation")]
+    Closed,
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What `list_jobs` selects.
+#[derive(Debug, Clone, Default)]
+pub struct JobQuery {
+    pub group: Option<String>,
+    pub state: Option<JobState>,
+    pub kind: Option<JobKind>,
+    pub limit: usize,
+}
+
+/// Row-level operations on jobs, runs and log lines. Every call happens
+/// inside a transaction that `StoreHandle` opens; `savepoint` and
+/// `rollback_to_savepoint` let one caller's failure leave the others' work in
+/// the same transaction intact.
+pub trait Store: Send {
+    fn begin(&mut self) -> Result<()>;
+    fn commit(&mut self) -> Result<()>;
+    fn rollback(&mut self) -> Result<()>;
+    fn savepoint(&mut self) -> Result<()>;
+    fn release_savepoint(&mut self) -> Result<()>;
+    fn rollback_to_savepoint(&mut self) -> Result<()>;
+
+    /// Insert a job; returns its id. The (group, task id) key must be free.
+    fn insert_job(&mut self, job: &JobRecord) -> Result<i64>;
+    fn update_job(&mut self, job: &JobRecord) -> Result<()>;
+    /// Delete a job with its runs and their log lines.
+    fn delete_job(&mut self, id: i64) -> Result<()>;
+    fn job_by_key(&mut self, group: &str, task_id: &str) -> Result<Option<JobRecord>>;
+    fn job_by_id(&mut self, id: i64) -> Result<Option<JobRecord>>;
+    fn jobs_by_task_id(&mut self, task_id: &str) -> Result<Vec<JobRecord>>;
+    /// Jobs matching the query, oldest first.
+    fn list_jobs(&mut self, query: &JobQuery) -> Result<Vec<JobRecord>>;
+
+    fn insert_run(&mut self, run: &RunRecord) -> Result<i64>;
+    fn update_run(&mut self, run: &RunRecord) -> Result<()>;
+    fn run_by_id(&mut self, id: i64) -> Result<Option<RunRecord>>;
+    /// A job's runs in (run, attempt) order.
+    fn runs_of_job(&mut self, job_id: i64) -> Result<Vec<RunRecord>>;
+    /// Queued runs of `group` due at `now`: highest priority first, then oldest.
+    fn due_runs(&mut self, group: &str, now: Millis, limit: usize) -> Result<Vec<RunRecord>>;
+    /// The earliest due time among queued runs of `group`.
+    fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>>;
+    /// Running runs whose lease ended before `now`.
+    fn expired_runs(&mut self, now: Millis, limit: usize) -> Result<Vec<RunRecord>>;
+    /// The earliest lease end among running runs.
+    fn next_lease_expiry(&mut self) -> Result<Option<Millis>>;
+    /// Reserve `n` fencing tokens; returns the first of `n` consecutive ones.
+    fn reserve_fences(&mut self, n: i64) -> Result<i64>;
+
+    /// Store log lines; a line already stored (same run and seq) is ignored.
+    fn append_logs(&mut self, lines: &[LogRecord]) -> Result<()>;
+    /// Lines of a run after `after_seq`, in order, at most `limit`.
+    fn logs_after(
+        &mut self,
+        run_id: i64,
+        after_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>>;
+    /// The last `n` lines of a run, in order.
+    fn logs_tail(&mut self, run_id: i64, n: usize) -> Result<Vec<LogRecord>>;
+}

@@ -1,0 +1,595 @@
+//! The embedded default store: SQLite in WAL mode with `synchronous=FULL`, so
+//! a committed transaction survives a crash of the process or the machine.
+//! The schema is versioned with `PRAGMA user_version` and migrated forward on
+//! open; a file from a newer ltsd is refused rather than touched.
+
+use super::{JobQuery, JobRecord, LogRecord, Result, RunRecord, Store, StoreError};
+use crate::model::{JobSpec, JobState, Millis, RunOutcome, RunState, Stream};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+use std::path::{Path, PathBuf};
+
+/// Migrations, in order; the schema version is the number applied.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE jobs (
+    id            INTEGER PRIMARY KEY,
+    grp           TEXT    NOT NULL,
+    task_id       TEXT    NOT NULL,
+    kind          TEXT    NOT NULL,
+    state         TEXT    NOT NULL,
+    spec          TEXT    NOT NULL,
+    submitted_at  INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    next_fire     INTEGER,
+    run_count     INTEGER NOT NULL DEFAULT 0,
+    note          TEXT,
+    UNIQUE (grp, task_id)
+);
+CREATE INDEX jobs_by_task_id ON jobs (task_id);
+CREATE INDEX jobs_by_state ON jobs (state, id);
+
+CREATE TABLE runs (
+    id            INTEGER PRIMARY KEY,
+    job_id        INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    grp           TEXT    NOT NULL,
+    priority      INTEGER NOT NULL,
+    run           INTEGER NOT NULL,
+    attempt       INTEGER NOT NULL,
+    state         TEXT    NOT NULL,
+    scheduled_at  INTEGER NOT NULL,
+    due_at        INTEGER NOT NULL,
+    outcome       TEXT,
+    exit_code     INTEGER,
+    worker        TEXT,
+    started_at    INTEGER,
+    ended_at      INTEGER,
+    lease_until   INTEGER,
+    fence         INTEGER NOT NULL DEFAULT 0,
+    reason        TEXT,
+    UNIQUE (job_id, run, attempt)
+);
+CREATE INDEX runs_queue ON runs (grp, priority DESC, id) WHERE state = 'queued';
+CREATE INDEX runs_due ON runs (grp, due_at) WHERE state = 'queued';
+CREATE INDEX runs_leases ON runs (lease_until) WHERE state = 'running';
+
+CREATE TABLE run_logs (
+    run_id  INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    seq     INTEGER NOT NULL,
+    stream  TEXT    NOT NULL,
+    line    TEXT    NOT NULL,
+    at      INTEGER NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE meta (
+    key    TEXT PRIMARY KEY,
+    value  INTEGER NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('fence', 0);
+"#];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Open (creating when missing) the database at `path` and migrate it.
+    pub fn open(path: &Path) -> Result<Self> {
+        let shown = path.display().to_string();
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| StoreError::Open {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.prepare()?;
+        Ok(store)
+    }
+
+    fn classify(&self, e: rusqlite::Error) -> StoreError {
+        let path = self.path.display().to_string();
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+                ) =>
+            {
+                StoreError::Corrupt {
+                    path,
+                    reason: e.to_string(),
+                }
+            }
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::ReadOnly
+                        | rusqlite::ErrorCode::CannotOpen
+                        | rusqlite::ErrorCode::PermissionDenied
+                ) =>
+            {
+                StoreError::Open {
+                    path,
+                    reason: e.to_string(),
+                }
+            }
+            _ => StoreError::Backend(e.to_string()),
+        }
+    }
+
+    fn prepare(&mut self) -> Result<()> {
+        // Reading the schema version first is what finds a file that is not
+        // a database at all.
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.classify(e))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: self.path.display().to_string(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version == 0 {
+            let tables: i64 = self
+                .conn
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .map_err(|e| self.classify(e))?;
+            if tables > 0 {
+                return Err(StoreError::Corrupt {
+                    path: self.path.display().to_string(),
+                    reason: "it holds tables but no lts schema version".into(),
+                });
+            }
+        }
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = FULL;
+                 PRAGMA foreign_keys = ON;
+                 PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(|e| self.classify(e))?;
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self
+                .conn
+                .transaction()
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            tx.execute_batch(migration)
+                .and_then(|()| tx.pragma_update(None, "user_version", (i + 1) as i64))
+                .and_then(|()| tx.commit())
+                .map_err(|e| StoreError::Backend(format!("migration {}: {e}", i + 1)))?;
+        }
+        // Check the file is sound before trusting it with new work.
+        let check: String = self
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| self.classify(e))?;
+        if check != "ok" {
+            return Err(StoreError::Corrupt {
+                path: self.path.display().to_string(),
+                reason: check,
+            });
+        }
+        Ok(())
+    }
+
+    fn exec(&self, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql).map_err(|e| self.classify(e))
+    }
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn invalid(what: &str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("invalid {what} '{value}'").into(),
+    )
+}
+
+const JOB_COLUMNS: &str = "id, spec, state, submitted_at, updated_at, next_fire, run_count, note";
+
+fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
+    let spec: String = row.get(1)?;
+    let spec: JobSpec = serde_json::from_str(&spec).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
+    })?;
+    let state: String = row.get(2)?;
+    Ok(JobRecord {
+        id: row.get(0)?,
+        spec,
+        state: JobState::parse(&state).ok_or_else(|| invalid("job state", &state))?,
+        submitted_at: row.get(3)?,
+        updated_at: row.get(4)?,
+        next_fire: row.get(5)?,
+        run_count: row.get(6)?,
+        note: row.get(7)?,
+    })
+}
+
+const RUN_COLUMNS: &str = "id, job_id, grp, priority, run, attempt, state, scheduled_at, due_at, \
+     outcome, exit_code, worker, started_at, ended_at, lease_until, fence, reason";
+
+fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
+    let state: String = row.get(6)?;
+    let outcome: Option<String> = row.get(9)?;
+    let outcome = match outcome {
+        Some(o) => Some(RunOutcome::parse(&o).ok_or_else(|| invalid("run outcome", &o))?),
+        None => None,
+    };
+    Ok(RunRecord {
+        id: row.get(0)?,
+        job_id: row.get(1)?,
+        group: row.get(2)?,
+        priority: row.get(3)?,
+        run: row.get(4)?,
+        attempt: row.get(5)?,
+        state: RunState::parse(&state).ok_or_else(|| invalid("run state", &state))?,
+        scheduled_at: row.get(7)?,
+        due_at: row.get(8)?,
+        outcome,
+        exit_code: row.get(10)?,
+        worker: row.get(11)?,
+        started_at: row.get(12)?,
+        ended_at: row.get(13)?,
+        lease_until: row.get(14)?,
+        fence: row.get(15)?,
+        reason: row.get(16)?,
+    })
+}
+
+fn log_from_row(row: &Row<'_>) -> rusqlite::Result<LogRecord> {
+    let stream: String = row.get(2)?;
+    Ok(LogRecord {
+        run_id: row.get(0)?,
+        seq: row.get::<_, i64>(1)? as u64,
+        stream: Stream::parse(&stream).ok_or_else(|| invalid("stream", &stream))?,
+        line: row.get(3)?,
+        at: row.get(4)?,
+    })
+}
+
+fn spec_json(spec: &JobSpec) -> Result<String> {
+    serde_json::to_string(spec).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+impl Store for SqliteStore {
+    fn begin(&mut self) -> Result<()> {
+        self.exec("BEGIN IMMEDIATE")
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.exec("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.exec("ROLLBACK")
+    }
+
+    fn savepoint(&mut self) -> Result<()> {
+        self.exec("SAVEPOINT op")
+    }
+
+    fn release_savepoint(&mut self) -> Result<()> {
+        self.exec("RELEASE op")
+    }
+
+    fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.exec("ROLLBACK TO op")
+    }
+
+    fn insert_job(&mut self, job: &JobRecord) -> Result<i64> {
+        let spec = spec_json(&job.spec)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO jobs (grp, task_id, kind, state, spec, submitted_at, updated_at, \
+                 next_fire, run_count, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    job.spec.group,
+                    job.spec.task_id,
+                    job.spec.schedule.kind().as_str(),
+                    job.state.as_str(),
+                    spec,
+                    job.submitted_at,
+                    job.updated_at,
+                    job.next_fire,
+                    job.run_count,
+                    job.note,
+                ])
+            })
+            .map_err(backend)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn update_job(&mut self, job: &JobRecord) -> Result<()> {
+        let spec = spec_json(&job.spec)?;
+        self.conn
+            .prepare_cached(
+                "UPDATE jobs SET kind = ?2, state = ?3, spec = ?4, updated_at = ?5, \
+                 next_fire = ?6, run_count = ?7, note = ?8 WHERE id = ?1",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    job.id,
+                    job.spec.schedule.kind().as_str(),
+                    job.state.as_str(),
+                    spec,
+                    job.updated_at,
+                    job.next_fire,
+                    job.run_count,
+                    job.note,
+                ])
+            })
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn delete_job(&mut self, id: i64) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM jobs WHERE id = ?1", [id])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn job_by_key(&mut self, group: &str, task_id: &str) -> Result<Option<JobRecord>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE grp = ?1 AND task_id = ?2"
+            ))
+            .and_then(|mut st| {
+                st.query_row(params![group, task_id], job_from_row)
+                    .optional()
+            })
+            .map_err(backend)
+    }
+
+    fn job_by_id(&mut self, id: i64) -> Result<Option<JobRecord>> {
+        self.conn
+            .prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"))
+            .and_then(|mut st| st.query_row([id], job_from_row).optional())
+            .map_err(backend)
+    }
+
+    fn jobs_by_task_id(&mut self, task_id: &str) -> Result<Vec<JobRecord>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE task_id = ?1 ORDER BY grp"
+            ))
+            .and_then(|mut st| st.query_map([task_id], job_from_row)?.collect())
+            .map_err(backend)
+    }
+
+    fn list_jobs(&mut self, query: &JobQuery) -> Result<Vec<JobRecord>> {
+        let limit = if query.limit == 0 {
+            -1
+        } else {
+            query.limit as i64
+        };
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs \
+                 WHERE (?1 IS NULL OR grp = ?1) AND (?2 IS NULL OR state = ?2) \
+                 AND (?3 IS NULL OR kind = ?3) ORDER BY id DESC LIMIT ?4"
+            ))
+            .and_then(|mut st| {
+                let mut jobs: Vec<JobRecord> = st
+                    .query_map(
+                        params![
+                            query.group,
+                            query.state.map(|s| s.as_str()),
+                            query.kind.map(|k| k.as_str()),
+                            limit
+                        ],
+                        job_from_row,
+                    )?
+                    .collect::<rusqlite::Result<_>>()?;
+                jobs.reverse();
+                Ok(jobs)
+            })
+            .map_err(backend)
+    }
+
+    fn insert_run(&mut self, run: &RunRecord) -> Result<i64> {
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO runs ({RUN_COLUMNS}) VALUES \
+                 (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+            ))
+            .and_then(|mut st| {
+                st.execute(params![
+                    run.job_id,
+                    run.group,
+                    run.priority,
+                    run.run,
+                    run.attempt,
+                    run.state.as_str(),
+                    run.scheduled_at,
+                    run.due_at,
+                    run.outcome.map(|o| o.as_str()),
+                    run.exit_code,
+                    run.worker,
+                    run.started_at,
+                    run.ended_at,
+                    run.lease_until,
+                    run.fence,
+                    run.reason,
+                ])
+            })
+            .map_err(backend)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn update_run(&mut self, run: &RunRecord) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE runs SET state = ?2, due_at = ?3, outcome = ?4, exit_code = ?5, \
+                 worker = ?6, started_at = ?7, ended_at = ?8, lease_until = ?9, fence = ?10, \
+                 reason = ?11, priority = ?12 WHERE id = ?1",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    run.id,
+                    run.state.as_str(),
+                    run.due_at,
+                    run.outcome.map(|o| o.as_str()),
+                    run.exit_code,
+                    run.worker,
+                    run.started_at,
+                    run.ended_at,
+                    run.lease_until,
+                    run.fence,
+                    run.reason,
+                    run.priority,
+                ])
+            })
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn run_by_id(&mut self, id: i64) -> Result<Option<RunRecord>> {
+        self.conn
+            .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
+            .and_then(|mut st| st.query_row([id], run_from_row).optional())
+            .map_err(backend)
+    }
+
+    fn runs_of_job(&mut self, job_id: i64) -> Result<Vec<RunRecord>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 ORDER BY run, attempt"
+            ))
+            .and_then(|mut st| st.query_map([job_id], run_from_row)?.collect())
+            .map_err(backend)
+    }
+
+    fn due_runs(&mut self, group: &str, now: Millis, limit: usize) -> Result<Vec<RunRecord>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs INDEXED BY runs_queue \
+                 WHERE grp = ?1 AND state = 'queued' AND due_at <= ?2 \
+                 ORDER BY priority DESC, id LIMIT ?3"
+            ))
+            .and_then(|mut st| {
+                st.query_map(params![group, now, limit as i64], run_from_row)?
+                    .collect()
+            })
+            .map_err(backend)
+    }
+
+    fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>> {
+        self.conn
+            .prepare_cached(
+                "SELECT min(due_at) FROM runs INDEXED BY runs_due \
+                 WHERE grp = ?1 AND state = 'queued'",
+            )
+            .and_then(|mut st| st.query_row([group], |r| r.get(0)))
+            .map_err(backend)
+    }
+
+    fn expired_runs(&mut self, now: Millis, limit: usize) -> Result<Vec<RunRecord>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE state = 'running' AND lease_until < ?1 \
+                 ORDER BY lease_until LIMIT ?2"
+            ))
+            .and_then(|mut st| {
+                st.query_map(params![now, limit as i64], run_from_row)?
+                    .collect()
+            })
+            .map_err(backend)
+    }
+
+    fn next_lease_expiry(&mut self) -> Result<Option<Millis>> {
+        self.conn
+            .prepare_cached("SELECT min(lease_until) FROM runs WHERE state = 'running'")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
+            .map_err(backend)
+    }
+
+    fn reserve_fences(&mut self, n: i64) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "UPDATE meta SET value = value + ?1 WHERE key = 'fence' RETURNING value",
+            )
+            .and_then(|mut st| st.query_row([n], |r| r.get::<_, i64>(0)))
+            .map(|last| last - n + 1)
+            .map_err(backend)
+    }
+
+    fn append_logs(&mut self, lines: &[LogRecord]) -> Result<()> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO run_logs (run_id, seq, stream, line, at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(backend)?;
+        for l in lines {
+            st.execute(params![
+                l.run_id,
+                l.seq as i64,
+                l.stream.as_str(),
+                l.line,
+                l.at
+            ])
+            .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn logs_after(
+        &mut self,
+        run_id: i64,
+        after_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>> {
+        let after = after_seq.map(|s| s as i64).unwrap_or(-1);
+        self.conn
+            .prepare_cached(
+                "SELECT run_id, seq, stream, line, at FROM run_logs \
+                 WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![run_id, after, limit as i64], log_from_row)?
+                    .collect()
+            })
+            .map_err(backend)
+    }
+
+    fn logs_tail(&mut self, run_id: i64, n: usize) -> Result<Vec<LogRecord>> {
+        self.conn
+            .prepare_cached(
+                "SELECT run_id, seq, stream, line, at FROM run_logs \
+                 WHERE run_id = ?1 ORDER BY seq DESC LIMIT ?2",
+            )
+            .and_then(|mut st| {
+                let mut lines: Vec<LogRecord> = st
+                    .query_map(params![run_id, n as i64], log_from_row)?
+                    .collect::<rusqlite::Result<_>>()?;
+                lines.reverse();
+                Ok(lines)
+            })
+            .map_err(backend)
+    }
+}
