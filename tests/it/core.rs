@@ -1,0 +1,194 @@
+//! Run-now jobs end to end: submit, run, logs, wait, follow, many clients,
+//! and a tracker killed with SIGKILL.
+
+use crate::helpers::*;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+#[test]
+fn submitted_command_runs_and_its_output_is_in_logs() {
+    let sb = Sandbox::new();
+    let d = Daemon::standalone(sb.dir.path(), &sb.path("data"), &[]);
+    let home = sb.dir.path();
+    let id = lts(home, &d.addr, &["submit", "-g", "default", "--param", "who=world", "--", "sh", "-c", "echo hello $LTS_PARAM_WHO; echo to-stderr >&2"])
+        .ok()
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 13, "generated task id: {id}");
+    let job = wait_state(home, &d.addr, &id, "succeeded");
+    let run = &job["runs"][0];
+    assert_eq!(run["outcome"], "succeeded");
+    assert_eq!(run["exit_code"], 0);
+    assert_eq!(run["run"], 1);
+    assert_eq!(run["attempt"], 1);
+    assert!(run["worker"].as_str().is_some_and(|w| w.starts_with("default@")));
+    // stdout and stderr are separate pipes: their relative order is not defined.
+    let logs = lts(home, &d.addr, &["logs", &id]);
+    let mut lines: Vec<&str> = logs.ok().lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["hello world", "to-stderr"]);
+    let json_logs = lts(home, &d.addr, &["-o", "json", "logs", &id]);
+    let by_stream: HashMap<String, serde_json::Value> = json_logs
+        .ok()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| (v["stream"].as_str().unwrap().to_string(), v))
+        .collect();
+    assert_eq!(by_stream["stdout"]["line"], "hello world");
+    assert_eq!(by_stream["stderr"]["line"], "to-stderr");
+    assert_eq!(by_stream["stderr"]["run"], 1);
+    assert!(by_stream["stderr"]["at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn failing_command_fails_with_its_exit_code() {
+    let sb = Sandbox::new();
+    let d = Daemon::standalone(sb.dir.path(), &sb.path("data"), &[]);
+    let home = sb.dir.path();
+    lts(home, &d.addr, &["submit", "-g", "default", "--task-id", "bad", "--", "sh", "-c", "exit 7"]).ok();
+    let job = wait_state(home, &d.addr, "bad", "failed");
+    assert_eq!(job["runs"][0]["outcome"], "failed");
+    assert_eq!(job["runs"][0]["exit_code"], 7);
+    let table = lts(home, &d.addr, &["jobs", "--state", "failed"]);
+    assert!(table.ok().contains("bad"), "{table:?}");
+}
+
+#[test]
+fn submit_wait_exits_by_the_outcome() {
+    let sb = Sandbox::new();
+    let d = Daemon::standalone(sb.dir.path(), &sb.path("data"), &[]);
+    let home = sb.dir.path();
+    let ok = lts(home, &d.addr, &["submit", "-g", "default", "--wait", "--task-id", "w-ok", "--", "true"]);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert_eq!(ok.stdout.trim(), "w-ok");
+    let bad = lts(home, &d.addr, &["submit", "-g", "default", "--wait", "--task-id", "w-bad", "--", "sh", "-c", "exit 3"]);
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert!(bad.stderr.contains("failed (exit 3)"), "{bad:?}");
+    let json = lts(home, &d.addr, &["-o", "json", "submit", "-g", "default", "--wait", "--", "true"]);
+    let doc = json.json();
+    assert_eq!(doc["state"], "succeeded");
+    assert_eq!(doc["runs"][0]["exit_code"], 0);
+}
+
+#[test]
+fn logs_follow_streams_lines_before_the_run_ends() {
+    let sb = Sandbox::new();
+    let d = Daemon::standalone(sb.dir.path(), &sb.path("data"), &[]);
+    let home = sb.dir.path();
+    let gate = sb.path("gate");
+    let script = format!(
+        "echo first; while [ ! -e {} ]; do sleep 0.05; done; echo second",
+        gate.display()
+    );
+    lts(home, &d.addr, &["submit", "-g", "default", "--task-id", "f", "--", "sh", "-c", &script]).ok();
+    let mut follow = Command::new(LTS)
+        .args(["logs", "f", "--follow"])
+        .env("LTS_TRACKER", &d.addr)
+        .env("XDG_CONFIG_HOME", sb.path("config"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let first = rx.recv_timeout(PATIENCE).expect("a line while the run goes on");
+    assert_eq!(first, "first");
+    assert_eq!(job_json(home, &d.addr, "f")["state"], "running");
+    std::fs::write(&gate, "").unwrap();
+    let second = rx.recv_timeout(PATIENCE).expect("the line after the gate opened");
+    assert_eq!(second, "second");
+    let out = wait_output(follow, PATIENCE);
+    assert_eq!(out.code, 0, "follow ends with the run: {out:?}");
+}
+
+#[test]
+fn a_thousand_jobs_from_several_clients_each_run_exactly_once() {
+    let sb = Sandbox::new();
+    let ran = sb.path("ran.txt");
+    let runner = sb.script("runner", &format!("echo \"$LTS_TASK_ID\" >> {}", ran.display()));
+    let d = Daemon::standalone(
+        sb.dir.path(),
+        &sb.path("data"),
+        &["--runner", runner.to_str().unwrap(), "--threads", "8"],
+    );
+    let home = sb.dir.path().to_path_buf();
+    let clients = 4;
+    let per_client = 250;
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let (home, addr) = (home.clone(), d.addr.clone());
+            std::thread::spawn(move || {
+                for i in 0..per_client {
+                    let id = format!("c{c}-{i}");
+                    lts(&home, &addr, &["submit", "-g", "default", "--task-id", &id]).ok();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    let total = clients * per_client;
+    eventually("every job to succeed", || {
+        let out = lts(&home, &d.addr, &["-o", "json", "jobs", "--state", "succeeded", "--limit", "5000"]);
+        (out.json().as_array().map(Vec::len) == Some(total)).then_some(())
+    });
+    let text = std::fs::read_to_string(&ran).unwrap();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for id in text.lines() {
+        *counts.entry(id).or_default() += 1;
+    }
+    assert_eq!(counts.len(), total, "every job ran");
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "jobs that ran more than once: {twice:?}");
+}
+
+#[test]
+fn a_tracker_killed_after_acknowledging_keeps_every_job() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path().to_path_buf();
+    let data = sb.path("data");
+    let mut tracker = Daemon::tracker(&home, &data, "127.0.0.1:0");
+    let addr = tracker.addr.clone();
+    let clients = 4;
+    let per_client = 250;
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let (home, addr) = (home.clone(), addr.clone());
+            std::thread::spawn(move || {
+                for i in 0..per_client {
+                    let id = format!("k{c}-{i}");
+                    lts(&home, &addr, &["submit", "-g", "nobody", "--task-id", &id]).ok();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    tracker.kill();
+    let restarted = Daemon::tracker(&home, &data, &addr);
+    let out = lts(&home, &restarted.addr, &["-o", "json", "jobs", "--limit", "5000"]);
+    let jobs = out.json();
+    let ids: std::collections::HashSet<String> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["task_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), clients * per_client);
+    for c in 0..clients {
+        for i in 0..per_client {
+            assert!(ids.contains(&format!("k{c}-{i}")), "k{c}-{i} lost");
+        }
+    }
+    let one = job_json(&home, &restarted.addr, "k0-0");
+    assert_eq!(one["state"], "queued");
+    assert!(one["note"].as_str().unwrap().contains("no worker of group 'nobody'"));
+}

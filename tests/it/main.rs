@@ -1,0 +1,5 @@
+//! Integration tests: one binary, real daemons and CLI processes.
+
+mod helpers;
+
+mod core;
