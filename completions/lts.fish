@@ -1,0 +1,125 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_lts_global_optspecs
+    string join \n tracker= o/output= h/help V/version
+end
+
+function __fish_lts_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_lts_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_lts_using_subcommand
+    set -l cmd (__fish_lts_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c lts -n "__fish_lts_needs_command" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_needs_command" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_needs_command" -s V -l version -d 'Print version'
+complete -c lts -n "__fish_lts_needs_command" -f -a "submit" -d 'Submit a job and print its task id'
+complete -c lts -n "__fish_lts_needs_command" -f -a "jobs" -d 'List jobs'
+complete -c lts -n "__fish_lts_needs_command" -f -a "job" -d 'Show one job with its runs'
+complete -c lts -n "__fish_lts_needs_command" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
+complete -c lts -n "__fish_lts_needs_command" -f -a "nodes" -d 'List the tracker and the workers connected to it'
+complete -c lts -n "__fish_lts_needs_command" -f -a "cancel" -d 'Cancel a job: no more runs; a running run is stopped'
+complete -c lts -n "__fish_lts_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c lts -n "__fish_lts_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lts -n "__fish_lts_using_subcommand submit" -l task-id -d 'The job\'s id [default: generated, short and sortable]' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -s g -l group -d 'The worker node group that may run it' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l param -d 'A parameter for the runner (repeatable)' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l params-json -d 'Parameters as a JSON object' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l cron -d 'Quartz cron with seconds (`0 0/1 * * * ?`) or 5-field Unix cron' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l tz -d 'Time zone of the cron expression [default: the tracker\'s]' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l at -d 'Run once at this time' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l delay -d 'Run once after this long (`90s`, `15m`, `1h30m`, `3d`)' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l repeat-count -d 'Run N times (-1: forever), --repeat-interval apart' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l repeat-interval -d 'The time between repeated runs' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l priority -d 'Higher runs first among due jobs' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l max-retries -d 'Run again on failure, up to N times' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l retry-backoff -d 'The first retry\'s delay; doubled each time, with jitter, capped at 1h' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l timeout -d 'Stop a run that takes longer, and count it as timed out' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l overlap -d 'When a tick comes while the previous run still goes' -r -f -a "skip\t''
+allow\t''
+buffer-one\t''
+replace\t''"
+complete -c lts -n "__fish_lts_using_subcommand submit" -l misfire -d 'Ticks missed while no tracker ran' -r -f -a "fire-once\t''
+skip\t''
+fire-all\t''"
+complete -c lts -n "__fish_lts_using_subcommand submit" -l catch-up-window -d 'With --misfire fire-all, catch up only ticks this recent' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l client-group -d 'The submitting client node group' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand submit" -l replace -d 'Replace an existing job with the same task id and group'
+complete -c lts -n "__fish_lts_using_subcommand submit" -l rely-on-prev-cycle -d 'The same as --overlap skip (LTS\'s relyOnPrevCycle)'
+complete -c lts -n "__fish_lts_using_subcommand submit" -l feedback -d 'Keep the result in the client group\'s feedback queue until read'
+complete -c lts -n "__fish_lts_using_subcommand submit" -l wait -d 'Block until the first run ends; exit 0 if it succeeded, 1 if not'
+complete -c lts -n "__fish_lts_using_subcommand submit" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand jobs" -s g -l group -d 'Only jobs of this worker group' -r
+complete -c lts -n "__fish_lts_using_subcommand jobs" -l state -d 'Only jobs in this state' -r -f -a "scheduled\t''
+queued\t''
+running\t''
+succeeded\t''
+failed\t''
+retrying\t''
+suspended\t''
+cancelled\t''"
+complete -c lts -n "__fish_lts_using_subcommand jobs" -l kind -d 'Only jobs of this kind' -r -f -a "now\t''
+at\t''
+cron\t''
+repeat\t''"
+complete -c lts -n "__fish_lts_using_subcommand jobs" -l limit -d 'At most this many (the newest)' -r
+complete -c lts -n "__fish_lts_using_subcommand jobs" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand jobs" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand jobs" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand job" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
+complete -c lts -n "__fish_lts_using_subcommand job" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand job" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand job" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand logs" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
+complete -c lts -n "__fish_lts_using_subcommand logs" -l run -d 'The run number [default: the latest]' -r
+complete -c lts -n "__fish_lts_using_subcommand logs" -l tail -d 'Only the last N lines' -r
+complete -c lts -n "__fish_lts_using_subcommand logs" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand logs" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand logs" -s f -l follow -d 'Keep printing new lines until the run ends'
+complete -c lts -n "__fish_lts_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand nodes" -l role -d 'Only nodes of this role' -r -f -a "tracker\t''
+worker\t''"
+complete -c lts -n "__fish_lts_using_subcommand nodes" -s g -l group -d 'Only nodes of this group' -r
+complete -c lts -n "__fish_lts_using_subcommand nodes" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand nodes" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand nodes" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand cancel" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
+complete -c lts -n "__fish_lts_using_subcommand cancel" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand cancel" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand cancel" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand completions" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand completions" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "submit" -d 'Submit a job and print its task id'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "jobs" -d 'List jobs'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "job" -d 'Show one job with its runs'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "nodes" -d 'List the tracker and the workers connected to it'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "cancel" -d 'Cancel a job: no more runs; a running run is stopped'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,42 @@
+//! Embed a worker in your own program with an in-process `JobRunner`
+//! (LTS's JobRunner interface, in Rust).
+//!
+//! ```text
+//! ltsd tracker &                         # or: ltsd standalone
+//! cargo run --example embedded_worker    # a worker of group "reports"
+//! lts submit -g reports --param name=weekly --wait
+//! ```
+
+use lts::client::Client;
+use lts::daemon::worker::{self, JobRunner, RunContext, RunLog, Runner, WorkerConfig};
+use lts::daemon::Shutdown;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct ReportRunner;
+
+impl JobRunner for ReportRunner {
+    fn run(&self, job: &RunContext, log: &RunLog) -> Result<(), String> {
+        let name = job.params.get("name").ok_or("missing param 'name'")?;
+        log.info(format!("building report {name} (run {}, attempt {})", job.run, job.attempt));
+        // ... the real work ...
+        log.info("done");
+        Ok(())
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let tracker = std::env::var("LTS_TRACKER").unwrap_or_else(|_| "127.0.0.1:7420".into());
+    let client = Arc::new(Client::with_role(vec![tracker], "worker"));
+    let config = WorkerConfig {
+        group: "reports".into(),
+        threads: 4,
+        runner: Runner::InProcess(Arc::new(ReportRunner)),
+        allow_commands: false,
+        grace: Duration::from_secs(30),
+    };
+    let (trigger, shutdown) = Shutdown::new();
+    trigger.on_signals(|| std::process::exit(0));
+    worker::run(client, config, shutdown).await;
+}
