@@ -17,7 +17,11 @@ use std::time::{Duration, Instant};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let jobs: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(10_000);
+    let jobs: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(10_000);
     let clients: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(16);
     let tracker = std::env::var("LTS_TRACKER").unwrap_or_else(|_| "127.0.0.1:7420".into());
     let run = format!("b{}", lts::model::new_task_id());
@@ -45,7 +49,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let submitted = start.elapsed();
 
     let client = Client::new(vec![tracker]);
-    let last = JobRef { task_id: format!("{run}-{:07}", jobs - 1), group: Some("bench".into()) };
+    let last = JobRef {
+        task_id: format!("{run}-{:07}", jobs - 1),
+        group: Some("bench".into()),
+    };
     loop {
         let detail = client.wait(last.clone(), Duration::from_secs(20)).await?;
         if lts::daemon::tracker::first_run_ended(&detail) {
@@ -54,11 +61,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     loop {
         let open = client
-            .jobs(JobFilter { group: Some("bench".into()), state: Some(JobState::Queued), kind: None, limit: 1 })
+            .jobs(JobFilter {
+                group: Some("bench".into()),
+                state: Some(JobState::Queued),
+                kind: None,
+                limit: 1,
+            })
             .await?
             .len()
             + client
-                .jobs(JobFilter { group: Some("bench".into()), state: Some(JobState::Running), kind: None, limit: 1 })
+                .jobs(JobFilter {
+                    group: Some("bench".into()),
+                    state: Some(JobState::Running),
+                    kind: None,
+                    limit: 1,
+                })
                 .await?
                 .len();
         if open == 0 {
@@ -71,8 +88,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!("jobs {jobs}, clients {clients}");
-    println!("submit:     {:>9.0} jobs/s", jobs as f64 / submitted.as_secs_f64());
-    println!("end to end: {:>9.0} jobs/s", jobs as f64 / finished.as_secs_f64());
+    println!(
+        "submit:     {:>9.0} jobs/s",
+        jobs as f64 / submitted.as_secs_f64()
+    );
+    println!(
+        "end to end: {:>9.0} jobs/s",
+        jobs as f64 / finished.as_secs_f64()
+    );
     println!(
         "submit latency: p50 {:?}  p99 {:?}  max {:?}",
         pct(0.50),

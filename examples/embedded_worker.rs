@@ -18,7 +18,10 @@ struct ReportRunner;
 impl JobRunner for ReportRunner {
     fn run(&self, job: &RunContext, log: &RunLog) -> Result<(), String> {
         let name = job.params.get("name").ok_or("missing param 'name'")?;
-        log.info(format!("building report {name} (run {}, attempt {})", job.run, job.attempt));
+        log.info(format!(
+            "building report {name} (run {}, attempt {})",
+            job.run, job.attempt
+        ));
         // ... the real work ...
         log.info("done");
         Ok(())

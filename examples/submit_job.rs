@@ -18,7 +18,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     job.command = vec!["echo".into(), "hello from Rust".into()];
     job.params.insert("origin".into(), "example".into());
     let ack = client.submit(job).await?;
-    println!("submitted {} to group {} ({})", ack.task_id, ack.group, ack.state);
+    println!(
+        "submitted {} to group {} ({})",
+        ack.task_id, ack.group, ack.state
+    );
     let job = JobRef {
         task_id: ack.task_id,
         group: Some(ack.group),

@@ -11,10 +11,24 @@ fn submitted_command_runs_and_its_output_is_in_logs() {
     let sb = Sandbox::new();
     let d = Daemon::standalone(sb.dir.path(), &sb.path("data"), &[]);
     let home = sb.dir.path();
-    let id = lts(home, &d.addr, &["submit", "-g", "default", "--param", "who=world", "--", "sh", "-c", "echo hello $LTS_PARAM_WHO; echo to-stderr >&2"])
-        .ok()
-        .trim()
-        .to_string();
+    let id = lts(
+        home,
+        &d.addr,
+        &[
+            "submit",
+            "-g",
+            "default",
+            "--param",
+            "who=world",
+            "--",
+            "sh",
+            "-c",
+            "echo hello $LTS_PARAM_WHO; echo to-stderr >&2",
+        ],
+    )
+    .ok()
+    .trim()
+    .to_string();
     assert_eq!(id.len(), 13, "generated task id: {id}");
     let job = wait_state(home, &d.addr, &id, "succeeded");
     let run = &job["runs"][0];
@@ -22,7 +36,9 @@ fn submitted_command_runs_and_its_output_is_in_logs() {
     assert_eq!(run["exit_code"], 0);
     assert_eq!(run["run"], 1);
     assert_eq!(run["attempt"], 1);
-    assert!(run["worker"].as_str().is_some_and(|w| w.starts_with("default@")));
+    assert!(run["worker"]
+        .as_str()
+        .is_some_and(|w| w.starts_with("default@")));
     // stdout and stderr are separate pipes: their relative order is not defined.
     let logs = lts(home, &d.addr, &["logs", &id]);
     let mut lines: Vec<&str> = logs.ok().lines().collect();
@@ -46,7 +62,22 @@ fn failing_command_fails_with_its_exit_code() {
     let sb = Sandbox::new();
     let d = Daemon::standalone(sb.dir.path(), &sb.path("data"), &[]);
     let home = sb.dir.path();
-    lts(home, &d.addr, &["submit", "-g", "default", "--task-id", "bad", "--", "sh", "-c", "exit 7"]).ok();
+    lts(
+        home,
+        &d.addr,
+        &[
+            "submit",
+            "-g",
+            "default",
+            "--task-id",
+            "bad",
+            "--",
+            "sh",
+            "-c",
+            "exit 7",
+        ],
+    )
+    .ok();
     let job = wait_state(home, &d.addr, "bad", "failed");
     assert_eq!(job["runs"][0]["outcome"], "failed");
     assert_eq!(job["runs"][0]["exit_code"], 7);
@@ -59,13 +90,47 @@ fn submit_wait_exits_by_the_outcome() {
     let sb = Sandbox::new();
     let d = Daemon::standalone(sb.dir.path(), &sb.path("data"), &[]);
     let home = sb.dir.path();
-    let ok = lts(home, &d.addr, &["submit", "-g", "default", "--wait", "--task-id", "w-ok", "--", "true"]);
+    let ok = lts(
+        home,
+        &d.addr,
+        &[
+            "submit",
+            "-g",
+            "default",
+            "--wait",
+            "--task-id",
+            "w-ok",
+            "--",
+            "true",
+        ],
+    );
     assert_eq!(ok.code, 0, "{ok:?}");
     assert_eq!(ok.stdout.trim(), "w-ok");
-    let bad = lts(home, &d.addr, &["submit", "-g", "default", "--wait", "--task-id", "w-bad", "--", "sh", "-c", "exit 3"]);
+    let bad = lts(
+        home,
+        &d.addr,
+        &[
+            "submit",
+            "-g",
+            "default",
+            "--wait",
+            "--task-id",
+            "w-bad",
+            "--",
+            "sh",
+            "-c",
+            "exit 3",
+        ],
+    );
     assert_eq!(bad.code, 1, "{bad:?}");
     assert!(bad.stderr.contains("failed (exit 3)"), "{bad:?}");
-    let json = lts(home, &d.addr, &["-o", "json", "submit", "-g", "default", "--wait", "--", "true"]);
+    let json = lts(
+        home,
+        &d.addr,
+        &[
+            "-o", "json", "submit", "-g", "default", "--wait", "--", "true",
+        ],
+    );
     let doc = json.json();
     assert_eq!(doc["state"], "succeeded");
     assert_eq!(doc["runs"][0]["exit_code"], 0);
@@ -81,7 +146,22 @@ fn logs_follow_streams_lines_before_the_run_ends() {
         "echo first; while [ ! -e {} ]; do sleep 0.05; done; echo second",
         gate.display()
     );
-    lts(home, &d.addr, &["submit", "-g", "default", "--task-id", "f", "--", "sh", "-c", &script]).ok();
+    lts(
+        home,
+        &d.addr,
+        &[
+            "submit",
+            "-g",
+            "default",
+            "--task-id",
+            "f",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    )
+    .ok();
     let mut follow = Command::new(LTS)
         .args(["logs", "f", "--follow"])
         .env("LTS_TRACKER", &d.addr)
@@ -97,11 +177,15 @@ fn logs_follow_streams_lines_before_the_run_ends() {
             let _ = tx.send(line);
         }
     });
-    let first = rx.recv_timeout(PATIENCE).expect("a line while the run goes on");
+    let first = rx
+        .recv_timeout(PATIENCE)
+        .expect("a line while the run goes on");
     assert_eq!(first, "first");
     assert_eq!(job_json(home, &d.addr, "f")["state"], "running");
     std::fs::write(&gate, "").unwrap();
-    let second = rx.recv_timeout(PATIENCE).expect("the line after the gate opened");
+    let second = rx
+        .recv_timeout(PATIENCE)
+        .expect("the line after the gate opened");
     assert_eq!(second, "second");
     let out = wait_output(follow, PATIENCE);
     assert_eq!(out.code, 0, "follow ends with the run: {out:?}");
@@ -111,7 +195,10 @@ fn logs_follow_streams_lines_before_the_run_ends() {
 fn a_thousand_jobs_from_several_clients_each_run_exactly_once() {
     let sb = Sandbox::new();
     let ran = sb.path("ran.txt");
-    let runner = sb.script("runner", &format!("echo \"$LTS_TASK_ID\" >> {}", ran.display()));
+    let runner = sb.script(
+        "runner",
+        &format!("echo \"$LTS_TASK_ID\" >> {}", ran.display()),
+    );
     let d = Daemon::standalone(
         sb.dir.path(),
         &sb.path("data"),
@@ -136,7 +223,19 @@ fn a_thousand_jobs_from_several_clients_each_run_exactly_once() {
     }
     let total = clients * per_client;
     eventually("every job to succeed", || {
-        let out = lts(&home, &d.addr, &["-o", "json", "jobs", "--state", "succeeded", "--limit", "5000"]);
+        let out = lts(
+            &home,
+            &d.addr,
+            &[
+                "-o",
+                "json",
+                "jobs",
+                "--state",
+                "succeeded",
+                "--limit",
+                "5000",
+            ],
+        );
         (out.json().as_array().map(Vec::len) == Some(total)).then_some(())
     });
     let text = std::fs::read_to_string(&ran).unwrap();
@@ -174,7 +273,11 @@ fn a_tracker_killed_after_acknowledging_keeps_every_job() {
     }
     tracker.kill();
     let restarted = Daemon::tracker(&home, &data, &addr);
-    let out = lts(&home, &restarted.addr, &["-o", "json", "jobs", "--limit", "5000"]);
+    let out = lts(
+        &home,
+        &restarted.addr,
+        &["-o", "json", "jobs", "--limit", "5000"],
+    );
     let jobs = out.json();
     let ids: std::collections::HashSet<String> = jobs
         .as_array()
@@ -190,5 +293,8 @@ fn a_tracker_killed_after_acknowledging_keeps_every_job() {
     }
     let one = job_json(&home, &restarted.addr, "k0-0");
     assert_eq!(one["state"], "queued");
-    assert!(one["note"].as_str().unwrap().contains("no worker of group 'nobody'"));
+    assert!(one["note"]
+        .as_str()
+        .unwrap()
+        .contains("no worker of group 'nobody'"));
 }

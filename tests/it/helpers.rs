@@ -101,7 +101,14 @@ impl Daemon {
     /// `ltsd standalone` on port 0 in `data`, running job commands.
     pub fn standalone(home: &Path, data: &Path, extra: &[&str]) -> Daemon {
         let data = data.to_str().unwrap();
-        let mut args = vec!["standalone", "--listen", "127.0.0.1:0", "--data", data, "--allow-commands"];
+        let mut args = vec![
+            "standalone",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data,
+            "--allow-commands",
+        ];
         args.extend_from_slice(extra);
         Daemon::start(home, &args, true)
     }
@@ -174,7 +181,10 @@ impl Daemon {
             }
             if Instant::now() > deadline {
                 self.kill();
-                panic!("ltsd did not exit within {within:?}; its log:\n{}", self.log());
+                panic!(
+                    "ltsd did not exit within {within:?}; its log:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -259,9 +269,7 @@ pub fn wait_output(mut child: Child, within: Duration) -> Out {
     let deadline = Instant::now() + within;
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
-            let (stdout, stderr) = rx
-                .recv_timeout(Duration::from_secs(5))
-                .unwrap_or_default();
+            let (stdout, stderr) = rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
             return Out {
                 code: status.code().unwrap_or(-1),
                 stdout,

@@ -259,6 +259,10 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
     run.lease_until = None;
     run.reason = result.reason.clone();
     s.update_run(&run)?;
+    if result.outcome == RunOutcome::Lost {
+        // The worker gave the run back (it is stopping): run it elsewhere.
+        return requeue(s, &run, now);
+    }
     let Some(mut job) = s.job_by_id(run.job_id)? else {
         return Ok(None);
     };
@@ -358,22 +362,31 @@ pub fn expire_leases(s: &mut dyn Store, now: Millis) -> Outcome<BTreeSet<String>
             "lease expired: worker {worker} stopped heartbeating"
         ));
         s.update_run(&run)?;
-        let Some(mut job) = s.job_by_id(run.job_id)? else {
-            continue;
-        };
-        if job.state.is_final() || job.state == JobState::Suspended {
-            continue;
+        if let Some(group) = requeue(s, &run, now)? {
+            woken.insert(group);
         }
-        let mut again = RunRecord::queued(&job, run.run, run.scheduled_at);
-        again.attempt = run.attempt + 1;
-        again.due_at = now;
-        s.insert_run(&again)?;
-        job.state = JobState::Queued;
-        job.updated_at = now;
-        s.update_job(&job)?;
-        woken.insert(job.spec.group.clone());
     }
     Ok(woken)
+}
+
+/// Queue a new attempt of a run that was lost (not failed): its job goes
+/// back to `queued` for any worker of the group. Returns that group.
+fn requeue(s: &mut dyn Store, lost: &RunRecord, now: Millis) -> Outcome<Option<String>> {
+    let Some(mut job) = s.job_by_id(lost.job_id)? else {
+        return Ok(None);
+    };
+    if job.state.is_final() || job.state == JobState::Suspended {
+        return Ok(None);
+    }
+    let mut again = RunRecord::queued(&job, lost.run, lost.scheduled_at);
+    again.attempt = lost.attempt + 1;
+    again.due_at = now;
+    s.insert_run(&again)?;
+    job.state = JobState::Queued;
+    job.updated_at = now;
+    job.next_fire = None;
+    s.update_job(&job)?;
+    Ok(Some(job.spec.group))
 }
 
 /// A job with its runs.

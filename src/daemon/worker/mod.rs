@@ -52,6 +52,9 @@ struct Shared {
     outbox: Outbox,
     active: Mutex<HashMap<i64, Active>>,
     slot_freed: Notify,
+    /// Set when the grace period is over and runs are being stopped: such a
+    /// run is given back to the tracker as `lost`, to run elsewhere.
+    giving_back: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -93,6 +96,7 @@ pub async fn run(client: Arc<Client>, config: WorkerConfig, shutdown: Shutdown) 
         outbox,
         active: Mutex::new(HashMap::new()),
         slot_freed: Notify::new(),
+        giving_back: std::sync::atomic::AtomicBool::new(false),
     });
     let heartbeats = tokio::spawn(heartbeat_loop(shared.clone(), shutdown.clone()));
     pull_loop(&shared, &shutdown).await;
@@ -178,7 +182,8 @@ async fn drain(shared: &Arc<Shared>) {
         tokio::select! {
             _ = freed => {}
             _ = tokio::time::sleep_until(deadline), if !stopped => {
-                tracing::warn!("grace period over: stopping {left} running job(s)");
+                tracing::warn!("grace period over: stopping {left} running job(s) and giving them back");
+                shared.giving_back.store(true, Ordering::SeqCst);
                 for active in shared.active().values() {
                     let _ = active.stop.send(true);
                 }
@@ -200,7 +205,14 @@ fn start_run(shared: &Arc<Shared>, dispatch: Dispatch) {
     let shared = shared.clone();
     tokio::spawn(async move {
         let (run_id, fence) = (dispatch.run_id, dispatch.fence);
-        let (outcome, exit_code, reason) = execute(&shared, &dispatch, stop_rx).await;
+        let (mut outcome, exit_code, mut reason) = execute(&shared, &dispatch, stop_rx).await;
+        if outcome == RunOutcome::Cancelled && shared.giving_back.load(Ordering::SeqCst) {
+            outcome = RunOutcome::Lost;
+            reason = Some(format!(
+                "worker {} stopped before the run finished",
+                shared.info.id
+            ));
+        }
         shared.outbox.send(Upstream::Done(RunResult {
             run_id,
             fence,
