@@ -34,7 +34,12 @@ complete -c lts -n "__fish_lts_needs_command" -f -a "jobs" -d 'List jobs'
 complete -c lts -n "__fish_lts_needs_command" -f -a "job" -d 'Show one job with its runs'
 complete -c lts -n "__fish_lts_needs_command" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
 complete -c lts -n "__fish_lts_needs_command" -f -a "nodes" -d 'List the tracker and the workers connected to it'
-complete -c lts -n "__fish_lts_needs_command" -f -a "cancel" -d 'Cancel a job: no more runs; a running run is stopped'
+complete -c lts -n "__fish_lts_needs_command" -f -a "cancel" -d 'Cancel a job: no more runs; a queued run leaves the queue, a running one is stopped'
+complete -c lts -n "__fish_lts_needs_command" -f -a "suspend" -d 'Suspend a job: no more ticks; a running run finishes'
+complete -c lts -n "__fish_lts_needs_command" -f -a "resume" -d 'Resume a suspended job: missed ticks follow its misfire policy'
+complete -c lts -n "__fish_lts_needs_command" -f -a "trigger" -d 'Run a job once more now; its schedule is untouched'
+complete -c lts -n "__fish_lts_needs_command" -f -a "retry" -d 'Run a job\'s last run again when it did not succeed'
+complete -c lts -n "__fish_lts_needs_command" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
 complete -c lts -n "__fish_lts_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c lts -n "__fish_lts_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lts -n "__fish_lts_using_subcommand submit" -l task-id -d 'The job\'s id [default: generated, short and sortable]' -r
@@ -111,15 +116,47 @@ complete -c lts -n "__fish_lts_using_subcommand cancel" -l tracker -d 'Tracker a
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand suspend" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
+complete -c lts -n "__fish_lts_using_subcommand suspend" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand suspend" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand suspend" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand resume" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
+complete -c lts -n "__fish_lts_using_subcommand resume" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand resume" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand resume" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand trigger" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
+complete -c lts -n "__fish_lts_using_subcommand trigger" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand trigger" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand trigger" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand retry" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
+complete -c lts -n "__fish_lts_using_subcommand retry" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand retry" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand retry" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand cron" -s n -l count -d 'How many fire times' -r
+complete -c lts -n "__fish_lts_using_subcommand cron" -l from -d 'Start after this time [default: now]' -r
+complete -c lts -n "__fish_lts_using_subcommand cron" -l tz -d 'The time zone [default: this machine\'s]' -r
+complete -c lts -n "__fish_lts_using_subcommand cron" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand cron" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand cron" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand completions" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand completions" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "submit" -d 'Submit a job and print its task id'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "jobs" -d 'List jobs'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "job" -d 'Show one job with its runs'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "nodes" -d 'List the tracker and the workers connected to it'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "cancel" -d 'Cancel a job: no more runs; a running run is stopped'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "submit" -d 'Submit a job and print its task id'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "jobs" -d 'List jobs'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "job" -d 'Show one job with its runs'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "nodes" -d 'List the tracker and the workers connected to it'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "cancel" -d 'Cancel a job: no more runs; a queued run leaves the queue, a running one is stopped'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "suspend" -d 'Suspend a job: no more ticks; a running run finishes'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "resume" -d 'Resume a suspended job: missed ticks follow its misfire policy'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "trigger" -d 'Run a job once more now; its schedule is untouched'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "retry" -d 'Run a job\'s last run again when it did not succeed'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -176,6 +176,38 @@ impl Client {
         .await
     }
 
+    pub async fn suspend(&self, job: JobRef) -> Result<JobView, ClientError> {
+        self.call(
+            CALL_TIMEOUT,
+            |c, ctx| async move { c.suspend(ctx, job).await },
+        )
+        .await
+    }
+
+    pub async fn resume(&self, job: JobRef) -> Result<JobView, ClientError> {
+        self.call(
+            CALL_TIMEOUT,
+            |c, ctx| async move { c.resume(ctx, job).await },
+        )
+        .await
+    }
+
+    pub async fn trigger(&self, job: JobRef) -> Result<JobView, ClientError> {
+        self.call(
+            CALL_TIMEOUT,
+            |c, ctx| async move { c.trigger(ctx, job).await },
+        )
+        .await
+    }
+
+    pub async fn retry(&self, job: JobRef) -> Result<JobView, ClientError> {
+        self.call(
+            CALL_TIMEOUT,
+            |c, ctx| async move { c.retry(ctx, job).await },
+        )
+        .await
+    }
+
     /// Wait up to `wait` for the job's first run to end; the job as it is then.
     pub async fn wait(&self, job: JobRef, wait: Duration) -> Result<JobDetail, ClientError> {
         let wait_ms = wait.as_millis() as u64;

@@ -54,8 +54,9 @@ pub async fn run(client: &Client, args: &JobArgs, format: Format) -> Result<(), 
     if let Some(timeout) = spec.timeout_ms {
         fields.push(("timeout", format_duration(Duration::from_millis(timeout))));
     }
-    if let Some(next) = job.next_fire {
-        fields.push(("next fire", short_time(next)));
+    if !job.next_fires.is_empty() {
+        let fires: Vec<String> = job.next_fires.iter().map(|t| short_time(*t)).collect();
+        fields.push(("next fires", fires.join(", ")));
     }
     fields.push(("submitted", short_time(job.submitted_at)));
     fields.push(("updated", short_time(job.updated_at)));
@@ -63,7 +64,7 @@ pub async fn run(client: &Client, args: &JobArgs, format: Format) -> Result<(), 
         fields.push(("note", note.clone()));
     }
     for (name, value) in fields {
-        println!("{:<11}{value}", format!("{name}:"));
+        println!("{:<12}{value}", format!("{name}:"));
     }
     if detail.runs.is_empty() {
         println!("\nno runs yet");

@@ -2,8 +2,9 @@
 //! subcommand with its clap `Args` and its `run`, and the mapping from
 //! failures to SPEC's exit codes.
 
-mod cancel;
 mod completions;
+mod control;
+mod cron;
 mod error;
 mod job;
 mod jobs;
@@ -17,6 +18,7 @@ pub use output::Format;
 
 use crate::client::Client;
 use clap::{Parser, Subcommand};
+use control::Op;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,8 +54,18 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// List the tracker and the workers connected to it
     Nodes(nodes::NodesArgs),
-    /// Cancel a job: no more runs; a running run is stopped
-    Cancel(cancel::CancelArgs),
+    /// Cancel a job: no more runs; a queued run leaves the queue, a running one is stopped
+    Cancel(control::ControlArgs),
+    /// Suspend a job: no more ticks; a running run finishes
+    Suspend(control::ControlArgs),
+    /// Resume a suspended job: missed ticks follow its misfire policy
+    Resume(control::ControlArgs),
+    /// Run a job once more now; its schedule is untouched
+    Trigger(control::ControlArgs),
+    /// Run a job's last run again when it did not succeed
+    Retry(control::ControlArgs),
+    /// Print the next fire times of a cron expression, or why it is invalid
+    Cron(cron::CronArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
 }
@@ -81,12 +93,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let format = cli.output;
     match &cli.command {
         Command::Completions(args) => completions::run(args),
+        Command::Cron(args) => cron::run(args, format),
         Command::Submit(args) => submit::run(&cli.client()?, args, format).await,
         Command::Jobs(args) => jobs::run(&cli.client()?, args, format).await,
         Command::Job(args) => job::run(&cli.client()?, args, format).await,
         Command::Logs(args) => logs::run(&cli.client()?, args, format).await,
         Command::Nodes(args) => nodes::run(&cli.client()?, args, format).await,
-        Command::Cancel(args) => cancel::run(&cli.client()?, args, format).await,
+        Command::Cancel(args) => control::run(&cli.client()?, Op::Cancel, args, format).await,
+        Command::Suspend(args) => control::run(&cli.client()?, Op::Suspend, args, format).await,
+        Command::Resume(args) => control::run(&cli.client()?, Op::Resume, args, format).await,
+        Command::Trigger(args) => control::run(&cli.client()?, Op::Trigger, args, format).await,
+        Command::Retry(args) => control::run(&cli.client()?, Op::Retry, args, format).await,
     }
 }
 

@@ -64,7 +64,7 @@ pub fn job_json(job: &JobView) -> Value {
         "priority": spec.priority,
         "max_retries": spec.max_retries,
         "timeout_ms": spec.timeout_ms,
-        "next_fires": job.next_fire.map(|t| vec![time(t)]).unwrap_or_default(),
+        "next_fires": job.next_fires.iter().map(|t| time(*t)).collect::<Vec<_>>(),
         "run_count": job.runs,
         "submitted_at": time(job.submitted_at),
         "updated_at": time(job.updated_at),

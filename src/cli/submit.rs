@@ -215,6 +215,14 @@ const WAIT_SLICE: Duration = Duration::from_secs(20);
 
 pub async fn run(client: &Client, args: &SubmitArgs, format: Format) -> Result<(), CliError> {
     let job = job_from_args(args)?;
+    if let Schedule::At { at_ms } = job.schedule {
+        if at_ms < now_ms() && args.at.is_some() {
+            eprintln!(
+                "note: --at {} is in the past: the job runs now",
+                args.at.as_deref().unwrap_or_default()
+            );
+        }
+    }
     let ack = client.submit(job).await?;
     if !args.wait {
         match format {

@@ -290,6 +290,8 @@ pub struct JobView {
     pub updated_at: Millis,
     /// The next time the schedule fires, when it has one.
     pub next_fire: Option<Millis>,
+    /// The next few fire times (the tracker fills these in for `lts job`).
+    pub next_fires: Vec<Millis>,
     /// How many runs (ticks) the job has had.
     pub runs: u32,
     /// Why the job is where it is, when that is worth saying

@@ -2,6 +2,7 @@
 //! naming the field, so the CLI can print one clear line.
 
 use super::{valid_name, JobSpec, Schedule};
+use crate::schedule::{Plan, PlanError};
 use thiserror::Error;
 
 /// A job field that is not acceptable, and why.
@@ -21,8 +22,7 @@ fn bad(field: &'static str, reason: impl Into<String>) -> ValidationError {
 
 const NAME_RULE: &str = "letters, digits, '-', '_', '.', ':' or '@'";
 
-/// Check every field of a job. Cron expressions and time zones are checked
-/// here for shape only; the scheduler checks their meaning.
+/// Check every field of a job, cron expressions and time zones included.
 pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
     if !valid_name(&job.group, 64) {
         return Err(bad(
@@ -78,23 +78,16 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
     }
     match &job.schedule {
         Schedule::Now | Schedule::At { .. } => {}
-        Schedule::Cron { expr, tz } => {
-            let fields = expr.split_whitespace().count();
-            if !(5..=7).contains(&fields) {
+        Schedule::Cron { expr, .. } => {
+            let plan = Plan::new(&job.schedule, 0, chrono_tz::Tz::UTC).map_err(|e| match e {
+                PlanError::Cron(e) => bad("--cron", format!("'{expr}': {e}")),
+                PlanError::Zone(e) => bad("--tz", e),
+            })?;
+            if plan.after(super::now_ms()).is_none() {
                 return Err(bad(
                     "--cron",
-                    format!(
-                        "'{expr}' has {fields} fields; expected 6 or 7 (Quartz: sec min hour dom mon dow [year]) or 5 (Unix)"
-                    ),
+                    format!("'{expr}' never fires again (check its year and day fields)"),
                 ));
-            }
-            if let Some(tz) = tz {
-                if tz.parse::<chrono_tz::Tz>().is_err() {
-                    return Err(bad(
-                        "--tz",
-                        format!("unknown time zone '{tz}' (expected Area/City, e.g. Europe/Paris)"),
-                    ));
-                }
             }
         }
         Schedule::Repeat { count, interval_ms } => {

@@ -17,7 +17,7 @@ use crate::model::{
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; peers must agree exactly.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// How a caller names a job: by task id, with its group when the id alone is
 /// not unique in the cluster.
@@ -153,6 +153,10 @@ pub trait TrackerRpc {
     async fn jobs(filter: JobFilter) -> Result<Vec<JobView>, WireError>;
     async fn job(job: JobRef) -> Result<JobDetail, WireError>;
     async fn cancel(job: JobRef) -> Result<JobView, WireError>;
+    async fn suspend(job: JobRef) -> Result<JobView, WireError>;
+    async fn resume(job: JobRef) -> Result<JobView, WireError>;
+    async fn trigger(job: JobRef) -> Result<JobView, WireError>;
+    async fn retry(job: JobRef) -> Result<JobView, WireError>;
     /// Wait up to `wait_ms` for the job's first run to end; the job as it is then.
     async fn wait(job: JobRef, wait_ms: u64) -> Result<JobDetail, WireError>;
     async fn logs(query: LogQuery) -> Result<LogPage, WireError>;

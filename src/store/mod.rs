@@ -37,6 +37,10 @@ pub enum StoreError {
     Closed,
 }
 
+/// The `due_at` of a buffered run (overlap `buffer-one`): it becomes due when
+/// the run before it ends.
+pub const BUFFERED: Millis = Millis::MAX;
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// What `list_jobs` selects.
@@ -74,11 +78,22 @@ pub trait Store: Send {
     fn insert_run(&mut self, run: &RunRecord) -> Result<i64>;
     fn update_run(&mut self, run: &RunRecord) -> Result<()>;
     fn run_by_id(&mut self, id: i64) -> Result<Option<RunRecord>>;
-    /// A job's runs in (run, attempt) order.
-    fn runs_of_job(&mut self, job_id: i64) -> Result<Vec<RunRecord>>;
+    /// A job's latest `limit` run attempts, in (run, attempt) order.
+    fn recent_runs(&mut self, job_id: i64, limit: usize) -> Result<Vec<RunRecord>>;
+    /// Every attempt of run `run` of a job, in attempt order.
+    fn runs_numbered(&mut self, job_id: i64, run: u32) -> Result<Vec<RunRecord>>;
+    /// A job's runs that have not ended (queued or running).
+    fn open_runs(&mut self, job_id: i64) -> Result<Vec<RunRecord>>;
+    /// Whether the job already has a run for the tick at `scheduled_at`.
+    fn tick_exists(&mut self, job_id: i64, scheduled_at: Millis) -> Result<bool>;
+    /// Jobs whose next tick is due at `now` (not suspended), earliest first.
+    fn due_jobs(&mut self, now: Millis, limit: usize) -> Result<Vec<JobRecord>>;
+    /// The earliest next tick of any job that is not suspended.
+    fn next_fire_at(&mut self) -> Result<Option<Millis>>;
     /// Queued runs of `group` due at `now`: highest priority first, then oldest.
     fn due_runs(&mut self, group: &str, now: Millis, limit: usize) -> Result<Vec<RunRecord>>;
-    /// The earliest due time among queued runs of `group`.
+    /// The earliest due time among queued runs of `group`, ignoring
+    /// buffered runs (which wait for their predecessor, not for a time).
     fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>>;
     /// Running runs whose lease ended before `now`.
     fn expired_runs(&mut self, now: Millis, limit: usize) -> Result<Vec<RunRecord>>;

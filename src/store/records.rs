@@ -23,6 +23,7 @@ impl JobRecord {
             submitted_at: self.submitted_at,
             updated_at: self.updated_at,
             next_fire: self.next_fire,
+            next_fires: self.next_fire.into_iter().collect(),
             runs: self.run_count,
             note: self.note.clone(),
         }

@@ -9,7 +9,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
 
 /// Migrations, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE jobs (
     id            INTEGER PRIMARY KEY,
     grp           TEXT    NOT NULL,
@@ -65,7 +66,15 @@ CREATE TABLE meta (
     value  INTEGER NOT NULL
 );
 INSERT INTO meta (key, value) VALUES ('fence', 0);
-"#];
+"#,
+    r#"
+-- The scheduler: one run per (job, tick, attempt), even across a crash;
+-- a job's open runs and the jobs due to fire, each from an index.
+CREATE UNIQUE INDEX runs_tick ON runs (job_id, scheduled_at, attempt);
+CREATE INDEX runs_open ON runs (job_id) WHERE state != 'done';
+CREATE INDEX jobs_next_fire ON jobs (next_fire) WHERE next_fire IS NOT NULL AND state != 'suspended';
+"#,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -474,12 +483,69 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
-    fn runs_of_job(&mut self, job_id: i64) -> Result<Vec<RunRecord>> {
+    fn recent_runs(&mut self, job_id: i64, limit: usize) -> Result<Vec<RunRecord>> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 ORDER BY run, attempt"
+                "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 \
+                 ORDER BY run DESC, attempt DESC LIMIT ?2"
+            ))
+            .and_then(|mut st| {
+                let mut runs: Vec<RunRecord> = st
+                    .query_map(params![job_id, limit as i64], run_from_row)?
+                    .collect::<rusqlite::Result<_>>()?;
+                runs.reverse();
+                Ok(runs)
+            })
+            .map_err(backend)
+    }
+
+    fn runs_numbered(&mut self, job_id: i64, run: u32) -> Result<Vec<RunRecord>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 AND run = ?2 ORDER BY attempt"
+            ))
+            .and_then(|mut st| st.query_map(params![job_id, run], run_from_row)?.collect())
+            .map_err(backend)
+    }
+
+    fn open_runs(&mut self, job_id: i64) -> Result<Vec<RunRecord>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs INDEXED BY runs_open \
+                 WHERE job_id = ?1 AND state != 'done' ORDER BY run, attempt"
             ))
             .and_then(|mut st| st.query_map([job_id], run_from_row)?.collect())
+            .map_err(backend)
+    }
+
+    fn tick_exists(&mut self, job_id: i64, scheduled_at: Millis) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM runs WHERE job_id = ?1 AND scheduled_at = ?2 LIMIT 1")
+            .and_then(|mut st| st.exists(params![job_id, scheduled_at]))
+            .map_err(backend)
+    }
+
+    fn due_jobs(&mut self, now: Millis, limit: usize) -> Result<Vec<JobRecord>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_next_fire \
+                 WHERE next_fire IS NOT NULL AND state != 'suspended' AND next_fire <= ?1 \
+                 ORDER BY next_fire LIMIT ?2"
+            ))
+            .and_then(|mut st| {
+                st.query_map(params![now, limit as i64], job_from_row)?
+                    .collect()
+            })
+            .map_err(backend)
+    }
+
+    fn next_fire_at(&mut self) -> Result<Option<Millis>> {
+        self.conn
+            .prepare_cached(
+                "SELECT min(next_fire) FROM jobs INDEXED BY jobs_next_fire \
+                 WHERE next_fire IS NOT NULL AND state != 'suspended'",
+            )
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
             .map_err(backend)
     }
 
@@ -501,9 +567,9 @@ impl Store for SqliteStore {
         self.conn
             .prepare_cached(
                 "SELECT min(due_at) FROM runs INDEXED BY runs_due \
-                 WHERE grp = ?1 AND state = 'queued'",
+                 WHERE grp = ?1 AND state = 'queued' AND due_at < ?2",
             )
-            .and_then(|mut st| st.query_row([group], |r| r.get(0)))
+            .and_then(|mut st| st.query_row(params![group, super::BUFFERED], |r| r.get(0)))
             .map_err(backend)
     }
 

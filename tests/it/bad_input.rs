@@ -437,7 +437,9 @@ fn peers_sending_garbage_never_take_the_daemon_down() {
     // (e) a good handshake, then garbage where tarpc frames belong: one
     // well-framed message that is not bincode, then raw bytes.
     let mut stream = dial(&addr);
-    stream.write_all(&hello(1)).expect("send a hello");
+    stream
+        .write_all(&hello(lts::protocol::PROTOCOL_VERSION))
+        .expect("send a hello");
     let welcome = read_frame(&mut stream);
     assert!(welcome["error"].is_null(), "accepted: {welcome}");
     let mut frames = 64u32.to_be_bytes().to_vec();

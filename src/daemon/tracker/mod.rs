@@ -5,8 +5,10 @@
 //! `run(listener, store, config, shutdown)` is the whole role; the RPC
 //! handlers are in `service`, the rules in `queue`.
 
+mod control;
 mod nodes;
 mod queue;
+mod scheduler;
 mod service;
 mod wake;
 
@@ -46,6 +48,8 @@ pub(crate) struct Tracker {
     id: String,
     address: String,
     started_at: Millis,
+    /// The zone of cron jobs that name none: this machine's.
+    zone: chrono_tz::Tz,
     shutdown: Shutdown,
 }
 
@@ -75,10 +79,12 @@ pub async fn run(
         id: format!("tracker@{address}"),
         address: address.clone(),
         started_at: now_ms(),
+        zone: crate::schedule::local_zone(),
         shutdown: shutdown.clone(),
     });
     tracing::info!(%address, "tracker listening");
     let leases = tokio::spawn(expire_leases(tracker.clone()));
+    let ticks = tokio::spawn(fire_ticks(tracker.clone()));
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -98,6 +104,7 @@ pub async fn run(
     tracing::info!("tracker stopping");
     tracker.wake.changes.notify_waiters();
     let _ = leases.await;
+    let _ = ticks.await;
     if let Err(e) = store.flush().await {
         tracing::error!("store: {e}");
     }
@@ -137,6 +144,55 @@ async fn expire_leases(t: Arc<Tracker>) {
                 }
             }
             Err(e) => tracing::error!("expiring leases: {e}"),
+        }
+    }
+}
+
+/// How many due jobs one scheduler pass takes.
+const JOBS_PER_PASS: usize = 2_000;
+
+/// Sleep until the earliest tick, fire what is due, repeat. Wakes early when
+/// a schedule changes (a submission, a resume).
+async fn fire_ticks(t: Arc<Tracker>) {
+    let clock = scheduler::Clock {
+        zone: t.zone,
+        started_at: t.started_at,
+    };
+    tracing::info!(zone = %t.zone.name(), "scheduler running");
+    loop {
+        let wakeup = t.wake.schedule.notified();
+        tokio::pin!(wakeup);
+        wakeup.as_mut().enable();
+        let now = now_ms();
+        let next = match t
+            .store
+            .call(move |s| scheduler::fire_due(s, now, clock, JOBS_PER_PASS))
+            .await
+        {
+            Ok(pass) => {
+                if !pass.woken.is_empty() {
+                    t.wake.work_for(&pass.woken);
+                } else {
+                    t.wake.changes.notify_waiters();
+                }
+                if pass.more {
+                    continue;
+                }
+                pass.next
+            }
+            Err(e) => {
+                tracing::error!("firing ticks: {e}");
+                Some(now_ms() + 1_000)
+            }
+        };
+        // Sleep to the next tick; a clock that jumps is caught within a minute.
+        let sleep = next.map_or(Duration::from_secs(60), |at| {
+            Duration::from_millis((at - now_ms()).clamp(0, 60_000) as u64)
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = &mut wakeup => {}
+            _ = t.shutdown.wait() => return,
         }
     }
 }

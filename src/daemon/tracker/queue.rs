@@ -3,11 +3,14 @@
 //! cancel, expire leases. No I/O but the store; no SQL.
 
 use crate::model::{
-    validate_job, JobDetail, JobKind, JobSpec, JobState, LogEntry, Millis, RunOutcome, RunState,
-    Schedule,
+    validate_job, JobDetail, JobSpec, JobState, JobView, LogEntry, Millis, RunOutcome, RunState,
+    RunView, Schedule,
 };
 use crate::protocol::{Dispatch, Heartbeat, JobRef, RunResult, SubmitAck, Upstream, WireError};
+use crate::schedule::Plan;
+use crate::store::BUFFERED;
 use crate::store::{JobRecord, LogRecord, RunRecord, Store, StoreError};
+use chrono_tz::Tz;
 use rand::Rng;
 use std::collections::{BTreeSet, HashMap};
 
@@ -48,11 +51,12 @@ pub fn submit(
     s: &mut dyn Store,
     jobs: Vec<JobSpec>,
     now: Millis,
+    zone: Tz,
 ) -> Outcome<(Vec<Outcome<SubmitAck>>, BTreeSet<String>)> {
     let mut acks = Vec::with_capacity(jobs.len());
     let mut woken = BTreeSet::new();
     for spec in jobs {
-        let ack = submit_one(s, spec, now)?;
+        let ack = submit_one(s, spec, now, zone)?;
         if let Ok(ack) = &ack {
             if ack.state == JobState::Queued {
                 woken.insert(ack.group.clone());
@@ -65,7 +69,12 @@ pub fn submit(
 
 /// One job: `Err` is a store failure (the whole batch fails), `Ok(Err)` a
 /// refusal of this job alone.
-fn submit_one(s: &mut dyn Store, spec: JobSpec, now: Millis) -> Outcome<Outcome<SubmitAck>> {
+fn submit_one(
+    s: &mut dyn Store,
+    spec: JobSpec,
+    now: Millis,
+    zone: Tz,
+) -> Outcome<Outcome<SubmitAck>> {
     if let Err(e) = validate_job(&spec) {
         return Ok(Err(WireError::InvalidInput(e.to_string())));
     }
@@ -81,9 +90,23 @@ fn submit_one(s: &mut dyn Store, spec: JobSpec, now: Millis) -> Outcome<Outcome<
         replaced = true;
     }
     let (state, next_fire) = match &spec.schedule {
-        Schedule::Now => (JobState::Queued, Some(now)),
-        Schedule::At { at_ms } => (JobState::Scheduled, Some(*at_ms)),
-        Schedule::Cron { .. } | Schedule::Repeat { .. } => (JobState::Scheduled, None),
+        Schedule::Now => (JobState::Queued, None),
+        // An --at in the past runs now rather than as a missed tick.
+        Schedule::At { at_ms } => (JobState::Scheduled, Some((*at_ms).max(now))),
+        Schedule::Cron { .. } | Schedule::Repeat { .. } => {
+            let plan = match Plan::new(&spec.schedule, now, zone) {
+                Ok(plan) => plan,
+                Err(e) => return Ok(Err(WireError::InvalidInput(e.to_string()))),
+            };
+            match plan.first(now) {
+                Some(first) => (JobState::Scheduled, Some(first)),
+                None => {
+                    return Ok(Err(WireError::InvalidInput(
+                        "--cron: the schedule never fires again".into(),
+                    )))
+                }
+            }
+        }
     };
     let mut job = JobRecord {
         id: 0,
@@ -99,7 +122,6 @@ fn submit_one(s: &mut dyn Store, spec: JobSpec, now: Millis) -> Outcome<Outcome<
     if job.spec.schedule == Schedule::Now {
         s.insert_run(&RunRecord::queued(&job, 1, now))?;
         job.run_count = 1;
-        job.next_fire = None;
         s.update_job(&job)?;
     }
     Ok(Ok(SubmitAck {
@@ -149,7 +171,10 @@ pub fn claim(
         run.lease_until = Some(now + lease_ms as i64);
         run.fence = first_fence + i as i64;
         s.update_run(&run)?;
-        if !job.state.is_final() {
+        if matches!(
+            job.state,
+            JobState::Queued | JobState::Retrying | JobState::Scheduled
+        ) {
             job.state = JobState::Running;
             job.note = None;
             job.updated_at = now;
@@ -257,7 +282,7 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
     run.exit_code = result.exit_code;
     run.ended_at = Some(result.ended_at);
     run.lease_until = None;
-    run.reason = result.reason.clone();
+    run.reason = result.reason.clone().or(run.reason);
     s.update_run(&run)?;
     if result.outcome == RunOutcome::Lost {
         // The worker gave the run back (it is stopping): run it elsewhere.
@@ -266,39 +291,64 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
     let Some(mut job) = s.job_by_id(run.job_id)? else {
         return Ok(None);
     };
-    if job.state.is_final() || job.state == JobState::Suspended {
-        return Ok(None);
-    }
     job.updated_at = now;
+    let group = job.spec.group.clone();
     let succeeded = result.outcome == RunOutcome::Succeeded;
-    if !succeeded && run.attempt <= job.spec.max_retries {
-        let mut retry = run.clone();
-        retry.id = 0;
-        retry.attempt += 1;
-        retry.state = RunState::Queued;
+    if !succeeded && run.attempt <= job.spec.max_retries && !job.state.is_final() {
+        let mut retry = RunRecord::queued(&job, run.run, run.scheduled_at);
+        retry.attempt = run.attempt + 1;
         retry.due_at = now + backoff_ms(job.spec.retry_backoff_ms, run.attempt) as i64;
-        retry.outcome = None;
-        retry.exit_code = None;
-        retry.worker = None;
-        retry.started_at = None;
-        retry.ended_at = None;
-        retry.lease_until = None;
-        retry.fence = 0;
-        retry.reason = None;
         s.insert_run(&retry)?;
-        job.state = JobState::Retrying;
-        job.next_fire = Some(retry.due_at);
+        if job.state != JobState::Suspended {
+            job.state = JobState::Retrying;
+        }
         s.update_job(&job)?;
-        return Ok(Some(job.spec.group));
+        return Ok(Some(group));
     }
-    job.state = match (job.spec.schedule.kind(), succeeded) {
-        (JobKind::Now | JobKind::At, true) => JobState::Succeeded,
-        (JobKind::Now | JobKind::At, false) => JobState::Failed,
-        (JobKind::Cron | JobKind::Repeat, _) => JobState::Scheduled,
-    };
-    job.next_fire = None;
+    let released = release_buffered(s, &job, now)?;
+    settle(s, &mut job, Some(result.outcome))?;
     s.update_job(&job)?;
-    Ok(None)
+    Ok(released.then_some(group))
+}
+
+/// When no run of the job is active any more, let its buffered run
+/// (overlap `buffer-one`) go. Returns whether one was released.
+pub fn release_buffered(s: &mut dyn Store, job: &JobRecord, now: Millis) -> Outcome<bool> {
+    let open = s.open_runs(job.id)?;
+    if open.iter().any(|r| r.due_at != BUFFERED) {
+        return Ok(false);
+    }
+    let mut released = false;
+    for mut run in open {
+        run.due_at = now;
+        run.reason = Some("buffered tick: its predecessor ended".into());
+        s.update_run(&run)?;
+        released = true;
+    }
+    Ok(released)
+}
+
+/// Put a job in the state its open runs and its schedule say. `last` is the
+/// outcome of the run that just ended, which decides a job that is done.
+pub fn settle(s: &mut dyn Store, job: &mut JobRecord, last: Option<RunOutcome>) -> Outcome<()> {
+    if job.state.is_final() || job.state == JobState::Suspended {
+        return Ok(());
+    }
+    let open = s.open_runs(job.id)?;
+    job.state = if open.iter().any(|r| r.state == RunState::Running) {
+        JobState::Running
+    } else if !open.is_empty() {
+        JobState::Queued
+    } else if job.next_fire.is_some() {
+        JobState::Scheduled
+    } else {
+        match last {
+            Some(RunOutcome::Succeeded) => JobState::Succeeded,
+            Some(RunOutcome::Skipped | RunOutcome::Cancelled) => JobState::Cancelled,
+            _ => JobState::Failed,
+        }
+    };
+    Ok(())
 }
 
 /// Exponential backoff from `base_ms`, doubled per attempt, capped at an
@@ -312,40 +362,6 @@ pub fn backoff_ms(base_ms: u64, attempt: u32) -> u64 {
     exp.saturating_sub(jitter)
         .saturating_add(rng.random_range(0..=2 * jitter))
         .min(MAX_BACKOFF_MS)
-}
-
-/// Cancel a job: no more runs; a queued run is removed from the queue and a
-/// running one is stopped at its worker's next heartbeat.
-pub fn cancel(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
-    let mut job = resolve(s, r)?;
-    if job.state.is_final() {
-        return Err(WireError::Conflict(format!(
-            "job '{}' in group '{}' has already {}",
-            job.spec.task_id,
-            job.spec.group,
-            match job.state {
-                JobState::Cancelled => "been cancelled",
-                JobState::Succeeded => "succeeded",
-                _ => "failed",
-            }
-        )));
-    }
-    for mut run in s.runs_of_job(job.id)? {
-        if run.state != RunState::Done {
-            run.state = RunState::Done;
-            run.outcome = Some(RunOutcome::Cancelled);
-            run.ended_at = Some(now);
-            run.lease_until = None;
-            run.reason = Some("cancelled by a user".into());
-            s.update_run(&run)?;
-        }
-    }
-    job.state = JobState::Cancelled;
-    job.next_fire = None;
-    job.updated_at = now;
-    job.note = None;
-    s.update_job(&job)?;
-    Ok(job)
 }
 
 /// Mark runs whose lease ran out as `lost` and queue them again. Returns the
@@ -384,19 +400,48 @@ fn requeue(s: &mut dyn Store, lost: &RunRecord, now: Millis) -> Outcome<Option<S
     s.insert_run(&again)?;
     job.state = JobState::Queued;
     job.updated_at = now;
-    job.next_fire = None;
     s.update_job(&job)?;
     Ok(Some(job.spec.group))
 }
 
-/// A job with its runs.
-pub fn detail(s: &mut dyn Store, r: &JobRef) -> Outcome<JobDetail> {
+/// How many runs `lts job` shows.
+const RECENT_RUNS: usize = 50;
+/// How many next fire times `lts job` shows.
+const NEXT_FIRES: usize = 5;
+
+/// A job with its latest runs and its next fire times.
+pub fn detail(s: &mut dyn Store, r: &JobRef, zone: Tz) -> Outcome<JobDetail> {
     let job = resolve(s, r)?;
-    let runs = s.runs_of_job(job.id)?;
+    let mut runs: Vec<RunView> = s
+        .recent_runs(job.id, RECENT_RUNS)?
+        .iter()
+        .map(RunRecord::view)
+        .collect();
+    // The first run decides `--wait`: keep it even when it is old.
+    if runs.first().is_some_and(|r| r.run != 1) {
+        let first = s.runs_numbered(job.id, 1)?;
+        runs.splice(0..0, first.iter().map(RunRecord::view));
+    }
     Ok(JobDetail {
-        job: job.view(),
-        runs: runs.iter().map(RunRecord::view).collect(),
+        job: view(&job, zone),
+        runs,
     })
+}
+
+/// A job as the tracker shows it, with its next fire times.
+pub fn view(job: &JobRecord, zone: Tz) -> JobView {
+    let mut view = job.view();
+    if let Some(next) = job.next_fire {
+        view.next_fires = match Plan::new(&job.spec.schedule, job.submitted_at, zone) {
+            Ok(plan) => {
+                let mut fires = vec![next];
+                fires.extend(plan.upcoming(next, NEXT_FIRES - 1));
+                fires
+            }
+            Err(_) => vec![next],
+        };
+    }
+    view
 }
 
 /// Whether the first run of a job has ended for good (no attempt of it is
@@ -427,9 +472,11 @@ pub fn read_logs(
     limit: usize,
 ) -> Outcome<LogSlice> {
     let job = resolve(s, &query.job)?;
-    let runs = s.runs_of_job(job.id)?;
-    let wanted = query.run.or_else(|| runs.iter().map(|r| r.run).max());
-    let chosen = wanted.and_then(|n| runs.iter().filter(|r| r.run == n).max_by_key(|r| r.attempt));
+    let runs = match query.run {
+        Some(n) => s.runs_numbered(job.id, n)?,
+        None => s.recent_runs(job.id, 1)?,
+    };
+    let chosen = runs.iter().max_by_key(|r| r.attempt);
     let Some(run) = chosen else {
         if let Some(n) = query.run {
             if job.state.is_final() || n > job.run_count {

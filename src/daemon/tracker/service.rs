@@ -2,7 +2,7 @@
 //! that runs a `queue` rule in the store and wakes whoever waits. Long polls
 //! (`pull`, `wait`, `logs`) wait on `Wake`, never on a timer loop.
 
-use super::{queue, Tracker};
+use super::{control, queue, Tracker};
 use crate::model::{now_ms, JobDetail, JobState, JobView, NodeView, Role};
 use crate::protocol::{
     serve_connection, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobRef, LogPage, LogQuery,
@@ -88,6 +88,13 @@ impl Conn {
         }
     }
 
+    /// A job as callers see it: next fire times and a note on why it waits.
+    fn shown(&self, job: &crate::store::JobRecord) -> JobView {
+        let mut view = queue::view(job, self.t.zone);
+        self.annotate(&mut view);
+        view
+    }
+
     fn stopping(&self) -> bool {
         self.t.shutdown.is_triggered()
     }
@@ -127,15 +134,21 @@ impl TrackerRpc for Conn {
             return jobs.iter().map(|_| Err(WireError::ShuttingDown)).collect();
         }
         let count = jobs.len();
-        let now = now_ms();
+        let (now, zone) = (now_ms(), self.t.zone);
         match self
             .t
             .store
-            .call(move |s| queue::submit(s, jobs, now))
+            .call(move |s| queue::submit(s, jobs, now, zone))
             .await
         {
             Ok((acks, woken)) => {
                 self.t.wake.work_for(&woken);
+                if acks
+                    .iter()
+                    .any(|a| matches!(a, Ok(ack) if ack.state == JobState::Scheduled))
+                {
+                    self.t.wake.schedule.notify_waiters();
+                }
                 acks
             }
             Err(e) => vec![Err(e); count],
@@ -157,7 +170,7 @@ impl TrackerRpc for Conn {
         Ok(jobs
             .iter()
             .map(|j| {
-                let mut view = j.view();
+                let mut view = queue::view(j, self.t.zone);
                 self.annotate(&mut view);
                 view
             })
@@ -165,7 +178,12 @@ impl TrackerRpc for Conn {
     }
 
     async fn job(self, _: Context, job: JobRef) -> Result<JobDetail, WireError> {
-        let mut detail = self.t.store.call(move |s| queue::detail(s, &job)).await?;
+        let zone = self.t.zone;
+        let mut detail = self
+            .t
+            .store
+            .call(move |s| queue::detail(s, &job, zone))
+            .await?;
         self.annotate(&mut detail.job);
         Ok(detail)
     }
@@ -175,18 +193,69 @@ impl TrackerRpc for Conn {
         let job = self
             .t
             .store
-            .call(move |s| queue::cancel(s, &job, now))
+            .call(move |s| control::cancel(s, &job, now))
             .await?;
         self.t.wake.changes.notify_waiters();
-        Ok(job.view())
+        Ok(self.shown(&job))
+    }
+
+    async fn suspend(self, _: Context, job: JobRef) -> Result<JobView, WireError> {
+        let now = now_ms();
+        let job = self
+            .t
+            .store
+            .call(move |s| control::suspend(s, &job, now))
+            .await?;
+        self.t.wake.changes.notify_waiters();
+        Ok(self.shown(&job))
+    }
+
+    async fn resume(self, _: Context, job: JobRef) -> Result<JobView, WireError> {
+        let (now, zone) = (now_ms(), self.t.zone);
+        let (job, queued) = self
+            .t
+            .store
+            .call(move |s| control::resume(s, &job, now, zone))
+            .await?;
+        if queued {
+            self.t.wake.work_for([&job.spec.group]);
+        }
+        self.t.wake.schedule.notify_waiters();
+        Ok(self.shown(&job))
+    }
+
+    async fn trigger(self, _: Context, job: JobRef) -> Result<JobView, WireError> {
+        let now = now_ms();
+        let job = self
+            .t
+            .store
+            .call(move |s| control::trigger(s, &job, now))
+            .await?;
+        self.t.wake.work_for([&job.spec.group]);
+        Ok(self.shown(&job))
+    }
+
+    async fn retry(self, _: Context, job: JobRef) -> Result<JobView, WireError> {
+        let now = now_ms();
+        let job = self
+            .t
+            .store
+            .call(move |s| control::retry(s, &job, now))
+            .await?;
+        self.t.wake.work_for([&job.spec.group]);
+        Ok(self.shown(&job))
     }
 
     async fn wait(self, _: Context, job: JobRef, wait_ms: u64) -> Result<JobDetail, WireError> {
         let deadline = deadline_in(wait_ms);
         loop {
             let mut notified = armed(&self.t.wake.changes);
-            let query = job.clone();
-            let mut detail = self.t.store.call(move |s| queue::detail(s, &query)).await?;
+            let (query, zone) = (job.clone(), self.t.zone);
+            let mut detail = self
+                .t
+                .store
+                .call(move |s| queue::detail(s, &query, zone))
+                .await?;
             if queue::first_run_ended(&detail)
                 || !wait_for(notified.as_mut(), deadline, &self.t).await
             {

@@ -14,6 +14,8 @@ pub struct Wake {
     pub changes: Notify,
     /// A run was claimed, so there may be a new lease to watch.
     pub leases: Notify,
+    /// A schedule changed, so the next tick may be earlier.
+    pub schedule: Notify,
 }
 
 impl Wake {

@@ -60,6 +60,7 @@ pub async fn run(
         .env("LTS_RUN", ctx.run.to_string())
         .env("LTS_ATTEMPT", ctx.attempt.to_string())
         .env("LTS_SCHEDULED_AT", &ctx.scheduled_at)
+        .env("LTS_RUN_ID", ctx.run_id())
         .kill_on_drop(true);
     for (key, value) in &ctx.params {
         cmd.env(param_var(key), value);

@@ -28,6 +28,12 @@ pub struct RunContext {
 }
 
 impl RunContext {
+    /// An id for this run that stays the same across its retries:
+    /// `GROUP/TASK_ID/RUN`. Runners use it to be idempotent.
+    pub fn run_id(&self) -> String {
+        format!("{}/{}/{}", self.group, self.task_id, self.run)
+    }
+
     pub fn from_dispatch(d: &Dispatch) -> Self {
         RunContext {
             task_id: d.job.task_id.clone(),

@@ -1,0 +1,89 @@
+//! `lts cron EXPR`: the next fire times of a cron expression, marking those a
+//! DST change moved, or which field is wrong and why. Needs no tracker.
+
+use super::error::exit;
+use super::output::{print_json, Format};
+use super::CliError;
+use crate::schedule::{local_zone, parse_zone, CronExpr};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+#[derive(Debug, clap::Args)]
+pub struct CronArgs {
+    /// A Quartz expression with seconds (`0 0/1 * * * ?`) or 5-field Unix cron
+    #[arg(value_name = "EXPR")]
+    pub expr: String,
+    /// How many fire times
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 5)]
+    pub count: usize,
+    /// Start after this time [default: now]
+    #[arg(long, value_name = "RFC3339")]
+    pub from: Option<String>,
+    /// The time zone [default: this machine's]
+    #[arg(long, value_name = "Area/City")]
+    pub tz: Option<String>,
+}
+
+pub fn run(args: &CronArgs, format: Format) -> Result<(), CliError> {
+    let expr = CronExpr::parse(&args.expr)
+        .map_err(|e| CliError::usage(format!("invalid cron expression '{}': {e}", args.expr)))?;
+    let tz = match &args.tz {
+        Some(name) => parse_zone(name).map_err(|e| CliError::usage(format!("--tz: {e}")))?,
+        None => local_zone(),
+    };
+    let from = match &args.from {
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map_err(|e| {
+                CliError::usage(format!("--from: '{text}' is not an RFC 3339 time ({e})"))
+            })?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    };
+    let mut fires = Vec::new();
+    let mut after = from;
+    while fires.len() < args.count {
+        match expr.next_after(after, &tz) {
+            Some(fire) => {
+                after = fire.at;
+                fires.push(fire);
+            }
+            None => break,
+        }
+    }
+    if fires.is_empty() {
+        return Err(CliError::new(
+            exit::USAGE,
+            format!(
+                "'{}' never fires after {} (check its year and day fields)",
+                args.expr,
+                from.to_rfc3339()
+            ),
+        ));
+    }
+    let shown = |at: DateTime<Utc>| {
+        at.with_timezone(&tz)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    };
+    match format {
+        Format::Json => print_json(&json!({
+            "expr": expr.as_str(),
+            "tz": tz.name(),
+            "next": fires.iter().map(|f| shown(f.at)).collect::<Vec<_>>(),
+        })),
+        Format::Table => {
+            for fire in &fires {
+                if fire.moved_by_dst {
+                    println!(
+                        "{}  (moved by DST: {} does not exist in {})",
+                        shown(fire.at),
+                        fire.local.format("%Y-%m-%d %H:%M:%S"),
+                        tz.name()
+                    );
+                } else {
+                    println!("{}", shown(fire.at));
+                }
+            }
+        }
+    }
+    Ok(())
+}

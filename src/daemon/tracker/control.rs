@@ -1,0 +1,218 @@
+//! What an operator does to a job: cancel, suspend, resume, trigger, retry.
+//! Each runs in one store transaction and leaves run records that say what
+//! happened.
+
+use super::queue::{resolve, settle, Outcome};
+use super::scheduler::{apply_misfire, Missed};
+use crate::model::{JobKind, JobState, Millis, RunOutcome, RunState};
+use crate::protocol::{JobRef, WireError};
+use crate::schedule::Plan;
+use crate::store::{JobRecord, RunRecord, Store};
+use chrono_tz::Tz;
+
+fn describe(job: &JobRecord) -> String {
+    format!("job '{}' in group '{}'", job.spec.task_id, job.spec.group)
+}
+
+fn refuse(job: &JobRecord, why: &str) -> WireError {
+    WireError::Conflict(format!("{} {why}", describe(job)))
+}
+
+/// End the job's open runs with `outcome` and `reason`.
+fn end_open_runs(
+    s: &mut dyn Store,
+    job: &JobRecord,
+    only_queued: bool,
+    outcome: RunOutcome,
+    reason: &str,
+    now: Millis,
+) -> Outcome<()> {
+    for mut run in s.open_runs(job.id)? {
+        if only_queued && run.state != RunState::Queued {
+            continue;
+        }
+        run.state = RunState::Done;
+        run.outcome = Some(outcome);
+        run.ended_at = Some(now);
+        run.lease_until = None;
+        run.reason = Some(reason.to_string());
+        s.update_run(&run)?;
+    }
+    Ok(())
+}
+
+/// Cancel a job: no more ticks; a queued run leaves the queue and a running
+/// one is stopped at its worker's next heartbeat.
+pub fn cancel(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
+    let mut job = resolve(s, r)?;
+    match job.state {
+        JobState::Cancelled => return Err(refuse(&job, "has already been cancelled")),
+        JobState::Succeeded => return Err(refuse(&job, "has already succeeded")),
+        JobState::Failed => return Err(refuse(&job, "has already failed")),
+        _ => {}
+    }
+    end_open_runs(
+        s,
+        &job,
+        false,
+        RunOutcome::Cancelled,
+        "cancelled by a user",
+        now,
+    )?;
+    job.state = JobState::Cancelled;
+    job.next_fire = None;
+    job.updated_at = now;
+    job.note = None;
+    s.update_job(&job)?;
+    Ok(job)
+}
+
+/// Suspend a job: no more ticks and no queued run starts; a running run
+/// finishes. Its pending tick is kept for `resume`.
+pub fn suspend(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
+    let mut job = resolve(s, r)?;
+    if job.state.is_final() {
+        return Err(refuse(
+            &job,
+            &format!("has {}; there is nothing to suspend", job.state),
+        ));
+    }
+    if job.state == JobState::Suspended {
+        return Err(refuse(&job, "is already suspended"));
+    }
+    end_open_runs(
+        s,
+        &job,
+        true,
+        RunOutcome::Skipped,
+        "the job was suspended before the run started",
+        now,
+    )?;
+    job.state = JobState::Suspended;
+    job.updated_at = now;
+    s.update_job(&job)?;
+    Ok(job)
+}
+
+/// Resume a suspended job: ticks missed while it was suspended follow its
+/// misfire policy; the next tick is computed from now. Returns whether a run
+/// was queued.
+pub fn resume(s: &mut dyn Store, r: &JobRef, now: Millis, zone: Tz) -> Outcome<(JobRecord, bool)> {
+    let mut job = resolve(s, r)?;
+    if job.state != JobState::Suspended {
+        return Err(refuse(&job, &format!("is {}, not suspended", job.state)));
+    }
+    job.state = JobState::Scheduled;
+    job.updated_at = now;
+    let mut queued = false;
+    if job.spec.schedule.kind() == JobKind::Now {
+        // A run-now job that never finished runs again.
+        let last = s.recent_runs(job.id, 1)?;
+        if last
+            .first()
+            .is_none_or(|r| r.outcome != Some(RunOutcome::Succeeded))
+        {
+            queued = queue_again(s, &job, last.first(), now)?;
+        }
+    } else if let Some(pending) = job.next_fire {
+        let plan = Plan::new(&job.spec.schedule, job.submitted_at, zone)
+            .map_err(|e| WireError::InvalidInput(e.to_string()))?;
+        if pending <= now {
+            let (next, caught_up) = apply_misfire(
+                s,
+                &mut job,
+                &plan,
+                (pending, now + 1),
+                Missed::Suspended,
+                now,
+            )?;
+            job.next_fire = next;
+            queued = caught_up;
+        }
+    }
+    let last = s.recent_runs(job.id, 1)?.first().and_then(|r| r.outcome);
+    settle(s, &mut job, last)?;
+    s.update_job(&job)?;
+    Ok((job, queued))
+}
+
+/// Queue a new attempt of `last` (or run 1 when there is none), due now.
+fn queue_again(
+    s: &mut dyn Store,
+    job: &JobRecord,
+    last: Option<&RunRecord>,
+    now: Millis,
+) -> Outcome<bool> {
+    let (run, scheduled_at, attempt) = match last {
+        Some(r) => (r.run, r.scheduled_at, r.attempt + 1),
+        None => (1, now, 1),
+    };
+    let mut again = RunRecord::queued(job, run, scheduled_at);
+    again.attempt = attempt;
+    again.due_at = now;
+    s.insert_run(&again)?;
+    Ok(true)
+}
+
+/// One extra run now; the schedule is untouched.
+pub fn trigger(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
+    let mut job = resolve(s, r)?;
+    if matches!(job.state, JobState::Cancelled | JobState::Suspended) {
+        return Err(refuse(
+            &job,
+            &format!("is {}; resume or resubmit it first", job.state),
+        ));
+    }
+    // A tick of its own: never the same instant as a scheduled one.
+    let mut at = now;
+    while s.tick_exists(job.id, at)? {
+        at += 1;
+    }
+    job.run_count += 1;
+    let mut run = RunRecord::queued(&job, job.run_count, at);
+    run.due_at = now;
+    run.reason = Some("triggered by a user".into());
+    s.insert_run(&run)?;
+    if job.state.is_final() {
+        job.state = JobState::Queued;
+    }
+    settle(s, &mut job, None)?;
+    job.updated_at = now;
+    s.update_job(&job)?;
+    Ok(job)
+}
+
+/// Run the job's latest run again, when it did not succeed.
+pub fn retry(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
+    let mut job = resolve(s, r)?;
+    if matches!(job.state, JobState::Cancelled | JobState::Suspended) {
+        return Err(refuse(
+            &job,
+            &format!("is {}; resume or resubmit it first", job.state),
+        ));
+    }
+    if !s.open_runs(job.id)?.is_empty() {
+        return Err(refuse(
+            &job,
+            "has a run queued or running; nothing to retry",
+        ));
+    }
+    let last = s.recent_runs(job.id, 1)?;
+    let Some(last) = last.first() else {
+        return Err(refuse(&job, "has not run yet; nothing to retry"));
+    };
+    if last.outcome == Some(RunOutcome::Succeeded) {
+        return Err(refuse(
+            &job,
+            &format!("succeeded in its last run ({}); nothing to retry", last.run),
+        ));
+    }
+    queue_again(s, &job, Some(last), now)?;
+    if job.state.is_final() {
+        job.state = JobState::Queued;
+    }
+    settle(s, &mut job, None)?;
+    job.updated_at = now;
+    s.update_job(&job)?;
+    Ok(job)
+}

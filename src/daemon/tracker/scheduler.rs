@@ -1,0 +1,300 @@
+//! Firing ticks. A job's next tick is stored with it; firing a tick creates
+//! its run record (queued, or skipped with a reason) in the same transaction
+//! that advances the job to its following tick, and the (job, tick, attempt)
+//! key is unique, so a tick never yields two runs, even across a crash.
+//!
+//! Ticks that fell while no tracker ran (before this tracker started, or while
+//! a job was suspended) follow the job's misfire policy; ticks that come while
+//! the previous run still goes follow its overlap policy. Every tick that is
+//! skipped or coalesced leaves a run record saying so.
+
+use super::queue::{settle, Outcome};
+use crate::model::{format_duration, JobState, Millis, Misfire, Overlap, RunOutcome, RunState};
+use crate::schedule::Plan;
+use crate::store::{JobRecord, RunRecord, Store, BUFFERED};
+use chrono_tz::Tz;
+use std::collections::{BTreeSet, VecDeque};
+use std::time::Duration;
+
+/// The most ticks of one job fired in one pass; the rest wait for the next.
+const MAX_TICKS_PER_PASS: usize = 1_000;
+/// The most missed ticks counted one by one before the count is cut short.
+const MAX_MISSED_COUNTED: u64 = 100_000;
+/// The most catch-up runs `fire-all` queues.
+const MAX_CATCH_UP_RUNS: usize = 1_000;
+
+/// What the scheduler needs to know besides the store.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// The zone of cron jobs that name none.
+    pub zone: Tz,
+    /// Ticks before this instant were missed while no tracker ran.
+    pub started_at: Millis,
+}
+
+/// What one pass did.
+pub struct Pass {
+    /// Groups that got runs to dispatch.
+    pub woken: BTreeSet<String>,
+    /// The earliest tick still to fire.
+    pub next: Option<Millis>,
+    /// More jobs were due than one pass takes.
+    pub more: bool,
+}
+
+fn ms_text(ms: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// Fire every tick due at `now`, for up to `limit` jobs.
+pub fn fire_due(s: &mut dyn Store, now: Millis, clock: Clock, limit: usize) -> Outcome<Pass> {
+    let due = s.due_jobs(now, limit)?;
+    let more = due.len() == limit;
+    let mut woken = BTreeSet::new();
+    for mut job in due {
+        if fire_job(s, &mut job, now, clock)? {
+            woken.insert(job.spec.group.clone());
+        }
+    }
+    Ok(Pass {
+        woken,
+        next: s.next_fire_at()?,
+        more,
+    })
+}
+
+/// Fire a job's due ticks and store its next one. Returns whether a run was
+/// queued.
+fn fire_job(s: &mut dyn Store, job: &mut JobRecord, now: Millis, clock: Clock) -> Outcome<bool> {
+    let Some(first) = job.next_fire else {
+        return Ok(false);
+    };
+    let plan = match Plan::new(&job.spec.schedule, job.submitted_at, clock.zone) {
+        Ok(plan) => plan,
+        Err(e) => {
+            job.state = JobState::Failed;
+            job.next_fire = None;
+            job.note = Some(format!("its schedule cannot be evaluated: {e}"));
+            s.update_job(job)?;
+            return Ok(false);
+        }
+    };
+    let mut queued = false;
+    let mut tick = Some(first);
+    if first < clock.started_at {
+        let missed = (first, clock.started_at.min(now + 1));
+        let (next, caught_up) = apply_misfire(s, job, &plan, missed, Missed::NoTracker, now)?;
+        queued |= caught_up;
+        tick = next;
+    }
+    let mut fired = 0;
+    while let Some(t) = tick.filter(|t| *t <= now) {
+        if fired == MAX_TICKS_PER_PASS {
+            break;
+        }
+        queued |= fire_tick(s, job, t, now)?;
+        fired += 1;
+        tick = plan.after(t);
+    }
+    job.next_fire = tick;
+    job.updated_at = now;
+    let last = last_outcome(s, job)?;
+    settle(s, job, last)?;
+    s.update_job(job)?;
+    Ok(queued)
+}
+
+/// The outcome of the job's latest run, which decides a job with no more ticks.
+fn last_outcome(s: &mut dyn Store, job: &JobRecord) -> Outcome<Option<RunOutcome>> {
+    Ok(s.recent_runs(job.id, 1)?.first().and_then(|r| r.outcome))
+}
+
+/// A new run record for the job's next tick number.
+fn new_tick(job: &mut JobRecord, scheduled_at: Millis, now: Millis) -> RunRecord {
+    job.run_count += 1;
+    let mut run = RunRecord::queued(job, job.run_count, scheduled_at);
+    run.due_at = scheduled_at.min(now);
+    run
+}
+
+/// Insert a tick's run, unless the tick already has one (the unique key is
+/// the last line of defence; this keeps a repeat from failing the pass).
+fn insert_tick(s: &mut dyn Store, job: &mut JobRecord, run: RunRecord) -> Outcome<bool> {
+    if s.tick_exists(job.id, run.scheduled_at)? {
+        job.run_count -= 1;
+        tracing::warn!(task_id = %job.spec.task_id, at = run.scheduled_at, "tick already fired; not firing it again");
+        return Ok(false);
+    }
+    s.insert_run(&run)?;
+    Ok(true)
+}
+
+fn skipped(mut run: RunRecord, now: Millis, reason: String) -> RunRecord {
+    run.state = RunState::Done;
+    run.outcome = Some(RunOutcome::Skipped);
+    run.ended_at = Some(now);
+    run.reason = Some(reason);
+    run
+}
+
+/// Fire one tick under the job's overlap policy. Returns whether a run was
+/// queued.
+fn fire_tick(s: &mut dyn Store, job: &mut JobRecord, tick: Millis, now: Millis) -> Outcome<bool> {
+    let open = s.open_runs(job.id)?;
+    let active: Vec<&RunRecord> = open.iter().filter(|r| r.due_at != BUFFERED).collect();
+    let run = new_tick(job, tick, now);
+    let Some(previous) = active.first() else {
+        return insert_tick(s, job, run);
+    };
+    let still = format!("run {} was still {}", previous.run, previous.state.as_str());
+    match job.spec.overlap {
+        Overlap::Allow => insert_tick(s, job, run),
+        Overlap::Skip => {
+            let reason = format!("overlap skip: {still}");
+            insert_tick(s, job, skipped(run, now, reason)).map(|_| false)
+        }
+        Overlap::BufferOne => {
+            if let Some(buffered) = open.iter().find(|r| r.due_at == BUFFERED) {
+                let reason = format!(
+                    "overlap buffer-one: coalesced into run {}, which waits for {still}",
+                    buffered.run
+                );
+                insert_tick(s, job, skipped(run, now, reason)).map(|_| false)
+            } else {
+                let mut run = run;
+                run.due_at = BUFFERED;
+                run.reason = Some(format!("overlap buffer-one: waits until {still} ends"));
+                insert_tick(s, job, run).map(|_| false)
+            }
+        }
+        Overlap::Replace => {
+            for old in active {
+                let mut old = old.clone();
+                old.state = RunState::Done;
+                old.outcome = Some(RunOutcome::Cancelled);
+                old.ended_at = Some(now);
+                old.lease_until = None;
+                old.reason = Some(format!("overlap replace: replaced by run {}", run.run));
+                s.update_run(&old)?;
+            }
+            insert_tick(s, job, run)
+        }
+    }
+}
+
+/// Why ticks were missed, for the records that say so.
+#[derive(Debug, Clone, Copy)]
+pub enum Missed {
+    /// No tracker was running.
+    NoTracker,
+    /// The job was suspended.
+    Suspended,
+}
+
+impl Missed {
+    fn as_str(self) -> &'static str {
+        match self {
+            Missed::NoTracker => "missed while no tracker ran",
+            Missed::Suspended => "missed while the job was suspended",
+        }
+    }
+}
+
+/// Apply the misfire policy to the ticks from `first` up to (not including)
+/// `boundary`, which were missed. Returns the first tick at or after the
+/// boundary and whether a catch-up run was queued.
+pub fn apply_misfire(
+    s: &mut dyn Store,
+    job: &mut JobRecord,
+    plan: &Plan,
+    (first, boundary): (Millis, Millis),
+    why: Missed,
+    now: Millis,
+) -> Outcome<(Option<Millis>, bool)> {
+    let window_start = job
+        .spec
+        .catch_up_window_ms
+        .map_or(Millis::MIN, |w| now.saturating_sub(w as i64));
+    let mut count: u64 = 0;
+    let mut last = first;
+    let mut catch_up: VecDeque<Millis> = VecDeque::new();
+    let mut tick = Some(first);
+    while let Some(t) = tick.filter(|t| *t < boundary) {
+        count += 1;
+        last = t;
+        if t >= window_start {
+            catch_up.push_back(t);
+            if catch_up.len() > MAX_CATCH_UP_RUNS {
+                catch_up.pop_front();
+            }
+        }
+        if count == MAX_MISSED_COUNTED {
+            // Too many to count one by one: jump to the boundary.
+            tick = plan.after(boundary - 1);
+            break;
+        }
+        tick = plan.after(t);
+    }
+    let next = tick.filter(|t| *t >= boundary);
+    if count == 0 {
+        return Ok((next, false));
+    }
+    let counted = if count == MAX_MISSED_COUNTED {
+        format!("at least {count}")
+    } else {
+        count.to_string()
+    };
+    let span = if count == 1 {
+        format!("the tick at {}", ms_text(first))
+    } else {
+        format!(
+            "{counted} ticks from {} to {}",
+            ms_text(first),
+            ms_text(last)
+        )
+    };
+    let policy = match job.spec.misfire {
+        Misfire::FireOnce => "fire-once",
+        Misfire::Skip => "skip",
+        Misfire::FireAll => "fire-all",
+    };
+    // The ticks that get a real run, oldest first.
+    let runs: Vec<Millis> = match job.spec.misfire {
+        Misfire::Skip => Vec::new(),
+        Misfire::FireOnce => vec![last],
+        Misfire::FireAll => catch_up.into(),
+    };
+    let skipped_count = count.saturating_sub(runs.len() as u64);
+    if skipped_count > 0 {
+        let window = job
+            .spec
+            .catch_up_window_ms
+            .filter(|_| job.spec.misfire == Misfire::FireAll)
+            .map(|w| {
+                format!(
+                    " outside the catch-up window of {}",
+                    format_duration(Duration::from_millis(w))
+                )
+            })
+            .unwrap_or_default();
+        let reason = format!(
+            "misfire {policy}: {span} {}{window}; {skipped_count} not run",
+            why.as_str()
+        );
+        let record = skipped(new_tick(job, first, now), now, reason);
+        insert_tick(s, job, record)?;
+    }
+    let mut queued = false;
+    for t in runs {
+        let mut run = new_tick(job, t, now);
+        run.due_at = now;
+        run.reason = Some(format!(
+            "misfire {policy}: catch-up for {span} {}",
+            why.as_str()
+        ));
+        queued |= insert_tick(s, job, run)?;
+    }
+    Ok((next, queued))
+}
