@@ -350,8 +350,10 @@ impl CronExpr {
     /// The first fire time strictly after `after`, in `tz`; `None` when it
     /// never fires again (a year field in the past, or Feb 30).
     pub fn next_after<Z: TimeZone>(&self, after: DateTime<Utc>, tz: &Z) -> Option<Fire> {
-        let start = after.timestamp().checked_add(1)?;
-        let start = DateTime::<Utc>::from_timestamp(start, 0)?;
+        // Scan from the wall time of `after` itself (to the second), not of
+        // the second after it: that one may already be past a DST gap whose
+        // skipped times must still fire. `resolve` keeps only fires > after.
+        let start = DateTime::<Utc>::from_timestamp(after.timestamp(), 0)?;
         let local_start = start.with_timezone(tz).naive_local();
         let (sy, sm, sd) = (local_start.year(), local_start.month(), local_start.day());
         let last_year = match &self.years {

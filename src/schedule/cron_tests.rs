@@ -459,6 +459,13 @@ mod quartz_rules {
             "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z",
             "2026-05-01T00:00:00Z", "2027-03-01T00:00:00Z",
         ];
+        // Quartz reads a name before `#` and `L` too (CronExpression's parser).
+        third_friday_by_name: "0 15 10 ? * FRI#3", "2026-01-01T00:00:00Z" => [
+            "2026-01-16T10:15:00Z", "2026-02-20T10:15:00Z",
+        ];
+        last_friday_by_name: "0 15 10 ? * friL", "2026-01-01T00:00:00Z" => [
+            "2026-01-30T10:15:00Z", "2026-02-27T10:15:00Z",
+        ];
         day_of_week_1_is_sunday: "0 0 9 ? * 1", "2026-01-01T00:00:00Z" => [
             "2026-01-04T09:00:00Z", "2026-01-11T09:00:00Z",
         ];
@@ -570,7 +577,8 @@ mod unix {
             "2026-02-01T00:00:00Z", "2026-02-03T00:00:00Z",
         ];
         day_of_week_star_step: "0 0 * * */2", "2026-01-01T00:00:00Z" => [
-            "2026-01-01T00:00:00Z".replace("", ""),
+            "2026-01-03T00:00:00Z", "2026-01-04T00:00:00Z", "2026-01-06T00:00:00Z",
+            "2026-01-08T00:00:00Z", "2026-01-10T00:00:00Z",
         ];
         // Vixie: a day-of-week starting with `*` (here `*/2` = SUN,TUE,THU,SAT)
         // is not "restricted", so the two day fields are ANDed, not ORed.
@@ -635,6 +643,8 @@ mod parse_errors {
         step_missing: "*/ * * * * ?" => ["seconds"];
 
         w_in_day_of_week: "0 0 12 ? * 2W" => ["day-of-week"];
+        two_hashes: "0 0 12 ? * 2#1,6#3" => ["day-of-week"];
+        l_with_other_days: "0 0 12 ? * 6L,2" => ["day-of-week"];
         hash_in_day_of_month: "0 0 12 1#2 * ?" => ["day-of-month"];
         hash_6th: "0 0 12 ? * 6#6" => ["day-of-week"];
         hash_0th: "0 0 12 ? * 6#0" => ["day-of-week"];
@@ -675,6 +685,24 @@ mod dst {
         paris_spring_daily_0230_strictly_after_the_moved_fire: "0 30 2 * * ?", Paris,
             "2026-03-29T01:00:00Z" => [
             ("2026-03-30T00:30:00Z", "2026-03-30T02:30:00", EXACT),
+        ];
+        // From the last second before the gap, the 02:30 fire (moved to
+        // 01:00Z) is still ahead.
+        paris_spring_daily_0230_one_second_before_the_gap: "0 30 2 * * ?", Paris,
+            "2026-03-29T00:59:59Z" => [
+            ("2026-03-29T01:00:00Z", "2026-03-29T02:30:00", MOVED),
+            ("2026-03-30T00:30:00Z", "2026-03-30T02:30:00", EXACT),
+        ];
+        paris_spring_daily_0230_half_a_second_before_the_gap: "0 30 2 * * ?", Paris,
+            "2026-03-29T00:59:59.500Z" => [
+            ("2026-03-29T01:00:00Z", "2026-03-29T02:30:00", MOVED),
+        ];
+        // 01:59:59 CET fires at 00:59:59Z; 02:59:59 does not exist and fires
+        // at 01:00:00Z, one second later.
+        paris_spring_hourly_at_59_59: "59 59 * * * ?", Paris, "2026-03-29T00:00:00Z" => [
+            ("2026-03-29T00:59:59Z", "2026-03-29T01:59:59", EXACT),
+            ("2026-03-29T01:00:00Z", "2026-03-29T02:59:59", MOVED),
+            ("2026-03-29T01:59:59Z", "2026-03-29T03:59:59", EXACT),
         ];
         paris_spring_every_15_minutes: "0 0/15 * * * ?", Paris, "2026-03-29T00:30:00Z" => [
             ("2026-03-29T00:45:00Z", "2026-03-29T01:45:00", EXACT),
@@ -725,6 +753,11 @@ mod dst {
         // America/New_York, 2026-03-08: 02:00-02:59 local does not exist.
         new_york_spring_daily_0230: "0 30 2 * * ?", New_York, "2026-03-07T00:00:00Z" => [
             ("2026-03-07T07:30:00Z", "2026-03-07T02:30:00", EXACT),
+            ("2026-03-08T07:00:00Z", "2026-03-08T02:30:00", MOVED),
+            ("2026-03-09T06:30:00Z", "2026-03-09T02:30:00", EXACT),
+        ];
+        new_york_spring_daily_0230_one_second_before_the_gap: "0 30 2 * * ?", New_York,
+            "2026-03-08T06:59:59Z" => [
             ("2026-03-08T07:00:00Z", "2026-03-08T02:30:00", MOVED),
             ("2026-03-09T06:30:00Z", "2026-03-09T02:30:00", EXACT),
         ];
@@ -1025,8 +1058,51 @@ fn check_properties<Z: TimeZone>(expr: &str, tz: &Z, after: &str) {
     }
 }
 
+/// `next_after` from every `step`-th second in [`from`, `to`) must give the
+/// instant the checker gives. Chained calls only ever start from a fire
+/// time; this starts from everywhere, including the seconds next to a DST
+/// change. Returns a description of the disagreements.
+fn window_errors<Z: TimeZone>(expr: &str, tz: &Z, from: &str, to: &str, step: i64) -> Vec<String> {
+    let cron = parse(expr);
+    let simple = Simple::new(expr);
+    let (from, to) = (instant(from), instant(to));
+    let mut wrong = Vec::new();
+    let mut t = from;
+    while t < to {
+        let want = simple.fires(tz, t, 1);
+        let got = cron.next_after(t, tz);
+        if got.map(|f| f.at) != want.first().map(|f| f.at) {
+            wrong.push(format!(
+                "{expr:?} after {}: expected {}, got {}",
+                rfc(t),
+                show(want.first().copied()),
+                show(got)
+            ));
+        }
+        t += Duration::seconds(step);
+    }
+    wrong
+}
+
+/// Runs `window_errors` for each expression over each (from, to, step)
+/// window and fails listing every disagreement (at most 3 per expression).
+fn check_windows<Z: TimeZone>(exprs: &[&str], tz: &Z, windows: &[(&str, &str, i64)]) {
+    let mut report = Vec::new();
+    for expr in exprs {
+        let mut wrong = Vec::new();
+        for (from, to, step) in windows {
+            wrong.extend(window_errors(expr, tz, from, to, *step));
+        }
+        if !wrong.is_empty() {
+            report.push(format!("{} wrong start(s), e.g.", wrong.len()));
+            report.extend(wrong.into_iter().take(3).map(|w| format!("  {w}")));
+        }
+    }
+    assert!(report.is_empty(), "\n{}", report.join("\n"));
+}
+
 mod properties {
-    use super::check_properties;
+    use super::{check_properties, check_windows};
     use chrono_tz::America::New_York;
     use chrono_tz::Europe::Paris;
     use chrono_tz::UTC;
@@ -1089,6 +1165,70 @@ mod properties {
     }
 
     #[test]
+    fn paris_hourly_at_59_59_across_spring_forward() {
+        check_properties("59 59 * * * ?", &Paris, "2026-03-28T12:00:00Z");
+    }
+
+    const AROUND_DST: [&str; 6] = [
+        "0 30 2 * * ?",
+        "0 0/15 * * * ?",
+        "59 59 * * * ?",
+        "0 * * * * ?",
+        "30 2 * * *",
+        "0 30 1 * * ?",
+    ];
+
+    #[test]
+    fn every_start_around_paris_spring_forward() {
+        check_windows(
+            &AROUND_DST,
+            &Paris,
+            &[
+                ("2026-03-29T00:55:00Z", "2026-03-29T01:05:00Z", 1),
+                ("2026-03-28T22:00:00Z", "2026-03-29T04:00:00Z", 37),
+            ],
+        );
+    }
+
+    #[test]
+    fn every_start_around_paris_fall_back() {
+        check_windows(
+            &AROUND_DST,
+            &Paris,
+            &[
+                ("2026-10-24T23:55:00Z", "2026-10-25T00:05:00Z", 1),
+                ("2026-10-25T00:55:00Z", "2026-10-25T01:05:00Z", 1),
+                ("2026-10-24T22:00:00Z", "2026-10-25T04:00:00Z", 37),
+            ],
+        );
+    }
+
+    #[test]
+    fn every_start_around_new_york_spring_forward() {
+        check_windows(
+            &AROUND_DST,
+            &New_York,
+            &[
+                ("2026-03-08T06:55:00Z", "2026-03-08T07:05:00Z", 1),
+                ("2026-03-08T04:00:00Z", "2026-03-08T10:00:00Z", 37),
+            ],
+        );
+    }
+
+    #[test]
+    fn every_start_around_new_york_fall_back() {
+        check_windows(
+            &AROUND_DST,
+            &New_York,
+            &[
+                ("2026-11-01T04:55:00Z", "2026-11-01T05:05:00Z", 1),
+                ("2026-11-01T05:55:00Z", "2026-11-01T06:05:00Z", 1),
+                ("2026-11-01T03:00:00Z", "2026-11-01T09:00:00Z", 37),
+            ],
+        );
+    }
+
+    #[test]
     fn unix_every_15_minutes() {
         check_properties("*/15 * * * *", &UTC, "2026-01-01T00:00:00Z");
     }
@@ -1101,6 +1241,13 @@ mod properties {
     #[test]
     fn unix_day_of_month_or_day_of_week() {
         check_properties("0 0 1,15 * 3", &UTC, "2026-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn unix_star_steps_in_day_fields() {
+        check_properties("0 6 */3 * *", &UTC, "2026-01-01T00:00:00Z");
+        check_properties("0 6 * * */3", &UTC, "2026-01-01T00:00:00Z");
+        check_properties("0 6 1-10 * */2", &UTC, "2026-01-01T00:00:00Z");
     }
 
     #[test]

@@ -294,14 +294,13 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
     job.updated_at = now;
     let group = job.spec.group.clone();
     let succeeded = result.outcome == RunOutcome::Succeeded;
-    if !succeeded && run.attempt <= job.spec.max_retries && !job.state.is_final() {
+    let may_retry = !job.state.is_final() && job.state != JobState::Suspended;
+    if !succeeded && run.attempt <= job.spec.max_retries && may_retry {
         let mut retry = RunRecord::queued(&job, run.run, run.scheduled_at);
         retry.attempt = run.attempt + 1;
         retry.due_at = now + backoff_ms(job.spec.retry_backoff_ms, run.attempt) as i64;
         s.insert_run(&retry)?;
-        if job.state != JobState::Suspended {
-            job.state = JobState::Retrying;
-        }
+        job.state = JobState::Retrying;
         s.update_job(&job)?;
         return Ok(Some(group));
     }
@@ -472,11 +471,21 @@ pub fn read_logs(
     limit: usize,
 ) -> Outcome<LogSlice> {
     let job = resolve(s, &query.job)?;
-    let runs = match query.run {
-        Some(n) => s.runs_numbered(job.id, n)?,
-        None => s.recent_runs(job.id, 1)?,
+    let chosen = match query.run {
+        Some(n) => s
+            .runs_numbered(job.id, n)?
+            .into_iter()
+            .max_by_key(|r| r.attempt),
+        // The latest run that started: skipped ticks have no output.
+        None => {
+            let recent = s.recent_runs(job.id, RECENT_RUNS)?;
+            let started = recent.iter().rposition(|r| r.started_at.is_some());
+            started
+                .or(recent.len().checked_sub(1))
+                .map(|i| recent[i].clone())
+        }
     };
-    let chosen = runs.iter().max_by_key(|r| r.attempt);
+    let chosen = chosen.as_ref();
     let Some(run) = chosen else {
         if let Some(n) = query.run {
             if job.state.is_final() || n > job.run_count {
