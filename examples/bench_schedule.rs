@@ -30,11 +30,18 @@ fn cron_job(run: &str, i: usize, expr: &str) -> JobSpec {
     job
 }
 
-async fn submit_all(client: &Client, run: &str, jobs: usize, expr: &str) -> Result<Duration, Box<dyn std::error::Error>> {
+async fn submit_all(
+    client: &Client,
+    run: &str,
+    jobs: usize,
+    expr: &str,
+) -> Result<Duration, Box<dyn std::error::Error>> {
     let start = Instant::now();
     let mut i = 0;
     while i < jobs {
-        let batch: Vec<JobSpec> = (i..(i + BATCH).min(jobs)).map(|n| cron_job(run, n, expr)).collect();
+        let batch: Vec<JobSpec> = (i..(i + BATCH).min(jobs))
+            .map(|n| cron_job(run, n, expr))
+            .collect();
         i += batch.len();
         for ack in client.submit_many(batch).await? {
             ack?;
@@ -54,19 +61,30 @@ fn pct(sorted: &[i64], p: f64) -> i64 {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mode = args.first().map(String::as_str).unwrap_or("lag");
-    let jobs: usize = args.get(1).map(|a| a.parse()).transpose()?.unwrap_or(10_000);
+    let jobs: usize = args
+        .get(1)
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(10_000);
     let tracker = std::env::var("LTS_TRACKER").unwrap_or_else(|_| "127.0.0.1:7420".into());
     let client = Client::new(vec![tracker]);
     let run = format!("s{}", lts::model::new_task_id());
     match mode {
         "daily" => {
             let took = submit_all(&client, &run, jobs, "0 0 3 * * ?").await?;
-            println!("submitted {jobs} daily cron jobs in {:.1}s ({:.0}/s)", took.as_secs_f64(), jobs as f64 / took.as_secs_f64());
+            println!(
+                "submitted {jobs} daily cron jobs in {:.1}s ({:.0}/s)",
+                took.as_secs_f64(),
+                jobs as f64 / took.as_secs_f64()
+            );
         }
         _ => {
             let secs: u64 = args.get(2).map(|a| a.parse()).transpose()?.unwrap_or(20);
             let took = submit_all(&client, &run, jobs, "* * * * * ?").await?;
-            println!("submitted {jobs} every-second cron jobs in {:.1}s", took.as_secs_f64());
+            println!(
+                "submitted {jobs} every-second cron jobs in {:.1}s",
+                took.as_secs_f64()
+            );
             let window_start = lts::model::now_ms() + 2_000;
             tokio::time::sleep(Duration::from_secs(secs)).await;
             let window_end = lts::model::now_ms() - 1_000;
@@ -76,9 +94,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             for k in 0..sample {
                 let i = k * jobs / sample;
                 let detail = client
-                    .job(JobRef { task_id: format!("{run}-{i:07}"), group: Some("bench".into()) })
+                    .job(JobRef {
+                        task_id: format!("{run}-{i:07}"),
+                        group: Some("bench".into()),
+                    })
                     .await?;
-                for r in detail.runs.iter().filter(|r| r.scheduled_at >= window_start && r.scheduled_at <= window_end) {
+                for r in detail
+                    .runs
+                    .iter()
+                    .filter(|r| r.scheduled_at >= window_start && r.scheduled_at <= window_end)
+                {
                     ticks += 1;
                     match (r.outcome, r.started_at) {
                         (Some(RunOutcome::Skipped), _) => skipped += 1,

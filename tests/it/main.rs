@@ -6,3 +6,4 @@ mod bad_input;
 mod core;
 mod docs;
 mod roles;
+mod schedule;

@@ -310,21 +310,29 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
     Ok(released.then_some(group))
 }
 
-/// When no run of the job is active any more, let its buffered run
-/// (overlap `buffer-one`) go. Returns whether one was released.
+/// When no run of the job is active any more, let the oldest of its held
+/// runs go (a buffered tick, or a catch-up waiting its turn). Returns
+/// whether one was released.
 pub fn release_buffered(s: &mut dyn Store, job: &JobRecord, now: Millis) -> Outcome<bool> {
     let open = s.open_runs(job.id)?;
     if open.iter().any(|r| r.due_at != BUFFERED) {
         return Ok(false);
     }
-    let mut released = false;
-    for mut run in open {
-        run.due_at = now;
-        run.reason = Some("buffered tick: its predecessor ended".into());
-        s.update_run(&run)?;
-        released = true;
+    // open_runs is in (run, attempt) order: the first is the oldest tick.
+    let Some(mut next) = open.into_iter().next() else {
+        return Ok(false);
+    };
+    next.due_at = now;
+    if next
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.starts_with("overlap buffer-one"))
+    {
+        next.reason =
+            Some("overlap buffer-one: buffered tick, started when the run before it ended".into());
     }
-    Ok(released)
+    s.update_run(&next)?;
+    Ok(true)
 }
 
 /// Put a job in the state its open runs and its schedule say. `last` is the

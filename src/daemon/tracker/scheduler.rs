@@ -148,7 +148,8 @@ fn fire_tick(s: &mut dyn Store, job: &mut JobRecord, tick: Millis, now: Millis) 
     let Some(previous) = active.first() else {
         return insert_tick(s, job, run);
     };
-    let still = format!("run {} was still {}", previous.run, previous.state.as_str());
+    let state = previous.state.as_str();
+    let still = format!("run {} was still {state}", previous.run);
     match job.spec.overlap {
         Overlap::Allow => insert_tick(s, job, run),
         Overlap::Skip => {
@@ -158,14 +159,17 @@ fn fire_tick(s: &mut dyn Store, job: &mut JobRecord, tick: Millis, now: Millis) 
         Overlap::BufferOne => {
             if let Some(buffered) = open.iter().find(|r| r.due_at == BUFFERED) {
                 let reason = format!(
-                    "overlap buffer-one: coalesced into run {}, which waits for {still}",
-                    buffered.run
+                    "overlap buffer-one: coalesced into run {}, which waits for run {} ({state}) to end",
+                    buffered.run, previous.run
                 );
                 insert_tick(s, job, skipped(run, now, reason)).map(|_| false)
             } else {
                 let mut run = run;
                 run.due_at = BUFFERED;
-                run.reason = Some(format!("overlap buffer-one: waits until {still} ends"));
+                run.reason = Some(format!(
+                    "overlap buffer-one: waits for run {} ({state}) to end",
+                    previous.run
+                ));
                 insert_tick(s, job, run).map(|_| false)
             }
         }
@@ -286,15 +290,18 @@ pub fn apply_misfire(
         let record = skipped(new_tick(job, first, now), now, reason);
         insert_tick(s, job, record)?;
     }
+    // Catch-up runs are never dropped by the overlap policy, but unless it is
+    // `allow` they take turns: each waits for the run before it to end.
+    let note = format!("misfire {policy}: catch-up for {span} {}", why.as_str());
     let mut queued = false;
     for t in runs {
         let mut run = new_tick(job, t, now);
-        run.due_at = now;
-        run.reason = Some(format!(
-            "misfire {policy}: catch-up for {span} {}",
-            why.as_str()
-        ));
-        queued |= insert_tick(s, job, run)?;
+        run.reason = Some(note.clone());
+        let wait = job.spec.overlap != Overlap::Allow && !s.open_runs(job.id)?.is_empty();
+        if wait {
+            run.due_at = BUFFERED;
+        }
+        queued |= insert_tick(s, job, run)? && !wait;
     }
     Ok((next, queued))
 }
