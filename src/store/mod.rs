@@ -66,6 +66,7 @@ pub trait Store: Send {
 
     /// Insert a job; returns its id. The (group, task id) key must be free.
     fn insert_job(&mut self, job: &JobRecord) -> Result<i64>;
+    /// Store a job's state, next fire, run count and note (its spec is fixed).
     fn update_job(&mut self, job: &JobRecord) -> Result<()>;
     /// Delete a job with its runs and their log lines.
     fn delete_job(&mut self, id: i64) -> Result<()>;

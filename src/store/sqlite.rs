@@ -5,6 +5,7 @@
 
 use super::{JobQuery, JobRecord, LogRecord, Result, RunRecord, Store, StoreError};
 use crate::model::{JobSpec, JobState, Millis, RunOutcome, RunState, Stream};
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
 
@@ -171,6 +172,12 @@ impl SqliteStore {
                  PRAGMA busy_timeout = 5000;",
             )
             .map_err(|e| self.classify(e))?;
+        // Plan each statement once: without this, SQLite re-prepares every
+        // query on `runs` at each execution to check its bound values against
+        // the partial indexes' WHERE clauses.
+        self.conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(|e| self.classify(e))?;
         for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = self
                 .conn
@@ -193,6 +200,15 @@ impl SqliteStore {
             });
         }
         Ok(())
+    }
+
+    /// Run a statement that is executed often, from the statement cache.
+    fn exec_cached(&self, sql: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut st| st.execute([]))
+            .map(|_| ())
+            .map_err(|e| self.classify(e))
     }
 
     fn exec(&self, sql: &str) -> Result<()> {
@@ -295,15 +311,15 @@ impl Store for SqliteStore {
     }
 
     fn savepoint(&mut self) -> Result<()> {
-        self.exec("SAVEPOINT op")
+        self.exec_cached("SAVEPOINT op")
     }
 
     fn release_savepoint(&mut self) -> Result<()> {
-        self.exec("RELEASE op")
+        self.exec_cached("RELEASE op")
     }
 
     fn rollback_to_savepoint(&mut self) -> Result<()> {
-        self.exec("ROLLBACK TO op")
+        self.exec_cached("ROLLBACK TO op")
     }
 
     fn insert_job(&mut self, job: &JobRecord) -> Result<i64> {
@@ -332,18 +348,16 @@ impl Store for SqliteStore {
     }
 
     fn update_job(&mut self, job: &JobRecord) -> Result<()> {
-        let spec = spec_json(&job.spec)?;
+        // The spec never changes after insert (--replace inserts anew).
         self.conn
             .prepare_cached(
-                "UPDATE jobs SET kind = ?2, state = ?3, spec = ?4, updated_at = ?5, \
-                 next_fire = ?6, run_count = ?7, note = ?8 WHERE id = ?1",
+                "UPDATE jobs SET state = ?2, updated_at = ?3, next_fire = ?4, run_count = ?5, \
+                 note = ?6 WHERE id = ?1",
             )
             .and_then(|mut st| {
                 st.execute(params![
                     job.id,
-                    job.spec.schedule.kind().as_str(),
                     job.state.as_str(),
-                    spec,
                     job.updated_at,
                     job.next_fire,
                     job.run_count,

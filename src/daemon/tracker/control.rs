@@ -130,8 +130,7 @@ pub fn resume(s: &mut dyn Store, r: &JobRef, now: Millis, zone: Tz) -> Outcome<(
             queued = caught_up;
         }
     }
-    let last = s.recent_runs(job.id, 1)?.first().and_then(|r| r.outcome);
-    settle(s, &mut job, last)?;
+    settle(s, &mut job, None)?;
     s.update_job(&job)?;
     Ok((job, queued))
 }

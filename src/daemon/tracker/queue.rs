@@ -336,7 +336,8 @@ pub fn release_buffered(s: &mut dyn Store, job: &JobRecord, now: Millis) -> Outc
 }
 
 /// Put a job in the state its open runs and its schedule say. `last` is the
-/// outcome of the run that just ended, which decides a job that is done.
+/// outcome of the run that just ended, which decides a job that is done;
+/// when it is `None` and the job is done, its latest run is looked up.
 pub fn settle(s: &mut dyn Store, job: &mut JobRecord, last: Option<RunOutcome>) -> Outcome<()> {
     if job.state.is_final() || job.state == JobState::Suspended {
         return Ok(());
@@ -349,6 +350,10 @@ pub fn settle(s: &mut dyn Store, job: &mut JobRecord, last: Option<RunOutcome>) 
     } else if job.next_fire.is_some() {
         JobState::Scheduled
     } else {
+        let last = match last {
+            Some(outcome) => Some(outcome),
+            None => s.recent_runs(job.id, 1)?.first().and_then(|r| r.outcome),
+        };
         match last {
             Some(RunOutcome::Succeeded) => JobState::Succeeded,
             Some(RunOutcome::Skipped | RunOutcome::Cancelled) => JobState::Cancelled,

@@ -100,15 +100,9 @@ fn fire_job(s: &mut dyn Store, job: &mut JobRecord, now: Millis, clock: Clock) -
     }
     job.next_fire = tick;
     job.updated_at = now;
-    let last = last_outcome(s, job)?;
-    settle(s, job, last)?;
+    settle(s, job, None)?;
     s.update_job(job)?;
     Ok(queued)
-}
-
-/// The outcome of the job's latest run, which decides a job with no more ticks.
-fn last_outcome(s: &mut dyn Store, job: &JobRecord) -> Outcome<Option<RunOutcome>> {
-    Ok(s.recent_runs(job.id, 1)?.first().and_then(|r| r.outcome))
 }
 
 /// A new run record for the job's next tick number.
