@@ -3,7 +3,7 @@
 //! offers one async method per tracker call. `lts` and embedded workers use
 //! it; so can any Rust program.
 
-use crate::model::{JobDetail, JobSpec, JobView, NodeView};
+use crate::model::{FeedbackItem, JobDetail, JobSpec, JobView, NodeView};
 use crate::protocol::{
     connect, ConnectError, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobRef, LogPage,
     LogQuery, PullRequest, SubmitAck, TrackerRpcClient, Upstream, WireError,
@@ -227,6 +227,28 @@ impl Client {
     pub async fn nodes(&self) -> Result<Vec<NodeView>, ClientError> {
         self.call(CALL_TIMEOUT, |c, ctx| async move { c.nodes(ctx).await })
             .await
+    }
+
+    /// A client group's feedback after `after_id`, waiting up to `wait` for some.
+    pub async fn feedback(
+        &self,
+        client_group: String,
+        after_id: i64,
+        wait: Duration,
+    ) -> Result<Vec<FeedbackItem>, ClientError> {
+        let wait_ms = wait.as_millis() as u64;
+        self.call(wait + POLL_SLACK, |c, ctx| async move {
+            c.feedback(ctx, client_group, after_id, wait_ms).await
+        })
+        .await
+    }
+
+    /// Acknowledge a client group's feedback up to `up_to`; returns how many went.
+    pub async fn ack_feedback(&self, client_group: String, up_to: i64) -> Result<u64, ClientError> {
+        self.call(CALL_TIMEOUT, |c, ctx| async move {
+            c.ack_feedback(ctx, client_group, up_to).await
+        })
+        .await
     }
 
     /// (Workers) claim up to `request.free` runs, waiting for work.

@@ -5,6 +5,14 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // `lts jobs | head` should end quietly, as other command-line tools do,
+    // rather than fail on the closed pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread
+    // starts has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = lts::cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

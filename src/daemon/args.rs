@@ -51,6 +51,12 @@ pub struct TrackerOpts {
     /// How long a dispatched run's lease lasts without a heartbeat
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_dur)]
     pub lease: std::time::Duration,
+    /// Keep finished one-off jobs, run records and log lines this long
+    #[arg(long, value_name = "DUR", default_value = "7d", value_parser = parse_dur)]
+    pub retain: std::time::Duration,
+    /// The most log bytes kept per run: its head and its tail, with a marker between (0: all)
+    #[arg(long, value_name = "N", default_value_t = 1 << 20)]
+    pub max_log_bytes: u64,
 }
 
 /// Options of the worker part of a role.

@@ -95,7 +95,11 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
 }
 
 fn tracker_config(opts: &TrackerOpts) -> TrackerConfig {
-    TrackerConfig { lease: opts.lease }
+    TrackerConfig {
+        lease: opts.lease,
+        retain: opts.retain,
+        max_log_bytes: opts.max_log_bytes,
+    }
 }
 
 fn worker_config(group: String, opts: &WorkerOpts) -> Result<WorkerConfig, LaunchError> {

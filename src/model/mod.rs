@@ -407,3 +407,20 @@ pub struct NodeView {
     pub version: String,
     pub last_seen: Millis,
 }
+
+/// A job's result waiting in its client group's feedback queue (LTS's
+/// feedback), until that group reads and acknowledges it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackItem {
+    /// Position in the queue; acknowledging an id acknowledges all before it.
+    pub id: i64,
+    pub client_group: String,
+    pub task_id: String,
+    pub group: String,
+    pub run: u32,
+    pub attempt: u32,
+    pub outcome: RunOutcome,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+    pub ended_at: Millis,
+}

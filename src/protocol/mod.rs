@@ -12,12 +12,13 @@ pub use handshake::{Hello, Welcome, HANDSHAKE_TIMEOUT};
 pub use transport::{connect, serve_connection, ConnectError, Connected};
 
 use crate::model::{
-    JobDetail, JobKind, JobSpec, JobState, JobView, LogEntry, Millis, NodeView, RunOutcome, Stream,
+    FeedbackItem, JobDetail, JobKind, JobSpec, JobState, JobView, LogEntry, Millis, NodeView,
+    RunOutcome, Stream,
 };
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; peers must agree exactly.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// How a caller names a job: by task id, with its group when the id alone is
 /// not unique in the cluster.
@@ -161,6 +162,15 @@ pub trait TrackerRpc {
     async fn wait(job: JobRef, wait_ms: u64) -> Result<JobDetail, WireError>;
     async fn logs(query: LogQuery) -> Result<LogPage, WireError>;
     async fn nodes() -> Result<Vec<NodeView>, WireError>;
+    /// A client group's feedback after `after_id`, waiting up to `wait_ms`
+    /// for some when there is none.
+    async fn feedback(
+        client_group: String,
+        after_id: i64,
+        wait_ms: u64,
+    ) -> Result<Vec<FeedbackItem>, WireError>;
+    /// Acknowledge (remove) a client group's feedback up to `up_to`.
+    async fn ack_feedback(client_group: String, up_to: i64) -> Result<u64, WireError>;
 
     /// Claim up to `free` due runs for the worker's group (long poll).
     async fn pull(request: PullRequest) -> Result<Vec<Dispatch>, WireError>;

@@ -12,7 +12,7 @@ pub use actor::StoreHandle;
 pub use records::{JobRecord, LogRecord, RunRecord};
 pub use sqlite::SqliteStore;
 
-use crate::model::{JobKind, JobState, Millis};
+use crate::model::{FeedbackItem, JobKind, JobState, Millis};
 use thiserror::Error;
 
 /// A store failure. Cloneable, because a failed group commit fails every
@@ -42,6 +42,18 @@ pub enum StoreError {
 pub const BUFFERED: Millis = Millis::MAX;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How a run's stored log stands against the cap: the head is kept whole,
+/// the tail is trimmed from its start; what was cut is counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogStats {
+    pub head_bytes: u64,
+    /// The last line of the head, once the head is full.
+    pub head_last: Option<u64>,
+    pub tail_bytes: u64,
+    pub dropped_lines: u64,
+    pub dropped_bytes: u64,
+}
 
 /// What `list_jobs` selects.
 #[derive(Debug, Clone, Default)]
@@ -98,10 +110,38 @@ pub trait Store: Send {
     fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>>;
     /// Running runs whose lease ended before `now`.
     fn expired_runs(&mut self, now: Millis, limit: usize) -> Result<Vec<RunRecord>>;
+    /// Runs a worker holds, as far as the tracker knows.
+    fn running_runs_of(&mut self, worker: &str) -> Result<Vec<RunRecord>>;
     /// The earliest lease end among running runs.
     fn next_lease_expiry(&mut self) -> Result<Option<Millis>>;
     /// Reserve `n` fencing tokens; returns the first of `n` consecutive ones.
     fn reserve_fences(&mut self, n: i64) -> Result<i64>;
+
+    /// Append a result to a client group's feedback queue; returns its id.
+    fn push_feedback(&mut self, item: &FeedbackItem) -> Result<i64>;
+    /// A client group's feedback after `after_id`, oldest first.
+    fn feedback_after(
+        &mut self,
+        client_group: &str,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<FeedbackItem>>;
+    /// Remove a client group's feedback up to and including `up_to`; returns how many.
+    fn ack_feedback(&mut self, client_group: &str, up_to: i64) -> Result<usize>;
+
+    /// Delete up to `limit` finished one-off jobs (with their runs and log
+    /// lines) last updated before `cutoff`; returns how many.
+    fn prune_jobs(&mut self, cutoff: Millis, limit: usize) -> Result<usize>;
+    /// Delete up to `limit` ended runs (with their log lines) that ended
+    /// before `cutoff`; returns how many.
+    fn prune_runs(&mut self, cutoff: Millis, limit: usize) -> Result<usize>;
+
+    /// How much of a run's log is stored and how much was cut.
+    fn log_stats(&mut self, run_id: i64) -> Result<LogStats>;
+    fn set_log_stats(&mut self, run_id: i64, stats: &LogStats) -> Result<()>;
+    /// Delete the oldest lines after `after_seq` until at least `bytes` are
+    /// gone; returns (lines, bytes) deleted.
+    fn trim_logs(&mut self, run_id: i64, after_seq: u64, bytes: u64) -> Result<(u64, u64)>;
 
     /// Store log lines; a line already stored (same run and seq) is ignored.
     fn append_logs(&mut self, lines: &[LogRecord]) -> Result<()>;

@@ -3,8 +3,8 @@
 //! The schema is versioned with `PRAGMA user_version` and migrated forward on
 //! open; a file from a newer ltsd is refused rather than touched.
 
-use super::{JobQuery, JobRecord, LogRecord, Result, RunRecord, Store, StoreError};
-use crate::model::{JobSpec, JobState, Millis, RunOutcome, RunState, Stream};
+use super::{JobQuery, JobRecord, LogRecord, LogStats, Result, RunRecord, Store, StoreError};
+use crate::model::{FeedbackItem, JobSpec, JobState, Millis, RunOutcome, RunState, Stream};
 use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
@@ -74,6 +74,37 @@ INSERT INTO meta (key, value) VALUES ('fence', 0);
 CREATE UNIQUE INDEX runs_tick ON runs (job_id, scheduled_at, attempt);
 CREATE INDEX runs_open ON runs (job_id) WHERE state != 'done';
 CREATE INDEX jobs_next_fire ON jobs (next_fire) WHERE next_fire IS NOT NULL AND state != 'suspended';
+"#,
+    r#"
+-- Results kept for the client group that asked for them, until read.
+CREATE TABLE feedback (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_group  TEXT    NOT NULL,
+    task_id       TEXT    NOT NULL,
+    grp           TEXT    NOT NULL,
+    run           INTEGER NOT NULL,
+    attempt       INTEGER NOT NULL,
+    outcome       TEXT    NOT NULL,
+    exit_code     INTEGER,
+    reason        TEXT,
+    ended_at      INTEGER NOT NULL
+);
+CREATE INDEX feedback_by_group ON feedback (client_group, id);
+"#,
+    r#"
+-- Retention: finished one-off jobs and ended runs, oldest first.
+CREATE INDEX jobs_finished ON jobs (updated_at)
+    WHERE kind IN ('now', 'at') AND state IN ('succeeded', 'failed', 'cancelled');
+CREATE INDEX runs_ended ON runs (ended_at) WHERE state = 'done';
+-- The per-run log cap: how much of each run's log is kept and was cut.
+CREATE TABLE run_log_stats (
+    run_id         INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    head_bytes     INTEGER NOT NULL,
+    head_last      INTEGER,
+    tail_bytes     INTEGER NOT NULL,
+    dropped_lines  INTEGER NOT NULL,
+    dropped_bytes  INTEGER NOT NULL
+);
 "#,
 ];
 
@@ -600,6 +631,16 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
+    fn running_runs_of(&mut self, worker: &str) -> Result<Vec<RunRecord>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs INDEXED BY runs_leases \
+                 WHERE state = 'running' AND worker = ?1"
+            ))
+            .and_then(|mut st| st.query_map([worker], run_from_row)?.collect())
+            .map_err(backend)
+    }
+
     fn next_lease_expiry(&mut self) -> Result<Option<Millis>> {
         self.conn
             .prepare_cached("SELECT min(lease_until) FROM runs WHERE state = 'running'")
@@ -614,6 +655,164 @@ impl Store for SqliteStore {
             )
             .and_then(|mut st| st.query_row([n], |r| r.get::<_, i64>(0)))
             .map(|last| last - n + 1)
+            .map_err(backend)
+    }
+
+    fn prune_jobs(&mut self, cutoff: Millis, limit: usize) -> Result<usize> {
+        self.conn
+            .prepare_cached(
+                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_finished \
+                 WHERE kind IN ('now', 'at') AND state IN ('succeeded', 'failed', 'cancelled') \
+                 AND updated_at < ?1 ORDER BY updated_at LIMIT ?2)",
+            )
+            .and_then(|mut st| st.execute(params![cutoff, limit as i64]))
+            .map_err(backend)
+    }
+
+    fn prune_runs(&mut self, cutoff: Millis, limit: usize) -> Result<usize> {
+        self.conn
+            .prepare_cached(
+                "DELETE FROM runs WHERE id IN (SELECT id FROM runs INDEXED BY runs_ended \
+                 WHERE state = 'done' AND ended_at < ?1 ORDER BY ended_at LIMIT ?2)",
+            )
+            .and_then(|mut st| st.execute(params![cutoff, limit as i64]))
+            .map_err(backend)
+    }
+
+    fn log_stats(&mut self, run_id: i64) -> Result<LogStats> {
+        self.conn
+            .prepare_cached(
+                "SELECT head_bytes, head_last, tail_bytes, dropped_lines, dropped_bytes \
+                 FROM run_log_stats WHERE run_id = ?1",
+            )
+            .and_then(|mut st| {
+                st.query_row([run_id], |r| {
+                    Ok(LogStats {
+                        head_bytes: r.get::<_, i64>(0)? as u64,
+                        head_last: r.get::<_, Option<i64>>(1)?.map(|v| v as u64),
+                        tail_bytes: r.get::<_, i64>(2)? as u64,
+                        dropped_lines: r.get::<_, i64>(3)? as u64,
+                        dropped_bytes: r.get::<_, i64>(4)? as u64,
+                    })
+                })
+                .optional()
+            })
+            .map(Option::unwrap_or_default)
+            .map_err(backend)
+    }
+
+    fn set_log_stats(&mut self, run_id: i64, stats: &LogStats) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO run_log_stats (run_id, head_bytes, head_last, tail_bytes, \
+                 dropped_lines, dropped_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    run_id,
+                    stats.head_bytes as i64,
+                    stats.head_last.map(|v| v as i64),
+                    stats.tail_bytes as i64,
+                    stats.dropped_lines as i64,
+                    stats.dropped_bytes as i64,
+                ])
+            })
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn trim_logs(&mut self, run_id: i64, after_seq: u64, bytes: u64) -> Result<(u64, u64)> {
+        let doomed: Vec<(i64, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, length(CAST(line AS BLOB)) + 1 FROM run_logs \
+                 WHERE run_id = ?1 AND seq > ?2 ORDER BY seq",
+            )
+            .and_then(|mut st| {
+                let mut out = Vec::new();
+                let mut total = 0;
+                let mut rows = st.query(params![run_id, after_seq as i64])?;
+                while let Some(row) = rows.next()? {
+                    let (seq, len): (i64, i64) = (row.get(0)?, row.get(1)?);
+                    out.push((seq, len));
+                    total += len;
+                    if total as u64 >= bytes {
+                        break;
+                    }
+                }
+                Ok(out)
+            })
+            .map_err(backend)?;
+        let Some(&(last, _)) = doomed.last() else {
+            return Ok((0, 0));
+        };
+        self.conn
+            .prepare_cached("DELETE FROM run_logs WHERE run_id = ?1 AND seq > ?2 AND seq <= ?3")
+            .and_then(|mut st| st.execute(params![run_id, after_seq as i64, last]))
+            .map_err(backend)?;
+        Ok((doomed.len() as u64, doomed.iter().map(|d| d.1 as u64).sum()))
+    }
+
+    fn push_feedback(&mut self, item: &FeedbackItem) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO feedback (client_group, task_id, grp, run, attempt, outcome, \
+                 exit_code, reason, ended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    item.client_group,
+                    item.task_id,
+                    item.group,
+                    item.run,
+                    item.attempt,
+                    item.outcome.as_str(),
+                    item.exit_code,
+                    item.reason,
+                    item.ended_at,
+                ])
+            })
+            .map_err(backend)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn feedback_after(
+        &mut self,
+        client_group: &str,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<FeedbackItem>> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, client_group, task_id, grp, run, attempt, outcome, exit_code, reason, \
+                 ended_at FROM feedback WHERE client_group = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![client_group, after_id, limit as i64], |row| {
+                    let outcome: String = row.get(6)?;
+                    Ok(FeedbackItem {
+                        id: row.get(0)?,
+                        client_group: row.get(1)?,
+                        task_id: row.get(2)?,
+                        group: row.get(3)?,
+                        run: row.get(4)?,
+                        attempt: row.get(5)?,
+                        outcome: RunOutcome::parse(&outcome)
+                            .ok_or_else(|| invalid("run outcome", &outcome))?,
+                        exit_code: row.get(7)?,
+                        reason: row.get(8)?,
+                        ended_at: row.get(9)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(backend)
+    }
+
+    fn ack_feedback(&mut self, client_group: &str, up_to: i64) -> Result<usize> {
+        self.conn
+            .prepare_cached("DELETE FROM feedback WHERE client_group = ?1 AND id <= ?2")
+            .and_then(|mut st| st.execute(params![client_group, up_to]))
             .map_err(backend)
     }
 

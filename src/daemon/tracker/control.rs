@@ -2,7 +2,7 @@
 //! Each runs in one store transaction and leaves run records that say what
 //! happened.
 
-use super::queue::{resolve, settle, Outcome};
+use super::queue::{push_feedback, resolve, settle, Outcome};
 use super::scheduler::{apply_misfire, Missed};
 use crate::model::{JobKind, JobState, Millis, RunOutcome, RunState};
 use crate::protocol::{JobRef, WireError};
@@ -37,6 +37,9 @@ fn end_open_runs(
         run.lease_until = None;
         run.reason = Some(reason.to_string());
         s.update_run(&run)?;
+        if outcome == RunOutcome::Cancelled {
+            push_feedback(s, job, &run)?;
+        }
     }
     Ok(())
 }

@@ -29,12 +29,18 @@ use wake::Wake;
 pub struct TrackerConfig {
     /// How long a lease lasts without a heartbeat.
     pub lease: Duration,
+    /// Finished one-off jobs, run records and log lines older than this go.
+    pub retain: Duration,
+    /// The most log bytes kept per run (head and tail); 0 keeps everything.
+    pub max_log_bytes: u64,
 }
 
 impl Default for TrackerConfig {
     fn default() -> Self {
         TrackerConfig {
             lease: Duration::from_secs(10),
+            retain: Duration::from_secs(7 * 86_400),
+            max_log_bytes: 1 << 20,
         }
     }
 }
@@ -45,6 +51,7 @@ pub(crate) struct Tracker {
     wake: Wake,
     nodes: Nodes,
     lease_ms: u64,
+    max_log_bytes: u64,
     id: String,
     address: String,
     started_at: Millis,
@@ -76,6 +83,7 @@ pub async fn run(
         wake: Wake::default(),
         nodes: Nodes::default(),
         lease_ms: config.lease.as_millis().max(1) as u64,
+        max_log_bytes: config.max_log_bytes,
         id: format!("tracker@{address}"),
         address: address.clone(),
         started_at: now_ms(),
@@ -85,6 +93,7 @@ pub async fn run(
     tracing::info!(%address, "tracker listening");
     let leases = tokio::spawn(expire_leases(tracker.clone()));
     let ticks = tokio::spawn(fire_ticks(tracker.clone()));
+    let pruner = tokio::spawn(prune(tracker.clone(), config.retain));
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -105,6 +114,7 @@ pub async fn run(
     tracker.wake.changes.notify_waiters();
     let _ = leases.await;
     let _ = ticks.await;
+    let _ = pruner.await;
     if let Err(e) = store.flush().await {
         tracing::error!("store: {e}");
     }
@@ -193,6 +203,47 @@ async fn fire_ticks(t: Arc<Tracker>) {
             _ = tokio::time::sleep(sleep) => {}
             _ = &mut wakeup => {}
             _ = t.shutdown.wait() => return,
+        }
+    }
+}
+
+/// How many jobs or runs one retention batch deletes.
+const PRUNE_BATCH: usize = 500;
+
+/// Retention (LTS's OldDataHandler): now and then, delete finished one-off
+/// jobs, run records and log lines older than `retain`, in small batches so
+/// that submissions and dispatch interleave with it.
+async fn prune(t: Arc<Tracker>, retain: Duration) {
+    let every = (retain / 10).clamp(Duration::from_millis(500), Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = t.shutdown.wait() => return,
+        }
+        let cutoff = now_ms() - retain.as_millis().min(i64::MAX as u128) as i64;
+        let mut total = 0;
+        loop {
+            match t
+                .store
+                .call(move |s| queue::prune(s, cutoff, PRUNE_BATCH))
+                .await
+            {
+                Ok(n) => {
+                    total += n;
+                    if n < PRUNE_BATCH {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("retention: {e}");
+                    break;
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+        if total > 0 {
+            tracing::info!(deleted = total, "retention pruned old jobs and runs");
+            t.wake.changes.notify_waiters();
         }
     }
 }

@@ -3,8 +3,8 @@
 //! cancel, expire leases. No I/O but the store; no SQL.
 
 use crate::model::{
-    validate_job, JobDetail, JobSpec, JobState, JobView, LogEntry, Millis, RunOutcome, RunState,
-    RunView, Schedule,
+    validate_job, FeedbackItem, JobDetail, JobSpec, JobState, JobView, LogEntry, Millis,
+    RunOutcome, RunState, RunView, Schedule, Stream,
 };
 use crate::protocol::{Dispatch, Heartbeat, JobRef, RunResult, SubmitAck, Upstream, WireError};
 use crate::schedule::Plan;
@@ -196,13 +196,22 @@ pub fn claim(
     })
 }
 
-/// Renew the leases a worker still holds; name the runs it should stop.
-pub fn heartbeat(
-    s: &mut dyn Store,
-    beat: &Heartbeat,
-    now: Millis,
-    lease_ms: u64,
-) -> Outcome<Vec<i64>> {
+/// A run started this recently may be on its way to the worker still, so a
+/// heartbeat that does not mention it proves nothing yet.
+const RECONCILE_AFTER_MS: i64 = 5_000;
+
+/// What a heartbeat changed.
+pub struct Beat {
+    /// Runs the worker should stop (cancelled, replaced, no longer its).
+    pub stop: Vec<i64>,
+    /// Groups that got runs to dispatch (runs the worker no longer had).
+    pub woken: BTreeSet<String>,
+}
+
+/// Renew the leases a worker still holds, name the runs it should stop, and
+/// reconcile: a run the tracker thinks the worker holds but the worker did
+/// not report is lost, and queued again at once.
+pub fn heartbeat(s: &mut dyn Store, beat: &Heartbeat, now: Millis, lease_ms: u64) -> Outcome<Beat> {
     let mut stop = Vec::new();
     for &(run_id, fence) in &beat.runs {
         match s.run_by_id(run_id)? {
@@ -217,13 +226,35 @@ pub fn heartbeat(
             _ => stop.push(run_id),
         }
     }
-    Ok(stop)
+    let mut woken = BTreeSet::new();
+    for mut run in s.running_runs_of(&beat.worker.id)? {
+        let reported = beat.runs.iter().any(|(id, _)| *id == run.id);
+        let settled_in = run.started_at.is_some_and(|t| now - t > RECONCILE_AFTER_MS);
+        if reported || !settled_in {
+            continue;
+        }
+        run.state = RunState::Done;
+        run.outcome = Some(RunOutcome::Lost);
+        run.ended_at = Some(now);
+        run.lease_until = None;
+        run.reason = Some(format!("worker {} no longer holds the run", beat.worker.id));
+        s.update_run(&run)?;
+        if let Some(group) = requeue(s, &run, now)? {
+            woken.insert(group);
+        }
+    }
+    Ok(Beat { stop, woken })
 }
 
 /// Apply what a worker sent, in order: log lines of live runs are stored,
 /// results end their runs and move their jobs on. Returns the groups that got
 /// runs to dispatch (retries).
-pub fn deliver(s: &mut dyn Store, items: Vec<Upstream>, now: Millis) -> Outcome<BTreeSet<String>> {
+pub fn deliver(
+    s: &mut dyn Store,
+    items: Vec<Upstream>,
+    now: Millis,
+    max_log_bytes: u64,
+) -> Outcome<BTreeSet<String>> {
     let mut woken = BTreeSet::new();
     let mut known: HashMap<i64, bool> = HashMap::new();
     let mut lines = Vec::new();
@@ -255,7 +286,7 @@ pub fn deliver(s: &mut dyn Store, items: Vec<Upstream>, now: Millis) -> Outcome<
                 }
             }
             Upstream::Done(result) => {
-                s.append_logs(&lines)?;
+                store_lines(s, &lines, max_log_bytes)?;
                 lines.clear();
                 if let Some(group) = finish_run(s, &result, now)? {
                     woken.insert(group);
@@ -263,8 +294,60 @@ pub fn deliver(s: &mut dyn Store, items: Vec<Upstream>, now: Millis) -> Outcome<
             }
         }
     }
-    s.append_logs(&lines)?;
+    store_lines(s, &lines, max_log_bytes)?;
     Ok(woken)
+}
+
+/// Store log lines under the per-run cap (`0`: no cap): a run keeps the
+/// first half of the cap whole and the latest lines within the other half;
+/// what falls between is deleted and counted, and `read_logs` marks the cut.
+fn store_lines(s: &mut dyn Store, lines: &[LogRecord], cap: u64) -> Outcome<()> {
+    if cap == 0 {
+        s.append_logs(lines)?;
+        return Ok(());
+    }
+    let mut runs: Vec<i64> = lines.iter().map(|l| l.run_id).collect();
+    runs.dedup();
+    runs.sort_unstable();
+    runs.dedup();
+    for run_id in runs {
+        let mut stats = s.log_stats(run_id)?;
+        let mine: Vec<LogRecord> = lines
+            .iter()
+            .filter(|l| l.run_id == run_id)
+            .cloned()
+            .collect();
+        for line in &mine {
+            let len = line.line.len() as u64 + 1;
+            if stats.head_last.is_none() && stats.head_bytes + len <= cap / 2 {
+                stats.head_bytes += len;
+            } else {
+                stats.head_last.get_or_insert(line.seq.saturating_sub(1));
+                stats.tail_bytes += len;
+            }
+        }
+        s.append_logs(&mine)?;
+        if let Some(head_last) = stats.head_last {
+            if stats.tail_bytes > cap / 2 {
+                // Trim a little below the limit so that not every line trims.
+                let excess = stats.tail_bytes - cap / 2 + cap / 8;
+                let (lines, bytes) = s.trim_logs(run_id, head_last, excess)?;
+                stats.tail_bytes = stats.tail_bytes.saturating_sub(bytes);
+                stats.dropped_lines += lines;
+                stats.dropped_bytes += bytes;
+            }
+        }
+        s.set_log_stats(run_id, &stats)?;
+    }
+    Ok(())
+}
+
+/// Delete what retention no longer keeps, in one small batch; returns how
+/// many jobs and runs went.
+pub fn prune(s: &mut dyn Store, cutoff: Millis, batch: usize) -> Outcome<usize> {
+    let jobs = s.prune_jobs(cutoff, batch)?;
+    let runs = s.prune_runs(cutoff, batch)?;
+    Ok(jobs + runs)
 }
 
 /// End a run with a worker's result. A result for a run that is no longer
@@ -274,6 +357,23 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
         return Ok(None);
     };
     if run.state != RunState::Running || run.fence != result.fence {
+        if run.fence == result.fence && run.outcome == Some(RunOutcome::Lost) {
+            // Recorded, but it changes nothing: the run was already given
+            // to another attempt.
+            let code = result
+                .exit_code
+                .map(|c| format!(", exit {c}"))
+                .unwrap_or_default();
+            let note = format!(
+                "a late result arrived from its worker: {}{code}; not applied",
+                result.outcome
+            );
+            run.reason = Some(match run.reason.take() {
+                Some(reason) => format!("{reason}; {note}"),
+                None => note,
+            });
+            s.update_run(&run)?;
+        }
         tracing::debug!(run = run.id, "ignored a stale result");
         return Ok(None);
     }
@@ -304,10 +404,34 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
         s.update_job(&job)?;
         return Ok(Some(group));
     }
+    push_feedback(s, &job, &run)?;
     let released = release_buffered(s, &job, now)?;
     settle(s, &mut job, Some(result.outcome))?;
     s.update_job(&job)?;
     Ok(released.then_some(group))
+}
+
+/// Leave the final result of a run in its job's client group's feedback
+/// queue, when the job asked for feedback.
+pub fn push_feedback(s: &mut dyn Store, job: &JobRecord, run: &RunRecord) -> Outcome<()> {
+    let (true, Some(client_group), Some(outcome)) =
+        (job.spec.feedback, &job.spec.client_group, run.outcome)
+    else {
+        return Ok(());
+    };
+    s.push_feedback(&FeedbackItem {
+        id: 0,
+        client_group: client_group.clone(),
+        task_id: job.spec.task_id.clone(),
+        group: job.spec.group.clone(),
+        run: run.run,
+        attempt: run.attempt,
+        outcome,
+        exit_code: run.exit_code,
+        reason: run.reason.clone(),
+        ended_at: run.ended_at.unwrap_or_default(),
+    })?;
+    Ok(())
 }
 
 /// When no run of the job is active any more, let the oldest of its held
@@ -520,17 +644,31 @@ pub fn read_logs(
     };
     let complete = query.after_seq.is_none() && query.tail.is_some() || records.len() < limit;
     let done = run.state == RunState::Done && complete;
-    let lines = records
-        .into_iter()
-        .map(|l| LogEntry {
-            run: run.run,
-            attempt: run.attempt,
-            seq: l.seq,
-            stream: l.stream,
-            line: l.line,
-            at: l.at,
-        })
-        .collect();
+    let entry = |seq: u64, stream, line: String, at| LogEntry {
+        run: run.run,
+        attempt: run.attempt,
+        seq,
+        stream,
+        line,
+        at,
+    };
+    let stats = s.log_stats(run.id)?;
+    let mut lines = Vec::with_capacity(records.len() + 1);
+    for l in records {
+        // Mark the cut where the head ends and the kept tail begins.
+        if let Some(head_last) = stats.head_last.filter(|_| stats.dropped_lines > 0) {
+            let cursor = lines.last().map(|e: &LogEntry| e.seq).or(query.after_seq);
+            let showing_head = query.tail.is_none() || query.after_seq.is_some();
+            if showing_head && l.seq > head_last && cursor.is_none_or(|c| c <= head_last) {
+                let marker = format!(
+                    "[lts: {} lines ({} bytes) omitted here: this run's log exceeded the tracker's --max-log-bytes]",
+                    stats.dropped_lines, stats.dropped_bytes
+                );
+                lines.push(entry(l.seq - 1, Stream::Stderr, marker, l.at));
+            }
+        }
+        lines.push(entry(l.seq, l.stream, l.line, l.at));
+    }
     Ok(LogSlice {
         lines,
         run: Some(run.run),

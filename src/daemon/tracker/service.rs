@@ -3,7 +3,7 @@
 //! (`pull`, `wait`, `logs`) wait on `Wake`, never on a timer loop.
 
 use super::{control, queue, Tracker};
-use crate::model::{now_ms, JobDetail, JobState, JobView, NodeView, Role};
+use crate::model::{now_ms, FeedbackItem, JobDetail, JobState, JobView, NodeView, Role};
 use crate::protocol::{
     serve_connection, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobRef, LogPage, LogQuery,
     PullRequest, SubmitAck, TrackerRpc, Upstream, WireError, WorkerInfo,
@@ -308,6 +308,45 @@ impl TrackerRpc for Conn {
         Ok(nodes)
     }
 
+    async fn feedback(
+        self,
+        _: Context,
+        client_group: String,
+        after_id: i64,
+        wait_ms: u64,
+    ) -> Result<Vec<FeedbackItem>, WireError> {
+        let deadline = deadline_in(wait_ms);
+        loop {
+            let mut notified = armed(&self.t.wake.changes);
+            let group = client_group.clone();
+            let items = self
+                .t
+                .store
+                .call(move |s| Ok::<_, WireError>(s.feedback_after(&group, after_id, LOG_PAGE)?))
+                .await?;
+            if !items.is_empty()
+                || wait_ms == 0
+                || !wait_for(notified.as_mut(), deadline, &self.t).await
+            {
+                return Ok(items);
+            }
+        }
+    }
+
+    async fn ack_feedback(
+        self,
+        _: Context,
+        client_group: String,
+        up_to: i64,
+    ) -> Result<u64, WireError> {
+        let removed = self
+            .t
+            .store
+            .call(move |s| Ok::<_, WireError>(s.ack_feedback(&client_group, up_to)?))
+            .await?;
+        Ok(removed as u64)
+    }
+
     async fn pull(self, _: Context, request: PullRequest) -> Result<Vec<Dispatch>, WireError> {
         self.register(&request.worker, request.running);
         if self.stopping() {
@@ -355,12 +394,16 @@ impl TrackerRpc for Conn {
     async fn heartbeat(self, _: Context, beat: Heartbeat) -> Result<HeartbeatReply, WireError> {
         self.register(&beat.worker, beat.runs.len() as u32);
         let (now, lease) = (now_ms(), self.t.lease_ms);
-        let stop = self
+        let beat = self
             .t
             .store
             .call(move |s| queue::heartbeat(s, &beat, now, lease))
             .await?;
-        Ok(HeartbeatReply { stop })
+        if !beat.woken.is_empty() {
+            tracing::info!("re-queued runs a worker no longer held");
+            self.t.wake.work_for(&beat.woken);
+        }
+        Ok(HeartbeatReply { stop: beat.stop })
     }
 
     async fn deliver(
@@ -369,12 +412,12 @@ impl TrackerRpc for Conn {
         worker_id: String,
         items: Vec<Upstream>,
     ) -> Result<(), WireError> {
-        let now = now_ms();
+        let (now, cap) = (now_ms(), self.t.max_log_bytes);
         let count = items.len();
         let woken = self
             .t
             .store
-            .call(move |s| queue::deliver(s, items, now))
+            .call(move |s| queue::deliver(s, items, now, cap))
             .await?;
         tracing::trace!(%worker_id, count, "delivered");
         self.t.wake.work_for(&woken);

@@ -7,12 +7,12 @@ mod outbox;
 mod process;
 mod runner;
 
-pub use process::param_var;
+pub use process::{param_var, Stop};
 pub use runner::{JobRunner, RunContext, RunLog, Runner};
 
 use crate::client::{Client, ClientError};
 use crate::daemon::Shutdown;
-use crate::model::{now_ms, RunOutcome};
+use crate::model::{format_duration, now_ms, RunOutcome};
 use crate::protocol::{
     Dispatch, Heartbeat, PullRequest, RunResult, Upstream, WireError, WorkerInfo,
 };
@@ -42,7 +42,7 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 /// A run in progress: its fencing token and the switch that stops it.
 struct Active {
     fence: i64,
-    stop: watch::Sender<bool>,
+    stop: Arc<watch::Sender<Option<Stop>>>,
 }
 
 struct Shared {
@@ -52,9 +52,6 @@ struct Shared {
     outbox: Outbox,
     active: Mutex<HashMap<i64, Active>>,
     slot_freed: Notify,
-    /// Set when the grace period is over and runs are being stopped: such a
-    /// run is given back to the tracker as `lost`, to run elsewhere.
-    giving_back: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -96,7 +93,6 @@ pub async fn run(client: Arc<Client>, config: WorkerConfig, shutdown: Shutdown) 
         outbox,
         active: Mutex::new(HashMap::new()),
         slot_freed: Notify::new(),
-        giving_back: std::sync::atomic::AtomicBool::new(false),
     });
     let heartbeats = tokio::spawn(heartbeat_loop(shared.clone(), shutdown.clone()));
     pull_loop(&shared, &shutdown).await;
@@ -183,9 +179,8 @@ async fn drain(shared: &Arc<Shared>) {
             _ = freed => {}
             _ = tokio::time::sleep_until(deadline), if !stopped => {
                 tracing::warn!("grace period over: stopping {left} running job(s) and giving them back");
-                shared.giving_back.store(true, Ordering::SeqCst);
                 for active in shared.active().values() {
-                    let _ = active.stop.send(true);
+                    let _ = active.stop.send(Some(Stop::GiveBack));
                 }
                 stopped = true;
             }
@@ -194,25 +189,45 @@ async fn drain(shared: &Arc<Shared>) {
 }
 
 fn start_run(shared: &Arc<Shared>, dispatch: Dispatch) {
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(None);
+    let stop_tx = Arc::new(stop_tx);
     shared.active().insert(
         dispatch.run_id,
         Active {
             fence: dispatch.fence,
-            stop: stop_tx,
+            stop: stop_tx.clone(),
         },
     );
     let shared = shared.clone();
     tokio::spawn(async move {
         let (run_id, fence) = (dispatch.run_id, dispatch.fence);
-        let (mut outcome, exit_code, mut reason) = execute(&shared, &dispatch, stop_rx).await;
-        if outcome == RunOutcome::Cancelled && shared.giving_back.load(Ordering::SeqCst) {
-            outcome = RunOutcome::Lost;
-            reason = Some(format!(
-                "worker {} stopped before the run finished",
-                shared.info.id
-            ));
-        }
+        let execution = execute(&shared, &dispatch, stop_rx.clone());
+        tokio::pin!(execution);
+        let timeout = dispatch.job.timeout_ms.map(Duration::from_millis);
+        let (outcome, exit_code, reason) = tokio::select! {
+            ended = &mut execution => ended,
+            _ = tokio::time::sleep(timeout.unwrap_or_default()), if timeout.is_some() => {
+                let _ = stop_tx.send(Some(Stop::Timeout));
+                execution.await
+            }
+        };
+        let (outcome, reason) = match (outcome, *stop_rx.borrow()) {
+            (RunOutcome::Cancelled, Some(Stop::Timeout)) => (
+                RunOutcome::TimedOut,
+                Some(format!(
+                    "timed out after {}",
+                    format_duration(timeout.unwrap_or_default())
+                )),
+            ),
+            (RunOutcome::Cancelled, Some(Stop::GiveBack)) => (
+                RunOutcome::Lost,
+                Some(format!(
+                    "worker {} stopped before the run finished",
+                    shared.info.id
+                )),
+            ),
+            other => (other.0, reason),
+        };
         shared.outbox.send(Upstream::Done(RunResult {
             run_id,
             fence,
@@ -229,7 +244,7 @@ fn start_run(shared: &Arc<Shared>, dispatch: Dispatch) {
 async fn execute(
     shared: &Arc<Shared>,
     dispatch: &Dispatch,
-    stop: watch::Receiver<bool>,
+    stop: watch::Receiver<Option<Stop>>,
 ) -> (RunOutcome, Option<i32>, Option<String>) {
     let ctx = RunContext::from_dispatch(dispatch);
     let log = Arc::new(RunLog::new(dispatch.run_id, shared.outbox.clone()));
@@ -309,7 +324,7 @@ async fn heartbeat_loop(shared: Arc<Shared>, shutdown: Shutdown) {
                 for run_id in reply.stop {
                     if let Some(run) = active.get(&run_id) {
                         tracing::info!(run_id, "stopping a run the tracker no longer assigns here");
-                        let _ = run.stop.send(true);
+                        let _ = run.stop.send(Some(Stop::Cancel));
                     }
                 }
             }

@@ -42,13 +42,24 @@ pub fn param_var(key: &str) -> String {
     format!("LTS_PARAM_{cleaned}")
 }
 
-/// Run `program args` for `ctx`, until it exits or `stop` turns true.
+/// Why a run is being stopped before it ends by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The tracker no longer assigns the run here (cancelled, replaced).
+    Cancel,
+    /// It ran past its `--timeout`.
+    Timeout,
+    /// The worker is stopping and gives the run back to run elsewhere.
+    GiveBack,
+}
+
+/// Run `program args` for `ctx`, until it exits or `stop` says why not.
 pub async fn run(
     program: &str,
     args: &[String],
     ctx: &RunContext,
     log: Arc<RunLog>,
-    mut stop: watch::Receiver<bool>,
+    mut stop: watch::Receiver<Option<Stop>>,
 ) -> Ended {
     let mut cmd = Command::new(program);
     cmd.args(args)
@@ -154,9 +165,9 @@ pub async fn run(
     }
 }
 
-/// Resolve once `stop` turns true (or its sender is gone).
-pub async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
+/// Resolve once `stop` names a reason (or its sender is gone).
+pub async fn stopped(stop: &mut watch::Receiver<Option<Stop>>) {
+    let _ = stop.wait_for(|s| s.is_some()).await;
 }
 
 async fn pump(io: impl AsyncRead + Unpin, stream: Stream, log: Arc<RunLog>) {
