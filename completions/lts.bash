@@ -25,6 +25,9 @@ _lts() {
             lts,cron)
                 cmd="lts__subcmd__cron"
                 ;;
+            lts,feedback)
+                cmd="lts__subcmd__feedback"
+                ;;
             lts,help)
                 cmd="lts__subcmd__help"
                 ;;
@@ -46,6 +49,9 @@ _lts() {
             lts,retry)
                 cmd="lts__subcmd__retry"
                 ;;
+            lts,spool)
+                cmd="lts__subcmd__spool"
+                ;;
             lts,submit)
                 cmd="lts__subcmd__submit"
                 ;;
@@ -63,6 +69,9 @@ _lts() {
                 ;;
             lts__subcmd__help,cron)
                 cmd="lts__subcmd__help__subcmd__cron"
+                ;;
+            lts__subcmd__help,feedback)
+                cmd="lts__subcmd__help__subcmd__feedback"
                 ;;
             lts__subcmd__help,help)
                 cmd="lts__subcmd__help__subcmd__help"
@@ -85,6 +94,9 @@ _lts() {
             lts__subcmd__help,retry)
                 cmd="lts__subcmd__help__subcmd__retry"
                 ;;
+            lts__subcmd__help,spool)
+                cmd="lts__subcmd__help__subcmd__spool"
+                ;;
             lts__subcmd__help,submit)
                 cmd="lts__subcmd__help__subcmd__submit"
                 ;;
@@ -94,6 +106,30 @@ _lts() {
             lts__subcmd__help,trigger)
                 cmd="lts__subcmd__help__subcmd__trigger"
                 ;;
+            lts__subcmd__help__subcmd__spool,flush)
+                cmd="lts__subcmd__help__subcmd__spool__subcmd__flush"
+                ;;
+            lts__subcmd__help__subcmd__spool,list)
+                cmd="lts__subcmd__help__subcmd__spool__subcmd__list"
+                ;;
+            lts__subcmd__spool,flush)
+                cmd="lts__subcmd__spool__subcmd__flush"
+                ;;
+            lts__subcmd__spool,help)
+                cmd="lts__subcmd__spool__subcmd__help"
+                ;;
+            lts__subcmd__spool,list)
+                cmd="lts__subcmd__spool__subcmd__list"
+                ;;
+            lts__subcmd__spool__subcmd__help,flush)
+                cmd="lts__subcmd__spool__subcmd__help__subcmd__flush"
+                ;;
+            lts__subcmd__spool__subcmd__help,help)
+                cmd="lts__subcmd__spool__subcmd__help__subcmd__help"
+                ;;
+            lts__subcmd__spool__subcmd__help,list)
+                cmd="lts__subcmd__spool__subcmd__help__subcmd__list"
+                ;;
             *)
                 ;;
         esac
@@ -101,13 +137,17 @@ _lts() {
 
     case "${cmd}" in
         lts)
-            opts="-o -h -V --tracker --output --help --version submit jobs job logs nodes cancel suspend resume trigger retry cron completions help"
+            opts="-o -h -V --tracker --data --output --help --version submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -127,7 +167,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__cancel)
-            opts="-g -o -h --group --tracker --output --help"
+            opts="-g -o -h --group --tracker --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -142,6 +182,10 @@ _lts() {
                     return 0
                     ;;
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -161,13 +205,17 @@ _lts() {
             return 0
             ;;
         lts__subcmd__completions)
-            opts="-o -h --tracker --output --help bash elvish fish powershell zsh"
+            opts="-o -h --tracker --data --output --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -187,7 +235,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__cron)
-            opts="-n -o -h --count --from --tz --tracker --output --help"
+            opts="-n -o -h --count --from --tz --tracker --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -213,6 +261,44 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__feedback)
+            opts="-f -o -h --client-group --follow --tracker --data --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --client-group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -229,7 +315,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__help)
-            opts="submit jobs job logs nodes cancel suspend resume trigger retry cron completions help"
+            opts="submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -271,6 +357,20 @@ _lts() {
             return 0
             ;;
         lts__subcmd__help__subcmd__cron)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__help__subcmd__feedback)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -382,6 +482,48 @@ _lts() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        lts__subcmd__help__subcmd__spool)
+            opts="list flush"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__help__subcmd__spool__subcmd__flush)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__help__subcmd__spool__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         lts__subcmd__help__subcmd__submit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -425,7 +567,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__job)
-            opts="-g -o -h --group --tracker --output --help"
+            opts="-g -o -h --group --tracker --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -440,6 +582,10 @@ _lts() {
                     return 0
                     ;;
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -459,7 +605,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__jobs)
-            opts="-g -o -h --group --state --kind --limit --tracker --output --help"
+            opts="-g -o -h --group --state --kind --limit --tracker --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -489,6 +635,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -505,7 +655,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__logs)
-            opts="-g -f -o -h --group --run --follow --tail --tracker --output --help"
+            opts="-g -f -o -h --group --run --follow --tail --tracker --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -531,6 +681,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -547,7 +701,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__nodes)
-            opts="-g -o -h --role --group --tracker --output --help"
+            opts="-g -o -h --role --group --tracker --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -569,6 +723,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -585,7 +743,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__resume)
-            opts="-g -o -h --group --tracker --output --help"
+            opts="-g -o -h --group --tracker --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -600,6 +758,10 @@ _lts() {
                     return 0
                     ;;
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -619,7 +781,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__retry)
-            opts="-g -o -h --group --tracker --output --help"
+            opts="-g -o -h --group --tracker --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -634,6 +796,156 @@ _lts() {
                     return 0
                     ;;
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__spool)
+            opts="-o -h --tracker --data --output --help list flush help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__spool__subcmd__flush)
+            opts="-o -h --tracker --data --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__spool__subcmd__help)
+            opts="list flush help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__spool__subcmd__help__subcmd__flush)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__spool__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__spool__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__spool__subcmd__list)
+            opts="-o -h --tracker --data --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -653,7 +965,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__submit)
-            opts="-g -o -h --task-id --group --param --params-json --cron --tz --at --delay --repeat-count --repeat-interval --priority --max-retries --retry-backoff --timeout --replace --overlap --rely-on-prev-cycle --misfire --catch-up-window --feedback --client-group --wait --tracker --output --help"
+            opts="-g -o -h --task-id --group --param --params-json --cron --tz --at --delay --repeat-count --repeat-interval --priority --max-retries --retry-backoff --timeout --replace --overlap --rely-on-prev-cycle --misfire --catch-up-window --feedback --client-group --wait --spool --tracker --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -739,6 +1051,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -755,7 +1071,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__suspend)
-            opts="-g -o -h --group --tracker --output --help"
+            opts="-g -o -h --group --tracker --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -770,6 +1086,10 @@ _lts() {
                     return 0
                     ;;
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -789,7 +1109,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__trigger)
-            opts="-g -o -h --group --tracker --output --help"
+            opts="-g -o -h --group --tracker --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -804,6 +1124,10 @@ _lts() {
                     return 0
                     ;;
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_lts_global_optspecs
-    string join \n tracker= o/output= h/help V/version
+    string join \n tracker= data= o/output= h/help V/version
 end
 
 function __fish_lts_needs_command
@@ -25,6 +25,7 @@ function __fish_lts_using_subcommand
 end
 
 complete -c lts -n "__fish_lts_needs_command" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_needs_command" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_needs_command" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -39,6 +40,8 @@ complete -c lts -n "__fish_lts_needs_command" -f -a "suspend" -d 'Suspend a job:
 complete -c lts -n "__fish_lts_needs_command" -f -a "resume" -d 'Resume a suspended job: missed ticks follow its misfire policy'
 complete -c lts -n "__fish_lts_needs_command" -f -a "trigger" -d 'Run a job once more now; its schedule is untouched'
 complete -c lts -n "__fish_lts_needs_command" -f -a "retry" -d 'Run a job\'s last run again when it did not succeed'
+complete -c lts -n "__fish_lts_needs_command" -f -a "feedback" -d 'Print (and acknowledge) the results of jobs submitted with --feedback'
+complete -c lts -n "__fish_lts_needs_command" -f -a "spool" -d 'List or deliver the jobs kept by `submit --spool` while no tracker answered'
 complete -c lts -n "__fish_lts_needs_command" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
 complete -c lts -n "__fish_lts_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c lts -n "__fish_lts_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -66,12 +69,14 @@ fire-all\t''"
 complete -c lts -n "__fish_lts_using_subcommand submit" -l catch-up-window -d 'With --misfire fire-all, catch up only ticks this recent' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l client-group -d 'The submitting client node group' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand submit" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand submit" -l replace -d 'Replace an existing job with the same task id and group'
 complete -c lts -n "__fish_lts_using_subcommand submit" -l rely-on-prev-cycle -d 'The same as --overlap skip (LTS\'s relyOnPrevCycle)'
 complete -c lts -n "__fish_lts_using_subcommand submit" -l feedback -d 'Keep the result in the client group\'s feedback queue until read'
 complete -c lts -n "__fish_lts_using_subcommand submit" -l wait -d 'Block until the first run ends; exit 0 if it succeeded, 1 if not'
+complete -c lts -n "__fish_lts_using_subcommand submit" -l spool -d 'If no tracker answers, keep the job in the local spool (in the data dir) and exit 0; `lts spool flush` or the next submit delivers it'
 complete -c lts -n "__fish_lts_using_subcommand submit" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand jobs" -s g -l group -d 'Only jobs of this worker group' -r
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l state -d 'Only jobs in this state' -r -f -a "scheduled\t''
@@ -88,11 +93,13 @@ cron\t''
 repeat\t''"
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l limit -d 'At most this many (the newest)' -r
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand jobs" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand jobs" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand jobs" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand job" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand job" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand job" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand job" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand job" -s h -l help -d 'Print help'
@@ -100,6 +107,7 @@ complete -c lts -n "__fish_lts_using_subcommand logs" -s g -l group -d 'The job\
 complete -c lts -n "__fish_lts_using_subcommand logs" -l run -d 'The run number [default: the latest]' -r
 complete -c lts -n "__fish_lts_using_subcommand logs" -l tail -d 'Only the last N lines' -r
 complete -c lts -n "__fish_lts_using_subcommand logs" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand logs" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand logs" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand logs" -s f -l follow -d 'Keep printing new lines until the run ends'
@@ -108,55 +116,95 @@ complete -c lts -n "__fish_lts_using_subcommand nodes" -l role -d 'Only nodes of
 worker\t''"
 complete -c lts -n "__fish_lts_using_subcommand nodes" -s g -l group -d 'Only nodes of this group' -r
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand nodes" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand nodes" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand nodes" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand cancel" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand suspend" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand suspend" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand suspend" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand suspend" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand resume" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand resume" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand resume" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand resume" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand resume" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand trigger" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand trigger" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand trigger" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand trigger" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand trigger" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand retry" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand retry" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand retry" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand retry" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand retry" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand feedback" -l client-group -d 'The client node group whose results to read' -r
+complete -c lts -n "__fish_lts_using_subcommand feedback" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand feedback" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand feedback" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand feedback" -s f -l follow -d 'Keep waiting for results and print them as they come, until interrupted'
+complete -c lts -n "__fish_lts_using_subcommand feedback" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -f -a "list" -d 'List the jobs waiting in the spool, oldest first'
+complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -f -a "flush" -d 'Deliver the waiting jobs to the tracker, in the order they were spooled'
+complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the jobs waiting in the spool, oldest first'
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "flush" -d 'Deliver the waiting jobs to the tracker, in the order they were spooled'
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lts -n "__fish_lts_using_subcommand cron" -s n -l count -d 'How many fire times' -r
 complete -c lts -n "__fish_lts_using_subcommand cron" -l from -d 'Start after this time [default: now]' -r
 complete -c lts -n "__fish_lts_using_subcommand cron" -l tz -d 'The time zone [default: this machine\'s]' -r
 complete -c lts -n "__fish_lts_using_subcommand cron" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand cron" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand cron" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand cron" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand completions" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand completions" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand completions" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "submit" -d 'Submit a job and print its task id'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "jobs" -d 'List jobs'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "job" -d 'Show one job with its runs'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "nodes" -d 'List the tracker and the workers connected to it'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "cancel" -d 'Cancel a job: no more runs; a queued run leaves the queue, a running one is stopped'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "suspend" -d 'Suspend a job: no more ticks; a running run finishes'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "resume" -d 'Resume a suspended job: missed ticks follow its misfire policy'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "trigger" -d 'Run a job once more now; its schedule is untouched'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "retry" -d 'Run a job\'s last run again when it did not succeed'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry cron completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help" -f -a "submit" -d 'Submit a job and print its task id'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help" -f -a "jobs" -d 'List jobs'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help" -f -a "job" -d 'Show one job with its runs'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help" -f -a "nodes" -d 'List the tracker and the workers connected to it'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help" -f -a "cancel" -d 'Cancel a job: no more runs; a queued run leaves the queue, a running one is stopped'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help" -f -a "suspend" -d 'Suspend a job: no more ticks; a running run finishes'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help" -f -a "resume" -d 'Resume a suspended job: missed ticks follow its misfire policy'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help" -f -a "trigger" -d 'Run a job once more now; its schedule is untouched'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help" -f -a "retry" -d 'Run a job\'s last run again when it did not succeed'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help" -f -a "feedback" -d 'Print (and acknowledge) the results of jobs submitted with --feedback'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help" -f -a "spool" -d 'List or deliver the jobs kept by `submit --spool` while no tracker answered'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "list" -d 'List the jobs waiting in the spool, oldest first'
+complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "flush" -d 'Deliver the waiting jobs to the tracker, in the order they were spooled'

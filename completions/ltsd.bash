@@ -131,7 +131,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__standalone)
-            opts="-h --listen --lease --group --threads --runner --allow-commands --grace --data --token --help"
+            opts="-h --listen --lease --retain --max-log-bytes --group --threads --runner --allow-commands --grace --data --token --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -142,6 +142,14 @@ _ltsd() {
                     return 0
                     ;;
                 --lease)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-log-bytes)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -177,7 +185,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__tracker)
-            opts="-h --listen --lease --store --data --token --help"
+            opts="-h --listen --lease --retain --max-log-bytes --store --data --token --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -188,6 +196,14 @@ _ltsd() {
                     return 0
                     ;;
                 --lease)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-log-bytes)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

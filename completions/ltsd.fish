@@ -32,6 +32,8 @@ complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "worker" -d 'The TaskTrack
 complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l listen -d 'The address to listen on' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l lease -d 'How long a dispatched run\'s lease lasts without a heartbeat' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l retain -d 'Keep finished one-off jobs, run records and log lines this long' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l max-log-bytes -d 'The most log bytes kept per run: its head and its tail, with a marker between (0: all)' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l group -d 'The worker\'s node group' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l threads -d 'How many runs at once' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l runner -d 'The program that runs jobs (job JSON on stdin), or builtin:noop' -r
@@ -42,6 +44,8 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l allow-commands 
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -s h -l help -d 'Print help'
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l listen -d 'The address to listen on' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l lease -d 'How long a dispatched run\'s lease lasts without a heartbeat' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l retain -d 'Keep finished one-off jobs, run records and log lines this long' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l max-log-bytes -d 'The most log bytes kept per run: its head and its tail, with a marker between (0: all)' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l store -d 'The store: sqlite (in the data dir)' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l data -d 'Where the role keeps its state [default: the platform data dir + lts]' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l token -d 'The cluster\'s shared secret; required to listen on a non-loopback address' -r

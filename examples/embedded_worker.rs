@@ -38,6 +38,7 @@ async fn main() {
         runner: Runner::InProcess(Arc::new(ReportRunner)),
         allow_commands: false,
         grace: Duration::from_secs(30),
+        spool_dir: Some(lts::config::default_data_dir()),
     };
     let (trigger, shutdown) = Shutdown::new();
     trigger.on_signals(|| std::process::exit(0));

@@ -4,6 +4,7 @@
 //! - [`model`]: jobs, schedules, runs, nodes: plain serde types, no I/O.
 //! - [`protocol`]: the tracker's tarpc service, wire errors, the handshake.
 //! - [`client`]: the library client that `lts` and embedding programs use.
+//! - [`spool`]: the client spool: jobs kept locally while no tracker answers, delivered later.
 //! - [`schedule`]: cron (Quartz and Unix), time zones, next fire times: pure functions.
 //! - [`store`]: the `Store` trait, its SQLite backend and the group-commit actor.
 //! - [`daemon`]: the `ltsd` roles: tracker, worker, standalone.
@@ -19,6 +20,7 @@ pub mod docs;
 pub mod model;
 pub mod protocol;
 pub mod schedule;
+pub mod spool;
 pub mod store;
 
 /// This build's version, as nodes report it.

@@ -6,11 +6,13 @@ mod completions;
 mod control;
 mod cron;
 mod error;
+mod feedback;
 mod job;
 mod jobs;
 mod logs;
 mod nodes;
 mod output;
+mod spool;
 mod submit;
 
 pub use error::CliError;
@@ -19,6 +21,8 @@ pub use output::Format;
 use crate::client::Client;
 use clap::{Parser, Subcommand};
 use control::Op;
+use spool::SpoolCommand;
+use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -27,7 +31,9 @@ use control::Op;
     about = "Submit, inspect and control jobs of an lts cluster",
     long_about = "Submit, inspect and control jobs of an lts cluster.\n\n\
 The tracker address comes from --tracker, else LTS_TRACKER, else `tracker` in \
-lts/config.toml in the platform config dir, else 127.0.0.1:7420.\n\n\
+lts/config.toml in the platform config dir, else 127.0.0.1:7420. The spool \
+(`lts submit --spool`) lives in the data dir: --data, else LTS_DATA, else the \
+platform data dir + lts.\n\n\
 Exit codes: 0 ok; 1 the job or operation failed; 2 bad usage or bad input; \
 3 not found; 4 no tracker reachable."
 )]
@@ -35,6 +41,9 @@ pub struct Cli {
     /// Tracker address(es) to talk to, comma-separated
     #[arg(long, global = true, env = "LTS_TRACKER", value_name = "ADDR[,ADDR..]")]
     pub tracker: Option<String>,
+    /// Where lts keeps its spool [default: the platform data dir + lts]
+    #[arg(long, global = true, env = "LTS_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Output format
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
@@ -64,6 +73,10 @@ pub enum Command {
     Trigger(control::ControlArgs),
     /// Run a job's last run again when it did not succeed
     Retry(control::ControlArgs),
+    /// Print (and acknowledge) the results of jobs submitted with --feedback
+    Feedback(feedback::FeedbackArgs),
+    /// List or deliver the jobs kept by `submit --spool` while no tracker answered
+    Spool(spool::SpoolArgs),
     /// Print the next fire times of a cron expression, or why it is invalid
     Cron(cron::CronArgs),
     /// Print a shell completion script
@@ -86,6 +99,13 @@ impl Cli {
         }
         Ok(Client::new(addrs))
     }
+
+    /// The data dir, where the spool lives.
+    fn data_dir(&self) -> PathBuf {
+        self.data
+            .clone()
+            .unwrap_or_else(crate::config::default_data_dir)
+    }
 }
 
 /// Run one `lts` invocation.
@@ -94,7 +114,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match &cli.command {
         Command::Completions(args) => completions::run(args),
         Command::Cron(args) => cron::run(args, format),
-        Command::Submit(args) => submit::run(&cli.client()?, args, format).await,
+        Command::Submit(args) => submit::run(&cli.client()?, args, format, &cli.data_dir()).await,
         Command::Jobs(args) => jobs::run(&cli.client()?, args, format).await,
         Command::Job(args) => job::run(&cli.client()?, args, format).await,
         Command::Logs(args) => logs::run(&cli.client()?, args, format).await,
@@ -104,6 +124,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Resume(args) => control::run(&cli.client()?, Op::Resume, args, format).await,
         Command::Trigger(args) => control::run(&cli.client()?, Op::Trigger, args, format).await,
         Command::Retry(args) => control::run(&cli.client()?, Op::Retry, args, format).await,
+        Command::Feedback(args) => feedback::run(&cli.client()?, args, format).await,
+        Command::Spool(args) => match args.command {
+            SpoolCommand::List => spool::list(&cli.data_dir(), format),
+            SpoolCommand::Flush => spool::flush(&cli.client()?, &cli.data_dir(), format).await,
+        },
     }
 }
 

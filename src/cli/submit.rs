@@ -1,9 +1,11 @@
 //! `lts submit`: build a job from flags, send it, print its task id; with
-//! `--wait`, block until its first run ends and exit by its outcome.
+//! `--wait`, block until its first run ends and exit by its outcome; with
+//! `--spool`, keep it in the local spool when no tracker answers. Jobs
+//! waiting in the spool are delivered first.
 
 use super::error::exit;
 use super::output::{job_detail_json, print_json, Format};
-use super::CliError;
+use super::{spool, CliError};
 use crate::client::Client;
 use crate::model::{
     new_task_id, now_ms, parse_duration, JobSpec, JobState, Misfire, Overlap, RunOutcome, Schedule,
@@ -12,6 +14,7 @@ use crate::protocol::JobRef;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
@@ -94,6 +97,10 @@ pub struct SubmitArgs {
     /// Block until the first run ends; exit 0 if it succeeded, 1 if not
     #[arg(long)]
     pub wait: bool,
+    /// If no tracker answers, keep the job in the local spool (in the data
+    /// dir) and exit 0; `lts spool flush` or the next submit delivers it
+    #[arg(long, conflicts_with = "wait")]
+    pub spool: bool,
     /// The job's own command, run by workers started with --allow-commands
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -213,7 +220,12 @@ fn schedule(args: &SubmitArgs) -> Result<Schedule, CliError> {
 /// How long one `wait` call asks the tracker to hold on.
 const WAIT_SLICE: Duration = Duration::from_secs(20);
 
-pub async fn run(client: &Client, args: &SubmitArgs, format: Format) -> Result<(), CliError> {
+pub async fn run(
+    client: &Client,
+    args: &SubmitArgs,
+    format: Format,
+    data: &Path,
+) -> Result<(), CliError> {
     let job = job_from_args(args)?;
     if let Schedule::At { at_ms } = job.schedule {
         if at_ms < now_ms() && args.at.is_some() {
@@ -223,7 +235,19 @@ pub async fn run(client: &Client, args: &SubmitArgs, format: Format) -> Result<(
             );
         }
     }
-    let ack = client.submit(job).await?;
+    if let Some(unreachable) = spool::deliver_waiting(client, data, args.spool).await? {
+        if args.spool {
+            return spool::keep(data, &job, &unreachable, format);
+        }
+        return Err(unreachable.into());
+    }
+    let ack = match client.submit(job.clone()).await {
+        Ok(ack) => ack,
+        Err(e) if args.spool && crate::spool::is_unavailable(&e) => {
+            return spool::keep(data, &job, &e, format)
+        }
+        Err(e) => return Err(e.into()),
+    };
     if !args.wait {
         match format {
             Format::Json => print_json(&json!({

@@ -63,7 +63,8 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             drop(dir);
         }
         RoleCmd::Worker(a) => {
-            let config = worker_config(a.group.clone(), &a.worker)?;
+            let mut config = worker_config(a.group.clone(), &a.worker)?;
+            config.spool_dir = Some(data_path(&a.common));
             let addrs = crate::config::split_addrs(&a.tracker);
             if addrs.is_empty() {
                 return Err(LaunchError::Usage("--tracker: no address given".into()));
@@ -73,7 +74,8 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             worker::run(client, config, shutdown).await;
         }
         RoleCmd::Standalone(a) => {
-            let config = worker_config(a.group.clone(), &a.worker)?;
+            let mut config = worker_config(a.group.clone(), &a.worker)?;
+            config.spool_dir = Some(data_path(&a.common));
             let listen = check_listen(&a.tracker, &a.common)?;
             let dir = open_data_dir(&a.common, "tracker")?;
             let store: StoreHandle = tracker::open_sqlite(&dir.path)?;
@@ -120,6 +122,7 @@ fn worker_config(group: String, opts: &WorkerOpts) -> Result<WorkerConfig, Launc
         runner,
         allow_commands: opts.allow_commands,
         grace: opts.grace,
+        spool_dir: None,
     })
 }
 
@@ -144,12 +147,15 @@ fn check_listen(opts: &TrackerOpts, common: &CommonArgs) -> Result<SocketAddr, L
     Ok(addr)
 }
 
-fn open_data_dir(common: &CommonArgs, role: &str) -> Result<DataDir, LaunchError> {
-    let path = common
+fn data_path(common: &CommonArgs) -> std::path::PathBuf {
+    common
         .data
         .clone()
-        .unwrap_or_else(crate::config::default_data_dir);
-    Ok(DataDir::open(&path, role)?)
+        .unwrap_or_else(crate::config::default_data_dir)
+}
+
+fn open_data_dir(common: &CommonArgs, role: &str) -> Result<DataDir, LaunchError> {
+    Ok(DataDir::open(&data_path(common), role)?)
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, LaunchError> {

@@ -6,6 +6,7 @@
 mod outbox;
 mod process;
 mod runner;
+mod spool;
 
 pub use process::{param_var, Stop};
 pub use runner::{JobRunner, RunContext, RunLog, Runner};
@@ -32,6 +33,9 @@ pub struct WorkerConfig {
     pub allow_commands: bool,
     /// On shutdown, how long running jobs may take before they are stopped.
     pub grace: Duration,
+    /// Where undelivered results wait on disk (`<dir>/worker-spool/`);
+    /// `None` keeps them in memory only.
+    pub spool_dir: Option<std::path::PathBuf>,
 }
 
 /// How long one pull waits for work.
@@ -85,7 +89,17 @@ pub async fn run(client: Arc<Client>, config: WorkerConfig, shutdown: Shutdown) 
         started_at: now_ms(),
     };
     tracing::info!(worker = %info.id, group = %config.group, threads = config.threads, runner = ?config.runner, "worker starting");
-    let (outbox, shipper) = outbox::start(client.clone(), info.id.clone(), shutdown.clone());
+    let spool = match &config.spool_dir {
+        Some(dir) => match spool::WorkerSpool::open(dir, &info.id) {
+            Ok(spool) => Some(spool),
+            Err(e) => {
+                tracing::error!("{e}; undelivered results will wait in memory only");
+                None
+            }
+        },
+        None => None,
+    };
+    let (outbox, shipper) = outbox::start(client.clone(), info.id.clone(), shutdown.clone(), spool);
     let shared = Arc::new(Shared {
         config,
         info,

@@ -1,7 +1,10 @@
 //! The worker's upstream queue: log lines and results leave in the order
 //! they were made, in batches, and are sent again until the tracker takes
-//! them (it ignores duplicates), so a short tracker outage loses nothing.
+//! them (it ignores duplicates). While the tracker cannot be reached they wait
+//! in the worker's spool on disk, so an outage, or the worker's own death,
+//! loses nothing that was made.
 
+use super::spool::WorkerSpool;
 use crate::client::Client;
 use crate::daemon::Shutdown;
 use crate::protocol::Upstream;
@@ -28,46 +31,73 @@ impl Outbox {
 }
 
 /// Start the shipper. It ends when every `Outbox` is dropped and all it held
-/// is delivered (or, after shutdown, has failed for a while).
+/// is delivered (or, after shutdown, has failed for a while; with a spool,
+/// what is left then waits on disk for the next worker).
 pub fn start(
     client: Arc<Client>,
     worker_id: String,
     shutdown: Shutdown,
+    spool: Option<WorkerSpool>,
 ) -> (Outbox, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(ship(client, worker_id, rx, shutdown));
+    let shipper = Shipper {
+        client,
+        worker_id,
+        rx,
+        shutdown,
+        spool,
+        pending: Vec::new(),
+    };
+    let task = tokio::spawn(shipper.run());
     (Outbox { tx }, task)
 }
 
-async fn ship(
+struct Shipper {
     client: Arc<Client>,
     worker_id: String,
-    mut rx: mpsc::UnboundedReceiver<Upstream>,
+    rx: mpsc::UnboundedReceiver<Upstream>,
     shutdown: Shutdown,
-) {
-    let mut batch = Vec::new();
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(item) => batch.push(item),
-                Err(_) => break,
-            }
-        }
+    /// Where undeliverable items wait on disk; without it they wait in `pending`.
+    spool: Option<WorkerSpool>,
+    /// Items in memory awaiting delivery, oldest first (no spool, or it failed).
+    pending: Vec<Upstream>,
+}
+
+impl Shipper {
+    async fn run(mut self) {
         let mut backoff = Duration::from_millis(50);
         let mut failing_since_shutdown: Option<tokio::time::Instant> = None;
         loop {
-            match client.deliver(worker_id.clone(), batch.clone()).await {
-                Ok(()) => break,
+            // Oldest first: the spool, then what waits in memory, then new items.
+            let (batch, spooled_through) = match self.next_batch().await {
+                Some(next) => next,
+                None => return,
+            };
+            match self
+                .client
+                .deliver(self.worker_id.clone(), batch.clone())
+                .await
+            {
+                Ok(()) => {
+                    backoff = Duration::from_millis(50);
+                    failing_since_shutdown = None;
+                    if let Some(seq) = spooled_through {
+                        self.spooled(|spool| spool.remove_through(seq));
+                    }
+                }
                 Err(e) => {
-                    if shutdown.is_triggered() {
+                    if spooled_through.is_none() {
+                        self.keep(batch);
+                    }
+                    self.keep_arrivals();
+                    if self.shutdown.is_triggered() {
                         let since =
                             *failing_since_shutdown.get_or_insert_with(tokio::time::Instant::now);
                         if since.elapsed() > GIVE_UP_AFTER_SHUTDOWN {
-                            tracing::error!(
-                                "stopping with {} undelivered log lines and results: {e}",
-                                batch.len()
-                            );
+                            match self.spool {
+                                Some(_) => tracing::warn!("stopping with undelivered results in the spool; the next worker here delivers them"),
+                                None => tracing::error!("stopping with {} undelivered log lines and results: {e}", self.pending.len()),
+                            }
                             return;
                         }
                     }
@@ -77,6 +107,81 @@ async fn ship(
                 }
             }
         }
-        batch.clear();
+    }
+
+    /// The next batch to send, and the spool position it ends at when it
+    /// comes from the spool. `None` when everything is delivered and no more
+    /// can come.
+    async fn next_batch(&mut self) -> Option<(Vec<Upstream>, Option<i64>)> {
+        if let Some(spool) = self.spool.as_mut() {
+            match spool.peek(MAX_BATCH) {
+                Ok(Some((seq, items))) => return Some((items, Some(seq))),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!("{e}; keeping undelivered items in memory");
+                    self.spool = None;
+                }
+            }
+        }
+        if !self.pending.is_empty() {
+            let take = self.pending.len().min(MAX_BATCH);
+            return Some((self.pending.drain(..take).collect(), None));
+        }
+        let first = self.rx.recv().await?;
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match self.rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        Some((batch, None))
+    }
+
+    /// Keep a batch that could not be delivered: on disk when there is a
+    /// spool, in memory otherwise (or when the disk fails).
+    fn keep(&mut self, batch: Vec<Upstream>) {
+        if let Some(spool) = self.spool.as_mut() {
+            match spool.push(&batch) {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!("{e}; keeping undelivered items in memory");
+                    self.spool = None;
+                }
+            }
+        }
+        // The failed batch goes back in front of what still waits.
+        let mut kept = batch;
+        kept.append(&mut self.pending);
+        self.pending = kept;
+    }
+
+    /// Move whatever arrived meanwhile behind the kept items.
+    fn keep_arrivals(&mut self) {
+        let mut arrived = Vec::new();
+        while let Ok(item) = self.rx.try_recv() {
+            arrived.push(item);
+        }
+        if arrived.is_empty() {
+            return;
+        }
+        if let Some(spool) = self.spool.as_mut() {
+            if spool.push(&arrived).is_ok() {
+                return;
+            }
+            self.spool = None;
+        }
+        self.pending.extend(arrived);
+    }
+
+    fn spooled(
+        &mut self,
+        f: impl FnOnce(&mut WorkerSpool) -> Result<(), super::spool::SpoolError>,
+    ) {
+        if let Some(spool) = self.spool.as_mut() {
+            if let Err(e) = f(spool) {
+                tracing::error!("{e}");
+            }
+        }
     }
 }

@@ -1,0 +1,224 @@
+//! `lts spool list | flush`: the jobs `lts submit --spool` kept while no
+//! tracker answered, and their delivery; and the two spool steps of `lts
+//! submit`: deliver what waits before a new job, and keep a job that no
+//! tracker took. The spool itself is `crate::spool`.
+
+use super::error::exit;
+use super::output::{cell, print_json, print_table, short_time, table, time, Format};
+use super::CliError;
+use crate::client::{Client, ClientError};
+use crate::model::JobSpec;
+use crate::spool::{is_unavailable, FlushReport, Pushed, Spool, SpoolError};
+use serde_json::json;
+use std::path::Path;
+
+#[derive(Debug, clap::Args)]
+pub struct SpoolArgs {
+    #[command(subcommand)]
+    pub command: SpoolCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SpoolCommand {
+    /// List the jobs waiting in the spool, oldest first
+    List,
+    /// Deliver the waiting jobs to the tracker, in the order they were spooled
+    Flush,
+}
+
+impl From<SpoolError> for CliError {
+    fn from(e: SpoolError) -> Self {
+        let code = match e {
+            SpoolError::Invalid(_) => exit::USAGE,
+            _ => exit::FAILED,
+        };
+        CliError::new(code, e.to_string())
+    }
+}
+
+/// `lts spool list`.
+pub fn list(data: &Path, format: Format) -> Result<(), CliError> {
+    let waiting = match Spool::open_existing(data)? {
+        Some(spool) => spool.list()?,
+        None => Vec::new(),
+    };
+    if format == Format::Json {
+        print_json(&serde_json::Value::Array(
+            waiting
+                .iter()
+                .map(|s| {
+                    json!({
+                        "task_id": s.job.task_id,
+                        "group": s.job.group,
+                        "kind": s.job.schedule.kind().as_str(),
+                        "spooled_at": time(s.spooled_at),
+                        "last_error": s.last_error,
+                    })
+                })
+                .collect(),
+        ));
+        return Ok(());
+    }
+    if waiting.is_empty() {
+        eprintln!("the spool is empty");
+        return Ok(());
+    }
+    let mut t = table(&["TASK ID", "GROUP", "KIND", "SPOOLED AT", "LAST ERROR"]);
+    for s in &waiting {
+        t.add_row(vec![
+            s.job.task_id.clone(),
+            s.job.group.clone(),
+            s.job.schedule.kind().to_string(),
+            short_time(s.spooled_at),
+            cell(s.last_error.as_deref()),
+        ]);
+    }
+    print_table(&t);
+    Ok(())
+}
+
+/// `lts spool flush`: exit 0 when everything was delivered, 4 when no
+/// tracker was reachable, 1 when the tracker refused some jobs.
+pub async fn flush(client: &Client, data: &Path, format: Format) -> Result<(), CliError> {
+    let report = match Spool::open_existing(data)? {
+        Some(spool) if !spool.is_empty()? => spool.flush(client).await?,
+        _ => FlushReport::default(),
+    };
+    match format {
+        Format::Json => print_json(&json!({
+            "delivered": report.delivered.len(),
+            "already_delivered": report.already_delivered.len(),
+            "refused": report.refused.iter().map(|r| json!({
+                "task_id": r.task_id,
+                "group": r.group,
+                "error": r.error.to_string(),
+            })).collect::<Vec<_>>(),
+            "remaining": report.remaining,
+            "error": report.stopped.as_ref().map(ToString::to_string),
+        })),
+        Format::Table => {
+            note_refusals(&report);
+            println!("{}", summary(&report));
+        }
+    }
+    if let Some(e) = report.stopped {
+        return Err(stopped(e, report.remaining));
+    }
+    if !report.refused.is_empty() {
+        return Err(CliError::silent_failure());
+    }
+    Ok(())
+}
+
+/// One line saying what a flush did.
+fn summary(report: &FlushReport) -> String {
+    let already = match report.already_delivered.len() {
+        0 => String::new(),
+        n => format!(" ({n} of them delivered before)"),
+    };
+    let refused = match report.refused.len() {
+        0 => String::new(),
+        n => format!(", {n} refused"),
+    };
+    format!(
+        "delivered {} spooled {}{already}{refused}; {} left in the spool",
+        report.removed(),
+        jobs(report.removed()),
+        report.remaining
+    )
+}
+
+fn jobs(n: usize) -> &'static str {
+    if n == 1 {
+        "job"
+    } else {
+        "jobs"
+    }
+}
+
+fn note_refusals(report: &FlushReport) {
+    for r in &report.refused {
+        eprintln!(
+            "spooled job {} (group {}) refused: {}; it stays in the spool",
+            r.task_id, r.group, r.error
+        );
+    }
+}
+
+/// The error of a flush that stopped early, saying what stays.
+fn stopped(e: ClientError, remaining: usize) -> CliError {
+    let mut err = CliError::from(e);
+    err.message = format!(
+        "{}; {remaining} {} stay in the spool",
+        err.message,
+        jobs(remaining)
+    );
+    err
+}
+
+/// Before `lts submit` sends its job: deliver what waits in the spool, so
+/// jobs reach the tracker in the order they were submitted. Returns the
+/// error when no tracker took the flush (the caller spools or fails).
+/// Nothing is created when there is no spool. Without `--spool`, a spool
+/// that cannot be read does not stop the submission; it is only reported.
+pub async fn deliver_waiting(
+    client: &Client,
+    data: &Path,
+    spooling: bool,
+) -> Result<Option<ClientError>, CliError> {
+    let flushed = match Spool::open_existing(data) {
+        Ok(None) => return Ok(None),
+        Ok(Some(spool)) => match spool.is_empty() {
+            Ok(true) => return Ok(None),
+            Ok(false) => spool.flush(client).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    let report = match flushed {
+        Ok(report) => report,
+        Err(e) if spooling => return Err(e.into()),
+        Err(e) => {
+            eprintln!("note: {e}; spooled jobs were not delivered");
+            return Ok(None);
+        }
+    };
+    if report.removed() > 0 {
+        eprintln!(
+            "delivered {} spooled {} first",
+            report.removed(),
+            jobs(report.removed())
+        );
+    }
+    note_refusals(&report);
+    match report.stopped {
+        Some(e) if is_unavailable(&e) => Ok(Some(e)),
+        Some(e) => Err(e.into()),
+        None => Ok(None),
+    }
+}
+
+/// `lts submit --spool` when no tracker answered: keep the job and say so.
+pub fn keep(data: &Path, job: &JobSpec, why: &ClientError, format: Format) -> Result<(), CliError> {
+    let pushed = Spool::open(data)?.push(job)?;
+    match format {
+        Format::Json => print_json(&json!({
+            "task_id": job.task_id,
+            "group": job.group,
+            "state": "spooled",
+            "spooled": true,
+        })),
+        Format::Table => {
+            let what = match pushed {
+                Pushed::Added | Pushed::Replaced => "spooled",
+                Pushed::AlreadySpooled => "already spooled",
+            };
+            eprintln!(
+                "{what} {} (group {}): {why}; `lts spool flush` or the next `lts submit` delivers it",
+                job.task_id, job.group
+            );
+            println!("{}", job.task_id);
+        }
+    }
+    Ok(())
+}

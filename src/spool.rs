@@ -1,0 +1,775 @@
+//! The client spool (LTS's FailStore and RetryJobClient): jobs submitted
+//! while no tracker answered wait in a local SQLite file until a flush
+//! delivers them.
+//!
+//! - [`Spool`] owns the file `spool.db` in a data dir: WAL mode and a busy
+//!   timeout, so many `lts` processes may push and flush at once. A job is
+//!   keyed by its group and task id, so spooling one twice keeps one.
+//! - [`Spool::flush`] delivers in spool order, in batches, and removes what
+//!   the tracker accepted. The task id is chosen before a job is spooled, so
+//!   a flush that repeats an earlier one never submits twice: the tracker
+//!   answers "exists", and a job it holds under that key that is the same
+//!   job counts as delivered.
+//! - [`SpoolingClient`] submits through a [`Client`], spools a job when no
+//!   tracker answers, and keeps a background task that retries delivery with
+//!   backoff until the spool is empty.
+//!
+//! ```no_run
+//! use lts::client::Client;
+//! use lts::model::{new_task_id, JobSpec};
+//! use lts::spool::{Spool, SpoolingClient, Submitted};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let spool = Spool::open(&lts::config::default_data_dir())?;
+//! let client = SpoolingClient::new(Client::new(vec!["127.0.0.1:7420".into()]), spool);
+//! let mut job = JobSpec::new("reports", new_task_id());
+//! job.command = vec!["echo".into(), "hello".into()];
+//! match client.submit(job).await? {
+//!     Submitted::Accepted(ack) => println!("accepted {}", ack.task_id),
+//!     // Delivered by the background flusher once a tracker answers.
+//!     Submitted::Spooled { task_id, .. } => println!("spooled {task_id}"),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+use crate::client::{Client, ClientError};
+use crate::model::{now_ms, validate_job, JobSpec, Millis, ValidationError};
+use crate::protocol::{JobRef, SubmitAck, WireError};
+use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use thiserror::Error;
+use tokio::task::JoinHandle;
+
+/// The spool's file name in the data dir.
+pub const SPOOL_FILE: &str = "spool.db";
+/// How many jobs one flush sends in one call.
+pub const FLUSH_BATCH: usize = 200;
+/// How long a writer waits for another process's lock on the file.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The schema version this build writes.
+const SCHEMA_VERSION: i64 = 1;
+const SCHEMA: &str = r#"
+CREATE TABLE spool (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    grp         TEXT    NOT NULL,
+    task_id     TEXT    NOT NULL,
+    kind        TEXT    NOT NULL,
+    spec        TEXT    NOT NULL,
+    spooled_at  INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    UNIQUE (grp, task_id)
+);
+"#;
+
+/// Why the spool could not be used.
+#[derive(Debug, Error)]
+pub enum SpoolError {
+    /// The data dir or the file could not be created or opened.
+    #[error("cannot open the spool {path}: {reason}")]
+    Open { path: String, reason: String },
+    /// The file is not a spool this build can read.
+    #[error("the spool {path} is not usable: {reason}")]
+    Corrupt { path: String, reason: String },
+    /// Reading or writing the file failed.
+    #[error("spool {path}: {source}")]
+    Sql {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The job is not acceptable; bad input is never spooled.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+}
+
+/// Why [`SpoolingClient::submit`] neither delivered nor spooled a job.
+#[derive(Debug, Error)]
+pub enum SubmitError {
+    /// The tracker answered and refused the job (or us).
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// No tracker answered and the spool could not take the job.
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+}
+
+/// A job waiting in the spool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpooledJob {
+    /// Its place in the spool; flushes deliver in this order.
+    pub seq: i64,
+    pub job: JobSpec,
+    pub spooled_at: Millis,
+    /// How many flushes tried to deliver it.
+    pub attempts: u32,
+    /// What the tracker said the last time it refused the job.
+    pub last_error: Option<String>,
+}
+
+/// What [`Spool::push`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// The job was added at the end of the spool.
+    Added,
+    /// A job with the same group and task id was spooled; this one (with
+    /// `replace` set) took its place, at the end.
+    Replaced,
+    /// A job with the same group and task id was spooled already; it stays.
+    AlreadySpooled,
+}
+
+/// A job a flush could not deliver, and why; it stays in the spool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub task_id: String,
+    pub group: String,
+    pub error: WireError,
+}
+
+/// What one [`Spool::flush`] did.
+#[derive(Debug, Default)]
+pub struct FlushReport {
+    /// Jobs the tracker accepted.
+    pub delivered: Vec<SubmitAck>,
+    /// Jobs the tracker held already: an earlier flush delivered them.
+    pub already_delivered: Vec<JobRef>,
+    /// Jobs the tracker refused; they stay in the spool with the error.
+    pub refused: Vec<Refusal>,
+    /// Why the flush stopped before the end of the spool (no tracker
+    /// reachable, the tracker stopping, ..), when it did.
+    pub stopped: Option<ClientError>,
+    /// Jobs left in the spool afterwards.
+    pub remaining: usize,
+}
+
+impl FlushReport {
+    /// Jobs that left the spool.
+    pub fn removed(&self) -> usize {
+        self.delivered.len() + self.already_delivered.len()
+    }
+
+    /// Every job in the spool was delivered.
+    pub fn is_complete(&self) -> bool {
+        self.stopped.is_none() && self.refused.is_empty()
+    }
+}
+
+/// Whether an error means no tracker took the call, so a job may be spooled
+/// and tried again later: nothing answered, the connection broke (the
+/// tracker may or may not have the job; the task id makes a retry safe), or
+/// the tracker is stopping.
+pub fn is_unavailable(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Unreachable { .. }
+            | ClientError::Transport { .. }
+            | ClientError::Wire(WireError::ShuttingDown)
+    )
+}
+
+/// The local spool of jobs waiting for a tracker. Its methods block briefly
+/// on the file (SQLite), except `flush`, which also talks to the tracker.
+pub struct Spool {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+/// How one spooled job left a flush.
+enum Settle {
+    Delivered,
+    Kept(String),
+}
+
+impl Spool {
+    /// Open the spool in `dir`, creating the dir and the file when missing.
+    pub fn open(dir: &Path) -> Result<Spool, SpoolError> {
+        let path = dir.join(SPOOL_FILE);
+        std::fs::create_dir_all(dir).map_err(|e| SpoolError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Spool::open_file(path, OpenFlags::SQLITE_OPEN_CREATE)
+    }
+
+    /// Open the spool in `dir` if there is one; `None` when no job was ever
+    /// spooled there. Nothing is created.
+    pub fn open_existing(dir: &Path) -> Result<Option<Spool>, SpoolError> {
+        let path = dir.join(SPOOL_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        Spool::open_file(path, OpenFlags::empty()).map(Some)
+    }
+
+    fn open_file(path: PathBuf, extra: OpenFlags) -> Result<Spool, SpoolError> {
+        let shown = path.display().to_string();
+        let open_err = |e: rusqlite::Error| SpoolError::Open {
+            path: shown.clone(),
+            reason: e.to_string(),
+        };
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra,
+        )
+        .map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        let spool = Spool {
+            path,
+            conn: Mutex::new(conn),
+        };
+        spool.prepare()?;
+        Ok(spool)
+    }
+
+    /// The spool file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves no half-done state behind:
+        // every change is one SQLite transaction.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> SpoolError {
+        let path = self.path.display().to_string();
+        match &source {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+                ) =>
+            {
+                SpoolError::Corrupt {
+                    path,
+                    reason: source.to_string(),
+                }
+            }
+            _ => SpoolError::Sql { path, source },
+        }
+    }
+
+    fn corrupt(&self, reason: impl Into<String>) -> SpoolError {
+        SpoolError::Corrupt {
+            path: self.path.display().to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// WAL mode, then the schema, created once under a write lock so that
+    /// processes opening a new spool together agree.
+    fn prepare(&self) -> Result<(), SpoolError> {
+        let mut conn = self.conn();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        if version > SCHEMA_VERSION {
+            return Err(self.corrupt(format!(
+                "it was written by a newer lts (schema {version}, this one knows {SCHEMA_VERSION})"
+            )));
+        }
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+            .map_err(|e| self.sql(e))?;
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        if version == 0 {
+            let tables: i64 = tx
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .map_err(|e| self.sql(e))?;
+            if tables > 0 {
+                return Err(self.corrupt("it holds tables but no spool schema version"));
+            }
+            tx.execute_batch(SCHEMA)
+                .and_then(|()| tx.pragma_update(None, "user_version", SCHEMA_VERSION))
+                .map_err(|e| self.sql(e))?;
+        }
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
+    /// Keep a job until a flush delivers it. The job is checked first: bad
+    /// input is refused, never spooled.
+    pub fn push(&self, job: &JobSpec) -> Result<Pushed, SpoolError> {
+        validate_job(job)?;
+        let spec = serde_json::to_string(job).map_err(|e| self.corrupt(e.to_string()))?;
+        let verb = if job.replace {
+            "INSERT OR REPLACE"
+        } else {
+            "INSERT OR IGNORE"
+        };
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        let existed: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM spool WHERE grp = ?1 AND task_id = ?2)",
+                params![job.group, job.task_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql(e))?;
+        tx.execute(
+            &format!(
+                "{verb} INTO spool (grp, task_id, kind, spec, spooled_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)"
+            ),
+            params![
+                job.group,
+                job.task_id,
+                job.schedule.kind().as_str(),
+                spec,
+                now_ms()
+            ],
+        )
+        .map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))?;
+        Ok(match (existed, job.replace) {
+            (false, _) => Pushed::Added,
+            (true, true) => Pushed::Replaced,
+            (true, false) => Pushed::AlreadySpooled,
+        })
+    }
+
+    /// Every waiting job, in spool order.
+    pub fn list(&self) -> Result<Vec<SpooledJob>, SpoolError> {
+        self.batch_after(0, usize::MAX)
+    }
+
+    /// How many jobs wait.
+    pub fn len(&self) -> Result<usize, SpoolError> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT count(*) FROM spool", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        Ok(n.max(0) as usize)
+    }
+
+    /// Whether no job waits.
+    pub fn is_empty(&self) -> Result<bool, SpoolError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Up to `limit` jobs after `seq`, in spool order.
+    fn batch_after(&self, seq: i64, limit: usize) -> Result<Vec<SpooledJob>, SpoolError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let conn = self.conn();
+        let rows: Vec<(i64, String, Millis, u32, Option<String>)> = conn
+            .prepare_cached(
+                "SELECT seq, spec, spooled_at, attempts, last_error FROM spool \
+                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![seq, limit], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect()
+            })
+            .map_err(|e| self.sql(e))?;
+        drop(conn);
+        rows.into_iter()
+            .map(|(seq, spec, spooled_at, attempts, last_error)| {
+                let job = serde_json::from_str(&spec)
+                    .map_err(|e| self.corrupt(format!("spooled job #{seq} cannot be read: {e}")))?;
+                Ok(SpooledJob {
+                    seq,
+                    job,
+                    spooled_at,
+                    attempts,
+                    last_error,
+                })
+            })
+            .collect()
+    }
+
+    /// Remove delivered jobs and note why kept ones were refused, in one
+    /// transaction. Jobs are named by `seq`, so a job spooled again under
+    /// the same key meanwhile (with `replace`) is not removed.
+    fn settle(&self, outcomes: &[(i64, Settle)]) -> Result<(), SpoolError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        for (seq, outcome) in outcomes {
+            match outcome {
+                Settle::Delivered => tx
+                    .prepare_cached("DELETE FROM spool WHERE seq = ?1")
+                    .and_then(|mut st| st.execute(params![seq])),
+                Settle::Kept(error) => tx
+                    .prepare_cached(
+                        "UPDATE spool SET attempts = attempts + 1, last_error = ?2 WHERE seq = ?1",
+                    )
+                    .and_then(|mut st| st.execute(params![seq, error])),
+            }
+            .map_err(|e| self.sql(e))?;
+        }
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
+    /// Deliver every waiting job to the tracker, in spool order and in
+    /// batches of [`FLUSH_BATCH`]. Accepted jobs (and jobs the tracker
+    /// already holds) leave the spool; refused ones stay with their error.
+    /// A tracker that cannot be reached ends the flush early; that is in the
+    /// report, not an error: an error is the spool file failing.
+    pub async fn flush(&self, client: &Client) -> Result<FlushReport, SpoolError> {
+        let mut report = FlushReport::default();
+        let mut after = 0;
+        while report.stopped.is_none() {
+            let batch = self.batch_after(after, FLUSH_BATCH)?;
+            let Some(last) = batch.last() else {
+                break;
+            };
+            after = last.seq;
+            let jobs = batch.iter().map(|b| b.job.clone()).collect();
+            let answers = match client.submit_many(jobs).await {
+                Ok(answers) if answers.len() == batch.len() => answers,
+                Ok(answers) => {
+                    report.stopped = Some(ClientError::Transport {
+                        addr: client.addrs().join(","),
+                        reason: format!(
+                            "{} answers to {} submitted jobs",
+                            answers.len(),
+                            batch.len()
+                        ),
+                    });
+                    break;
+                }
+                Err(e) => {
+                    report.stopped = Some(e);
+                    break;
+                }
+            };
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for (entry, answer) in batch.iter().zip(answers) {
+                let job = &entry.job;
+                let refused = match answer {
+                    Ok(ack) => {
+                        report.delivered.push(ack);
+                        outcomes.push((entry.seq, Settle::Delivered));
+                        continue;
+                    }
+                    Err(WireError::ShuttingDown) => {
+                        report.stopped = Some(ClientError::Wire(WireError::ShuttingDown));
+                        continue;
+                    }
+                    Err(exists @ WireError::Exists { .. }) => {
+                        match delivered_before(client, job).await {
+                            Ok(true) => {
+                                report.already_delivered.push(JobRef {
+                                    task_id: job.task_id.clone(),
+                                    group: Some(job.group.clone()),
+                                });
+                                outcomes.push((entry.seq, Settle::Delivered));
+                                continue;
+                            }
+                            Ok(false) => exists,
+                            Err(e) if is_unavailable(&e) => {
+                                report.stopped = Some(e);
+                                continue;
+                            }
+                            Err(ClientError::Wire(e)) => e,
+                            Err(e) => WireError::Conflict(e.to_string()),
+                        }
+                    }
+                    Err(e) => e,
+                };
+                outcomes.push((entry.seq, Settle::Kept(refused.to_string())));
+                report.refused.push(Refusal {
+                    task_id: job.task_id.clone(),
+                    group: job.group.clone(),
+                    error: refused,
+                });
+            }
+            self.settle(&outcomes)?;
+        }
+        report.remaining = self.len()?;
+        Ok(report)
+    }
+}
+
+/// Whether the job the tracker holds under this job's key is this job, so
+/// that an earlier flush (or the submission whose answer was lost) delivered
+/// it. `replace` is how it was sent, not what it is, so it is not compared.
+async fn delivered_before(client: &Client, job: &JobSpec) -> Result<bool, ClientError> {
+    let held = client
+        .job(JobRef {
+            task_id: job.task_id.clone(),
+            group: Some(job.group.clone()),
+        })
+        .await?;
+    let mut held = held.job.spec;
+    held.replace = job.replace;
+    Ok(held == *job)
+}
+
+/// What [`SpoolingClient::submit`] did with a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// The tracker committed it.
+    Accepted(SubmitAck),
+    /// No tracker answered; it waits in the spool and the background
+    /// flusher delivers it.
+    Spooled {
+        task_id: String,
+        group: String,
+        /// What the spool did (a job already spooled under the key stays).
+        pushed: Pushed,
+    },
+}
+
+/// How the background flusher waits between tries: from `initial`,
+/// doubling up to `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A client that does not lose a job when no tracker answers: it spools it,
+/// and a background task (started on the tokio runtime when the first job
+/// is spooled) retries delivery with backoff until the spool is empty.
+/// Dropping the client stops that task; what it did not deliver stays in
+/// the spool for the next flush.
+pub struct SpoolingClient {
+    client: Arc<Client>,
+    spool: Arc<Spool>,
+    backoff: Backoff,
+    flusher: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SpoolingClient {
+    pub fn new(client: Client, spool: Spool) -> Self {
+        SpoolingClient {
+            client: Arc::new(client),
+            spool: Arc::new(spool),
+            backoff: Backoff::default(),
+            flusher: Mutex::new(None),
+        }
+    }
+
+    /// The same, with the background flusher's backoff.
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The client it submits through, for every other call.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn spool(&self) -> &Spool {
+        &self.spool
+    }
+
+    /// Submit a job. Jobs already waiting are delivered first, so jobs
+    /// reach the tracker in the order they were submitted. When no tracker
+    /// answers, the job is spooled and the background flusher started.
+    /// A job the tracker refuses is an error and is not spooled.
+    pub async fn submit(&self, job: JobSpec) -> Result<Submitted, SubmitError> {
+        validate_job(&job).map_err(SpoolError::from)?;
+        // A spool that cannot be read does not stop a job a tracker takes.
+        match self.spool.is_empty() {
+            Ok(true) => {}
+            Ok(false) => match self.spool.flush(&self.client).await {
+                Ok(report) if report.stopped.as_ref().is_some_and(is_unavailable) => {
+                    return self.spool_job(&job);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("spooled jobs not delivered: {e}"),
+            },
+            Err(e) => tracing::warn!("spooled jobs not delivered: {e}"),
+        }
+        match self.client.submit(job.clone()).await {
+            Ok(ack) => Ok(Submitted::Accepted(ack)),
+            Err(e) if is_unavailable(&e) => self.spool_job(&job),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deliver what waits now, as [`Spool::flush`].
+    pub async fn flush(&self) -> Result<FlushReport, SpoolError> {
+        self.spool.flush(&self.client).await
+    }
+
+    /// Whether the background flusher is still trying to deliver.
+    pub fn is_flushing(&self) -> bool {
+        self.flusher_slot()
+            .as_ref()
+            .is_some_and(|task| !task.is_finished())
+    }
+
+    fn flusher_slot(&self) -> MutexGuard<'_, Option<JoinHandle<()>>> {
+        self.flusher
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn spool_job(&self, job: &JobSpec) -> Result<Submitted, SubmitError> {
+        let pushed = self.spool.push(job)?;
+        self.flush_in_background();
+        Ok(Submitted::Spooled {
+            task_id: job.task_id.clone(),
+            group: job.group.clone(),
+            pushed,
+        })
+    }
+
+    /// Start the background flusher unless it runs: for jobs left in the
+    /// spool by an earlier process. `submit` starts it when it spools.
+    /// Call it from within a tokio runtime.
+    pub fn flush_in_background(&self) {
+        let mut slot = self.flusher_slot();
+        if slot.as_ref().is_some_and(|task| !task.is_finished()) {
+            return;
+        }
+        let (client, spool, backoff) = (self.client.clone(), self.spool.clone(), self.backoff);
+        *slot = Some(tokio::spawn(flush_until_empty(client, spool, backoff)));
+    }
+}
+
+impl Drop for SpoolingClient {
+    fn drop(&mut self) {
+        if let Some(task) = self.flusher_slot().take() {
+            task.abort();
+        }
+    }
+}
+
+/// The background flusher: flush, and while jobs remain, wait (doubling)
+/// and flush again.
+async fn flush_until_empty(client: Arc<Client>, spool: Arc<Spool>, backoff: Backoff) {
+    let mut delay = backoff.initial;
+    loop {
+        tokio::time::sleep(delay).await;
+        match spool.flush(&client).await {
+            Ok(report) if report.remaining == 0 => {
+                tracing::info!(delivered = report.removed(), "spool flushed");
+                return;
+            }
+            Ok(report) => {
+                let why = report
+                    .stopped
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .or_else(|| report.refused.first().map(|r| r.error.to_string()))
+                    .unwrap_or_default();
+                tracing::debug!(
+                    delivered = report.removed(),
+                    remaining = report.remaining,
+                    "spool not flushed yet: {why}"
+                );
+            }
+            Err(e) => tracing::warn!("spool flush failed: {e}"),
+        }
+        delay = (delay * 2).min(backoff.max);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(task_id: &str) -> JobSpec {
+        JobSpec::new("g", task_id)
+    }
+
+    #[test]
+    fn push_keeps_one_job_per_key_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let spool = Spool::open(dir.path()).expect("open");
+        assert_eq!(spool.push(&job("a")).expect("push"), Pushed::Added);
+        assert_eq!(spool.push(&job("b")).expect("push"), Pushed::Added);
+        assert_eq!(spool.push(&job("a")).expect("push"), Pushed::AlreadySpooled);
+        let mut other_group = job("a");
+        other_group.group = "h".into();
+        assert_eq!(spool.push(&other_group).expect("push"), Pushed::Added);
+        let ids: Vec<_> = spool
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|s| format!("{}/{}", s.job.group, s.job.task_id))
+            .collect();
+        assert_eq!(ids, ["g/a", "g/b", "h/a"]);
+
+        let mut replacing = job("a");
+        replacing.replace = true;
+        replacing.priority = 5;
+        assert_eq!(spool.push(&replacing).expect("push"), Pushed::Replaced);
+        let list = spool.list().expect("list");
+        assert_eq!(list.len(), 3);
+        assert_eq!(list[2].job, replacing, "a replaced job goes to the end");
+    }
+
+    #[test]
+    fn bad_input_is_never_spooled() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let spool = Spool::open(dir.path()).expect("open");
+        assert!(matches!(
+            spool.push(&job("not valid")),
+            Err(SpoolError::Invalid(_))
+        ));
+        assert!(spool.is_empty().expect("len"));
+    }
+
+    #[test]
+    fn a_spool_survives_reopening_and_open_existing_creates_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert!(Spool::open_existing(dir.path()).expect("open").is_none());
+        assert!(!dir.path().join(SPOOL_FILE).exists());
+        Spool::open(dir.path())
+            .expect("open")
+            .push(&job("kept"))
+            .expect("push");
+        let again = Spool::open_existing(dir.path())
+            .expect("open")
+            .expect("exists");
+        assert_eq!(again.list().expect("list")[0].job.task_id, "kept");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_spool_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join(SPOOL_FILE), "not a database at all, no").expect("write");
+        assert!(matches!(
+            Spool::open(dir.path()),
+            Err(SpoolError::Corrupt { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn flush_without_a_tracker_keeps_everything() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let spool = Spool::open(dir.path()).expect("open");
+        spool.push(&job("a")).expect("push");
+        let client = Client::new(vec![]);
+        let report = spool.flush(&client).await.expect("flush");
+        assert!(report.stopped.as_ref().is_some_and(is_unavailable));
+        assert_eq!(report.remaining, 1);
+        assert_eq!(report.removed(), 0);
+    }
+}
