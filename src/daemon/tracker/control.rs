@@ -156,15 +156,32 @@ fn queue_again(
     Ok(true)
 }
 
-/// One extra run now; the schedule is untouched.
-pub fn trigger(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
-    let mut job = resolve(s, r)?;
+/// A cancelled or suspended job takes no extra runs.
+fn refuse_if_parked(job: &JobRecord) -> Outcome<()> {
     if matches!(job.state, JobState::Cancelled | JobState::Suspended) {
         return Err(refuse(
-            &job,
+            job,
             &format!("is {}; resume or resubmit it first", job.state),
         ));
     }
+    Ok(())
+}
+
+/// A job that just got a run queued: a finished one is active again.
+fn back_in_queue(s: &mut dyn Store, mut job: JobRecord, now: Millis) -> Outcome<JobRecord> {
+    if job.state.is_final() {
+        job.state = JobState::Queued;
+    }
+    settle(s, &mut job, None)?;
+    job.updated_at = now;
+    s.update_job(&job)?;
+    Ok(job)
+}
+
+/// One extra run now; the schedule is untouched.
+pub fn trigger(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
+    let mut job = resolve(s, r)?;
+    refuse_if_parked(&job)?;
     // A tick of its own: never the same instant as a scheduled one.
     let mut at = now;
     while s.tick_exists(job.id, at)? {
@@ -175,24 +192,13 @@ pub fn trigger(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord>
     run.due_at = now;
     run.reason = Some("triggered by a user".into());
     s.insert_run(&run)?;
-    if job.state.is_final() {
-        job.state = JobState::Queued;
-    }
-    settle(s, &mut job, None)?;
-    job.updated_at = now;
-    s.update_job(&job)?;
-    Ok(job)
+    back_in_queue(s, job, now)
 }
 
 /// Run the job's latest run again, when it did not succeed.
 pub fn retry(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
-    let mut job = resolve(s, r)?;
-    if matches!(job.state, JobState::Cancelled | JobState::Suspended) {
-        return Err(refuse(
-            &job,
-            &format!("is {}; resume or resubmit it first", job.state),
-        ));
-    }
+    let job = resolve(s, r)?;
+    refuse_if_parked(&job)?;
     if !s.open_runs(job.id)?.is_empty() {
         return Err(refuse(
             &job,
@@ -210,11 +216,5 @@ pub fn retry(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
         ));
     }
     queue_again(s, &job, Some(last), now)?;
-    if job.state.is_final() {
-        job.state = JobState::Queued;
-    }
-    settle(s, &mut job, None)?;
-    job.updated_at = now;
-    s.update_job(&job)?;
-    Ok(job)
+    back_in_queue(s, job, now)
 }
