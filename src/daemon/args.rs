@@ -49,7 +49,7 @@ pub struct TrackerOpts {
     #[arg(long, value_name = "ADDR", default_value = crate::config::DEFAULT_TRACKER)]
     pub listen: String,
     /// How long a dispatched run's lease lasts without a heartbeat
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_dur)]
+    #[arg(long, value_name = "DUR", default_value = "8s", value_parser = parse_dur)]
     pub lease: std::time::Duration,
     /// Keep finished one-off jobs, run records and log lines this long
     #[arg(long, value_name = "DUR", default_value = "7d", value_parser = parse_dur)]

@@ -5,5 +5,8 @@ mod helpers;
 mod bad_input;
 mod core;
 mod docs;
+mod faults;
+mod feedback;
 mod roles;
 mod schedule;
+mod spool;

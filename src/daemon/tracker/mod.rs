@@ -38,7 +38,7 @@ pub struct TrackerConfig {
 impl Default for TrackerConfig {
     fn default() -> Self {
         TrackerConfig {
-            lease: Duration::from_secs(10),
+            lease: Duration::from_secs(8),
             retain: Duration::from_secs(7 * 86_400),
             max_log_bytes: 1 << 20,
         }

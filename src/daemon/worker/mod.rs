@@ -320,11 +320,14 @@ async fn heartbeat_loop(shared: Arc<Shared>, shutdown: Shutdown) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let runs: Vec<(i64, i64)> = shared
+        // Runs in progress, and finished runs whose results are on their way:
+        // the tracker must not take either for lost.
+        let mut runs: Vec<(i64, i64)> = shared
             .active()
             .iter()
             .map(|(id, a)| (*id, a.fence))
             .collect();
+        runs.extend(shared.outbox.undelivered());
         if runs.is_empty() && shutdown.is_triggered() {
             continue;
         }

@@ -8,7 +8,8 @@ use super::spool::WorkerSpool;
 use crate::client::Client;
 use crate::daemon::Shutdown;
 use crate::protocol::Upstream;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -21,12 +22,33 @@ const GIVE_UP_AFTER_SHUTDOWN: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct Outbox {
     tx: mpsc::UnboundedSender<Upstream>,
+    undelivered: Undelivered,
+}
+
+/// Results handed to the outbox and not yet taken by the tracker, by run id
+/// (with their fence). Heartbeats name these runs as still held, so the
+/// tracker does not take a finished run for lost while its result travels.
+pub type Undelivered = Arc<Mutex<HashMap<i64, i64>>>;
+
+fn lock(map: &Undelivered) -> std::sync::MutexGuard<'_, HashMap<i64, i64>> {
+    map.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Outbox {
     pub fn send(&self, item: Upstream) {
+        if let Upstream::Done(result) = &item {
+            lock(&self.undelivered).insert(result.run_id, result.fence);
+        }
         // The shipper outlives every sender, so this only fails at exit.
         let _ = self.tx.send(item);
+    }
+
+    /// The runs whose results have not reached the tracker yet.
+    pub fn undelivered(&self) -> Vec<(i64, i64)> {
+        lock(&self.undelivered)
+            .iter()
+            .map(|(id, fence)| (*id, *fence))
+            .collect()
     }
 }
 
@@ -40,6 +62,7 @@ pub fn start(
     spool: Option<WorkerSpool>,
 ) -> (Outbox, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
+    let undelivered = Undelivered::default();
     let shipper = Shipper {
         client,
         worker_id,
@@ -47,9 +70,10 @@ pub fn start(
         shutdown,
         spool,
         pending: Vec::new(),
+        undelivered: undelivered.clone(),
     };
     let task = tokio::spawn(shipper.run());
-    (Outbox { tx }, task)
+    (Outbox { tx, undelivered }, task)
 }
 
 struct Shipper {
@@ -61,6 +85,7 @@ struct Shipper {
     spool: Option<WorkerSpool>,
     /// Items in memory awaiting delivery, oldest first (no spool, or it failed).
     pending: Vec<Upstream>,
+    undelivered: Undelivered,
 }
 
 impl Shipper {
@@ -81,6 +106,13 @@ impl Shipper {
                 Ok(()) => {
                     backoff = Duration::from_millis(50);
                     failing_since_shutdown = None;
+                    let mut undelivered = lock(&self.undelivered);
+                    for item in &batch {
+                        if let Upstream::Done(result) = item {
+                            undelivered.remove(&result.run_id);
+                        }
+                    }
+                    drop(undelivered);
                     if let Some(seq) = spooled_through {
                         self.spooled(|spool| spool.remove_through(seq));
                     }
