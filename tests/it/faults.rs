@@ -360,7 +360,7 @@ fn a_worker_killed_mid_run_has_its_run_taken_over_within_ten_seconds() {
     let recovery = runner_started - killed_at;
     eprintln!(
         "worker kill -> re-run: dispatched to B after {dispatched} ms, B's runner started after {recovery} ms \
-         (killed {} ms after A's last heartbeat; lease 10 s, heartbeat every 2 s)",
+         (killed {} ms after A's last heartbeat; default lease 8 s, heartbeat every 2 s)",
         killed_at - beat
     );
     assert!(
