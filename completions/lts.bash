@@ -965,7 +965,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__submit)
-            opts="-g -o -h --task-id --group --param --params-json --cron --tz --at --delay --repeat-count --repeat-interval --priority --max-retries --retry-backoff --timeout --replace --overlap --rely-on-prev-cycle --misfire --catch-up-window --feedback --client-group --wait --spool --tracker --data --output --help"
+            opts="-g -o -h --task-id --group --param --params-json --cron --tz --at --delay --repeat-count --repeat-interval --priority --max-retries --retry-backoff --timeout --replace --overlap --rely-on-prev-cycle --misfire --catch-up-window --feedback --client-group --wait --spool --file --tracker --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1044,6 +1044,10 @@ _lts() {
                     return 0
                     ;;
                 --client-group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -68,6 +68,7 @@ skip\t''
 fire-all\t''"
 complete -c lts -n "__fish_lts_using_subcommand submit" -l catch-up-window -d 'With --misfire fire-all, catch up only ticks this recent' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l client-group -d 'The submitting client node group' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l file -d 'Submit many jobs: one JSON job a line, with the flags\' names as keys' -r -F
 complete -c lts -n "__fish_lts_using_subcommand submit" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand submit" -s o -l output -d 'Output format' -r -f -a "table\t''

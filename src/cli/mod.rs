@@ -14,6 +14,7 @@ mod nodes;
 mod output;
 mod spool;
 mod submit;
+mod submit_file;
 
 pub use error::CliError;
 pub use output::Format;

@@ -23,7 +23,7 @@ pub struct SubmitArgs {
     #[arg(long, value_name = "ID")]
     pub task_id: Option<String>,
     /// The worker node group that may run it
-    #[arg(long, short = 'g', value_name = "G", required = true)]
+    #[arg(long, short = 'g', value_name = "G", required_unless_present = "file")]
     pub group: Option<String>,
     /// A parameter for the runner (repeatable)
     #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
@@ -101,6 +101,9 @@ pub struct SubmitArgs {
     /// dir) and exit 0; `lts spool flush` or the next submit delivers it
     #[arg(long, conflicts_with = "wait")]
     pub spool: bool,
+    /// Submit many jobs: one JSON job a line, with the flags' names as keys
+    #[arg(long, value_name = "jobs.jsonl", conflicts_with_all = ["wait", "spool", "task_id", "group", "command"])]
+    pub file: Option<std::path::PathBuf>,
     /// The job's own command, run by workers started with --allow-commands
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -117,21 +120,33 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
     }
 }
 
-fn overlap(s: &str) -> Overlap {
+/// `--overlap`'s values, by name.
+pub fn parse_overlap(s: &str) -> Option<Overlap> {
     match s {
-        "allow" => Overlap::Allow,
-        "buffer-one" => Overlap::BufferOne,
-        "replace" => Overlap::Replace,
-        _ => Overlap::Skip,
+        "skip" => Some(Overlap::Skip),
+        "allow" => Some(Overlap::Allow),
+        "buffer-one" => Some(Overlap::BufferOne),
+        "replace" => Some(Overlap::Replace),
+        _ => None,
     }
 }
 
-fn misfire(s: &str) -> Misfire {
+/// `--misfire`'s values, by name.
+pub fn parse_misfire(s: &str) -> Option<Misfire> {
     match s {
-        "skip" => Misfire::Skip,
-        "fire-all" => Misfire::FireAll,
-        _ => Misfire::FireOnce,
+        "fire-once" => Some(Misfire::FireOnce),
+        "skip" => Some(Misfire::Skip),
+        "fire-all" => Some(Misfire::FireAll),
+        _ => None,
     }
+}
+
+fn overlap(s: &str) -> Overlap {
+    parse_overlap(s).unwrap_or_default()
+}
+
+fn misfire(s: &str) -> Misfire {
+    parse_misfire(s).unwrap_or_default()
 }
 
 fn millis(d: Duration) -> u64 {
@@ -226,6 +241,9 @@ pub async fn run(
     format: Format,
     data: &Path,
 ) -> Result<(), CliError> {
+    if let Some(file) = &args.file {
+        return super::submit_file::run(client, file, format).await;
+    }
     let job = job_from_args(args)?;
     if let Schedule::At { at_ms } = job.schedule {
         if at_ms < now_ms() && args.at.is_some() {

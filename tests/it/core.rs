@@ -298,3 +298,42 @@ fn a_tracker_killed_after_acknowledging_keeps_every_job() {
         .unwrap()
         .contains("no worker of group 'nobody'"));
 }
+
+#[test]
+fn submit_file_sends_many_jobs_and_checks_every_line_first() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let d = Daemon::standalone(home, &sb.path("data"), &["--runner", "builtin:noop"]);
+    let mut lines: Vec<String> = (0..300)
+        .map(|i| format!(r#"{{"group": "default", "task_id": "b{i}", "params": {{"n": {i}}}}}"#))
+        .collect();
+    lines.push(
+        r#"{"group": "default", "task_id": "daily", "cron": "0 0 3 * * ?", "tz": "UTC"}"#.into(),
+    );
+    std::fs::write(sb.path("jobs.jsonl"), lines.join("\n")).unwrap();
+    let file = sb.path("jobs.jsonl");
+    let out = lts(home, &d.addr, &["submit", "--file", file.to_str().unwrap()]);
+    assert_eq!(out.ok().lines().count(), 301, "one task id a line");
+    assert!(out.stderr.contains("submitted 301 jobs"), "{out:?}");
+    let b7 = wait_state(home, &d.addr, "b7", "succeeded");
+    assert_eq!(b7["params"]["n"], "7");
+    assert_eq!(job_json(home, &d.addr, "daily")["kind"], "cron");
+    // Again: every job exists already, each refused by its line.
+    let again = lts(home, &d.addr, &["submit", "--file", file.to_str().unwrap()]);
+    assert_eq!(again.code, 1, "{again:?}");
+    assert!(again.stderr.contains("line 1 (b0)") && again.stderr.contains("already exists"));
+    // A bad line refuses the whole file before anything is sent.
+    let bad = sb.path("bad.jsonl");
+    std::fs::write(&bad, "{\"group\": \"default\", \"task_id\": \"ok1\"}\n{\"group\": \"default\", \"cron\": \"61 * * * * ?\"}\n").unwrap();
+    let refused = lts(home, &d.addr, &["submit", "--file", bad.to_str().unwrap()]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("line 2") && refused.stderr.contains("seconds"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        lts(home, &d.addr, &["job", "ok1"]).code,
+        3,
+        "nothing from a bad file is stored"
+    );
+}

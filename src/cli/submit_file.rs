@@ -1,0 +1,207 @@
+//! `lts submit --file jobs.jsonl`: many jobs, one JSON object a line, keyed
+//! by the flags' names (`{"group": "g", "cron": "0 * * * * ?", "params":
+//! {"k": "v"}, "command": ["echo", "hi"]}`). Every line is checked before any
+//! is sent; then they go in batches, with a progress bar.
+
+use super::error::exit;
+use super::output::{print_json, Format};
+use super::submit::{job_from_args, parse_misfire, parse_overlap, SubmitArgs};
+use super::CliError;
+use crate::client::Client;
+use crate::model::{parse_duration, JobSpec, Misfire, Overlap};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Jobs per `submit_many` call.
+const BATCH: usize = 1_000;
+
+/// One line of the file: the flags of `lts submit`, by name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobLine {
+    task_id: Option<String>,
+    group: Option<String>,
+    params: Option<BTreeMap<String, serde_json::Value>>,
+    command: Option<Vec<String>>,
+    cron: Option<String>,
+    tz: Option<String>,
+    at: Option<String>,
+    delay: Option<String>,
+    repeat_count: Option<i64>,
+    repeat_interval: Option<String>,
+    priority: Option<i32>,
+    max_retries: Option<u32>,
+    retry_backoff: Option<String>,
+    timeout: Option<String>,
+    replace: Option<bool>,
+    overlap: Option<String>,
+    rely_on_prev_cycle: Option<bool>,
+    misfire: Option<String>,
+    catch_up_window: Option<String>,
+    feedback: Option<bool>,
+    client_group: Option<String>,
+}
+
+fn duration(name: &str, value: Option<String>) -> Result<Option<Duration>, String> {
+    value
+        .map(|v| parse_duration(&v).map_err(|e| format!("{name}: {e}")))
+        .transpose()
+}
+
+impl JobLine {
+    /// The job this line describes, checked as the flags would be.
+    fn job(self) -> Result<JobSpec, String> {
+        let schedules = [
+            self.cron.is_some(),
+            self.at.is_some(),
+            self.delay.is_some(),
+            self.repeat_count.is_some(),
+        ];
+        if schedules.iter().filter(|s| **s).count() > 1 {
+            return Err("give at most one of cron, at, delay, repeat_count".into());
+        }
+        if self.repeat_count.is_some() != self.repeat_interval.is_some() {
+            return Err("repeat_count and repeat_interval go together".into());
+        }
+        if self.tz.is_some() && self.cron.is_none() {
+            return Err("tz needs cron".into());
+        }
+        if self.feedback == Some(true) && self.client_group.is_none() {
+            return Err("feedback needs client_group".into());
+        }
+        let overlap = match self.overlap.as_deref() {
+            None => Overlap::default(),
+            Some(o) => parse_overlap(o).ok_or_else(|| {
+                format!("overlap: '{o}' is not skip, allow, buffer-one or replace")
+            })?,
+        };
+        let misfire = match self.misfire.as_deref() {
+            None => Misfire::default(),
+            Some(m) => parse_misfire(m)
+                .ok_or_else(|| format!("misfire: '{m}' is not fire-once, skip or fire-all"))?,
+        };
+        let params = self
+            .params
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, v)
+            })
+            .collect();
+        let args = SubmitArgs {
+            task_id: self.task_id,
+            group: Some(self.group.ok_or("group is missing")?),
+            params,
+            params_json: None,
+            cron: self.cron,
+            tz: self.tz,
+            at: self.at,
+            delay: duration("delay", self.delay)?,
+            repeat_count: self.repeat_count,
+            repeat_interval: duration("repeat_interval", self.repeat_interval)?,
+            priority: self.priority.unwrap_or(0),
+            max_retries: self.max_retries.unwrap_or(0),
+            retry_backoff: duration("retry_backoff", self.retry_backoff)?
+                .unwrap_or(Duration::from_secs(1)),
+            timeout: duration("timeout", self.timeout)?,
+            replace: self.replace.unwrap_or(false),
+            overlap,
+            rely_on_prev_cycle: self.rely_on_prev_cycle.unwrap_or(false),
+            misfire,
+            catch_up_window: duration("catch_up_window", self.catch_up_window)?,
+            feedback: self.feedback.unwrap_or(false),
+            client_group: self.client_group,
+            wait: false,
+            spool: false,
+            file: None,
+            command: self.command.unwrap_or_default(),
+        };
+        job_from_args(&args).map_err(|e| e.message)
+    }
+}
+
+/// Read and check every line; the first bad one is the error.
+fn read_jobs(path: &Path) -> Result<Vec<(usize, JobSpec)>, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::usage(format!("--file {}: {e}", path.display())))?;
+    let mut jobs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: JobLine = serde_json::from_str(line)
+            .map_err(|e| CliError::usage(format!("{} line {n}: not a job: {e}", path.display())))?;
+        let job = parsed
+            .job()
+            .map_err(|e| CliError::usage(format!("{} line {n}: {e}", path.display())))?;
+        jobs.push((n, job));
+    }
+    Ok(jobs)
+}
+
+pub async fn run(client: &Client, path: &Path, format: Format) -> Result<(), CliError> {
+    let jobs = read_jobs(path)?;
+    let bar = ProgressBar::new(jobs.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} jobs {per_sec} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let (mut accepted, mut refused) = (0usize, 0usize);
+    for chunk in jobs.chunks(BATCH) {
+        let specs: Vec<JobSpec> = chunk.iter().map(|(_, job)| job.clone()).collect();
+        let acks = match client.submit_many(specs).await {
+            Ok(acks) => acks,
+            Err(e) => {
+                bar.abandon();
+                let e = CliError::from(e);
+                return Err(CliError::new(
+                    e.code,
+                    format!(
+                        "{} (after {accepted} of {} jobs were submitted)",
+                        e.message,
+                        jobs.len()
+                    ),
+                ));
+            }
+        };
+        for ((n, job), ack) in chunk.iter().zip(acks) {
+            match ack {
+                Ok(ack) => {
+                    accepted += 1;
+                    bar.suspend(|| match format {
+                        Format::Json => print_json(&json!({"task_id": ack.task_id, "group": ack.group, "state": ack.state.as_str()})),
+                        Format::Table => println!("{}", ack.task_id),
+                    });
+                }
+                Err(e) => {
+                    refused += 1;
+                    bar.suspend(|| eprintln!("line {n} ({}): {e}", job.task_id));
+                }
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "submitted {accepted} jobs from {}{}",
+        path.display(),
+        if refused > 0 {
+            format!(", {refused} refused")
+        } else {
+            String::new()
+        }
+    );
+    if refused > 0 {
+        return Err(CliError::new(exit::FAILED, ""));
+    }
+    Ok(())
+}
