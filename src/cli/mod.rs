@@ -2,6 +2,7 @@
 //! subcommand with its clap `Args` and its `run`, and the mapping from
 //! failures to SPEC's exit codes.
 
+mod bench;
 mod completions;
 mod control;
 mod cron;
@@ -80,6 +81,8 @@ pub enum Command {
     Spool(spool::SpoolArgs),
     /// Print the next fire times of a cron expression, or why it is invalid
     Cron(cron::CronArgs),
+    /// Load a cluster (or an in-process one) and print throughput and latency
+    Bench(bench::BenchArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
 }
@@ -114,6 +117,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let format = cli.output;
     match &cli.command {
         Command::Completions(args) => completions::run(args),
+        Command::Bench(args) => bench::run(cli.client()?, args, format).await,
         Command::Cron(args) => cron::run(args, format),
         Command::Submit(args) => submit::run(&cli.client()?, args, format, &cli.data_dir()).await,
         Command::Jobs(args) => jobs::run(&cli.client()?, args, format).await,

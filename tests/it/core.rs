@@ -337,3 +337,40 @@ fn submit_file_sends_many_jobs_and_checks_every_line_first() {
         "nothing from a bad file is stored"
     );
 }
+
+#[test]
+fn bench_standalone_reports_throughput_and_latencies_as_json() {
+    let sb = Sandbox::new();
+    let out = lts(
+        sb.dir.path(),
+        "",
+        &[
+            "-o",
+            "json",
+            "bench",
+            "--standalone",
+            "--jobs",
+            "300",
+            "--clients",
+            "4",
+        ],
+    );
+    let report = out.json();
+    assert_eq!(report["jobs"], 300);
+    for key in ["submit_per_s", "e2e_per_s"] {
+        assert!(
+            report[key].as_u64().is_some_and(|v| v > 0),
+            "{key} in {report}"
+        );
+    }
+    for key in ["submit_latency_us", "queue_wait_us", "e2e_latency_us"] {
+        let p = &report[key];
+        assert!(
+            p["p50"].as_u64() <= p["p99"].as_u64() && p["p99"].as_u64() <= p["max"].as_u64(),
+            "{key} in {report}"
+        );
+    }
+    assert!(report["submit_latency_us"]["max"]
+        .as_u64()
+        .is_some_and(|v| v > 0));
+}
