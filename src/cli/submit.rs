@@ -110,7 +110,11 @@ pub struct SubmitArgs {
 }
 
 fn parse_dur(s: &str) -> Result<Duration, String> {
-    parse_duration(s)
+    let d = parse_duration(s)?;
+    if d > Duration::from_millis(crate::model::MAX_DURATION_MS) {
+        return Err(format!("'{s}' is longer than 100 years"));
+    }
+    Ok(d)
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -220,7 +224,7 @@ fn schedule(args: &SubmitArgs) -> Result<Schedule, CliError> {
     }
     if let Some(delay) = args.delay {
         return Ok(Schedule::At {
-            at_ms: now_ms().saturating_add(millis(delay) as i64),
+            at_ms: now_ms().saturating_add(i64::try_from(millis(delay)).unwrap_or(i64::MAX)),
         });
     }
     if let (Some(count), Some(interval)) = (args.repeat_count, args.repeat_interval) {

@@ -49,7 +49,7 @@ pub struct TrackerOpts {
     #[arg(long, value_name = "ADDR", default_value = crate::config::DEFAULT_TRACKER)]
     pub listen: String,
     /// How long a dispatched run's lease lasts without a heartbeat
-    #[arg(long, value_name = "DUR", default_value = "8s", value_parser = parse_dur)]
+    #[arg(long, value_name = "DUR", default_value = "8s", value_parser = parse_lease)]
     pub lease: std::time::Duration,
     /// Keep finished one-off jobs, run records and log lines this long
     #[arg(long, value_name = "DUR", default_value = "7d", value_parser = parse_dur)]
@@ -72,7 +72,7 @@ pub struct WorkerOpts {
     #[arg(long)]
     pub allow_commands: bool,
     /// On SIGTERM, how long running jobs may take to finish before they are stopped
-    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_dur)]
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_grace)]
     pub grace: std::time::Duration,
 }
 
@@ -115,5 +115,28 @@ pub struct WorkerArgs {
 }
 
 fn parse_dur(s: &str) -> Result<std::time::Duration, String> {
-    crate::model::parse_duration(s)
+    let d = crate::model::parse_duration(s)?;
+    if d > std::time::Duration::from_millis(crate::model::MAX_DURATION_MS) {
+        return Err(format!("'{s}' is longer than 100 years"));
+    }
+    Ok(d)
+}
+
+/// A lease spans several heartbeats (every 2 s) and ends within the hour.
+fn parse_lease(s: &str) -> Result<std::time::Duration, String> {
+    let d = crate::model::parse_duration(s)?;
+    if d < std::time::Duration::from_secs(5) || d > std::time::Duration::from_secs(3_600) {
+        return Err(format!(
+            "'{s}': a lease must be from 5s (two heartbeats and more) to 1h"
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_grace(s: &str) -> Result<std::time::Duration, String> {
+    let d = crate::model::parse_duration(s)?;
+    if d > std::time::Duration::from_secs(86_400) {
+        return Err(format!("'{s}': the grace period is at most 1d"));
+    }
+    Ok(d)
 }

@@ -20,6 +20,18 @@ fn bad(field: &'static str, reason: impl Into<String>) -> ValidationError {
     }
 }
 
+/// The latest instant a job may name: the end of year 9999.
+pub const MAX_TIME_MS: i64 = 253_402_300_799_999;
+/// The longest duration a job may name: 100 years.
+pub const MAX_DURATION_MS: u64 = 100 * 366 * 86_400_000;
+
+fn duration_ok(field: &'static str, ms: u64) -> Result<(), ValidationError> {
+    if ms > MAX_DURATION_MS {
+        return Err(bad(field, "at most 100 years"));
+    }
+    Ok(())
+}
+
 const NAME_RULE: &str = "letters, digits, '-', '_', '.', ':' or '@'";
 
 /// Check every field of a job, cron expressions and time zones included.
@@ -56,6 +68,9 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
     if job.max_retries > 10_000 {
         return Err(bad("--max-retries", "at most 10000"));
     }
+    duration_ok("--retry-backoff", job.retry_backoff_ms)?;
+    duration_ok("--timeout", job.timeout_ms.unwrap_or(0))?;
+    duration_ok("--catch-up-window", job.catch_up_window_ms.unwrap_or(0))?;
     if job.timeout_ms == Some(0) {
         return Err(bad("--timeout", "must be longer than 0s"));
     }
@@ -77,7 +92,12 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
         ));
     }
     match &job.schedule {
-        Schedule::Now | Schedule::At { .. } => {}
+        Schedule::Now => {}
+        Schedule::At { at_ms } => {
+            if !(0..=MAX_TIME_MS).contains(at_ms) {
+                return Err(bad("--at", "must be between 1970 and the end of year 9999"));
+            }
+        }
         Schedule::Cron { expr, .. } => {
             let plan = Plan::new(&job.schedule, 0, chrono_tz::Tz::UTC).map_err(|e| match e {
                 PlanError::Cron(e) => bad("--cron", format!("'{expr}': {e}")),
@@ -97,6 +117,7 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
             if *interval_ms == 0 {
                 return Err(bad("--repeat-interval", "must be longer than 0s"));
             }
+            duration_ok("--repeat-interval", *interval_ms)?;
         }
     }
     Ok(())

@@ -106,7 +106,11 @@ impl Plan {
                 } else {
                     (after - anchor) / interval + 1
                 };
-                (*count < 0 || k < *count).then(|| anchor + k * interval)
+                if *count >= 0 && k >= *count {
+                    return None;
+                }
+                // A tick past the end of time never comes.
+                k.checked_mul(*interval).and_then(|d| anchor.checked_add(d))
             }
         }
     }

@@ -98,7 +98,16 @@ fn run_batch(store: &mut dyn Store, batch: Vec<Op>) -> (Vec<Reply>, Option<Store
             let _ = store.rollback();
             return (replies, Some(e));
         }
-        let (ok, reply) = op(store);
+        // A bug in one operation fails its caller (its reply is dropped),
+        // not the store thread and everyone after it.
+        let (ok, reply) = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(store)))
+        {
+            Ok(done) => done,
+            Err(_) => {
+                tracing::error!("a store operation panicked; its changes were rolled back");
+                (false, Box::new(|_: Option<&StoreError>| {}) as Reply)
+            }
+        };
         replies.push(reply);
         let closed = if ok {
             store.release_savepoint()

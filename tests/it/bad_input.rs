@@ -512,3 +512,98 @@ fn an_ambiguous_task_id_needs_a_group() {
     assert_eq!(job["group"], "a");
     assert_eq!(job["task_id"], "twin");
 }
+
+#[test]
+fn durations_and_times_past_any_sane_bound_are_refused_and_harm_nothing() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let d = Daemon::standalone(home, &sb.path("data"), &[]);
+    for (flags, field) in [
+        (
+            &["--repeat-count", "3", "--repeat-interval", "100000000000d"][..],
+            "--repeat-interval",
+        ),
+        (&["--delay", "1000000000000d"][..], "--delay"),
+        (&["--timeout", "1000000000000d"][..], "--timeout"),
+        (&["--at", "99999-01-01T00:00:00Z"][..], "--at"),
+    ] {
+        let mut args = vec!["submit", "-g", "default"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--", "true"]);
+        let out = lts(home, &d.addr, &args);
+        assert_eq!(out.code, 2, "{flags:?}: {out:?}");
+        assert!(
+            out.stderr.contains(field),
+            "{flags:?} names {field}: {out:?}"
+        );
+    }
+    // The longest allowed interval is fine, and listing it does not fail.
+    lts(
+        home,
+        &d.addr,
+        &[
+            "submit",
+            "-g",
+            "default",
+            "--task-id",
+            "slow",
+            "--repeat-count",
+            "3",
+            "--repeat-interval",
+            "36000d",
+            "--",
+            "true",
+        ],
+    )
+    .ok();
+    let fires = lts(home, &d.addr, &["-o", "json", "job", "slow"]).json()["next_fires"]
+        .as_array()
+        .map(Vec::len);
+    // The first tick fires at once; the rest are far ahead.
+    assert!(matches!(fires, Some(2 | 3)), "{fires:?}");
+    lts(home, &d.addr, &["jobs"]).ok();
+    assert!(!d.log().contains("panicked"), "{}", d.log());
+    let other = sb.path("other");
+    let args = ["standalone", "--lease", "1s", "--data", utf8(&other)];
+    let mut bad_lease = Daemon::start(home, &args, false);
+    assert_eq!(bad_lease.wait_exit(PROMPTLY).code(), Some(2));
+    assert!(
+        bad_lease.log().contains("a lease must be from 5s"),
+        "{}",
+        bad_lease.log()
+    );
+}
+
+#[test]
+fn a_huge_output_line_is_cut_not_buffered_whole() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let d = Daemon::standalone(home, &sb.path("data"), &[]);
+    let script = "head -c 3000000 /dev/zero | tr '\\0' a; echo; echo after";
+    lts(
+        home,
+        &d.addr,
+        &[
+            "submit",
+            "-g",
+            "default",
+            "--wait",
+            "--task-id",
+            "wide",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+    )
+    .ok();
+    let logs = lts(home, &d.addr, &["logs", "wide"]);
+    let lines: Vec<&str> = logs.ok().lines().collect();
+    assert_eq!(lines.len(), 2, "the cut line, then the next");
+    assert!(
+        lines[0].len() < 70_000 && lines[0].ends_with("[lts: line cut at 64 KiB]"),
+        "{}",
+        lines[0].len()
+    );
+    assert_eq!(lines[1], "after");
+}

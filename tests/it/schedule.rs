@@ -1225,3 +1225,67 @@ fn cron_previews_fire_times_marking_dst_and_names_a_bad_field() {
     assert_eq!(bad.stderr.trim().lines().count(), 1, "one line: {bad:?}");
     assert!(bad.stderr.contains("seconds"), "names the field: {bad:?}");
 }
+
+#[test]
+fn resuming_while_the_run_still_goes_does_not_run_it_twice() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let d = Daemon::standalone(home, &sb.path("data"), &[]);
+    let gate = sb.path("gate");
+    let script = format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display());
+    lts(
+        home,
+        &d.addr,
+        &[
+            "submit",
+            "-g",
+            "default",
+            "--task-id",
+            "once",
+            "--max-retries",
+            "1",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    )
+    .ok();
+    wait_state(home, &d.addr, "once", "running");
+    lts(home, &d.addr, &["suspend", "once"]).ok();
+    lts(home, &d.addr, &["resume", "once"]).ok();
+    std::fs::write(&gate, "").unwrap();
+    let job = wait_state(home, &d.addr, "once", "succeeded");
+    assert_eq!(
+        job["runs"].as_array().map(Vec::len),
+        Some(1),
+        "one run, one attempt: {job}"
+    );
+}
+
+#[test]
+fn a_queued_at_job_suspended_and_resumed_is_queued_again() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let d = Daemon::standalone(home, &sb.path("data"), &[]);
+    lts(
+        home,
+        &d.addr,
+        &[
+            "submit",
+            "-g",
+            "nobody",
+            "--task-id",
+            "at1",
+            "--delay",
+            "1s",
+            "--",
+            "true",
+        ],
+    )
+    .ok();
+    wait_state(home, &d.addr, "at1", "queued");
+    lts(home, &d.addr, &["suspend", "at1"]).ok();
+    let resumed = lts(home, &d.addr, &["-o", "json", "resume", "at1"]).json();
+    assert_eq!(resumed["state"], "queued", "{resumed}");
+}

@@ -10,6 +10,9 @@ use crate::schedule::Plan;
 use crate::store::{JobRecord, RunRecord, Store};
 use chrono_tz::Tz;
 
+/// The reason of a queued run that `suspend` ended; `resume` runs it again.
+const HELD_BY_SUSPEND: &str = "the job was suspended before the run started";
+
 fn describe(job: &JobRecord) -> String {
     format!("job '{}' in group '{}'", job.spec.task_id, job.spec.group)
 }
@@ -83,14 +86,7 @@ pub fn suspend(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord>
     if job.state == JobState::Suspended {
         return Err(refuse(&job, "is already suspended"));
     }
-    end_open_runs(
-        s,
-        &job,
-        true,
-        RunOutcome::Skipped,
-        "the job was suspended before the run started",
-        now,
-    )?;
+    end_open_runs(s, &job, true, RunOutcome::Skipped, HELD_BY_SUSPEND, now)?;
     job.state = JobState::Suspended;
     job.updated_at = now;
     s.update_job(&job)?;
@@ -108,16 +104,23 @@ pub fn resume(s: &mut dyn Store, r: &JobRef, now: Millis, zone: Tz) -> Outcome<(
     job.state = JobState::Scheduled;
     job.updated_at = now;
     let mut queued = false;
-    if job.spec.schedule.kind() == JobKind::Now {
-        // A run-now job that never finished runs again.
+    // A run the suspension held back (or that was lost meanwhile) runs now,
+    // unless a run of the job is still going.
+    if s.open_runs(job.id)?.is_empty() {
         let last = s.recent_runs(job.id, 1)?;
-        if last
-            .first()
-            .is_none_or(|r| r.outcome != Some(RunOutcome::Succeeded))
-        {
-            queued = queue_again(s, &job, last.first(), now)?;
+        let last = last.first();
+        let interrupted = last.is_some_and(|r| {
+            r.outcome == Some(RunOutcome::Lost) || r.reason.as_deref() == Some(HELD_BY_SUSPEND)
+        });
+        let never_ran = job.spec.schedule.kind() == JobKind::Now && last.is_none();
+        if interrupted || never_ran {
+            queued = queue_again(s, &job, last, now)?;
         }
-    } else if let Some(pending) = job.next_fire {
+    }
+    if let Some(pending) = job
+        .next_fire
+        .filter(|_| job.spec.schedule.kind() != JobKind::Now)
+    {
         let plan = Plan::new(&job.spec.schedule, job.submitted_at, zone)
             .map_err(|e| WireError::InvalidInput(e.to_string()))?;
         if pending <= now {

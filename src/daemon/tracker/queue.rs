@@ -78,17 +78,6 @@ fn submit_one(
     if let Err(e) = validate_job(&spec) {
         return Ok(Err(WireError::InvalidInput(e.to_string())));
     }
-    let mut replaced = false;
-    if let Some(existing) = s.job_by_key(&spec.group, &spec.task_id)? {
-        if !spec.replace {
-            return Ok(Err(WireError::Exists {
-                task_id: spec.task_id,
-                group: spec.group,
-            }));
-        }
-        s.delete_job(existing.id)?;
-        replaced = true;
-    }
     let (state, next_fire) = match &spec.schedule {
         Schedule::Now => (JobState::Queued, None),
         // An --at in the past runs now rather than as a missed tick.
@@ -108,6 +97,18 @@ fn submit_one(
             }
         }
     };
+    // Only now, with the new job known to be good, may the old one go.
+    let mut replaced = false;
+    if let Some(existing) = s.job_by_key(&spec.group, &spec.task_id)? {
+        if !spec.replace {
+            return Ok(Err(WireError::Exists {
+                task_id: spec.task_id,
+                group: spec.group,
+            }));
+        }
+        s.delete_job(existing.id)?;
+        replaced = true;
+    }
     let mut job = JobRecord {
         id: 0,
         spec,
@@ -395,7 +396,9 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
     let group = job.spec.group.clone();
     let succeeded = result.outcome == RunOutcome::Succeeded;
     let may_retry = !job.state.is_final() && job.state != JobState::Suspended;
-    if !succeeded && run.attempt <= job.spec.max_retries && may_retry {
+    // Never a second open attempt of one run (a resume may have queued one).
+    let retry_open = s.open_runs(job.id)?.iter().any(|r| r.run == run.run);
+    if !succeeded && run.attempt <= job.spec.max_retries && may_retry && !retry_open {
         let mut retry = RunRecord::queued(&job, run.run, run.scheduled_at);
         retry.attempt = run.attempt + 1;
         retry.due_at = now + backoff_ms(job.spec.retry_backoff_ms, run.attempt) as i64;

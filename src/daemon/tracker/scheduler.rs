@@ -211,10 +211,9 @@ pub fn apply_misfire(
     why: Missed,
     now: Millis,
 ) -> Outcome<(Option<Millis>, bool)> {
-    let window_start = job
-        .spec
-        .catch_up_window_ms
-        .map_or(Millis::MIN, |w| now.saturating_sub(w as i64));
+    let window_start = job.spec.catch_up_window_ms.map_or(Millis::MIN, |w| {
+        now.saturating_sub(i64::try_from(w).unwrap_or(i64::MAX))
+    });
     let mut count: u64 = 0;
     let mut last = first;
     let mut catch_up: VecDeque<Millis> = VecDeque::new();

@@ -304,7 +304,6 @@ impl TrackerRpc for Conn {
             last_seen: now,
         }];
         nodes.extend(self.t.nodes.list(now, self.t.lease_ms));
-        let _ = self.t.started_at;
         Ok(nodes)
     }
 
@@ -372,7 +371,9 @@ impl TrackerRpc for Conn {
             if !claim.dispatches.is_empty() {
                 self.t.wake.leases.notify_waiters();
                 self.t.wake.changes.notify_waiters();
-                let running = request.running + claim.dispatches.len() as u32;
+                let running = request
+                    .running
+                    .saturating_add(claim.dispatches.len() as u32);
                 self.t
                     .nodes
                     .seen(&request.worker, &self.peer, running, now_ms(), false);

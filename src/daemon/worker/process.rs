@@ -170,22 +170,46 @@ pub async fn stopped(stop: &mut watch::Receiver<Option<Stop>>) {
     let _ = stop.wait_for(|s| s.is_some()).await;
 }
 
+/// Send each line of `io` to the run's log. A line is kept to `MAX_LINE`
+/// bytes as it is read (the rest is dropped up to its newline), so one huge
+/// line cannot grow the worker's memory.
 async fn pump(io: impl AsyncRead + Unpin, stream: Stream, log: Arc<RunLog>) {
     let mut reader = BufReader::new(io);
-    let mut buf = Vec::new();
+    let mut line: Vec<u8> = Vec::new();
+    let mut cut = false;
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                    buf.pop();
-                }
-                buf.truncate(MAX_LINE);
-                log.line(stream, String::from_utf8_lossy(&buf).into_owned());
+        let (used, ended) = match reader.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(chunk) => {
+                let newline = chunk.iter().position(|b| *b == b'\n');
+                let part = &chunk[..newline.unwrap_or(chunk.len())];
+                let room = MAX_LINE.saturating_sub(line.len());
+                line.extend_from_slice(&part[..part.len().min(room)]);
+                cut |= part.len() > room;
+                (newline.map_or(chunk.len(), |i| i + 1), newline.is_some())
             }
+        };
+        reader.consume(used);
+        if ended {
+            emit(&mut line, &mut cut, stream, &log);
         }
     }
+    if !line.is_empty() || cut {
+        emit(&mut line, &mut cut, stream, &log);
+    }
+}
+
+fn emit(line: &mut Vec<u8>, cut: &mut bool, stream: Stream, log: &RunLog) {
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    let mut text = String::from_utf8_lossy(line).into_owned();
+    if *cut {
+        text.push_str(" [lts: line cut at 64 KiB]");
+    }
+    log.line(stream, text);
+    line.clear();
+    *cut = false;
 }
 
 enum Signal {
