@@ -32,11 +32,17 @@ pub async fn run(client: &Client, args: &LogsArgs, format: Format) -> Result<(),
         run: args.run,
         tail: args.tail,
         after_seq: None,
+        attempt: None,
         wait_ms: 0,
     };
     let mut out = std::io::stdout().lock();
     loop {
         let page = client.logs(query.clone()).await?;
+        // A new attempt of the run starts its lines afresh.
+        if page.attempt != query.attempt {
+            query.after_seq = None;
+            query.attempt = page.attempt;
+        }
         for line in &page.lines {
             print_line(&mut out, line, format)?;
         }

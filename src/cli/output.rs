@@ -16,9 +16,7 @@ pub enum Format {
 
 /// An instant as RFC 3339 in UTC.
 pub fn time(ms: Millis) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_else(|| ms.to_string())
+    crate::model::rfc3339(ms)
 }
 
 /// An instant for a table: UTC to the second.

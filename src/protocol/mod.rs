@@ -18,7 +18,7 @@ use crate::model::{
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; peers must agree exactly.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// How a caller names a job: by task id, with its group when the id alone is
 /// not unique in the cluster.
@@ -58,6 +58,9 @@ pub struct LogQuery {
     pub tail: Option<u32>,
     /// Lines after this sequence number of the chosen run's latest attempt.
     pub after_seq: Option<u64>,
+    /// The attempt `after_seq` belongs to; a newer attempt starts from its
+    /// first line.
+    pub attempt: Option<u32>,
     pub wait_ms: u64,
 }
 
@@ -67,6 +70,8 @@ pub struct LogPage {
     pub lines: Vec<LogEntry>,
     /// The run the lines belong to, once one exists.
     pub run: Option<u32>,
+    /// The attempt of that run the lines belong to.
+    pub attempt: Option<u32>,
     /// The run has ended and every line it wrote is in this page or before.
     pub done: bool,
 }

@@ -78,6 +78,15 @@ impl RunRecord {
         }
     }
 
+    /// End the run now, with `outcome` and why.
+    pub fn end(&mut self, outcome: RunOutcome, now: Millis, reason: impl Into<String>) {
+        self.state = RunState::Done;
+        self.outcome = Some(outcome);
+        self.ended_at = Some(now);
+        self.lease_until = None;
+        self.reason = Some(reason.into());
+    }
+
     pub fn view(&self) -> RunView {
         RunView {
             run: self.run,

@@ -374,3 +374,66 @@ fn bench_standalone_reports_throughput_and_latencies_as_json() {
         .as_u64()
         .is_some_and(|v| v > 0));
 }
+
+#[test]
+fn logs_follow_keeps_following_into_a_retry() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let d = Daemon::standalone(home, &sb.path("data"), &[]);
+    let gate = sb.path("gate");
+    // Each attempt says hello, waits for the gate (open after the follower
+    // has shown attempt 1's hello), prints three lines and fails.
+    let script = format!(
+        "echo a$LTS_ATTEMPT-0; while [ ! -e {} ]; do sleep 0.05; done; for i in 1 2 3; do echo a$LTS_ATTEMPT-$i; done; exit 1",
+        gate.display()
+    );
+    lts(
+        home,
+        &d.addr,
+        &[
+            "submit",
+            "-g",
+            "default",
+            "--task-id",
+            "fr",
+            "--max-retries",
+            "1",
+            "--retry-backoff",
+            "100ms",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    )
+    .ok();
+    let mut follow = Command::new(LTS)
+        .args(["logs", "fr", "--follow"])
+        .env("LTS_TRACKER", &d.addr)
+        .env("XDG_CONFIG_HOME", sb.path("config"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    assert_eq!(
+        rx.recv_timeout(PATIENCE).expect("attempt 1's first line"),
+        "a1-0"
+    );
+    std::fs::write(&gate, "").unwrap();
+    let rest: Vec<String> = (0..7)
+        .map(|_| rx.recv_timeout(PATIENCE).expect("a line"))
+        .collect();
+    assert_eq!(
+        rest,
+        ["a1-1", "a1-2", "a1-3", "a2-0", "a2-1", "a2-2", "a2-3"]
+    );
+    let out = wait_output(follow, PATIENCE);
+    assert_eq!(out.code, 0, "follow ends with the last attempt: {out:?}");
+}

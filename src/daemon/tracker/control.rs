@@ -34,11 +34,7 @@ fn end_open_runs(
         if only_queued && run.state != RunState::Queued {
             continue;
         }
-        run.state = RunState::Done;
-        run.outcome = Some(outcome);
-        run.ended_at = Some(now);
-        run.lease_until = None;
-        run.reason = Some(reason.to_string());
+        run.end(outcome, now, reason.to_string());
         s.update_run(&run)?;
         if outcome == RunOutcome::Cancelled {
             push_feedback(s, job, &run)?;

@@ -150,8 +150,9 @@ async fn expire_leases(t: Arc<Tracker>) {
             Ok(woken) => {
                 if !woken.is_empty() {
                     tracing::info!("re-queued runs whose worker went silent");
-                    t.wake.work_for(&woken);
                 }
+                // Runs changed even when none was queued again (a suspended job).
+                t.wake.work_for(&woken);
             }
             Err(e) => tracing::error!("expiring leases: {e}"),
         }

@@ -234,11 +234,11 @@ pub fn heartbeat(s: &mut dyn Store, beat: &Heartbeat, now: Millis, lease_ms: u64
         if reported || !settled_in {
             continue;
         }
-        run.state = RunState::Done;
-        run.outcome = Some(RunOutcome::Lost);
-        run.ended_at = Some(now);
-        run.lease_until = None;
-        run.reason = Some(format!("worker {} no longer holds the run", beat.worker.id));
+        run.end(
+            RunOutcome::Lost,
+            now,
+            format!("worker {} no longer holds the run", beat.worker.id),
+        );
         s.update_run(&run)?;
         if let Some(group) = requeue(s, &run, now)? {
             woken.insert(group);
@@ -509,13 +509,11 @@ pub fn expire_leases(s: &mut dyn Store, now: Millis) -> Outcome<BTreeSet<String>
     let mut woken = BTreeSet::new();
     for mut run in s.expired_runs(now, 1000)? {
         let worker = run.worker.clone().unwrap_or_default();
-        run.state = RunState::Done;
-        run.outcome = Some(RunOutcome::Lost);
-        run.ended_at = Some(now);
-        run.lease_until = None;
-        run.reason = Some(format!(
-            "lease expired: worker {worker} stopped heartbeating"
-        ));
+        run.end(
+            RunOutcome::Lost,
+            now,
+            format!("lease expired: worker {worker} stopped heartbeating"),
+        );
         s.update_run(&run)?;
         if let Some(group) = requeue(s, &run, now)? {
             woken.insert(group);
@@ -600,6 +598,7 @@ pub fn first_run_ended(detail: &JobDetail) -> bool {
 pub struct LogSlice {
     pub lines: Vec<LogEntry>,
     pub run: Option<u32>,
+    pub attempt: Option<u32>,
     pub done: bool,
 }
 
@@ -612,10 +611,26 @@ pub fn read_logs(
 ) -> Outcome<LogSlice> {
     let job = resolve(s, &query.job)?;
     let chosen = match query.run {
-        Some(n) => s
-            .runs_numbered(job.id, n)?
-            .into_iter()
-            .max_by_key(|r| r.attempt),
+        Some(n) => {
+            let attempts = s.runs_numbered(job.id, n)?;
+            match query
+                .attempt
+                .and_then(|a| attempts.iter().find(|r| r.attempt == a))
+            {
+                // Stay on the cursor's attempt until it ended and was read
+                // to its last line; then go on to the next attempt.
+                Some(current) => {
+                    let unread = !s.logs_after(current.id, query.after_seq, 1)?.is_empty();
+                    if current.state != RunState::Done || unread {
+                        Some(current.clone())
+                    } else {
+                        let next = attempts.iter().find(|r| r.attempt > current.attempt);
+                        next.or(Some(current)).cloned()
+                    }
+                }
+                None => attempts.into_iter().max_by_key(|r| r.attempt),
+            }
+        }
         // The latest run that started: skipped ticks have no output.
         None => {
             let recent = s.recent_runs(job.id, RECENT_RUNS)?;
@@ -638,15 +653,25 @@ pub fn read_logs(
         return Ok(LogSlice {
             lines: Vec::new(),
             run: None,
+            attempt: None,
             done: job.state.is_final(),
         });
     };
-    let records = match (query.after_seq, query.tail) {
+    // A cursor into another attempt says nothing about this one's lines.
+    let after_seq = query
+        .after_seq
+        .filter(|_| query.attempt.is_none_or(|a| a == run.attempt));
+    let records = match (after_seq, query.tail) {
         (None, Some(n)) => s.logs_tail(run.id, n as usize)?,
         (after, _) => s.logs_after(run.id, after, limit)?,
     };
-    let complete = query.after_seq.is_none() && query.tail.is_some() || records.len() < limit;
-    let done = run.state == RunState::Done && complete;
+    let complete = after_seq.is_none() && query.tail.is_some() || records.len() < limit;
+    // A retry of the run may still come: then more lines will too.
+    let newer = s
+        .runs_numbered(job.id, run.run)?
+        .iter()
+        .any(|r| r.attempt > run.attempt);
+    let done = run.state == RunState::Done && complete && !newer;
     let entry = |seq: u64, stream, line: String, at| LogEntry {
         run: run.run,
         attempt: run.attempt,
@@ -660,8 +685,8 @@ pub fn read_logs(
     for l in records {
         // Mark the cut where the head ends and the kept tail begins.
         if let Some(head_last) = stats.head_last.filter(|_| stats.dropped_lines > 0) {
-            let cursor = lines.last().map(|e: &LogEntry| e.seq).or(query.after_seq);
-            let showing_head = query.tail.is_none() || query.after_seq.is_some();
+            let cursor = lines.last().map(|e: &LogEntry| e.seq).or(after_seq);
+            let showing_head = query.tail.is_none() || after_seq.is_some();
             if showing_head && l.seq > head_last && cursor.is_none_or(|c| c <= head_last) {
                 let marker = format!(
                     "[lts: {} lines ({} bytes) omitted here: this run's log exceeded the tracker's --max-log-bytes]",
@@ -675,6 +700,7 @@ pub fn read_logs(
     Ok(LogSlice {
         lines,
         run: Some(run.run),
+        attempt: Some(run.attempt),
         done,
     })
 }

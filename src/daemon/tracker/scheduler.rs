@@ -9,7 +9,9 @@
 //! skipped or coalesced leaves a run record saying so.
 
 use super::queue::{settle, Outcome};
-use crate::model::{format_duration, JobState, Millis, Misfire, Overlap, RunOutcome, RunState};
+use crate::model::{
+    format_duration, rfc3339, JobState, Millis, Misfire, Overlap, RunOutcome, RunState,
+};
 use crate::schedule::Plan;
 use crate::store::{JobRecord, RunRecord, Store, BUFFERED};
 use chrono_tz::Tz;
@@ -40,12 +42,6 @@ pub struct Pass {
     pub next: Option<Millis>,
     /// More jobs were due than one pass takes.
     pub more: bool,
-}
-
-fn ms_text(ms: Millis) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_else(|| ms.to_string())
 }
 
 /// Fire every tick due at `now`, for up to `limit` jobs.
@@ -170,11 +166,11 @@ fn fire_tick(s: &mut dyn Store, job: &mut JobRecord, tick: Millis, now: Millis) 
         Overlap::Replace => {
             for old in active {
                 let mut old = old.clone();
-                old.state = RunState::Done;
-                old.outcome = Some(RunOutcome::Cancelled);
-                old.ended_at = Some(now);
-                old.lease_until = None;
-                old.reason = Some(format!("overlap replace: replaced by run {}", run.run));
+                old.end(
+                    RunOutcome::Cancelled,
+                    now,
+                    format!("overlap replace: replaced by run {}", run.run),
+                );
                 s.update_run(&old)?;
             }
             insert_tick(s, job, run)
@@ -217,6 +213,7 @@ pub fn apply_misfire(
     let mut count: u64 = 0;
     let mut last = first;
     let mut catch_up: VecDeque<Millis> = VecDeque::new();
+    let mut capped = false;
     let mut tick = Some(first);
     while let Some(t) = tick.filter(|t| *t < boundary) {
         count += 1;
@@ -227,29 +224,32 @@ pub fn apply_misfire(
                 catch_up.pop_front();
             }
         }
-        if count == MAX_MISSED_COUNTED {
-            // Too many to count one by one: jump to the boundary.
-            tick = plan.after(boundary - 1);
-            break;
-        }
         tick = plan.after(t);
+        if count == MAX_MISSED_COUNTED && !capped {
+            // Too many to count one by one: skip to what decides the outcome,
+            // the catch-up window or the last hour before the boundary (the
+            // latest missed tick, and the newest catch-up runs, are there).
+            capped = true;
+            let from = window_start.max(boundary.saturating_sub(3_600_000)).max(t);
+            tick = plan.after(from);
+        }
     }
     let next = tick.filter(|t| *t >= boundary);
     if count == 0 {
         return Ok((next, false));
     }
-    let counted = if count == MAX_MISSED_COUNTED {
-        format!("at least {count}")
+    let counted = if capped {
+        format!("more than {count}")
     } else {
         count.to_string()
     };
     let span = if count == 1 {
-        format!("the tick at {}", ms_text(first))
+        format!("the tick at {}", rfc3339(first))
     } else {
         format!(
             "{counted} ticks from {} to {}",
-            ms_text(first),
-            ms_text(last)
+            rfc3339(first),
+            rfc3339(last)
         )
     };
     let policy = match job.spec.misfire {
@@ -276,8 +276,13 @@ pub fn apply_misfire(
                 )
             })
             .unwrap_or_default();
+        let not_run = if capped {
+            "the rest".to_string()
+        } else {
+            skipped_count.to_string()
+        };
         let reason = format!(
-            "misfire {policy}: {span} {}{window}; {skipped_count} not run",
+            "misfire {policy}: {span} {}{window}; {not_run} not run",
             why.as_str()
         );
         let record = skipped(new_tick(job, first, now), now, reason);

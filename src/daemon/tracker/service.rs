@@ -220,6 +220,7 @@ impl TrackerRpc for Conn {
         if queued {
             self.t.wake.work_for([&job.spec.group]);
         }
+        self.t.wake.changes.notify_waiters();
         self.t.wake.schedule.notify_waiters();
         Ok(self.shown(&job))
     }
@@ -283,6 +284,7 @@ impl TrackerRpc for Conn {
                 return Ok(LogPage {
                     lines: slice.lines,
                     run: slice.run,
+                    attempt: slice.attempt,
                     done: slice.done,
                 });
             }

@@ -3,7 +3,7 @@
 //! `JobRunner` of a program that embeds the worker.
 
 use super::outbox::Outbox;
-use crate::model::{Millis, Stream};
+use crate::model::Stream;
 use crate::protocol::{Dispatch, Upstream};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -42,15 +42,9 @@ impl RunContext {
             command: d.job.command.clone(),
             run: d.run,
             attempt: d.attempt,
-            scheduled_at: rfc3339(d.scheduled_at),
+            scheduled_at: crate::model::rfc3339(d.scheduled_at),
         }
     }
-}
-
-pub(crate) fn rfc3339(ms: Millis) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
 }
 
 /// The run's log (LTS's BizLogger): lines go to the tracker in order, and
