@@ -14,8 +14,8 @@ pub struct CronArgs {
     #[arg(value_name = "EXPR")]
     pub expr: String,
     /// How many fire times
-    #[arg(long, short = 'n', value_name = "N", default_value_t = 5)]
-    pub count: usize,
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub count: u32,
     /// Start after this time [default: now]
     #[arg(long, value_name = "RFC3339")]
     pub from: Option<String>,
@@ -41,7 +41,7 @@ pub fn run(args: &CronArgs, format: Format) -> Result<(), CliError> {
     };
     let mut fires = Vec::new();
     let mut after = from;
-    while fires.len() < args.count {
+    while fires.len() < args.count as usize {
         match expr.next_after(after, &tz) {
             Some(fire) => {
                 after = fire.at;

@@ -8,6 +8,9 @@ use crate::protocol::WorkerInfo;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// How many workers are remembered before quiet ones are forgotten early.
+const MAX_KNOWN_WORKERS: usize = 10_000;
+
 /// How long a worker that has gone quiet stays listed as `down`.
 const FORGET_AFTER_MS: i64 = 300_000;
 
@@ -42,6 +45,10 @@ impl Nodes {
         new_connection: bool,
     ) {
         let mut workers = self.lock();
+        if workers.len() > MAX_KNOWN_WORKERS {
+            // Peers choose worker ids: forget the quiet ones early.
+            workers.retain(|_, n| n.connections > 0 || now - n.last_seen < FORGET_AFTER_MS);
+        }
         let node = workers
             .entry(info.id.clone())
             .or_insert_with(|| WorkerNode {

@@ -7,6 +7,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
+/// How many group notifiers are kept before idle ones are forgotten.
+const MAX_IDLE_GROUPS: usize = 10_000;
+
 #[derive(Default)]
 pub struct Wake {
     groups: Mutex<HashMap<String, Arc<Notify>>>,
@@ -22,6 +25,10 @@ impl Wake {
     /// The notifier for workers of `group`.
     pub fn group(&self, group: &str) -> Arc<Notify> {
         let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        if groups.len() > MAX_IDLE_GROUPS {
+            // Forget groups nobody waits on (peers choose the names).
+            groups.retain(|_, notify| Arc::strong_count(notify) > 1);
+        }
         groups.entry(group.to_string()).or_default().clone()
     }
 

@@ -191,6 +191,11 @@ async fn drain(shared: &Arc<Shared>) {
         }
         tokio::select! {
             _ = freed => {}
+            // Stopped runs end within the kill grace; never wait past it.
+            _ = tokio::time::sleep_until(deadline + Duration::from_secs(10)), if stopped => {
+                tracing::error!("{left} run(s) did not end after being stopped; leaving them");
+                return;
+            }
             _ = tokio::time::sleep_until(deadline), if !stopped => {
                 tracing::warn!("grace period over: stopping {left} running job(s) and giving them back");
                 for active in shared.active().values() {
