@@ -3,8 +3,6 @@
 
 use crate::helpers::*;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 
 #[test]
 fn submitted_command_runs_and_its_output_is_in_logs() {
@@ -162,21 +160,7 @@ fn logs_follow_streams_lines_before_the_run_ends() {
         ],
     )
     .ok();
-    let mut follow = Command::new(LTS)
-        .args(["logs", "f", "--follow"])
-        .env("LTS_TRACKER", &d.addr)
-        .env("XDG_CONFIG_HOME", sb.path("config"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = follow.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (follow, rx) = spawn_lines(home, &d.addr, &["logs", "f", "--follow"]);
     let first = rx
         .recv_timeout(PATIENCE)
         .expect("a line while the run goes on");
@@ -407,21 +391,7 @@ fn logs_follow_keeps_following_into_a_retry() {
         ],
     )
     .ok();
-    let mut follow = Command::new(LTS)
-        .args(["logs", "fr", "--follow"])
-        .env("LTS_TRACKER", &d.addr)
-        .env("XDG_CONFIG_HOME", sb.path("config"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = follow.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (follow, rx) = spawn_lines(home, &d.addr, &["logs", "fr", "--follow"]);
     assert_eq!(
         rx.recv_timeout(PATIENCE).expect("attempt 1's first line"),
         "a1-0"

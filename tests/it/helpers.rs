@@ -244,6 +244,31 @@ pub fn lts(home: &Path, tracker: &str, args: &[&str]) -> Out {
     wait_output(child, PATIENCE)
 }
 
+/// Start `lts ARGS` and hand back each line it prints as it comes (for
+/// `--follow`); collect the rest with `wait_output`.
+pub fn spawn_lines(
+    home: &Path,
+    tracker: &str,
+    args: &[&str],
+) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let mut cmd = Command::new(LTS);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    isolate(&mut cmd, home);
+    cmd.env("LTS_TRACKER", tracker).env("RUST_LOG", "warn");
+    let mut child = cmd.spawn().expect("start lts");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
 /// Collect a child's output, killing it if it outlives `within`.
 pub fn wait_output(mut child: Child, within: Duration) -> Out {
     let pid = child.id();
