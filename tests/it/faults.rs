@@ -779,6 +779,22 @@ fn a_tracker_killed_twenty_times_under_load_loses_no_acknowledged_job() {
     );
 }
 
+/// Wait until a run's process and the grandchild it forked are both gone.
+fn wait_gone(child: i32, grandchild: i32) {
+    wait_for(
+        "the child and the grandchild to be gone",
+        Duration::from_secs(10),
+        || (!alive(child) && !alive(grandchild)).then_some(()),
+        || {
+            format!(
+                "child {child} alive: {}, grandchild {grandchild} alive: {}",
+                alive(child),
+                alive(grandchild)
+            )
+        },
+    );
+}
+
 /// Submit `sh -c SCRIPT` with `--timeout 1s` as `id` and wait for its first
 /// run to end.
 fn run_with_timeout(home: &Path, d: &Daemon, id: &str, script: &str) -> Value {
@@ -851,18 +867,7 @@ fn a_run_past_its_timeout_is_stopped_with_its_whole_process_group() {
         job["state"], "failed",
         "a timed-out run counts as failed: {job}"
     );
-    wait_for(
-        "the child and the grandchild to be gone",
-        Duration::from_secs(10),
-        || (!alive(child) && !alive(grandchild)).then_some(()),
-        || {
-            format!(
-                "child {child} alive: {}, grandchild {grandchild} alive: {}",
-                alive(child),
-                alive(grandchild)
-            )
-        },
-    );
+    wait_gone(child, grandchild);
 }
 
 #[test]
@@ -890,18 +895,7 @@ fn a_run_that_ignores_sigterm_is_killed_after_the_grace() {
         (5_500..15_000).contains(&took),
         "1 s timeout + 5 s grace before SIGKILL, but the run ended after {took} ms"
     );
-    wait_for(
-        "the child and the grandchild to be gone",
-        Duration::from_secs(10),
-        || (!alive(child) && !alive(grandchild)).then_some(()),
-        || {
-            format!(
-                "child {child} alive: {}, grandchild {grandchild} alive: {}",
-                alive(child),
-                alive(grandchild)
-            )
-        },
-    );
+    wait_gone(child, grandchild);
 }
 
 #[test]
