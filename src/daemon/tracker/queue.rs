@@ -396,8 +396,11 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
     let group = job.spec.group.clone();
     let succeeded = result.outcome == RunOutcome::Succeeded;
     let may_retry = !job.state.is_final() && job.state != JobState::Suspended;
+    // The job's other runs, read once: the retry check, the buffered run and
+    // the job's state all follow from them.
+    let open = s.open_runs(job.id)?;
     // Never a second open attempt of one run (a resume may have queued one).
-    let retry_open = s.open_runs(job.id)?.iter().any(|r| r.run == run.run);
+    let retry_open = open.iter().any(|r| r.run == run.run);
     if !succeeded && run.attempt <= job.spec.max_retries && may_retry && !retry_open {
         let mut retry = RunRecord::queued(&job, run.run, run.scheduled_at);
         retry.attempt = run.attempt + 1;
@@ -408,8 +411,8 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
         return Ok(Some(group));
     }
     push_feedback(s, &job, &run)?;
-    let released = release_buffered(s, &job, now)?;
-    settle(s, &mut job, Some(result.outcome))?;
+    let released = release_held(s, &open, now)?;
+    settle_by(s, &mut job, &open, Some(result.outcome))?;
     s.update_job(&job)?;
     Ok(released.then_some(group))
 }
@@ -440,13 +443,12 @@ pub fn push_feedback(s: &mut dyn Store, job: &JobRecord, run: &RunRecord) -> Out
 /// When no run of the job is active any more, let the oldest of its held
 /// runs go (a buffered tick, or a catch-up waiting its turn). Returns
 /// whether one was released.
-pub fn release_buffered(s: &mut dyn Store, job: &JobRecord, now: Millis) -> Outcome<bool> {
-    let open = s.open_runs(job.id)?;
+fn release_held(s: &mut dyn Store, open: &[RunRecord], now: Millis) -> Outcome<bool> {
     if open.iter().any(|r| r.due_at != BUFFERED) {
         return Ok(false);
     }
     // open_runs is in (run, attempt) order: the first is the oldest tick.
-    let Some(mut next) = open.into_iter().next() else {
+    let Some(mut next) = open.first().cloned() else {
         return Ok(false);
     };
     next.due_at = now;
@@ -470,6 +472,19 @@ pub fn settle(s: &mut dyn Store, job: &mut JobRecord, last: Option<RunOutcome>) 
         return Ok(());
     }
     let open = s.open_runs(job.id)?;
+    settle_by(s, job, &open, last)
+}
+
+/// `settle`, given the job's open runs.
+fn settle_by(
+    s: &mut dyn Store,
+    job: &mut JobRecord,
+    open: &[RunRecord],
+    last: Option<RunOutcome>,
+) -> Outcome<()> {
+    if job.state.is_final() || job.state == JobState::Suspended {
+        return Ok(());
+    }
     job.state = if open.iter().any(|r| r.state == RunState::Running) {
         JobState::Running
     } else if !open.is_empty() {
