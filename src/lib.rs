@@ -10,6 +10,7 @@
 //! - [`daemon`]: the `ltsd` roles: tracker, worker, standalone.
 //! - [`cli`]: the `lts` subcommands, one module each.
 //! - [`config`]: where addresses, tokens and data dirs come from.
+//! - [`logging`]: where the binaries' logs go.
 //! - [`docs`]: completion scripts and man pages generated from the clap definitions.
 
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod docs;
+pub mod logging;
 pub mod model;
 pub mod protocol;
 pub mod schedule;

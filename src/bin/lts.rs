@@ -1,7 +1,6 @@
 //! `lts`: parse the command line, run it, exit with SPEC's code.
 
 use clap::Parser;
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -14,14 +13,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = lts::cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
-        )
-        .init();
+    lts::logging::init("off");
     // One thread serves a command; `bench` may run a whole cluster in-process.
     let mut builder = match cli.command {
         lts::cli::Command::Bench(_) => tokio::runtime::Builder::new_multi_thread(),
