@@ -68,6 +68,8 @@ pub fn start(
         worker_id,
         rx,
         shutdown,
+        // A new spool may hold what an earlier worker left: look once.
+        spooled: spool.is_some(),
         spool,
         pending: Vec::new(),
         undelivered: undelivered.clone(),
@@ -83,6 +85,9 @@ struct Shipper {
     shutdown: Shutdown,
     /// Where undeliverable items wait on disk; without it they wait in `pending`.
     spool: Option<WorkerSpool>,
+    /// Whether the spool may hold items, so the common case (it does not)
+    /// costs no read of it per batch.
+    spooled: bool,
     /// Items in memory awaiting delivery, oldest first (no spool, or it failed).
     pending: Vec<Upstream>,
     undelivered: Undelivered,
@@ -145,10 +150,10 @@ impl Shipper {
     /// comes from the spool. `None` when everything is delivered and no more
     /// can come.
     async fn next_batch(&mut self) -> Option<(Vec<Upstream>, Option<i64>)> {
-        if let Some(spool) = self.spool.as_mut() {
+        if let Some(spool) = self.spool.as_mut().filter(|_| self.spooled) {
             match spool.peek(MAX_BATCH) {
                 Ok(Some((seq, items))) => return Some((items, Some(seq))),
-                Ok(None) => {}
+                Ok(None) => self.spooled = false,
                 Err(e) => {
                     tracing::error!("{e}; keeping undelivered items in memory");
                     self.spool = None;
@@ -175,7 +180,10 @@ impl Shipper {
     fn keep(&mut self, batch: Vec<Upstream>) {
         if let Some(spool) = self.spool.as_mut() {
             match spool.push(&batch) {
-                Ok(()) => return,
+                Ok(()) => {
+                    self.spooled = true;
+                    return;
+                }
                 Err(e) => {
                     tracing::error!("{e}; keeping undelivered items in memory");
                     self.spool = None;
@@ -199,6 +207,7 @@ impl Shipper {
         }
         if let Some(spool) = self.spool.as_mut() {
             if spool.push(&arrived).is_ok() {
+                self.spooled = true;
                 return;
             }
             self.spool = None;
