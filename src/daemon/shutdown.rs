@@ -26,13 +26,6 @@ impl Shutdown {
         )
     }
 
-    /// A signal that never fires.
-    pub fn never() -> Shutdown {
-        let (trigger, shutdown) = Shutdown::new();
-        std::mem::forget(trigger);
-        shutdown
-    }
-
     pub fn is_triggered(&self) -> bool {
         *self.rx.borrow()
     }
