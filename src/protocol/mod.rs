@@ -9,7 +9,9 @@ mod transport;
 
 pub use error::WireError;
 pub use handshake::{Hello, Welcome, HANDSHAKE_TIMEOUT};
-pub use transport::{connect, serve_connection, ConnectError, Connected};
+pub use transport::{
+    accept, connect, dial, serve_connection, transport, BoxedIo, ConnectError, Connected, Transport,
+};
 
 use crate::model::{
     FeedbackItem, JobDetail, JobKind, JobSpec, JobState, JobView, LogEntry, Millis, NodeView,

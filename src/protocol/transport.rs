@@ -1,15 +1,17 @@
-//! TCP connections carrying the tracker's tarpc service: `connect` dials,
-//! handshakes and returns a client; `serve_connection` handshakes an accepted
-//! stream and returns a tarpc channel ready to serve.
+//! Connections between nodes. `dial` and `accept` open a byte stream and run
+//! the handshake on it; `transport` frames a stream for any tarpc service;
+//! `connect` and `serve_connection` are those steps for the tracker's service.
 
 use super::handshake::{read_frame, write_frame, Hello, Welcome, HANDSHAKE_TIMEOUT};
 use super::TrackerRpcClient;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tarpc::serde_transport;
 use tarpc::tokio_serde::formats::Bincode;
-use tarpc::tokio_util::codec::LengthDelimitedCodec;
+use tarpc::tokio_util::codec::{Framed, LengthDelimitedCodec};
 use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 /// Why a connection could not be made.
@@ -24,7 +26,18 @@ pub enum ConnectError {
     Refused { addr: String, reason: String },
 }
 
-/// A live connection and what the peer said about itself.
+/// Any byte stream a connection runs over.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
+
+/// A handshaken stream, ready to be framed for a service.
+pub type BoxedIo = Box<dyn Io>;
+
+/// A framed stream carrying one tarpc service's messages.
+pub type Transport<Item, SinkItem> =
+    serde_transport::Transport<BoxedIo, Item, SinkItem, Bincode<Item, SinkItem>>;
+
+/// A live connection to a tracker and what the peer said about itself.
 pub struct Connected {
     pub client: TrackerRpcClient,
     pub welcome: Welcome,
@@ -33,26 +46,36 @@ pub struct Connected {
 
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
-fn codec() -> LengthDelimitedCodec {
-    LengthDelimitedCodec::builder()
+/// Frame a handshaken stream for a tarpc service (client or server side).
+pub fn transport<Item, SinkItem>(io: BoxedIo) -> Transport<Item, SinkItem>
+where
+    Item: for<'de> Deserialize<'de>,
+    SinkItem: Serialize,
+{
+    let codec = LengthDelimitedCodec::builder()
         .max_frame_length(MAX_MESSAGE)
-        .new_codec()
+        .new_codec();
+    serde_transport::new(Framed::new(io, codec), Bincode::default())
 }
 
-/// Dial `addr`, handshake as `role`, and start a tarpc client on the stream.
-pub async fn connect(addr: &str, role: &str, timeout: Duration) -> Result<Connected, ConnectError> {
+/// Dial `addr` and handshake as `role`: the stream and the peer's welcome.
+pub async fn dial(
+    addr: &str,
+    role: &str,
+    timeout: Duration,
+) -> Result<(BoxedIo, Welcome), ConnectError> {
     let unreachable = |source| ConnectError::Unreachable {
         addr: addr.to_string(),
         source,
     };
-    let dial = async {
+    let exchange = async {
         let mut stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         write_frame(&mut stream, &Hello::new(role)).await?;
         let welcome: Welcome = read_frame(&mut stream).await?;
         Ok::<_, std::io::Error>((stream, welcome))
     };
-    let (stream, welcome) = match tokio::time::timeout(timeout, dial).await {
+    let (stream, welcome) = match tokio::time::timeout(timeout, exchange).await {
         Ok(Ok(pair)) => pair,
         Ok(Err(e)) => return Err(unreachable(e)),
         Err(_) => {
@@ -68,9 +91,13 @@ pub async fn connect(addr: &str, role: &str, timeout: Duration) -> Result<Connec
             reason,
         });
     }
-    let framed = tarpc::tokio_util::codec::Framed::new(stream, codec());
-    let transport = serde_transport::new(framed, Bincode::default());
-    let client = TrackerRpcClient::new(tarpc::client::Config::default(), transport).spawn();
+    Ok((Box::new(stream), welcome))
+}
+
+/// Dial a tracker and start a tarpc client on the stream.
+pub async fn connect(addr: &str, role: &str, timeout: Duration) -> Result<Connected, ConnectError> {
+    let (io, welcome) = dial(addr, role, timeout).await?;
+    let client = TrackerRpcClient::new(tarpc::client::Config::default(), transport(io)).spawn();
     Ok(Connected {
         client,
         welcome,
@@ -78,24 +105,13 @@ pub async fn connect(addr: &str, role: &str, timeout: Duration) -> Result<Connec
     })
 }
 
-/// The server's side of one connection after a successful handshake.
-pub type ServerTransport = serde_transport::Transport<
-    TcpStream,
-    tarpc::ClientMessage<super::TrackerRpcRequest>,
-    tarpc::Response<super::TrackerRpcResponse>,
-    Bincode<
-        tarpc::ClientMessage<super::TrackerRpcRequest>,
-        tarpc::Response<super::TrackerRpcResponse>,
-    >,
->;
-
 /// Handshake an accepted stream. Refusals are answered, logged and closed;
 /// a peer that sends garbage or nothing is dropped after `HANDSHAKE_TIMEOUT`.
-pub async fn serve_connection(
+pub async fn accept(
     mut stream: TcpStream,
     peer: SocketAddr,
     node_id: &str,
-) -> Option<(ServerTransport, Hello)> {
+) -> Option<(BoxedIo, Hello)> {
     let _ = stream.set_nodelay(true);
     let hello: Hello = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame(&mut stream)).await
     {
@@ -125,6 +141,21 @@ pub async fn serve_connection(
     if !matches!(answered, Ok(Ok(()))) {
         return None;
     }
-    let framed = tarpc::tokio_util::codec::Framed::new(stream, codec());
-    Some((serde_transport::new(framed, Bincode::default()), hello))
+    Some((Box::new(stream), hello))
+}
+
+/// The tracker's side of one connection after a successful handshake.
+pub type ServerTransport = Transport<
+    tarpc::ClientMessage<super::TrackerRpcRequest>,
+    tarpc::Response<super::TrackerRpcResponse>,
+>;
+
+/// Handshake an accepted stream for the tracker's service.
+pub async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    node_id: &str,
+) -> Option<(ServerTransport, Hello)> {
+    let (io, hello) = accept(stream, peer, node_id).await?;
+    Some((transport(io), hello))
 }
