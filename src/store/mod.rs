@@ -5,6 +5,7 @@
 //! commit. SQL lives in the backends (`sqlite`) and nowhere else.
 
 mod actor;
+pub mod alloc;
 mod records;
 mod sqlite;
 
@@ -76,8 +77,9 @@ pub trait Store: Send {
     fn release_savepoint(&mut self) -> Result<()>;
     fn rollback_to_savepoint(&mut self) -> Result<()>;
 
-    /// Insert a job; returns its id. The (group, task id) key must be free.
-    fn insert_job(&mut self, job: &JobRecord) -> Result<i64>;
+    /// Insert a job; returns its id, or `None` (and changes nothing) when
+    /// its (group, task id) key is taken.
+    fn insert_job(&mut self, job: &JobRecord) -> Result<Option<i64>>;
     /// Store a job's state, next fire, run count and note (its spec is fixed).
     fn update_job(&mut self, job: &JobRecord) -> Result<()>;
     /// Delete a job with its runs and their log lines.

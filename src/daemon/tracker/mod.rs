@@ -65,6 +65,7 @@ pub const DB_FILE: &str = "lts.db";
 
 /// Open the embedded store in `data_dir` and start its thread.
 pub fn open_sqlite(data_dir: &Path) -> Result<StoreHandle, StoreError> {
+    crate::store::alloc::keep_freed_memory();
     let store = SqliteStore::open(&data_dir.join(DB_FILE))?;
     Ok(StoreHandle::spawn(Box::new(store)))
 }
