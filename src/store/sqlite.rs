@@ -200,7 +200,8 @@ impl SqliteStore {
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = FULL;
                  PRAGMA foreign_keys = ON;
-                 PRAGMA busy_timeout = 5000;",
+                 PRAGMA busy_timeout = 5000;
+                 PRAGMA cache_size = -65536;",
             )
             .map_err(|e| self.classify(e))?;
         // Plan each statement once: without this, SQLite re-prepares every
@@ -353,12 +354,14 @@ impl Store for SqliteStore {
         self.exec_cached("ROLLBACK TO op")
     }
 
-    fn insert_job(&mut self, job: &JobRecord) -> Result<i64> {
+    fn insert_job(&mut self, job: &JobRecord) -> Result<Option<i64>> {
         let spec = spec_json(&job.spec)?;
-        self.conn
+        let inserted = self
+            .conn
             .prepare_cached(
                 "INSERT INTO jobs (grp, task_id, kind, state, spec, submitted_at, updated_at, \
-                 next_fire, run_count, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 next_fire, run_count, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 ON CONFLICT (grp, task_id) DO NOTHING",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -375,7 +378,7 @@ impl Store for SqliteStore {
                 ])
             })
             .map_err(backend)?;
-        Ok(self.conn.last_insert_rowid())
+        Ok((inserted == 1).then(|| self.conn.last_insert_rowid()))
     }
 
     fn update_job(&mut self, job: &JobRecord) -> Result<()> {

@@ -407,3 +407,31 @@ fn logs_follow_keeps_following_into_a_retry() {
     let out = wait_output(follow, PATIENCE);
     assert_eq!(out.code, 0, "follow ends with the last attempt: {out:?}");
 }
+
+#[test]
+fn submit_refuses_a_taken_task_id_unless_told_to_replace() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let d = Daemon::standalone(home, &sb.path("data"), &["--runner", "builtin:noop"]);
+    let submit = |extra: &[&str]| {
+        let args = [&["submit", "-g", "default", "--task-id", "R"][..], extra].concat();
+        lts(home, &d.addr, &args)
+    };
+    submit(&["--cron", "0 0 3 * * ?", "--tz", "UTC"]).ok();
+    let taken = submit(&["--param", "v=2"]);
+    assert_eq!(taken.code, 1, "{taken:?}");
+    assert!(taken.stderr.contains("already exists"), "{taken:?}");
+    assert_eq!(
+        job_json(home, &d.addr, "R")["kind"],
+        "cron",
+        "kept as it was"
+    );
+
+    submit(&["--replace", "--param", "v=2"]).ok();
+    let replaced = wait_state(home, &d.addr, "R", "succeeded");
+    assert_eq!(replaced["kind"], "now");
+    assert_eq!(replaced["params"]["v"], "2");
+    let listed = lts(home, &d.addr, &["-o", "json", "jobs"]);
+    let jobs: serde_json::Value = serde_json::from_str(listed.ok()).unwrap();
+    assert_eq!(jobs.as_array().map(Vec::len), Some(1), "{jobs}");
+}

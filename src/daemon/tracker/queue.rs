@@ -97,18 +97,7 @@ fn submit_one(
             }
         }
     };
-    // Only now, with the new job known to be good, may the old one go.
-    let mut replaced = false;
-    if let Some(existing) = s.job_by_key(&spec.group, &spec.task_id)? {
-        if !spec.replace {
-            return Ok(Err(WireError::Exists {
-                task_id: spec.task_id,
-                group: spec.group,
-            }));
-        }
-        s.delete_job(existing.id)?;
-        replaced = true;
-    }
+    let queued_now = spec.schedule == Schedule::Now;
     let mut job = JobRecord {
         id: 0,
         spec,
@@ -116,14 +105,36 @@ fn submit_one(
         submitted_at: now,
         updated_at: now,
         next_fire,
-        run_count: 0,
+        run_count: u32::from(queued_now),
         note: None,
     };
-    job.id = s.insert_job(&job)?;
-    if job.spec.schedule == Schedule::Now {
+    // The key is usually free: try it first, and look at the job holding it
+    // only when it is not.
+    let mut replaced = false;
+    job.id = match s.insert_job(&job)? {
+        Some(id) => id,
+        None => {
+            if !job.spec.replace {
+                return Ok(Err(WireError::Exists {
+                    task_id: job.spec.task_id,
+                    group: job.spec.group,
+                }));
+            }
+            // Only now, with the new job known to be good, may the old one go.
+            if let Some(existing) = s.job_by_key(&job.spec.group, &job.spec.task_id)? {
+                s.delete_job(existing.id)?;
+            }
+            replaced = true;
+            s.insert_job(&job)?.ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "job {} in group {} kept its key after being replaced",
+                    job.spec.task_id, job.spec.group
+                ))
+            })?
+        }
+    };
+    if queued_now {
         s.insert_run(&RunRecord::queued(&job, 1, now))?;
-        job.run_count = 1;
-        s.update_job(&job)?;
     }
     Ok(Ok(SubmitAck {
         task_id: job.spec.task_id,
