@@ -173,7 +173,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__bench)
-            opts="-g -o -h --standalone --jobs --clients --group --kind --payload --tracker --data --output --help"
+            opts="-g -o -h --standalone --jobs --clients --group --kind --payload --batch --tracker --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -200,6 +200,10 @@ _lts() {
                     return 0
                     ;;
                 --payload)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

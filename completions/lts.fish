@@ -195,6 +195,7 @@ complete -c lts -n "__fish_lts_using_subcommand bench" -l kind -d 'now: run at o
 at\t''
 cron\t''"
 complete -c lts -n "__fish_lts_using_subcommand bench" -l payload -d 'Bytes of parameters each job carries' -r
+complete -c lts -n "__fish_lts_using_subcommand bench" -l batch -d 'Jobs per submit call (1: one call and one acknowledged commit per job)' -r
 complete -c lts -n "__fish_lts_using_subcommand bench" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand bench" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand bench" -s o -l output -d 'Output format' -r -f -a "table\t''

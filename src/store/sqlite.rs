@@ -200,8 +200,7 @@ impl SqliteStore {
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = FULL;
                  PRAGMA foreign_keys = ON;
-                 PRAGMA busy_timeout = 5000;
-                 PRAGMA cache_size = -65536;",
+                 PRAGMA busy_timeout = 5000;",
             )
             .map_err(|e| self.classify(e))?;
         // Plan each statement once: without this, SQLite re-prepares every
