@@ -12,9 +12,9 @@ pub fn keep_freed_memory() {
     // SAFETY: mallopt only sets the allocator's tuning parameters; it is
     // safe to call at any time from any thread.
     unsafe {
-        // Trim the heap only when 64 MiB lie free at its top, and serve
+        // Trim the heap only when 16 MiB lie free at its top, and serve
         // blocks up to 4 MiB from the heap rather than fresh mappings.
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 16 << 20);
         libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
     }
 }
