@@ -143,13 +143,21 @@ _lts() {
 
     case "${cmd}" in
         lts)
-            opts="-o -h -V --tracker --data --output --help --version submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help"
+            opts="-o -h -V --tracker --token --tls-ca --data --output --help --version submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -173,7 +181,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__bench)
-            opts="-g -o -h --standalone --jobs --clients --group --kind --payload --tracker --data --output --help"
+            opts="-g -o -h --standalone --jobs --clients --group --kind --payload --tracker --token --tls-ca --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -207,6 +215,14 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -227,7 +243,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__cancel)
-            opts="-g -o -h --group --tracker --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -242,6 +258,14 @@ _lts() {
                     return 0
                     ;;
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -265,13 +289,21 @@ _lts() {
             return 0
             ;;
         lts__subcmd__completions)
-            opts="-o -h --tracker --data --output --help bash elvish fish powershell zsh"
+            opts="-o -h --tracker --token --tls-ca --data --output --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -295,7 +327,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__cron)
-            opts="-n -o -h --count --from --tz --tracker --data --output --help"
+            opts="-n -o -h --count --from --tz --tracker --token --tls-ca --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -321,6 +353,14 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -341,7 +381,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__feedback)
-            opts="-f -o -h --client-group --follow --tracker --data --output --help"
+            opts="-f -o -h --client-group --follow --tracker --token --tls-ca --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -352,6 +392,14 @@ _lts() {
                     return 0
                     ;;
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -641,7 +689,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__job)
-            opts="-g -o -h --group --tracker --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -656,6 +704,14 @@ _lts() {
                     return 0
                     ;;
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -679,7 +735,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__jobs)
-            opts="-g -o -h --group --state --kind --limit --tracker --data --output --help"
+            opts="-g -o -h --group --state --kind --limit --tracker --token --tls-ca --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -709,6 +765,14 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -729,7 +793,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__logs)
-            opts="-g -f -o -h --group --run --follow --tail --tracker --data --output --help"
+            opts="-g -f -o -h --group --run --follow --tail --tracker --token --tls-ca --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -755,6 +819,14 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -775,7 +847,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__nodes)
-            opts="-g -o -h --role --group --tracker --data --output --help"
+            opts="-g -o -h --role --group --tracker --token --tls-ca --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -794,6 +866,14 @@ _lts() {
                     return 0
                     ;;
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -817,7 +897,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__resume)
-            opts="-g -o -h --group --tracker --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -832,6 +912,14 @@ _lts() {
                     return 0
                     ;;
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -855,7 +943,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__retry)
-            opts="-g -o -h --group --tracker --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -870,6 +958,14 @@ _lts() {
                     return 0
                     ;;
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -893,13 +989,21 @@ _lts() {
             return 0
             ;;
         lts__subcmd__spool)
-            opts="-o -h --tracker --data --output --help list flush help"
+            opts="-o -h --tracker --token --tls-ca --data --output --help list flush help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -923,13 +1027,21 @@ _lts() {
             return 0
             ;;
         lts__subcmd__spool__subcmd__flush)
-            opts="-o -h --tracker --data --output --help"
+            opts="-o -h --tracker --token --tls-ca --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1009,13 +1121,21 @@ _lts() {
             return 0
             ;;
         lts__subcmd__spool__subcmd__list)
-            opts="-o -h --tracker --data --output --help"
+            opts="-o -h --tracker --token --tls-ca --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1039,7 +1159,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__submit)
-            opts="-g -o -h --task-id --group --param --params-json --cron --tz --at --delay --repeat-count --repeat-interval --priority --max-retries --retry-backoff --timeout --replace --overlap --rely-on-prev-cycle --misfire --catch-up-window --feedback --client-group --wait --spool --file --tracker --data --output --help"
+            opts="-g -o -h --task-id --group --param --params-json --cron --tz --at --delay --repeat-count --repeat-interval --priority --max-retries --retry-backoff --timeout --replace --overlap --rely-on-prev-cycle --misfire --catch-up-window --feedback --client-group --wait --spool --file --tracker --token --tls-ca --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1129,6 +1249,14 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1149,7 +1277,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__suspend)
-            opts="-g -o -h --group --tracker --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1164,6 +1292,14 @@ _lts() {
                     return 0
                     ;;
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1187,7 +1323,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__trigger)
-            opts="-g -o -h --group --tracker --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1202,6 +1338,14 @@ _lts() {
                     return 0
                     ;;
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
