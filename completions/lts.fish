@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_lts_global_optspecs
-    string join \n tracker= data= o/output= h/help V/version
+    string join \n tracker= token= tls-ca= data= o/output= h/help V/version
 end
 
 function __fish_lts_needs_command
@@ -25,6 +25,8 @@ function __fish_lts_using_subcommand
 end
 
 complete -c lts -n "__fish_lts_needs_command" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_needs_command" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_needs_command" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_needs_command" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_needs_command" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -71,6 +73,8 @@ complete -c lts -n "__fish_lts_using_subcommand submit" -l catch-up-window -d 'W
 complete -c lts -n "__fish_lts_using_subcommand submit" -l client-group -d 'The submitting client node group' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l file -d 'Submit many jobs: one JSON job a line, with the flags\' names as keys' -r -F
 complete -c lts -n "__fish_lts_using_subcommand submit" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand submit" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand submit" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -95,12 +99,16 @@ cron\t''
 repeat\t''"
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l limit -d 'At most this many (the newest)' -r
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand jobs" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand jobs" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand jobs" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand jobs" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand job" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand job" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand job" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand job" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand job" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand job" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -109,6 +117,8 @@ complete -c lts -n "__fish_lts_using_subcommand logs" -s g -l group -d 'The job\
 complete -c lts -n "__fish_lts_using_subcommand logs" -l run -d 'The run number [default: the latest]' -r
 complete -c lts -n "__fish_lts_using_subcommand logs" -l tail -d 'Only the last N lines' -r
 complete -c lts -n "__fish_lts_using_subcommand logs" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand logs" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand logs" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand logs" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand logs" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -118,48 +128,64 @@ complete -c lts -n "__fish_lts_using_subcommand nodes" -l role -d 'Only nodes of
 worker\t''"
 complete -c lts -n "__fish_lts_using_subcommand nodes" -s g -l group -d 'Only nodes of this group' -r
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand nodes" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand nodes" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand nodes" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand nodes" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand cancel" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand cancel" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand suspend" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand suspend" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand suspend" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand suspend" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand suspend" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand resume" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand resume" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand resume" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand resume" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand resume" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand resume" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand resume" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand trigger" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand trigger" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand trigger" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand trigger" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand trigger" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand trigger" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand trigger" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand retry" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand retry" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand retry" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand retry" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand retry" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand retry" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand retry" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l client-group -d 'The client node group whose results to read' -r
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand feedback" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand feedback" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand feedback" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand feedback" -s f -l follow -d 'Keep waiting for results and print them as they come, until interrupted'
 complete -c lts -n "__fish_lts_using_subcommand feedback" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -168,11 +194,15 @@ complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subco
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -f -a "flush" -d 'Deliver the waiting jobs to the tracker, in the order they were spooled'
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -184,6 +214,8 @@ complete -c lts -n "__fish_lts_using_subcommand cron" -s n -l count -d 'How many
 complete -c lts -n "__fish_lts_using_subcommand cron" -l from -d 'Start after this time [default: now]' -r
 complete -c lts -n "__fish_lts_using_subcommand cron" -l tz -d 'The time zone [default: this machine\'s]' -r
 complete -c lts -n "__fish_lts_using_subcommand cron" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand cron" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand cron" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand cron" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand cron" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -197,12 +229,16 @@ cron\t''"
 complete -c lts -n "__fish_lts_using_subcommand bench" -l payload -d 'Bytes of parameters each job carries' -r
 complete -c lts -n "__fish_lts_using_subcommand bench" -l batch -d 'Jobs per submit call (1: one call and one acknowledged commit per job)' -r
 complete -c lts -n "__fish_lts_using_subcommand bench" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand bench" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand bench" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand bench" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand bench" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand bench" -l standalone -d 'Start a tracker and a no-op worker in this process, on a temporary store'
 complete -c lts -n "__fish_lts_using_subcommand bench" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand completions" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand completions" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand completions" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand completions" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand completions" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"

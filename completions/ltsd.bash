@@ -16,6 +16,9 @@ _ltsd() {
             ",$1")
                 cmd="ltsd"
                 ;;
+            ltsd,cert)
+                cmd="ltsd__subcmd__cert"
+                ;;
             ltsd,help)
                 cmd="ltsd__subcmd__help"
                 ;;
@@ -27,6 +30,9 @@ _ltsd() {
                 ;;
             ltsd,worker)
                 cmd="ltsd__subcmd__worker"
+                ;;
+            ltsd__subcmd__help,cert)
+                cmd="ltsd__subcmd__help__subcmd__cert"
                 ;;
             ltsd__subcmd__help,help)
                 cmd="ltsd__subcmd__help__subcmd__help"
@@ -47,7 +53,7 @@ _ltsd() {
 
     case "${cmd}" in
         ltsd)
-            opts="-h -V --help --version standalone tracker worker help"
+            opts="-h -V --help --version standalone tracker worker cert help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -60,9 +66,45 @@ _ltsd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ltsd__subcmd__help)
-            opts="standalone tracker worker help"
+        ltsd__subcmd__cert)
+            opts="-h --out --san --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --san)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ltsd__subcmd__help)
+            opts="standalone tracker worker cert help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ltsd__subcmd__help__subcmd__cert)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -131,7 +173,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__standalone)
-            opts="-h --listen --lease --retain --max-log-bytes --group --threads --runner --allow-commands --grace --data --token --help"
+            opts="-h --listen --lease --retain --max-log-bytes --group --threads --runner --allow-commands --grace --data --token --tls-cert --tls-key --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -177,6 +219,14 @@ _ltsd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -185,7 +235,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__tracker)
-            opts="-h --listen --lease --retain --max-log-bytes --store --data --token --help"
+            opts="-h --listen --lease --retain --max-log-bytes --store --data --token --tls-cert --tls-key --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -219,6 +269,14 @@ _ltsd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -227,7 +285,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__worker)
-            opts="-h --group --peers --tracker --threads --runner --allow-commands --grace --data --token --help"
+            opts="-h --group --peers --tracker --threads --runner --allow-commands --grace --data --token --tls-ca --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -262,6 +320,10 @@ _ltsd() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -29,6 +29,7 @@ complete -c ltsd -n "__fish_ltsd_needs_command" -s V -l version -d 'Print versio
 complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "standalone" -d 'Tracker, registry and one worker in one process: the quick start'
 complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "tracker" -d 'The JobTracker: durable queue, scheduling, dispatch, recovery'
 complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "worker" -d 'The TaskTracker: pulls runs of its node group and runs them'
+complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "cert" -d 'Write a self-signed TLS certificate and its key, for --tls-cert/--tls-key and --tls-ca'
 complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l listen -d 'The address to listen on' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l lease -d 'How long a dispatched run\'s lease lasts without a heartbeat' -r
@@ -39,7 +40,9 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l threads -d 'How
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l runner -d 'The program that runs jobs (job JSON on stdin), or builtin:noop' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l grace -d 'On SIGTERM, how long running jobs may take to finish before they are stopped' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l data -d 'Where the role keeps its state [default: the platform data dir + lts]' -r -F
-complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l token -d 'The cluster\'s shared secret; required to listen on a non-loopback address' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; required to listen on a non-loopback address [default: `token` in lts/config.toml]' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l tls-cert -d 'Serve TLS only, with this PEM certificate (chain); see `ltsd cert`' -r -F
+complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l allow-commands -d 'Run the command a job carries (`lts submit -- CMD ARGS..`)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -s h -l help -d 'Print help'
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l listen -d 'The address to listen on' -r
@@ -48,7 +51,9 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l retain -d 'Keep fi
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l max-log-bytes -d 'The most log bytes kept per run: its head and its tail, with a marker between (0: all)' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l store -d 'The store: sqlite (in the data dir)' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l data -d 'Where the role keeps its state [default: the platform data dir + lts]' -r -F
-complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l token -d 'The cluster\'s shared secret; required to listen on a non-loopback address' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; required to listen on a non-loopback address [default: `token` in lts/config.toml]' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l tls-cert -d 'Serve TLS only, with this PEM certificate (chain); see `ltsd cert`' -r -F
+complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -s h -l help -d 'Print help'
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l group -d 'The worker\'s node group' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tracker -l peers -d 'The tracker(s) to pull from (a static peer list)' -r
@@ -56,10 +61,15 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l threads -d 'How man
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l runner -d 'The program that runs jobs (job JSON on stdin), or builtin:noop' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l grace -d 'On SIGTERM, how long running jobs may take to finish before they are stopped' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l data -d 'Where the role keeps its state [default: the platform data dir + lts]' -r -F
-complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l token -d 'The cluster\'s shared secret; required to listen on a non-loopback address' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; required to listen on a non-loopback address [default: `token` in lts/config.toml]' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tls-ca -d 'Dial over TLS, trusting this PEM certificate or CA (a self-signed certificate is its own CA) [default: `tls_ca` in lts/config.toml]' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l allow-commands -d 'Run the command a job carries (`lts submit -- CMD ARGS..`)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -s h -l help -d 'Print help'
-complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker help" -f -a "standalone" -d 'Tracker, registry and one worker in one process: the quick start'
-complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker help" -f -a "tracker" -d 'The JobTracker: durable queue, scheduling, dispatch, recovery'
-complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker help" -f -a "worker" -d 'The TaskTracker: pulls runs of its node group and runs them'
-complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ltsd -n "__fish_ltsd_using_subcommand cert" -l out -d 'The directory to write cert.pem and key.pem into (made if missing; existing files are kept)' -r -F
+complete -c ltsd -n "__fish_ltsd_using_subcommand cert" -l san -d 'Another host name or IP address the certificate is for (repeatable); localhost, 127.0.0.1, ::1 and this host\'s name always are' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand cert" -s h -l help -d 'Print help'
+complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker cert help" -f -a "standalone" -d 'Tracker, registry and one worker in one process: the quick start'
+complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker cert help" -f -a "tracker" -d 'The JobTracker: durable queue, scheduling, dispatch, recovery'
+complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker cert help" -f -a "worker" -d 'The TaskTracker: pulls runs of its node group and runs them'
+complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker cert help" -f -a "cert" -d 'Write a self-signed TLS certificate and its key, for --tls-cert/--tls-key and --tls-ca'
+complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker cert help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

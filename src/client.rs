@@ -6,7 +6,7 @@
 use crate::model::{FeedbackItem, JobDetail, JobSpec, JobView, NodeView};
 use crate::protocol::{
     connect, ConnectError, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobRef, LogPage,
-    LogQuery, PullRequest, SubmitAck, TrackerRpcClient, Upstream, WireError,
+    LogQuery, PullRequest, Security, SubmitAck, TrackerRpcClient, Upstream, WireError,
 };
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -19,7 +19,8 @@ pub enum ClientError {
     /// No address answered.
     #[error("no tracker reachable (tried {})", tried.join("; "))]
     Unreachable { tried: Vec<String> },
-    /// A tracker answered but refused us (protocol version).
+    /// A tracker answered but refused us (protocol version, cluster token,
+    /// TLS), or could not prove the cluster token.
     #[error("{0}")]
     Refused(String),
     /// The connection broke or the call timed out.
@@ -41,6 +42,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct Client {
     addrs: Vec<String>,
     role: &'static str,
+    security: Security,
     current: Mutex<Option<(TrackerRpcClient, String)>>,
 }
 
@@ -62,8 +64,20 @@ impl Client {
         Client {
             addrs,
             role,
+            security: Security::none(),
             current: Mutex::new(None),
         }
+    }
+
+    /// Connect with `security`: the cluster token to prove, and TLS to dial.
+    pub fn with_security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
+    }
+
+    /// The token and TLS settings this client connects with.
+    pub fn security(&self) -> &Security {
+        &self.security
     }
 
     /// The addresses this client tries.
@@ -83,7 +97,7 @@ impl Client {
         }
         let mut tried = Vec::new();
         for addr in &self.addrs {
-            match connect(addr, self.role, CONNECT_TIMEOUT).await {
+            match connect(addr, self.role, CONNECT_TIMEOUT, &self.security).await {
                 Ok(connected) => {
                     let live = (connected.client, connected.addr);
                     *current = Some(live.clone());

@@ -1,5 +1,5 @@
 //! Where settings come from when a flag does not say: environment variables
-//! (`LTS_TRACKER`, `LTS_TOKEN`, `LTS_DATA`, ..) are read by clap; after them
+//! (`LTS_TRACKER`, `LTS_TOKEN`, `LTS_TLS_CA`, `LTS_DATA`, ..) are read by clap; after them
 //! comes the config file `lts/config.toml` in the platform config dir; after
 //! that, the defaults below.
 
@@ -18,6 +18,8 @@ pub struct FileConfig {
     pub tracker: Option<String>,
     pub registry: Option<String>,
     pub token: Option<String>,
+    /// The PEM certificate or CA to trust when dialing over TLS.
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// The config file's path, whether or not it exists.

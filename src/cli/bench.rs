@@ -12,6 +12,7 @@ use crate::daemon::worker::{Runner, WorkerConfig};
 use crate::daemon::Shutdown;
 use crate::model::{new_task_id, now_ms, JobSpec, Millis, Schedule};
 use crate::protocol::JobRef;
+use crate::protocol::Security;
 use clap::builder::PossibleValuesParser;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -130,11 +131,12 @@ pub async fn run(client: Client, args: &BenchArgs, format: Format) -> Result<(),
     } else {
         None
     };
-    let addrs = match &in_process {
-        Some(p) => vec![p.addr.clone()],
-        None => client.addrs().to_vec(),
+    // The in-process cluster has no token and no TLS.
+    let (addrs, security) = match &in_process {
+        Some(p) => (vec![p.addr.clone()], Security::none()),
+        None => (client.addrs().to_vec(), client.security().clone()),
     };
-    let result = measure(addrs, args, format).await;
+    let result = measure(addrs, security, args, format).await;
     if let Some(p) = in_process {
         p.stop.trigger();
         let _ = p.roles.await;
@@ -143,7 +145,12 @@ pub async fn run(client: Client, args: &BenchArgs, format: Format) -> Result<(),
     result
 }
 
-async fn measure(addrs: Vec<String>, args: &BenchArgs, format: Format) -> Result<(), CliError> {
+async fn measure(
+    addrs: Vec<String>,
+    security: Security,
+    args: &BenchArgs,
+    format: Format,
+) -> Result<(), CliError> {
     let prefix = format!("bench-{}", new_task_id());
     let clients = args.clients as usize;
     let payload = "x".repeat(args.payload);
@@ -152,8 +159,9 @@ async fn measure(addrs: Vec<String>, args: &BenchArgs, format: Format) -> Result
     let start_ms = now_ms();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (addrs, prefix, payload, progress) = (
+        let (addrs, security, prefix, payload, progress) = (
             addrs.clone(),
+            security.clone(),
             prefix.clone(),
             payload.clone(),
             progress.clone(),
@@ -161,7 +169,7 @@ async fn measure(addrs: Vec<String>, args: &BenchArgs, format: Format) -> Result
         let (group, kind, jobs) = (args.group.clone(), args.kind.clone(), args.jobs);
         let batch = args.batch as usize;
         tasks.push(tokio::spawn(async move {
-            let client = Client::new(addrs);
+            let client = Client::new(addrs).with_security(security);
             let mut sent: Vec<(String, Millis, u64)> = Vec::new();
             let mine: Vec<usize> = (c..jobs).step_by(clients).collect();
             for chunk in mine.chunks(batch) {
@@ -195,15 +203,16 @@ async fn measure(addrs: Vec<String>, args: &BenchArgs, format: Format) -> Result
     let sent = Arc::new(sent);
     let mut waiters = Vec::new();
     for c in 0..clients {
-        let (addrs, sent, progress, group) = (
+        let (addrs, security, sent, progress, group) = (
             addrs.clone(),
+            security.clone(),
             sent.clone(),
             progress.clone(),
             args.group.clone(),
         );
         let cancel = args.kind == "cron";
         waiters.push(tokio::spawn(async move {
-            let client = Client::new(addrs);
+            let client = Client::new(addrs).with_security(security);
             let mut out = Vec::new();
             for (task_id, at, _) in sent.iter().skip(c).step_by(clients) {
                 let job = JobRef {

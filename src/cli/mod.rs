@@ -21,6 +21,7 @@ pub use error::CliError;
 pub use output::Format;
 
 use crate::client::Client;
+use crate::protocol::{Security, Token};
 use clap::{Parser, Subcommand};
 use control::Op;
 use spool::SpoolCommand;
@@ -33,7 +34,8 @@ use std::path::PathBuf;
     about = "Submit, inspect and control jobs of an lts cluster",
     long_about = "Submit, inspect and control jobs of an lts cluster.\n\n\
 The tracker address comes from --tracker, else LTS_TRACKER, else `tracker` in \
-lts/config.toml in the platform config dir, else 127.0.0.1:7420. The spool \
+lts/config.toml in the platform config dir, else 127.0.0.1:7420. The cluster token and \
+the TLS CA come the same way: --token, LTS_TOKEN, `token`; --tls-ca, LTS_TLS_CA, `tls_ca`. The spool \
 (`lts submit --spool`) lives in the data dir: --data, else LTS_DATA, else the \
 platform data dir + lts.\n\n\
 Exit codes: 0 ok; 1 the job or operation failed; 2 bad usage or bad input; \
@@ -43,6 +45,18 @@ pub struct Cli {
     /// Tracker address(es) to talk to, comma-separated
     #[arg(long, global = true, env = "LTS_TRACKER", value_name = "ADDR[,ADDR..]")]
     pub tracker: Option<String>,
+    /// The cluster's shared secret, proved to the tracker without being sent
+    #[arg(
+        long,
+        global = true,
+        env = "LTS_TOKEN",
+        value_name = "T",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)
+    #[arg(long, global = true, env = "LTS_TLS_CA", value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
     /// Where lts keeps its spool [default: the platform data dir + lts]
     #[arg(long, global = true, env = "LTS_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
@@ -90,18 +104,33 @@ pub enum Command {
 impl Cli {
     /// The client for the tracker this invocation names.
     fn client(&self) -> Result<Client, CliError> {
-        let list = match &self.tracker {
-            Some(list) => list.clone(),
-            None => crate::config::load_file_config()
-                .map_err(CliError::usage)?
-                .tracker
-                .unwrap_or_else(|| crate::config::DEFAULT_TRACKER.to_string()),
+        let file = if self.tracker.is_none() || self.token.is_none() || self.tls_ca.is_none() {
+            crate::config::load_file_config().map_err(CliError::usage)?
+        } else {
+            crate::config::FileConfig::default()
         };
+        let list = self
+            .tracker
+            .clone()
+            .or(file.tracker)
+            .unwrap_or_else(|| crate::config::DEFAULT_TRACKER.to_string());
         let addrs = crate::config::split_addrs(&list);
         if addrs.is_empty() {
             return Err(CliError::usage("--tracker: no address given"));
         }
-        Ok(Client::new(addrs))
+        let token = match self.token.as_deref().or(file.token.as_deref()) {
+            Some(text) => {
+                Some(Token::new(text).map_err(|e| CliError::usage(format!("--token: {e}")))?)
+            }
+            None => None,
+        };
+        let mut security = Security::none().with_token(token);
+        if let Some(ca) = self.tls_ca.as_ref().or(file.tls_ca.as_ref()) {
+            security = security
+                .trusting(ca)
+                .map_err(|e| CliError::usage(e.to_string()))?;
+        }
+        Ok(Client::new(addrs).with_security(security))
     }
 
     /// The data dir, where the spool lives.

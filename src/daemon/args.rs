@@ -11,7 +11,13 @@ use std::path::PathBuf;
     about = "The lts daemon: tracker, worker, registry roles, or all in one",
     long_about = "The lts daemon. Each subcommand is a role: `tracker` keeps the durable \
 queue and dispatches due runs, `worker` pulls runs for its node group and runs them, \
-`standalone` runs a tracker and a worker in one process on the embedded SQLite store.\n\n\
+`standalone` runs a tracker and a worker in one process on the embedded SQLite store; \
+`cert` writes a self-signed TLS certificate for them.\n\n\
+Securing a cluster: give every node the same --token (or LTS_TOKEN, or `token` in \
+lts/config.toml); nodes prove it to each other without sending it, and a role refuses \
+to listen on a non-loopback address without one. With --tls-cert and --tls-key a \
+listening role serves TLS only; dialing nodes and `lts` then need --tls-ca (or \
+LTS_TLS_CA) naming that certificate or its CA.\n\n\
 Logs go to stderr, filtered by RUST_LOG (default: info). SIGTERM or SIGINT stops a role \
 gracefully: it takes no new work, lets running jobs finish within the grace period and \
 exits 0."
@@ -29,6 +35,8 @@ pub enum RoleCmd {
     Tracker(TrackerArgs),
     /// The TaskTracker: pulls runs of its node group and runs them
     Worker(WorkerArgs),
+    /// Write a self-signed TLS certificate and its key, for --tls-cert/--tls-key and --tls-ca
+    Cert(CertArgs),
 }
 
 /// Options every role takes.
@@ -37,9 +45,28 @@ pub struct CommonArgs {
     /// Where the role keeps its state [default: the platform data dir + lts]
     #[arg(long, env = "LTS_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// The cluster's shared secret; required to listen on a non-loopback address
+    /// The cluster's shared secret, proved to peers without being sent; required to listen on a non-loopback address [default: `token` in lts/config.toml]
     #[arg(long, env = "LTS_TOKEN", value_name = "T", hide_env_values = true)]
     pub token: Option<String>,
+}
+
+/// TLS for a role that listens.
+#[derive(Debug, Clone, Args)]
+pub struct ServeTlsArgs {
+    /// Serve TLS only, with this PEM certificate (chain); see `ltsd cert`
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// TLS for a role that dials other nodes.
+#[derive(Debug, Clone, Args)]
+pub struct DialTlsArgs {
+    /// Dial over TLS, trusting this PEM certificate or CA (a self-signed certificate is its own CA) [default: `tls_ca` in lts/config.toml]
+    #[arg(long, env = "LTS_TLS_CA", value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// Options of the tracker part of a role.
@@ -87,6 +114,8 @@ pub struct StandaloneArgs {
     pub worker: WorkerOpts,
     #[command(flatten)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub tls: ServeTlsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +127,8 @@ pub struct TrackerArgs {
     pub store: String,
     #[command(flatten)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub tls: ServeTlsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +143,18 @@ pub struct WorkerArgs {
     pub worker: WorkerOpts,
     #[command(flatten)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub tls: DialTlsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CertArgs {
+    /// The directory to write cert.pem and key.pem into (made if missing; existing files are kept)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Another host name or IP address the certificate is for (repeatable); localhost, 127.0.0.1, ::1 and this host's name always are
+    #[arg(long = "san", value_name = "NAME")]
+    pub sans: Vec<String>,
 }
 
 fn parse_dur(s: &str) -> Result<std::time::Duration, String> {

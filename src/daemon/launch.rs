@@ -1,14 +1,19 @@
-//! From parsed `ltsd` arguments to a running role: check the listen address
-//! and token, open and lock the data dir, open the store, bind, install the
-//! signal handlers, run. Every way start-up can fail is a `LaunchError` with
+//! From parsed `ltsd` arguments to a running role: build its `Security`
+//! (token, TLS) and check the listen address against it, open and lock the
+//! data dir, open the store, bind, install the signal handlers, run. Every way start-up can fail is a `LaunchError` with
 //! one clear line.
 
-use super::args::{CommonArgs, Ltsd, RoleCmd, TrackerOpts, WorkerOpts};
+use super::args::{
+    CertArgs, CommonArgs, DialTlsArgs, Ltsd, RoleCmd, ServeTlsArgs, TrackerOpts, WorkerOpts,
+};
+use super::cert::{self, CertError};
 use super::datadir::{DataDir, DataDirError};
 use super::tracker::{self, TrackerConfig};
 use super::worker::{self, Runner, WorkerConfig};
 use super::{standalone, Shutdown};
 use crate::client::Client;
+use crate::config::FileConfig;
+use crate::protocol::{Security, TlsError, Token};
 use crate::store::{StoreError, StoreHandle};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,13 +36,20 @@ pub enum LaunchError {
     },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A certificate or key that cannot be used: exit 2.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Cert(#[from] CertError),
 }
 
 impl LaunchError {
     /// The process exit code for this failure.
     pub fn exit_code(&self) -> u8 {
         match self {
-            LaunchError::Usage(_) => 2,
+            LaunchError::Usage(_)
+            | LaunchError::Tls(_)
+            | LaunchError::Cert(CertError::Usage(_)) => 2,
             _ => 1,
         }
     }
@@ -54,12 +66,19 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
                     a.store
                 )));
             }
-            let listen = check_listen(&a.tracker, &a.common)?;
+            let security = security(&a.common, Some(&a.tls), None)?;
+            let listen = check_listen(&a.tracker, &security)?;
             let dir = open_data_dir(&a.common, "tracker")?;
             let store = tracker::open_sqlite(&dir.path)?;
             let listener = bind(listen).await?;
             trigger.on_signals(|| std::process::exit(0));
-            tracker::run(listener, store, tracker_config(&a.tracker), shutdown).await?;
+            tracker::run(
+                listener,
+                store,
+                tracker_config(&a.tracker, security),
+                shutdown,
+            )
+            .await?;
             drop(dir);
         }
         RoleCmd::Worker(a) => {
@@ -69,14 +88,16 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             if addrs.is_empty() {
                 return Err(LaunchError::Usage("--tracker: no address given".into()));
             }
-            let client = Arc::new(Client::with_role(addrs, "worker"));
+            let security = security(&a.common, None, Some(&a.tls))?;
+            let client = Arc::new(Client::with_role(addrs, "worker").with_security(security));
             trigger.on_signals(|| std::process::exit(0));
             worker::run(client, config, shutdown).await;
         }
         RoleCmd::Standalone(a) => {
+            let security = security(&a.common, Some(&a.tls), None)?;
+            let listen = check_listen(&a.tracker, &security)?;
             let mut config = worker_config(a.group.clone(), &a.worker)?;
             config.spool_dir = Some(data_path(&a.common));
-            let listen = check_listen(&a.tracker, &a.common)?;
             let dir = open_data_dir(&a.common, "tracker")?;
             let store: StoreHandle = tracker::open_sqlite(&dir.path)?;
             let listener = bind(listen).await?;
@@ -85,23 +106,77 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             standalone::run(
                 listener,
                 store,
-                tracker_config(&a.tracker),
+                tracker_config(&a.tracker, security),
                 config,
                 shutdown,
             )
             .await?;
             drop(dir);
         }
+        RoleCmd::Cert(a) => make_cert(&a)?,
     }
     Ok(())
 }
 
-fn tracker_config(opts: &TrackerOpts) -> TrackerConfig {
+fn tracker_config(opts: &TrackerOpts, security: Security) -> TrackerConfig {
     TrackerConfig {
         lease: opts.lease,
         retain: opts.retain,
         max_log_bytes: opts.max_log_bytes,
+        security,
     }
+}
+
+/// A role's token and TLS: flags and environment first, then the config file.
+fn security(
+    common: &CommonArgs,
+    serve: Option<&ServeTlsArgs>,
+    dial: Option<&DialTlsArgs>,
+) -> Result<Security, LaunchError> {
+    let dial_ca = dial.and_then(|d| d.tls_ca.clone());
+    let file = if common.token.is_none() || (dial.is_some() && dial_ca.is_none()) {
+        crate::config::load_file_config().map_err(LaunchError::Usage)?
+    } else {
+        FileConfig::default()
+    };
+    let token = match common.token.as_deref().or(file.token.as_deref()) {
+        Some(text) => {
+            Some(Token::new(text).map_err(|e| LaunchError::Usage(format!("--token: {e}")))?)
+        }
+        None => None,
+    };
+    let mut security = Security::none().with_token(token);
+    if let Some(ServeTlsArgs {
+        tls_cert: Some(cert),
+        tls_key: Some(key),
+    }) = serve
+    {
+        security = security.serving(cert, key)?;
+    }
+    if dial.is_some() {
+        if let Some(ca) = dial_ca.or(file.tls_ca) {
+            security = security.trusting(&ca)?;
+        }
+    }
+    Ok(security)
+}
+
+/// `ltsd cert`: write the pair and say where it is and how to use it.
+fn make_cert(args: &CertArgs) -> Result<(), LaunchError> {
+    let written = cert::write(&args.out, cert::names(&args.sans)?)?;
+    println!(
+        "wrote {} and {} (for {})",
+        written.cert.display(),
+        written.key.display(),
+        written.names.join(", ")
+    );
+    println!(
+        "serve with --tls-cert {} --tls-key {}; dial with --tls-ca {}",
+        written.cert.display(),
+        written.key.display(),
+        written.cert.display()
+    );
+    Ok(())
 }
 
 fn worker_config(group: String, opts: &WorkerOpts) -> Result<WorkerConfig, LaunchError> {
@@ -127,21 +202,16 @@ fn worker_config(group: String, opts: &WorkerOpts) -> Result<WorkerConfig, Launc
 }
 
 /// Parse the listen address; anything but loopback needs a cluster token.
-fn check_listen(opts: &TrackerOpts, common: &CommonArgs) -> Result<SocketAddr, LaunchError> {
+fn check_listen(opts: &TrackerOpts, security: &Security) -> Result<SocketAddr, LaunchError> {
     let addr: SocketAddr = opts.listen.parse().map_err(|_| {
         LaunchError::Usage(format!(
             "--listen {}: expected IP:PORT, e.g. 127.0.0.1:7420",
             opts.listen
         ))
     })?;
-    if !addr.ip().is_loopback() && common.token.is_none() {
+    if !addr.ip().is_loopback() && security.token().is_none() {
         return Err(LaunchError::Usage(format!(
-            "--listen {addr}: listening on a non-loopback address requires a cluster token (--token or LTS_TOKEN)"
-        )));
-    }
-    if !addr.ip().is_loopback() {
-        return Err(LaunchError::Usage(format!(
-            "--listen {addr}: token authentication is not available in this build yet; listen on loopback"
+            "--listen {addr}: listening on a non-loopback address requires a cluster token (--token, LTS_TOKEN or `token` in the config file)"
         )));
     }
     Ok(addr)

@@ -3,6 +3,7 @@
 //! tests and `standalone` can start roles in-process, ready by construction.
 
 pub mod args;
+pub mod cert;
 pub mod datadir;
 pub mod launch;
 pub mod shutdown;

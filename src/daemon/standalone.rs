@@ -1,5 +1,6 @@
 //! `ltsd standalone`: a tracker and one worker in one process, the worker
-//! talking to the tracker over loopback like any other. On shutdown the
+//! talking to the tracker over loopback like any other (with the same token,
+//! and over TLS trusting exactly the tracker's certificate when it serves TLS). On shutdown the
 //! worker drains first, so its last results reach the tracker before it stops.
 
 use super::tracker::{self, TrackerConfig};
@@ -7,6 +8,7 @@ use super::worker::{self, WorkerConfig};
 use super::Shutdown;
 use crate::client::Client;
 use crate::store::StoreHandle;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -18,7 +20,11 @@ pub async fn run(
     worker_config: WorkerConfig,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    let address = listener.local_addr()?.to_string();
+    let address = own_address(listener.local_addr()?);
+    let security = tracker_config
+        .security
+        .for_own_listener()
+        .map_err(std::io::Error::other)?;
     let (stop_tracker, tracker_shutdown) = Shutdown::new();
     let tracker = tokio::spawn(tracker::run(
         listener,
@@ -26,8 +32,20 @@ pub async fn run(
         tracker_config,
         tracker_shutdown,
     ));
-    let client = Arc::new(Client::with_role(vec![address], "worker"));
+    let client = Arc::new(Client::with_role(vec![address], "worker").with_security(security));
     worker::run(client, worker_config, shutdown).await;
     stop_tracker.trigger();
     tracker.await.map_err(std::io::Error::other)?
+}
+
+/// Where this process reaches its own listener: a wildcard address
+/// (`0.0.0.0`, `::`) is dialed on loopback.
+fn own_address(mut addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            IpAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            IpAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr.to_string()
 }

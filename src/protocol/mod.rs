@@ -1,14 +1,21 @@
 //! The wire protocol between `lts`, workers and the tracker: one tarpc service
 //! (`TrackerRpc`), its request and reply types, typed wire errors, and the
-//! handshake every connection starts with. `PROTOCOL_VERSION` is defined here
+//! handshake every connection starts with (TLS, the version check and the
+//! cluster token's challenge-response: `Security`). `PROTOCOL_VERSION` is defined here
 //! and nowhere else.
 
+pub mod auth;
 mod error;
 mod handshake;
+mod security;
+pub mod tls;
 mod transport;
 
+pub use auth::Token;
 pub use error::WireError;
-pub use handshake::{Hello, Welcome, HANDSHAKE_TIMEOUT};
+pub use handshake::{Hello, Welcome, HANDSHAKE_TIMEOUT, WRONG_TOKEN};
+pub use security::Security;
+pub use tls::TlsError;
 pub use transport::{
     accept, connect, dial, serve_connection, transport, BoxedIo, ConnectError, Connected, Transport,
 };
@@ -20,7 +27,7 @@ use crate::model::{
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; peers must agree exactly.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// How a caller names a job: by task id, with its group when the id alone is
 /// not unique in the cluster.

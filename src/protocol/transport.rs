@@ -1,8 +1,13 @@
-//! Connections between nodes. `dial` and `accept` open a byte stream and run
-//! the handshake on it; `transport` frames a stream for any tarpc service;
+//! Connections between nodes. `dial` and `accept` open a byte stream, wrap
+//! it in TLS when the node's `Security` says so, and run the handshake (with
+//! the token proofs) on it; `transport` frames a stream for any tarpc service;
 //! `connect` and `serve_connection` are those steps for the tracker's service.
 
-use super::handshake::{read_frame, write_frame, Hello, Welcome, HANDSHAKE_TIMEOUT};
+use super::handshake::{
+    client_side, refuse, server_side, Failed, Hello, Rejected, Welcome, HANDSHAKE_TIMEOUT,
+};
+use super::security::Security;
+use super::tls;
 use super::TrackerRpcClient;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -13,6 +18,7 @@ use tarpc::tokio_util::codec::{Framed, LengthDelimitedCodec};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// Why a connection could not be made.
 #[derive(Debug, Error)]
@@ -58,45 +64,103 @@ where
     serde_transport::new(Framed::new(io, codec), Bincode::default())
 }
 
-/// Dial `addr` and handshake as `role`: the stream and the peer's welcome.
+/// Dial `addr` and handshake as `role` with `security` (TLS first when it
+/// dials TLS, then the handshake and the token proofs inside): the stream and
+/// the peer's welcome. The whole exchange takes at most `timeout`.
 pub async fn dial(
     addr: &str,
     role: &str,
     timeout: Duration,
+    security: &Security,
 ) -> Result<(BoxedIo, Welcome), ConnectError> {
-    let unreachable = |source| ConnectError::Unreachable {
+    match tokio::time::timeout(timeout, dial_within(addr, role, security)).await {
+        Ok(result) => result,
+        Err(_) => Err(unreachable(
+            addr,
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
+        )),
+    }
+}
+
+fn unreachable(addr: &str, source: std::io::Error) -> ConnectError {
+    ConnectError::Unreachable {
         addr: addr.to_string(),
         source,
-    };
-    let exchange = async {
-        let mut stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        write_frame(&mut stream, &Hello::new(role)).await?;
-        let welcome: Welcome = read_frame(&mut stream).await?;
-        Ok::<_, std::io::Error>((stream, welcome))
-    };
-    let (stream, welcome) = match tokio::time::timeout(timeout, exchange).await {
-        Ok(Ok(pair)) => pair,
-        Ok(Err(e)) => return Err(unreachable(e)),
-        Err(_) => {
-            return Err(unreachable(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "timed out",
-            )))
-        }
-    };
-    if let Some(reason) = welcome.error.clone() {
-        return Err(ConnectError::Refused {
-            addr: addr.to_string(),
-            reason,
-        });
     }
-    Ok((Box::new(stream), welcome))
+}
+
+fn refused(addr: &str, reason: impl Into<String>) -> ConnectError {
+    ConnectError::Refused {
+        addr: addr.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn handshake_failed(addr: &str, failed: Failed) -> ConnectError {
+    match failed {
+        Failed::Io(e) => unreachable(addr, e),
+        Failed::Refused(reason) => refused(addr, reason),
+    }
+}
+
+/// A failed TLS handshake, as the dialing side says it.
+fn tls_failed(addr: &str, e: std::io::Error) -> ConnectError {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => refused(
+            addr,
+            "it closed the connection during the TLS handshake: it does not seem to serve TLS \
+             (a node serves TLS when started with --tls-cert and --tls-key; without them, dial it without --tls-ca)",
+        ),
+        ErrorKind::InvalidData => refused(
+            addr,
+            format!("TLS handshake failed: {e} (does --tls-ca name the certificate, or its CA, that it serves?)"),
+        ),
+        _ => unreachable(addr, e),
+    }
+}
+
+async fn dial_within(
+    addr: &str,
+    role: &str,
+    security: &Security,
+) -> Result<(BoxedIo, Welcome), ConnectError> {
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| unreachable(addr, e))?;
+    stream.set_nodelay(true).map_err(|e| unreachable(addr, e))?;
+    let token = security.token();
+    let Some(config) = security.dial_config() else {
+        let welcome = client_side(&mut stream, role, token, &[])
+            .await
+            .map_err(|f| handshake_failed(addr, f))?;
+        return Ok((Box::new(stream), welcome));
+    };
+    let name = tls::server_name(addr).ok_or_else(|| {
+        refused(
+            addr,
+            "no host name in the address to check its TLS certificate against",
+        )
+    })?;
+    let mut stream = TlsConnector::from(config.clone())
+        .connect(name, stream)
+        .await
+        .map_err(|e| tls_failed(addr, e))?;
+    let binding = tls::export_binding(stream.get_ref().1);
+    let welcome = client_side(&mut stream, role, token, &binding)
+        .await
+        .map_err(|f| handshake_failed(addr, f))?;
+    Ok((Box::new(tls::EndAtEof(stream)), welcome))
 }
 
 /// Dial a tracker and start a tarpc client on the stream.
-pub async fn connect(addr: &str, role: &str, timeout: Duration) -> Result<Connected, ConnectError> {
-    let (io, welcome) = dial(addr, role, timeout).await?;
+pub async fn connect(
+    addr: &str,
+    role: &str,
+    timeout: Duration,
+    security: &Security,
+) -> Result<Connected, ConnectError> {
+    let (io, welcome) = dial(addr, role, timeout, security).await?;
     let client = TrackerRpcClient::new(tarpc::client::Config::default(), transport(io)).spawn();
     Ok(Connected {
         client,
@@ -105,43 +169,71 @@ pub async fn connect(addr: &str, role: &str, timeout: Duration) -> Result<Connec
     })
 }
 
-/// Handshake an accepted stream. Refusals are answered, logged and closed;
-/// a peer that sends garbage or nothing is dropped after `HANDSHAKE_TIMEOUT`.
+/// Handshake an accepted stream with `security`: TLS when this node serves
+/// it, then the handshake and, with a token, the proofs. Refusals are
+/// answered, logged and closed; a peer that sends garbage or nothing is
+/// dropped after `HANDSHAKE_TIMEOUT`.
 pub async fn accept(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     node_id: &str,
+    security: &Security,
 ) -> Option<(BoxedIo, Hello)> {
     let _ = stream.set_nodelay(true);
-    let hello: Hello = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame(&mut stream)).await
-    {
-        Ok(Ok(hello)) => hello,
-        Ok(Err(e)) => {
-            tracing::debug!(%peer, "dropped connection: {e}");
-            return None;
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept_within(stream, node_id, security)).await {
+        Ok(Ok(accepted)) => Some(accepted),
+        Ok(Err(Rejected::Refused(reason))) => {
+            tracing::warn!(%peer, "refused connection: {reason}");
+            None
+        }
+        Ok(Err(Rejected::Dropped(reason))) => {
+            tracing::debug!(%peer, "dropped connection: {reason}");
+            None
         }
         Err(_) => {
             tracing::debug!(%peer, "dropped connection: no handshake within {HANDSHAKE_TIMEOUT:?}");
-            return None;
+            None
         }
-    };
-    let refusal = hello.refusal();
-    let welcome = Welcome {
-        protocol: super::PROTOCOL_VERSION,
-        version: crate::VERSION.into(),
-        node_id: node_id.into(),
-        error: refusal.clone(),
-    };
-    let answered =
-        tokio::time::timeout(HANDSHAKE_TIMEOUT, write_frame(&mut stream, &welcome)).await;
-    if let Some(reason) = refusal {
-        tracing::warn!(%peer, "refused connection: {reason}");
-        return None;
     }
-    if !matches!(answered, Ok(Ok(()))) {
-        return None;
+}
+
+async fn accept_within(
+    mut stream: TcpStream,
+    node_id: &str,
+    security: &Security,
+) -> Result<(BoxedIo, Hello), Rejected> {
+    let token = security.token();
+    let mut first = [0u8; 1];
+    let speaks_tls = match stream.peek(&mut first).await {
+        Ok(0) => return Err(Rejected::Dropped("closed before the handshake".into())),
+        Ok(_) => first[0] == tls::TLS_HANDSHAKE_BYTE,
+        Err(e) => return Err(Rejected::Dropped(e.to_string())),
+    };
+    match (security.serve_config(), speaks_tls) {
+        (None, false) => {
+            let hello = server_side(&mut stream, node_id, token, &[]).await?;
+            Ok((Box::new(stream), hello))
+        }
+        (None, true) => Err(Rejected::Refused(
+            "the peer speaks TLS, but this node serves plain TCP (start it with --tls-cert and --tls-key to serve TLS)"
+                .into(),
+        )),
+        (Some(_), false) => Err(refuse(
+            &mut stream,
+            node_id,
+            "it serves TLS only: dial it with --tls-ca FILE (or LTS_TLS_CA) naming its certificate or CA",
+        )
+        .await),
+        (Some(config), true) => {
+            let mut stream = TlsAcceptor::from(config.clone())
+                .accept(stream)
+                .await
+                .map_err(|e| Rejected::Refused(format!("TLS handshake failed: {e}")))?;
+            let binding = tls::export_binding(stream.get_ref().1);
+            let hello = server_side(&mut stream, node_id, token, &binding).await?;
+            Ok((Box::new(tls::EndAtEof(stream)), hello))
+        }
     }
-    Some((Box::new(stream), hello))
 }
 
 /// The tracker's side of one connection after a successful handshake.
@@ -155,7 +247,8 @@ pub async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     node_id: &str,
+    security: &Security,
 ) -> Option<(ServerTransport, Hello)> {
-    let (io, hello) = accept(stream, peer, node_id).await?;
+    let (io, hello) = accept(stream, peer, node_id, security).await?;
     Some((transport(io), hello))
 }

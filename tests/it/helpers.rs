@@ -53,6 +53,7 @@ fn isolate(cmd: &mut Command, home: &Path) {
         .env("HOME", home)
         .env_remove("LTS_TRACKER")
         .env_remove("LTS_TOKEN")
+        .env_remove("LTS_TLS_CA")
         .env_remove("LTS_DATA")
         .env("RUST_LOG", "info,tarpc=warn");
 }
@@ -230,6 +231,11 @@ impl Out {
 
 /// Run `lts ARGS` against `tracker`, bounded in time.
 pub fn lts(home: &Path, tracker: &str, args: &[&str]) -> Out {
+    lts_env(home, tracker, &[], args)
+}
+
+/// `lts ARGS` with extra environment variables.
+pub fn lts_env(home: &Path, tracker: &str, env: &[(&str, &str)], args: &[&str]) -> Out {
     let mut cmd = Command::new(LTS);
     cmd.args(args)
         .stdin(Stdio::null())
@@ -240,7 +246,21 @@ pub fn lts(home: &Path, tracker: &str, args: &[&str]) -> Out {
         cmd.env("LTS_TRACKER", tracker);
     }
     cmd.env("RUST_LOG", "warn");
+    cmd.envs(env.iter().copied());
     let child = cmd.spawn().expect("start lts");
+    wait_output(child, PATIENCE)
+}
+
+/// Run `ltsd ARGS` to its end (for commands that exit, or roles that refuse
+/// to start), bounded in time.
+pub fn ltsd(home: &Path, args: &[&str]) -> Out {
+    let mut cmd = Command::new(LTSD);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    isolate(&mut cmd, home);
+    let child = cmd.spawn().expect("start ltsd");
     wait_output(child, PATIENCE)
 }
 

@@ -16,6 +16,7 @@ pub use queue::{backoff_ms, first_run_ended};
 
 use crate::daemon::Shutdown;
 use crate::model::{now_ms, Millis};
+use crate::protocol::Security;
 use crate::store::{SqliteStore, StoreError, StoreHandle};
 use nodes::Nodes;
 use std::path::Path;
@@ -33,6 +34,8 @@ pub struct TrackerConfig {
     pub retain: Duration,
     /// The most log bytes kept per run (head and tail); 0 keeps everything.
     pub max_log_bytes: u64,
+    /// The cluster token and TLS every connection is accepted with.
+    pub security: Security,
 }
 
 impl Default for TrackerConfig {
@@ -41,6 +44,7 @@ impl Default for TrackerConfig {
             lease: Duration::from_secs(8),
             retain: Duration::from_secs(7 * 86_400),
             max_log_bytes: 1 << 20,
+            security: Security::none(),
         }
     }
 }
@@ -58,6 +62,7 @@ pub(crate) struct Tracker {
     /// The zone of cron jobs that name none: this machine's.
     zone: chrono_tz::Tz,
     shutdown: Shutdown,
+    security: Security,
 }
 
 /// The file name of the SQLite store inside the data dir.
@@ -90,8 +95,15 @@ pub async fn run(
         started_at: now_ms(),
         zone: crate::schedule::local_zone(),
         shutdown: shutdown.clone(),
+        security: config.security.clone(),
     });
-    tracing::info!(%address, "tracker listening");
+    // The address comes last: tests and scripts read it from the end of the line.
+    tracing::info!(
+        token = tracker.security.token().is_some(),
+        tls = tracker.security.serves_tls(),
+        %address,
+        "tracker listening"
+    );
     let leases = tokio::spawn(expire_leases(tracker.clone()));
     let ticks = tokio::spawn(fire_ticks(tracker.clone()));
     let pruner = tokio::spawn(prune(tracker.clone(), config.retain));

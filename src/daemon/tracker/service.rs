@@ -34,7 +34,7 @@ struct Conn {
 
 /// Handshake and serve one connection until it closes.
 pub(super) async fn serve(t: Arc<Tracker>, stream: TcpStream, peer: SocketAddr) {
-    let Some((transport, hello)) = serve_connection(stream, peer, &t.id).await else {
+    let Some((transport, hello)) = serve_connection(stream, peer, &t.id, &t.security).await else {
         return;
     };
     tracing::debug!(%peer, role = %hello.role, "connected");
