@@ -1,10 +1,12 @@
-//! The wire protocol between `lts`, workers and the tracker: one tarpc service
-//! (`TrackerRpc`), its request and reply types, typed wire errors, and the
-//! handshake every connection starts with. `PROTOCOL_VERSION` is defined here
-//! and nowhere else.
+//! The wire protocol between `lts`, workers, trackers and the registry: the
+//! tracker's tarpc service (`TrackerRpc`) with its request and reply types,
+//! the registry's service (`registry`), typed wire errors, and the handshake
+//! every connection starts with. `PROTOCOL_VERSION` is defined here and
+//! nowhere else.
 
 mod error;
 mod handshake;
+pub mod registry;
 mod transport;
 
 pub use error::WireError;
