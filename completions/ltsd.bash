@@ -19,6 +19,9 @@ _ltsd() {
             ltsd,help)
                 cmd="ltsd__subcmd__help"
                 ;;
+            ltsd,registry)
+                cmd="ltsd__subcmd__registry"
+                ;;
             ltsd,standalone)
                 cmd="ltsd__subcmd__standalone"
                 ;;
@@ -30,6 +33,9 @@ _ltsd() {
                 ;;
             ltsd__subcmd__help,help)
                 cmd="ltsd__subcmd__help__subcmd__help"
+                ;;
+            ltsd__subcmd__help,registry)
+                cmd="ltsd__subcmd__help__subcmd__registry"
                 ;;
             ltsd__subcmd__help,standalone)
                 cmd="ltsd__subcmd__help__subcmd__standalone"
@@ -47,7 +53,7 @@ _ltsd() {
 
     case "${cmd}" in
         ltsd)
-            opts="-h -V --help --version standalone tracker worker help"
+            opts="-h -V --help --version standalone tracker worker registry help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -61,7 +67,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__help)
-            opts="standalone tracker worker help"
+            opts="standalone tracker worker registry help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -75,6 +81,20 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ltsd__subcmd__help__subcmd__registry)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -123,6 +143,36 @@ _ltsd() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ltsd__subcmd__registry)
+            opts="-h --listen --ttl --data --token --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -185,7 +235,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__tracker)
-            opts="-h --listen --lease --retain --max-log-bytes --store --data --token --help"
+            opts="-h --listen --lease --retain --max-log-bytes --store --registry --data --token --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -211,6 +261,10 @@ _ltsd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -227,7 +281,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__worker)
-            opts="-h --group --peers --tracker --threads --runner --allow-commands --grace --data --token --help"
+            opts="-h --group --peers --tracker --registry --threads --runner --allow-commands --grace --data --token --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -242,6 +296,10 @@ _ltsd() {
                     return 0
                     ;;
                 --peers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

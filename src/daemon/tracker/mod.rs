@@ -3,7 +3,8 @@
 //! their leases, records results and log lines, and wakes whoever waits.
 //!
 //! `run(listener, store, config, shutdown)` is the whole role; the RPC
-//! handlers are in `service`, the rules in `queue`.
+//! handlers are in `service`, the rules in `queue`. With a registry it
+//! registers as a node of role `tracker`, group `tracker`.
 
 mod control;
 mod nodes;
@@ -15,7 +16,9 @@ mod wake;
 pub use queue::{backoff_ms, first_run_ended};
 
 use crate::daemon::Shutdown;
-use crate::model::{now_ms, Millis};
+use crate::model::{now_ms, Millis, Role};
+use crate::protocol::registry::NodeInfo;
+use crate::registry::{keep_registered, RegistryClient};
 use crate::store::{SqliteStore, StoreError, StoreHandle};
 use nodes::Nodes;
 use std::path::Path;
@@ -33,6 +36,8 @@ pub struct TrackerConfig {
     pub retain: Duration,
     /// The most log bytes kept per run (head and tail); 0 keeps everything.
     pub max_log_bytes: u64,
+    /// A registry to register with, so that workers and clients find this tracker.
+    pub registry: Option<String>,
 }
 
 impl Default for TrackerConfig {
@@ -41,6 +46,7 @@ impl Default for TrackerConfig {
             lease: Duration::from_secs(8),
             retain: Duration::from_secs(7 * 86_400),
             max_log_bytes: 1 << 20,
+            registry: None,
         }
     }
 }
@@ -94,6 +100,20 @@ pub async fn run(
     let leases = tokio::spawn(expire_leases(tracker.clone()));
     let ticks = tokio::spawn(fire_ticks(tracker.clone()));
     let pruner = tokio::spawn(prune(tracker.clone(), config.retain));
+    let (leave_registry, registered) = Shutdown::new();
+    let registration = config.registry.map(|addr| {
+        let node = NodeInfo {
+            id: tracker.id.clone(),
+            role: Role::Tracker,
+            group: "tracker".into(),
+            address: address.clone(),
+            version: crate::VERSION.into(),
+            slots: 0,
+            started_at: tracker.started_at,
+        };
+        let registry = RegistryClient::new(addr, "tracker");
+        tokio::spawn(keep_registered(registry, node, || 0, registered))
+    });
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -111,6 +131,10 @@ pub async fn run(
     }
     drop(listener);
     tracing::info!("tracker stopping");
+    leave_registry.trigger();
+    if let Some(registration) = registration {
+        let _ = registration.await;
+    }
     tracker.wake.changes.notify_waiters();
     let _ = leases.await;
     let _ = ticks.await;
