@@ -32,17 +32,22 @@ use std::path::PathBuf;
     version,
     about = "Submit, inspect and control jobs of an lts cluster",
     long_about = "Submit, inspect and control jobs of an lts cluster.\n\n\
-The tracker address comes from --tracker, else LTS_TRACKER, else `tracker` in \
-lts/config.toml in the platform config dir, else 127.0.0.1:7420. The spool \
+The tracker address comes from --tracker, else LTS_TRACKER, else the trackers \
+a registry lists (--registry, else LTS_REGISTRY), else `tracker` or `registry` in \
+lts/config.toml in the platform config dir, else 127.0.0.1:7420. `lts nodes` asks \
+the registry whenever one is named. The spool \
 (`lts submit --spool`) lives in the data dir: --data, else LTS_DATA, else the \
 platform data dir + lts.\n\n\
 Exit codes: 0 ok; 1 the job or operation failed; 2 bad usage or bad input; \
-3 not found; 4 no tracker reachable."
+3 not found; 4 no tracker or registry reachable."
 )]
 pub struct Cli {
     /// Tracker address(es) to talk to, comma-separated
     #[arg(long, global = true, env = "LTS_TRACKER", value_name = "ADDR[,ADDR..]")]
     pub tracker: Option<String>,
+    /// A registry to find trackers through (and to ask for `nodes`)
+    #[arg(long, global = true, env = "LTS_REGISTRY", value_name = "ADDR")]
+    pub registry: Option<String>,
     /// Where lts keeps its spool [default: the platform data dir + lts]
     #[arg(long, global = true, env = "LTS_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
@@ -63,7 +68,7 @@ pub enum Command {
     Job(job::JobArgs),
     /// Print (or follow) the output of a job's run
     Logs(logs::LogsArgs),
-    /// List the tracker and the workers connected to it
+    /// List the nodes (from the registry, else the tracker) or watch them join, leave and change master
     Nodes(nodes::NodesArgs),
     /// Cancel a job: no more runs; a queued run leaves the queue, a running one is stopped
     Cancel(control::ControlArgs),
@@ -88,20 +93,38 @@ pub enum Command {
 }
 
 impl Cli {
-    /// The client for the tracker this invocation names.
+    /// The client for the tracker(s) this invocation names: `--tracker`
+    /// (or `LTS_TRACKER`), else the trackers of `--registry` (or
+    /// `LTS_REGISTRY`), else the config file's `tracker`, then `registry`,
+    /// else the default tracker address.
     fn client(&self) -> Result<Client, CliError> {
-        let list = match &self.tracker {
-            Some(list) => list.clone(),
-            None => crate::config::load_file_config()
-                .map_err(CliError::usage)?
-                .tracker
-                .unwrap_or_else(|| crate::config::DEFAULT_TRACKER.to_string()),
-        };
-        let addrs = crate::config::split_addrs(&list);
-        if addrs.is_empty() {
-            return Err(CliError::usage("--tracker: no address given"));
+        if let Some(list) = &self.tracker {
+            return static_client(list);
         }
-        Ok(Client::new(addrs))
+        if let Some(registry) = &self.registry {
+            return Ok(Client::via_registry(check_registry(registry)?, "client"));
+        }
+        let file = crate::config::load_file_config().map_err(CliError::usage)?;
+        match (file.tracker, file.registry) {
+            (Some(list), _) => static_client(&list),
+            (None, Some(registry)) => {
+                Ok(Client::via_registry(check_registry(&registry)?, "client"))
+            }
+            (None, None) => static_client(crate::config::DEFAULT_TRACKER),
+        }
+    }
+
+    /// The registry `lts nodes` asks: `--registry` (or `LTS_REGISTRY`),
+    /// else, unless `--tracker` names a tracker, the config file's `registry`.
+    fn registry(&self) -> Result<Option<String>, CliError> {
+        if let Some(registry) = &self.registry {
+            return check_registry(registry).map(Some);
+        }
+        if self.tracker.is_some() {
+            return Ok(None);
+        }
+        let file = crate::config::load_file_config().map_err(CliError::usage)?;
+        file.registry.as_deref().map(check_registry).transpose()
     }
 
     /// The data dir, where the spool lives.
@@ -109,6 +132,24 @@ impl Cli {
         self.data
             .clone()
             .unwrap_or_else(crate::config::default_data_dir)
+    }
+}
+
+fn static_client(list: &str) -> Result<Client, CliError> {
+    let addrs = crate::config::split_addrs(list);
+    if addrs.is_empty() {
+        return Err(CliError::usage("--tracker: no address given"));
+    }
+    Ok(Client::new(addrs))
+}
+
+fn check_registry(addr: &str) -> Result<String, CliError> {
+    let addr = addr.trim();
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(addr.into()),
+        _ => Err(CliError::usage(format!(
+            "--registry {addr}: expected HOST:PORT, e.g. 127.0.0.1:7410"
+        ))),
     }
 }
 
@@ -123,7 +164,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Jobs(args) => jobs::run(&cli.client()?, args, format).await,
         Command::Job(args) => job::run(&cli.client()?, args, format).await,
         Command::Logs(args) => logs::run(&cli.client()?, args, format).await,
-        Command::Nodes(args) => nodes::run(&cli.client()?, args, format).await,
+        Command::Nodes(args) => nodes::run(&cli, args, format).await,
         Command::Cancel(args) => control::run(&cli.client()?, Op::Cancel, args, format).await,
         Command::Suspend(args) => control::run(&cli.client()?, Op::Suspend, args, format).await,
         Command::Resume(args) => control::run(&cli.client()?, Op::Resume, args, format).await,
