@@ -3,6 +3,7 @@
 mod helpers;
 
 mod bad_input;
+mod cluster;
 mod core;
 mod docs;
 mod faults;
