@@ -25,7 +25,12 @@ pub async fn keep_registered(
     let mut reported = false;
     loop {
         if !registered {
-            match registry.register(node.clone()).await {
+            // A registry that does not answer must not hold up shutdown.
+            let answer = tokio::select! {
+                answer = registry.register(node.clone()) => answer,
+                _ = shutdown.wait() => break,
+            };
+            match answer {
                 Ok(answer) => {
                     every =
                         (Duration::from_millis(answer.ttl_ms) / 3).max(Duration::from_millis(100));
@@ -48,7 +53,11 @@ pub async fn keep_registered(
         if !registered {
             continue;
         }
-        match registry.heartbeat(node.id.clone(), slots_used()).await {
+        let beat = tokio::select! {
+            beat = registry.heartbeat(node.id.clone(), slots_used()) => beat,
+            _ = shutdown.wait() => break,
+        };
+        match beat {
             Ok(Beat::Ok) => {
                 if reported {
                     tracing::info!(registry = %registry.addr(), "registry reachable again");

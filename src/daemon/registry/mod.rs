@@ -30,7 +30,10 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(6);
 /// Membership as loaded from a data dir, ready to serve.
 pub struct Loaded {
     members: Members,
-    file: Option<StateFile>,
+    file: StateFile,
+    /// The last event the file holds: later ones (restoring may elect) are
+    /// shown only once saved.
+    saved_seq: u64,
 }
 
 impl Loaded {
@@ -38,8 +41,10 @@ impl Loaded {
     pub fn open(data_dir: &Path, ttl: Duration) -> Result<Loaded, PersistError> {
         let file = StateFile::new(data_dir);
         let ttl_ms = ttl.as_millis().max(1) as u64;
+        let mut saved_seq = 0;
         let members = match file.load()? {
             Some(snapshot) => {
+                saved_seq = snapshot.last_seq;
                 let members = Members::restore(snapshot, ttl_ms, now_ms());
                 tracing::info!(
                     nodes = members.snapshot().nodes.len(),
@@ -51,16 +56,9 @@ impl Loaded {
         };
         Ok(Loaded {
             members,
-            file: Some(file),
+            file,
+            saved_seq,
         })
-    }
-
-    /// Membership kept in memory only (tests, embedding).
-    pub fn in_memory(ttl: Duration) -> Loaded {
-        Loaded {
-            members: Members::new(ttl.as_millis().max(1) as u64),
-            file: None,
-        }
     }
 }
 
@@ -116,7 +114,7 @@ fn log_event(e: &NodeEvent) {
 /// Serve the registry on `listener` until `shutdown`.
 pub async fn run(listener: TcpListener, loaded: Loaded, shutdown: Shutdown) -> std::io::Result<()> {
     let address = listener.local_addr()?.to_string();
-    let seq = loaded.members.last_seq();
+    let seq = loaded.saved_seq;
     let ttl_ms = loaded.members.ttl_ms();
     let registry = Arc::new(Registry {
         members: Mutex::new(loaded.members),
@@ -156,7 +154,7 @@ pub async fn run(listener: TcpListener, loaded: Loaded, shutdown: Shutdown) -> s
 
 /// Save membership whenever it changed, then let watchers see the new
 /// events. Changes that arrive during a save go out in the next one.
-async fn save_changes(r: Arc<Registry>, file: Option<StateFile>) {
+async fn save_changes(r: Arc<Registry>, file: StateFile) {
     let mut failing = false;
     loop {
         let wakeup = r.dirty.notified();
@@ -167,22 +165,22 @@ async fn save_changes(r: Arc<Registry>, file: Option<StateFile>) {
             (members.snapshot(), members.last_seq())
         };
         if seq != *r.published.borrow() || r.shutdown.is_triggered() {
-            if let Some(file) = file.clone() {
-                match tokio::task::spawn_blocking(move || file.save(&snapshot)).await {
-                    Ok(Ok(())) => {
-                        if failing {
-                            tracing::info!("registry state saved again");
-                            failing = false;
-                        }
+            let file = file.clone();
+            match tokio::task::spawn_blocking(move || file.save(&snapshot)).await {
+                Ok(Ok(())) => {
+                    if failing {
+                        tracing::info!("registry state saved again");
+                        failing = false;
                     }
-                    Ok(Err(e)) => {
-                        if !failing {
-                            tracing::error!("{e}");
-                            failing = true;
-                        }
-                    }
-                    Err(e) => tracing::error!("saving the registry state: {e}"),
                 }
+                // Availability first: the change is shown even if unsaved.
+                Ok(Err(e)) => {
+                    if !failing {
+                        tracing::error!("{e}");
+                        failing = true;
+                    }
+                }
+                Err(e) => tracing::error!("saving the registry state: {e}"),
             }
             r.published.send_replace(seq);
         }
