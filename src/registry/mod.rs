@@ -187,3 +187,38 @@ fn tracker_addrs(nodes: &[NodeView]) -> Vec<String> {
     trackers.sort_by_key(|n| !n.master);
     trackers.into_iter().map(|n| n.address.clone()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str, role: Role, state: &str, master: bool) -> NodeView {
+        NodeView {
+            id: id.into(),
+            role,
+            group: "tracker".into(),
+            address: format!("{id}:1"),
+            state: state.into(),
+            master,
+            slots_used: 0,
+            slots_free: 0,
+            version: "0".into(),
+            last_seen: 0,
+        }
+    }
+
+    #[test]
+    fn discovery_puts_the_master_tracker_first_and_skips_the_rest() {
+        let nodes = [
+            node("old-down", Role::Tracker, "down", false),
+            node("second", Role::Tracker, "up", false),
+            node("master", Role::Tracker, "up", true),
+            node("worker", Role::Worker, "up", true),
+            node("third", Role::Tracker, "up", false),
+        ];
+        assert_eq!(
+            tracker_addrs(&nodes),
+            ["master:1", "second:1", "third:1"].map(String::from)
+        );
+    }
+}

@@ -219,8 +219,9 @@ impl Members {
         self.live.values().map(|(_, expires)| *expires).min()
     }
 
-    /// Nodes (live, then recently gone) sorted by role, group and age.
-    pub fn nodes(&self) -> Vec<NodeView> {
+    /// Nodes (live, then those gone within the last minutes) sorted by
+    /// role, group and age.
+    pub fn nodes(&self, now: Millis) -> Vec<NodeView> {
         let mut live: Vec<&Member> = self.live.values().map(|(m, _)| m).collect();
         live.sort_by(|a, b| {
             let (ka, kb) = (key_of(&a.info), key_of(&b.info));
@@ -240,7 +241,12 @@ impl Members {
                 self.view(m, master)
             })
             .collect();
-        let mut gone: Vec<&NodeView> = self.gone.values().map(|(v, _)| v).collect();
+        let mut gone: Vec<&NodeView> = self
+            .gone
+            .values()
+            .filter(|(_, left)| now.saturating_sub(*left) < GONE_KEPT_MS)
+            .map(|(v, _)| v)
+            .collect();
         gone.sort_by(|a, b| {
             (a.role.as_str(), &a.group, &a.id).cmp(&(b.role.as_str(), &b.group, &b.id))
         });
@@ -468,7 +474,7 @@ mod tests {
             "groups are apart"
         );
         let masters: Vec<_> = m
-            .nodes()
+            .nodes(1_002)
             .into_iter()
             .filter(|n| n.master)
             .map(|n| n.id)
@@ -510,8 +516,17 @@ mod tests {
         let leave = &m.events_after(seq, 1).events[0];
         assert_eq!(leave.reason.as_deref(), Some("expired"));
         // The one that went is listed as down, and never as master.
-        let first = m.nodes().into_iter().find(|n| n.id == "first").unwrap();
+        let first = m
+            .nodes(6_001)
+            .into_iter()
+            .find(|n| n.id == "first")
+            .unwrap();
         assert_eq!((first.state.as_str(), first.master), ("down", false));
+        let later = m.nodes(6_000 + GONE_KEPT_MS);
+        assert!(
+            later.iter().all(|n| n.id != "first"),
+            "forgotten after a while"
+        );
         assert_eq!(m.heartbeat("first", 0, 6_001), Beat::Unknown);
     }
 
@@ -559,7 +574,7 @@ mod tests {
         join(&mut m, "n", "b", 100, 1);
         assert_eq!(master(&m, "a").0, None);
         assert_eq!(master(&m, "b").0.as_deref(), Some("n"));
-        assert_eq!(m.nodes().iter().filter(|n| n.state == "up").count(), 1);
+        assert_eq!(m.nodes(1).iter().filter(|n| n.state == "up").count(), 1);
     }
 
     #[test]

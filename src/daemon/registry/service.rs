@@ -124,7 +124,7 @@ impl RegistryRpc for Conn {
     async fn list(self, _: Context) -> Result<Members, RegistryError> {
         let mut nodes = vec![self.view_of_self()];
         let members = self.r.lock();
-        nodes.extend(members.nodes());
+        nodes.extend(members.nodes(now_ms()));
         Ok(Members {
             nodes,
             groups: members.groups(),

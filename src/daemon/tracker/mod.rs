@@ -90,7 +90,7 @@ pub async fn run(
         nodes: Nodes::default(),
         lease_ms: config.lease.as_millis().max(1) as u64,
         max_log_bytes: config.max_log_bytes,
-        id: format!("tracker@{address}"),
+        id: tracker_id(listener.local_addr()?),
         address: address.clone(),
         started_at: now_ms(),
         zone: crate::schedule::local_zone(),
@@ -144,6 +144,17 @@ pub async fn run(
     }
     tracing::info!("tracker stopped");
     Ok(())
+}
+
+/// A tracker's node id: its address, or its host and port when it listens
+/// on every interface (so that two hosts' trackers never share an id).
+fn tracker_id(addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        format!("tracker@{host}:{}", addr.port())
+    } else {
+        format!("tracker@{addr}")
+    }
 }
 
 /// Sleep until the earliest lease ends, then mark what expired as lost and
