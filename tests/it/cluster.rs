@@ -255,6 +255,36 @@ fn a_worker_given_only_a_registry_finds_the_tracker_and_runs_a_job() {
 }
 
 #[test]
+fn a_worker_moves_to_the_next_tracker_when_its_tracker_goes() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let reg = Daemon::registry(home, &sb.path("registry"), "127.0.0.1:0", TTL);
+    let r = reg.addr.as_str();
+    let mut t1 = Daemon::tracker_registered(home, &sb.path("t1"), r);
+    let t2 = Daemon::tracker_registered(home, &sb.path("t2"), r);
+    let _w = Daemon::worker_via_registry(home, r, "g", &["--runner", "builtin:noop"]);
+    // The worker pulls from the master (the older tracker) ...
+    let first = via(
+        home,
+        r,
+        &["submit", "-g", "g", "--task-id", "on-t1", "--wait"],
+    );
+    assert_eq!(first.code, 0, "{first:?}");
+    assert_eq!(
+        lts(home, &t1.addr, &["-o", "json", "job", "on-t1"]).json()["state"],
+        "succeeded"
+    );
+    // ... and when it dies, from the next one.
+    t1.kill();
+    let out = lts(
+        home,
+        &t2.addr,
+        &["submit", "-g", "g", "--task-id", "on-t2", "--wait"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
 fn jobs_run_only_on_workers_of_their_group() {
     let sb = Sandbox::new();
     let home = sb.dir.path();
