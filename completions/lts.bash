@@ -143,7 +143,7 @@ _lts() {
 
     case "${cmd}" in
         lts)
-            opts="-o -h -V --tracker --token --tls-ca --data --output --help --version submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help"
+            opts="-o -h -V --tracker --token --tls-ca --registry --data --output --help --version submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,6 +158,10 @@ _lts() {
                     return 0
                     ;;
                 --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -181,7 +185,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__bench)
-            opts="-g -o -h --standalone --jobs --clients --group --kind --payload --batch --tracker --token --tls-ca --data --output --help"
+            opts="-g -o -h --standalone --jobs --clients --group --kind --payload --batch --tracker --token --tls-ca --registry --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -227,6 +231,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -247,7 +255,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__cancel)
-            opts="-g -o -h --group --tracker --token --tls-ca --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --registry --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -273,6 +281,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -293,7 +305,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__completions)
-            opts="-o -h --tracker --token --tls-ca --data --output --help bash elvish fish powershell zsh"
+            opts="-o -h --tracker --token --tls-ca --registry --data --output --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -308,6 +320,10 @@ _lts() {
                     return 0
                     ;;
                 --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -331,7 +347,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__cron)
-            opts="-n -o -h --count --from --tz --tracker --token --tls-ca --data --output --help"
+            opts="-n -o -h --count --from --tz --tracker --token --tls-ca --registry --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -365,6 +381,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -385,7 +405,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__feedback)
-            opts="-f -o -h --client-group --follow --tracker --token --tls-ca --data --output --help"
+            opts="-f -o -h --client-group --follow --tracker --token --tls-ca --registry --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -404,6 +424,10 @@ _lts() {
                     return 0
                     ;;
                 --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -693,7 +717,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__job)
-            opts="-g -o -h --group --tracker --token --tls-ca --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --registry --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -719,6 +743,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -739,7 +767,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__jobs)
-            opts="-g -o -h --group --state --kind --limit --tracker --token --tls-ca --data --output --help"
+            opts="-g -o -h --group --state --kind --limit --tracker --token --tls-ca --registry --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -777,6 +805,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -797,7 +829,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__logs)
-            opts="-g -f -o -h --group --run --follow --tail --tracker --token --tls-ca --data --output --help"
+            opts="-g -f -o -h --group --run --follow --tail --tracker --token --tls-ca --registry --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -831,6 +863,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -851,14 +887,14 @@ _lts() {
             return 0
             ;;
         lts__subcmd__nodes)
-            opts="-g -o -h --role --group --tracker --token --tls-ca --data --output --help"
+            opts="-g -w -o -h --role --group --watch --after --tracker --token --tls-ca --registry --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --role)
-                    COMPREPLY=($(compgen -W "tracker worker" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "tracker worker registry" -- "${cur}"))
                     return 0
                     ;;
                 --group)
@@ -866,6 +902,10 @@ _lts() {
                     return 0
                     ;;
                 -g)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -878,6 +918,10 @@ _lts() {
                     return 0
                     ;;
                 --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -901,7 +945,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__resume)
-            opts="-g -o -h --group --tracker --token --tls-ca --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --registry --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -924,6 +968,10 @@ _lts() {
                     return 0
                     ;;
                 --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -947,7 +995,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__retry)
-            opts="-g -o -h --group --tracker --token --tls-ca --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --registry --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -973,6 +1021,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -993,7 +1045,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__spool)
-            opts="-o -h --tracker --token --tls-ca --data --output --help list flush help"
+            opts="-o -h --tracker --token --tls-ca --registry --data --output --help list flush help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1008,6 +1060,10 @@ _lts() {
                     return 0
                     ;;
                 --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1031,7 +1087,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__spool__subcmd__flush)
-            opts="-o -h --tracker --token --tls-ca --data --output --help"
+            opts="-o -h --tracker --token --tls-ca --registry --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1046,6 +1102,10 @@ _lts() {
                     return 0
                     ;;
                 --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1125,7 +1185,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__spool__subcmd__list)
-            opts="-o -h --tracker --token --tls-ca --data --output --help"
+            opts="-o -h --tracker --token --tls-ca --registry --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1140,6 +1200,10 @@ _lts() {
                     return 0
                     ;;
                 --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1163,7 +1227,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__submit)
-            opts="-g -o -h --task-id --group --param --params-json --cron --tz --at --delay --repeat-count --repeat-interval --priority --max-retries --retry-backoff --timeout --replace --overlap --rely-on-prev-cycle --misfire --catch-up-window --feedback --client-group --wait --spool --file --tracker --token --tls-ca --data --output --help"
+            opts="-g -o -h --task-id --group --param --params-json --cron --tz --at --delay --repeat-count --repeat-interval --priority --max-retries --retry-backoff --timeout --replace --overlap --rely-on-prev-cycle --misfire --catch-up-window --feedback --client-group --wait --spool --file --tracker --token --tls-ca --registry --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1261,6 +1325,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1281,7 +1349,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__suspend)
-            opts="-g -o -h --group --tracker --token --tls-ca --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --registry --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1304,6 +1372,10 @@ _lts() {
                     return 0
                     ;;
                 --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1327,7 +1399,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__trigger)
-            opts="-g -o -h --group --tracker --token --tls-ca --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --registry --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1350,6 +1422,10 @@ _lts() {
                     return 0
                     ;;
                 --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

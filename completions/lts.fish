@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_lts_global_optspecs
-    string join \n tracker= token= tls-ca= data= o/output= h/help V/version
+    string join \n tracker= token= tls-ca= registry= data= o/output= h/help V/version
 end
 
 function __fish_lts_needs_command
@@ -27,6 +27,7 @@ end
 complete -c lts -n "__fish_lts_needs_command" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_needs_command" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_needs_command" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_needs_command" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_needs_command" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_needs_command" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -36,7 +37,7 @@ complete -c lts -n "__fish_lts_needs_command" -f -a "submit" -d 'Submit a job an
 complete -c lts -n "__fish_lts_needs_command" -f -a "jobs" -d 'List jobs'
 complete -c lts -n "__fish_lts_needs_command" -f -a "job" -d 'Show one job with its runs'
 complete -c lts -n "__fish_lts_needs_command" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
-complete -c lts -n "__fish_lts_needs_command" -f -a "nodes" -d 'List the tracker and the workers connected to it'
+complete -c lts -n "__fish_lts_needs_command" -f -a "nodes" -d 'List the nodes (from the registry, else the tracker) or watch them join, leave and change master'
 complete -c lts -n "__fish_lts_needs_command" -f -a "cancel" -d 'Cancel a job: no more runs; a queued run leaves the queue, a running one is stopped'
 complete -c lts -n "__fish_lts_needs_command" -f -a "suspend" -d 'Suspend a job: no more ticks; a running run finishes'
 complete -c lts -n "__fish_lts_needs_command" -f -a "resume" -d 'Resume a suspended job: missed ticks follow its misfire policy'
@@ -75,6 +76,7 @@ complete -c lts -n "__fish_lts_using_subcommand submit" -l file -d 'Submit many 
 complete -c lts -n "__fish_lts_using_subcommand submit" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand submit" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand submit" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -101,6 +103,7 @@ complete -c lts -n "__fish_lts_using_subcommand jobs" -l limit -d 'At most this 
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand jobs" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand jobs" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -109,6 +112,7 @@ complete -c lts -n "__fish_lts_using_subcommand job" -s g -l group -d 'The job\'
 complete -c lts -n "__fish_lts_using_subcommand job" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand job" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand job" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand job" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand job" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand job" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -119,25 +123,31 @@ complete -c lts -n "__fish_lts_using_subcommand logs" -l tail -d 'Only the last 
 complete -c lts -n "__fish_lts_using_subcommand logs" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand logs" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand logs" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand logs" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand logs" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand logs" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand logs" -s f -l follow -d 'Keep printing new lines until the run ends'
 complete -c lts -n "__fish_lts_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l role -d 'Only nodes of this role' -r -f -a "tracker\t''
-worker\t''"
+worker\t''
+registry\t''"
 complete -c lts -n "__fish_lts_using_subcommand nodes" -s g -l group -d 'Only nodes of this group' -r
+complete -c lts -n "__fish_lts_using_subcommand nodes" -l after -d 'With --watch: start after event SEQ (an earlier event\'s `seq`) instead of now; 0 replays the history the registry keeps' -r
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand nodes" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand nodes" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
+complete -c lts -n "__fish_lts_using_subcommand nodes" -s w -l watch -d 'Print join, leave and master events as they happen (needs a registry)'
 complete -c lts -n "__fish_lts_using_subcommand nodes" -s h -l help -d 'Print help'
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand cancel" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -146,6 +156,7 @@ complete -c lts -n "__fish_lts_using_subcommand suspend" -s g -l group -d 'The j
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand suspend" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand suspend" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -154,6 +165,7 @@ complete -c lts -n "__fish_lts_using_subcommand resume" -s g -l group -d 'The jo
 complete -c lts -n "__fish_lts_using_subcommand resume" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand resume" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand resume" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand resume" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand resume" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand resume" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -162,6 +174,7 @@ complete -c lts -n "__fish_lts_using_subcommand trigger" -s g -l group -d 'The j
 complete -c lts -n "__fish_lts_using_subcommand trigger" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand trigger" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand trigger" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand trigger" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand trigger" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand trigger" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -170,6 +183,7 @@ complete -c lts -n "__fish_lts_using_subcommand retry" -s g -l group -d 'The job
 complete -c lts -n "__fish_lts_using_subcommand retry" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand retry" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand retry" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand retry" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand retry" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand retry" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -178,6 +192,7 @@ complete -c lts -n "__fish_lts_using_subcommand feedback" -l client-group -d 'Th
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand feedback" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand feedback" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -186,6 +201,7 @@ complete -c lts -n "__fish_lts_using_subcommand feedback" -s h -l help -d 'Print
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -196,6 +212,7 @@ complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subco
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -203,6 +220,7 @@ complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcomman
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -216,6 +234,7 @@ complete -c lts -n "__fish_lts_using_subcommand cron" -l tz -d 'The time zone [d
 complete -c lts -n "__fish_lts_using_subcommand cron" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand cron" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand cron" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand cron" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand cron" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand cron" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -231,6 +250,7 @@ complete -c lts -n "__fish_lts_using_subcommand bench" -l batch -d 'Jobs per sub
 complete -c lts -n "__fish_lts_using_subcommand bench" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand bench" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand bench" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand bench" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand bench" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand bench" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -239,6 +259,7 @@ complete -c lts -n "__fish_lts_using_subcommand bench" -s h -l help -d 'Print he
 complete -c lts -n "__fish_lts_using_subcommand completions" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand completions" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand completions" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand completions" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
 complete -c lts -n "__fish_lts_using_subcommand completions" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand completions" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -247,7 +268,7 @@ complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcom
 complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "jobs" -d 'List jobs'
 complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "job" -d 'Show one job with its runs'
 complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "nodes" -d 'List the tracker and the workers connected to it'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "nodes" -d 'List the nodes (from the registry, else the tracker) or watch them join, leave and change master'
 complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "cancel" -d 'Cancel a job: no more runs; a queued run leaves the queue, a running one is stopped'
 complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "suspend" -d 'Suspend a job: no more ticks; a running run finishes'
 complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "resume" -d 'Resume a suspended job: missed ticks follow its misfire policy'

@@ -22,6 +22,9 @@ _ltsd() {
             ltsd,help)
                 cmd="ltsd__subcmd__help"
                 ;;
+            ltsd,registry)
+                cmd="ltsd__subcmd__registry"
+                ;;
             ltsd,standalone)
                 cmd="ltsd__subcmd__standalone"
                 ;;
@@ -36,6 +39,9 @@ _ltsd() {
                 ;;
             ltsd__subcmd__help,help)
                 cmd="ltsd__subcmd__help__subcmd__help"
+                ;;
+            ltsd__subcmd__help,registry)
+                cmd="ltsd__subcmd__help__subcmd__registry"
                 ;;
             ltsd__subcmd__help,standalone)
                 cmd="ltsd__subcmd__help__subcmd__standalone"
@@ -53,7 +59,7 @@ _ltsd() {
 
     case "${cmd}" in
         ltsd)
-            opts="-h -V --help --version standalone tracker worker cert help"
+            opts="-h -V --help --version standalone tracker worker registry cert help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -89,7 +95,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__help)
-            opts="standalone tracker worker cert help"
+            opts="standalone tracker worker registry cert help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -117,6 +123,20 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ltsd__subcmd__help__subcmd__registry)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -165,6 +185,44 @@ _ltsd() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ltsd__subcmd__registry)
+            opts="-h --listen --ttl --data --token --tls-cert --tls-key --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -235,7 +293,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__tracker)
-            opts="-h --listen --lease --retain --max-log-bytes --store --data --token --tls-cert --tls-key --help"
+            opts="-h --listen --lease --retain --max-log-bytes --store --registry --data --token --tls-cert --tls-key --tls-ca --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -261,6 +319,10 @@ _ltsd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -277,6 +339,10 @@ _ltsd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -285,7 +351,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__worker)
-            opts="-h --group --peers --tracker --threads --runner --allow-commands --grace --data --token --tls-ca --help"
+            opts="-h --group --peers --tracker --registry --threads --runner --allow-commands --grace --data --token --tls-ca --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -300,6 +366,10 @@ _ltsd() {
                     return 0
                     ;;
                 --peers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

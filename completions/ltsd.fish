@@ -29,6 +29,7 @@ complete -c ltsd -n "__fish_ltsd_needs_command" -s V -l version -d 'Print versio
 complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "standalone" -d 'Tracker, registry and one worker in one process: the quick start'
 complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "tracker" -d 'The JobTracker: durable queue, scheduling, dispatch, recovery'
 complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "worker" -d 'The TaskTracker: pulls runs of its node group and runs them'
+complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "registry" -d 'Node membership: registrations with a TTL, one master per node group, a watchable stream of changes'
 complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "cert" -d 'Write a self-signed TLS certificate and its key, for --tls-cert/--tls-key and --tls-ca'
 complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l listen -d 'The address to listen on' -r
@@ -50,13 +51,16 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l lease -d 'How long
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l retain -d 'Keep finished one-off jobs, run records and log lines this long' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l max-log-bytes -d 'The most log bytes kept per run: its head and its tail, with a marker between (0: all)' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l store -d 'The store: sqlite (in the data dir)' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l registry -d 'Register with this registry, so that workers and clients find this tracker' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l data -d 'Where the role keeps its state [default: the platform data dir + lts]' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; required to listen on a non-loopback address [default: `token` in lts/config.toml]' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l tls-cert -d 'Serve TLS only, with this PEM certificate (chain); see `ltsd cert`' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
+complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l tls-ca -d 'Dial over TLS, trusting this PEM certificate or CA (a self-signed certificate is its own CA) [default: `tls_ca` in lts/config.toml]' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -s h -l help -d 'Print help'
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l group -d 'The worker\'s node group' -r
-complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tracker -l peers -d 'The tracker(s) to pull from (a static peer list)' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tracker -l peers -d 'The tracker(s) to pull from (a static peer list) [default: the registry\'s trackers with --registry, else 127.0.0.1:7420]' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l registry -d 'Register with this registry; without --tracker, pull from the trackers it lists (the master first)' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l threads -d 'How many runs at once' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l runner -d 'The program that runs jobs (job JSON on stdin), or builtin:noop' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l grace -d 'On SIGTERM, how long running jobs may take to finish before they are stopped' -r
@@ -65,11 +69,19 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l token -d 'The clust
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tls-ca -d 'Dial over TLS, trusting this PEM certificate or CA (a self-signed certificate is its own CA) [default: `tls_ca` in lts/config.toml]' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l allow-commands -d 'Run the command a job carries (`lts submit -- CMD ARGS..`)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -s h -l help -d 'Print help'
+complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -l listen -d 'The address to listen on' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -l ttl -d 'How long a node stays registered without a heartbeat (nodes heartbeat every third of it)' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -l data -d 'Where the role keeps its state [default: the platform data dir + lts]' -r -F
+complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; required to listen on a non-loopback address [default: `token` in lts/config.toml]' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -l tls-cert -d 'Serve TLS only, with this PEM certificate (chain); see `ltsd cert`' -r -F
+complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
+complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -s h -l help -d 'Print help'
 complete -c ltsd -n "__fish_ltsd_using_subcommand cert" -l out -d 'The directory to write cert.pem and key.pem into (made if missing; existing files are kept)' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand cert" -l san -d 'Another host name or IP address the certificate is for (repeatable); localhost, 127.0.0.1, ::1 and this host\'s name always are' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand cert" -s h -l help -d 'Print help'
-complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker cert help" -f -a "standalone" -d 'Tracker, registry and one worker in one process: the quick start'
-complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker cert help" -f -a "tracker" -d 'The JobTracker: durable queue, scheduling, dispatch, recovery'
-complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker cert help" -f -a "worker" -d 'The TaskTracker: pulls runs of its node group and runs them'
-complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker cert help" -f -a "cert" -d 'Write a self-signed TLS certificate and its key, for --tls-cert/--tls-key and --tls-ca'
-complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker cert help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker registry cert help" -f -a "standalone" -d 'Tracker, registry and one worker in one process: the quick start'
+complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker registry cert help" -f -a "tracker" -d 'The JobTracker: durable queue, scheduling, dispatch, recovery'
+complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker registry cert help" -f -a "worker" -d 'The TaskTracker: pulls runs of its node group and runs them'
+complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker registry cert help" -f -a "registry" -d 'Node membership: registrations with a TTL, one master per node group, a watchable stream of changes'
+complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker registry cert help" -f -a "cert" -d 'Write a self-signed TLS certificate and its key, for --tls-cert/--tls-key and --tls-ca'
+complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker registry cert help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -6,6 +6,9 @@
 //! cargo run --example embedded_worker    # a worker of group "reports"
 //! lts submit -g reports --param name=weekly --wait
 //! ```
+//!
+//! With `LTS_REGISTRY` set (and no `LTS_TRACKER`), it registers with that
+//! registry and pulls from the trackers it lists.
 
 use lts::client::Client;
 use lts::daemon::worker::{self, JobRunner, RunContext, RunLog, Runner, WorkerConfig};
@@ -30,8 +33,15 @@ impl JobRunner for ReportRunner {
 
 #[tokio::main]
 async fn main() {
-    let tracker = std::env::var("LTS_TRACKER").unwrap_or_else(|_| "127.0.0.1:7420".into());
-    let client = Arc::new(Client::with_role(vec![tracker], "worker"));
+    let registry = std::env::var("LTS_REGISTRY").ok();
+    let client = match (std::env::var("LTS_TRACKER").ok(), &registry) {
+        (None, Some(registry)) => Client::via_registry(registry.clone(), "worker"),
+        (tracker, _) => {
+            let tracker = tracker.unwrap_or_else(|| "127.0.0.1:7420".into());
+            Client::with_role(vec![tracker], "worker")
+        }
+    };
+    let client = Arc::new(client);
     let config = WorkerConfig {
         group: "reports".into(),
         threads: 4,
@@ -39,6 +49,7 @@ async fn main() {
         allow_commands: false,
         grace: Duration::from_secs(30),
         spool_dir: Some(lts::config::default_data_dir()),
+        registry,
     };
     let (trigger, shutdown) = Shutdown::new();
     trigger.on_signals(|| std::process::exit(0));

@@ -1,13 +1,16 @@
 //! The library client (LTS's JobClient, in Rust): connects to a tracker from
-//! a list of addresses, keeps the connection, reconnects when it breaks, and
-//! offers one async method per tracker call. `lts` and embedded workers use
-//! it; so can any Rust program.
+//! a list of addresses, or from the trackers a registry lists (master
+//! first, asked again at each reconnection, so it follows trackers joining
+//! and leaving), keeps the connection, reconnects when it breaks, and offers
+//! one async method per tracker call. `lts` and embedded workers use it; so
+//! can any Rust program.
 
 use crate::model::{FeedbackItem, JobDetail, JobSpec, JobView, NodeView};
 use crate::protocol::{
     connect, ConnectError, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobRef, LogPage,
     LogQuery, PullRequest, Security, SubmitAck, TrackerRpcClient, Upstream, WireError,
 };
+use crate::registry::RegistryClient;
 use std::future::Future;
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -29,6 +32,10 @@ pub enum ClientError {
     /// The tracker answered with an error.
     #[error(transparent)]
     Wire(#[from] WireError),
+    /// No tracker could be found through the registry (it is unreachable,
+    /// or lists none).
+    #[error("{0}")]
+    Discovery(String),
 }
 
 /// How long a plain call may take.
@@ -38,9 +45,21 @@ const POLL_SLACK: Duration = Duration::from_secs(10);
 /// How long connecting to one address may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Where a client finds its trackers.
+enum Source {
+    /// A static list, tried in order.
+    Static(Vec<String>),
+    /// The live trackers a registry lists, master first; `last` is the list
+    /// as last asked.
+    Registry {
+        registry: RegistryClient,
+        last: std::sync::Mutex<Vec<String>>,
+    },
+}
+
 /// A connection to one of a list of trackers.
 pub struct Client {
-    addrs: Vec<String>,
+    source: Source,
     role: &'static str,
     security: Security,
     current: Mutex<Option<(TrackerRpcClient, String)>>,
@@ -62,15 +81,19 @@ impl Client {
     /// As `new`, saying `role` in the handshake.
     pub fn with_role(addrs: Vec<String>, role: &'static str) -> Self {
         Client {
-            addrs,
+            source: Source::Static(addrs),
             role,
             security: Security::none(),
             current: Mutex::new(None),
         }
     }
 
-    /// Connect with `security`: the cluster token to prove, and TLS to dial.
+    /// Connect with `security`: the cluster token to prove, and TLS to dial
+    /// (the registry too, when the trackers are found through one).
     pub fn with_security(mut self, security: Security) -> Self {
+        if let Source::Registry { registry, .. } = &mut self.source {
+            registry.set_security(security.clone());
+        }
         self.security = security;
         self
     }
@@ -80,9 +103,45 @@ impl Client {
         &self.security
     }
 
-    /// The addresses this client tries.
-    pub fn addrs(&self) -> &[String] {
-        &self.addrs
+    /// A client of the trackers the registry at `registry` lists, saying
+    /// `role` in the handshake. It asks the registry whenever it (re)connects.
+    pub fn via_registry(registry: impl Into<String>, role: &'static str) -> Self {
+        Client {
+            source: Source::Registry {
+                registry: RegistryClient::new(registry, role),
+                last: std::sync::Mutex::new(Vec::new()),
+            },
+            role,
+            security: Security::none(),
+            current: Mutex::new(None),
+        }
+    }
+
+    /// The addresses this client tries (through a registry: as last listed).
+    pub fn addrs(&self) -> Vec<String> {
+        match &self.source {
+            Source::Static(addrs) => addrs.clone(),
+            Source::Registry { last, .. } => last.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+
+    /// The addresses to try now.
+    async fn candidates(&self) -> Result<Vec<String>, ClientError> {
+        let (registry, last) = match &self.source {
+            Source::Static(addrs) => return Ok(addrs.clone()),
+            Source::Registry { registry, last } => (registry, last),
+        };
+        let addrs = crate::registry::trackers(registry)
+            .await
+            .map_err(|e| ClientError::Discovery(e.to_string()))?;
+        if addrs.is_empty() {
+            return Err(ClientError::Discovery(format!(
+                "the registry at {} lists no live tracker",
+                registry.addr()
+            )));
+        }
+        *last.lock().unwrap_or_else(|p| p.into_inner()) = addrs.clone();
+        Ok(addrs)
     }
 
     /// Connect now, so that an unreachable tracker is reported up front.
@@ -96,7 +155,7 @@ impl Client {
             return Ok(live.clone());
         }
         let mut tried = Vec::new();
-        for addr in &self.addrs {
+        for addr in &self.candidates().await? {
             match connect(addr, self.role, CONNECT_TIMEOUT, &self.security).await {
                 Ok(connected) => {
                     let live = (connected.client, connected.addr);
@@ -152,7 +211,7 @@ impl Client {
         match acks.pop() {
             Some(ack) => Ok(ack?),
             None => Err(ClientError::Transport {
-                addr: self.addrs.join(","),
+                addr: self.addrs().join(","),
                 reason: "empty answer to a submission".into(),
             }),
         }

@@ -2,13 +2,15 @@
 //! Scheduler). The crate map, in data-flow order:
 //!
 //! - [`model`]: jobs, schedules, runs, nodes: plain serde types, no I/O.
-//! - [`protocol`]: the tracker's tarpc service, wire errors, the handshake,
-//!   the cluster token's proofs and TLS (`Security`, passed to `dial`/`accept`).
+//! - [`protocol`]: the tracker's and the registry's tarpc services, wire errors,
+//!   the handshake, the cluster token's proofs and TLS (`Security`, passed to
+//!   `dial`/`accept`).
 //! - [`client`]: the library client that `lts` and embedding programs use.
+//! - [`registry`]: the registry's client: registration, tracker discovery, master changes.
 //! - [`spool`]: the client spool: jobs kept locally while no tracker answers, delivered later.
 //! - [`schedule`]: cron (Quartz and Unix), time zones, next fire times: pure functions.
 //! - [`store`]: the `Store` trait, its SQLite backend and the group-commit actor.
-//! - [`daemon`]: the `ltsd` roles: tracker, worker, standalone; and `ltsd cert`.
+//! - [`daemon`]: the `ltsd` roles: tracker, worker, registry, standalone; and `ltsd cert`.
 //! - [`cli`]: the `lts` subcommands, one module each.
 //! - [`config`]: where addresses, tokens and data dirs come from.
 //! - [`logging`]: where the binaries' logs go.
@@ -22,6 +24,7 @@ pub mod docs;
 pub mod logging;
 pub mod model;
 pub mod protocol;
+pub mod registry;
 pub mod schedule;
 pub mod spool;
 pub mod store;

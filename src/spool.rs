@@ -167,6 +167,7 @@ pub fn is_unavailable(e: &ClientError) -> bool {
         e,
         ClientError::Unreachable { .. }
             | ClientError::Transport { .. }
+            | ClientError::Discovery(_)
             | ClientError::Wire(WireError::ShuttingDown)
     )
 }

@@ -106,6 +106,7 @@ async fn start_in_process(group: &str) -> Result<InProcess, CliError> {
         allow_commands: false,
         grace: Duration::from_secs(5),
         spool_dir: None,
+        registry: None,
     };
     let roles = tokio::spawn(async move {
         let _ = crate::daemon::standalone::run(

@@ -2,7 +2,9 @@
 //! gives it.
 
 use crate::client::ClientError;
+use crate::protocol::registry::RegistryError;
 use crate::protocol::WireError;
+use crate::registry::RegistryClientError;
 use std::fmt;
 
 /// Exit codes, as SPEC defines them.
@@ -60,10 +62,27 @@ impl From<ClientError> for CliError {
         match e {
             ClientError::Wire(wire) => wire.into(),
             ClientError::Refused(_) => CliError::new(exit::FAILED, e.to_string()),
-            ClientError::Unreachable { .. } | ClientError::Transport { .. } => {
-                CliError::new(exit::UNREACHABLE, e.to_string())
-            }
+            ClientError::Unreachable { .. }
+            | ClientError::Transport { .. }
+            | ClientError::Discovery(_) => CliError::new(exit::UNREACHABLE, e.to_string()),
         }
+    }
+}
+
+impl From<RegistryClientError> for CliError {
+    fn from(e: RegistryClientError) -> Self {
+        let code = match &e {
+            RegistryClientError::Unreachable { .. } | RegistryClientError::Transport { .. } => {
+                exit::UNREACHABLE
+            }
+            RegistryClientError::Refused { .. } => exit::FAILED,
+            RegistryClientError::Registry { source, .. } => match source {
+                RegistryError::InvalidInput(_) => exit::USAGE,
+                RegistryError::Full(_) => exit::FAILED,
+                RegistryError::ShuttingDown => exit::UNREACHABLE,
+            },
+        };
+        CliError::new(code, e.to_string())
     }
 }
 

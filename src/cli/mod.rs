@@ -33,13 +33,15 @@ use std::path::PathBuf;
     version,
     about = "Submit, inspect and control jobs of an lts cluster",
     long_about = "Submit, inspect and control jobs of an lts cluster.\n\n\
-The tracker address comes from --tracker, else LTS_TRACKER, else `tracker` in \
-lts/config.toml in the platform config dir, else 127.0.0.1:7420. The cluster token and \
-the TLS CA come the same way: --token, LTS_TOKEN, `token`; --tls-ca, LTS_TLS_CA, `tls_ca`. The spool \
+The tracker address comes from --tracker, else LTS_TRACKER, else the trackers \
+a registry lists (--registry, else LTS_REGISTRY), else `tracker` or `registry` in \
+lts/config.toml in the platform config dir, else 127.0.0.1:7420. `lts nodes` asks \
+the registry whenever one is named. The cluster token and the TLS CA come the same \
+way: --token, LTS_TOKEN, `token`; --tls-ca, LTS_TLS_CA, `tls_ca`. The spool \
 (`lts submit --spool`) lives in the data dir: --data, else LTS_DATA, else the \
 platform data dir + lts.\n\n\
 Exit codes: 0 ok; 1 the job or operation failed; 2 bad usage or bad input; \
-3 not found; 4 no tracker reachable."
+3 not found; 4 no tracker or registry reachable."
 )]
 pub struct Cli {
     /// Tracker address(es) to talk to, comma-separated
@@ -57,6 +59,9 @@ pub struct Cli {
     /// Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)
     #[arg(long, global = true, env = "LTS_TLS_CA", value_name = "FILE")]
     pub tls_ca: Option<PathBuf>,
+    /// A registry to find trackers through (and to ask for `nodes`)
+    #[arg(long, global = true, env = "LTS_REGISTRY", value_name = "ADDR")]
+    pub registry: Option<String>,
     /// Where lts keeps its spool [default: the platform data dir + lts]
     #[arg(long, global = true, env = "LTS_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
@@ -77,7 +82,7 @@ pub enum Command {
     Job(job::JobArgs),
     /// Print (or follow) the output of a job's run
     Logs(logs::LogsArgs),
-    /// List the tracker and the workers connected to it
+    /// List the nodes (from the registry, else the tracker) or watch them join, leave and change master
     Nodes(nodes::NodesArgs),
     /// Cancel a job: no more runs; a queued run leaves the queue, a running one is stopped
     Cancel(control::ControlArgs),
@@ -102,22 +107,41 @@ pub enum Command {
 }
 
 impl Cli {
-    /// The client for the tracker this invocation names.
+    /// The client for the tracker(s) this invocation names: `--tracker`
+    /// (or `LTS_TRACKER`), else the trackers of `--registry` (or
+    /// `LTS_REGISTRY`), else the config file's `tracker`, then `registry`,
+    /// else the default tracker address.
     fn client(&self) -> Result<Client, CliError> {
-        let file = if self.tracker.is_none() || self.token.is_none() || self.tls_ca.is_none() {
-            crate::config::load_file_config().map_err(CliError::usage)?
+        let file = self.file_config()?;
+        let client = if let Some(list) = &self.tracker {
+            static_client(list)?
+        } else if let Some(registry) = &self.registry {
+            Client::via_registry(check_registry(registry)?, "client")
         } else {
-            crate::config::FileConfig::default()
+            match (&file.tracker, &file.registry) {
+                (Some(list), _) => static_client(list)?,
+                (None, Some(registry)) => Client::via_registry(check_registry(registry)?, "client"),
+                (None, None) => static_client(crate::config::DEFAULT_TRACKER)?,
+            }
         };
-        let list = self
-            .tracker
-            .clone()
-            .or(file.tracker)
-            .unwrap_or_else(|| crate::config::DEFAULT_TRACKER.to_string());
-        let addrs = crate::config::split_addrs(&list);
-        if addrs.is_empty() {
-            return Err(CliError::usage("--tracker: no address given"));
+        Ok(client.with_security(self.security_from(&file)?))
+    }
+
+    /// The config file, read only when a flag or variable left a setting open.
+    fn file_config(&self) -> Result<crate::config::FileConfig, CliError> {
+        if self.tracker.is_none() || self.token.is_none() || self.tls_ca.is_none() {
+            crate::config::load_file_config().map_err(CliError::usage)
+        } else {
+            Ok(crate::config::FileConfig::default())
         }
+    }
+
+    /// The cluster token and TLS trust this invocation connects with.
+    pub(crate) fn security(&self) -> Result<Security, CliError> {
+        self.security_from(&self.file_config()?)
+    }
+
+    fn security_from(&self, file: &crate::config::FileConfig) -> Result<Security, CliError> {
         let token = match self.token.as_deref().or(file.token.as_deref()) {
             Some(text) => {
                 Some(Token::new(text).map_err(|e| CliError::usage(format!("--token: {e}")))?)
@@ -130,7 +154,20 @@ impl Cli {
                 .trusting(ca)
                 .map_err(|e| CliError::usage(e.to_string()))?;
         }
-        Ok(Client::new(addrs).with_security(security))
+        Ok(security)
+    }
+
+    /// The registry `lts nodes` asks: `--registry` (or `LTS_REGISTRY`),
+    /// else, unless `--tracker` names a tracker, the config file's `registry`.
+    fn registry(&self) -> Result<Option<String>, CliError> {
+        if let Some(registry) = &self.registry {
+            return check_registry(registry).map(Some);
+        }
+        if self.tracker.is_some() {
+            return Ok(None);
+        }
+        let file = crate::config::load_file_config().map_err(CliError::usage)?;
+        file.registry.as_deref().map(check_registry).transpose()
     }
 
     /// The data dir, where the spool lives.
@@ -138,6 +175,24 @@ impl Cli {
         self.data
             .clone()
             .unwrap_or_else(crate::config::default_data_dir)
+    }
+}
+
+fn static_client(list: &str) -> Result<Client, CliError> {
+    let addrs = crate::config::split_addrs(list);
+    if addrs.is_empty() {
+        return Err(CliError::usage("--tracker: no address given"));
+    }
+    Ok(Client::new(addrs))
+}
+
+fn check_registry(addr: &str) -> Result<String, CliError> {
+    let addr = addr.trim();
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(addr.into()),
+        _ => Err(CliError::usage(format!(
+            "--registry {addr}: expected HOST:PORT, e.g. 127.0.0.1:7410"
+        ))),
     }
 }
 
@@ -152,7 +207,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Jobs(args) => jobs::run(&cli.client()?, args, format).await,
         Command::Job(args) => job::run(&cli.client()?, args, format).await,
         Command::Logs(args) => logs::run(&cli.client()?, args, format).await,
-        Command::Nodes(args) => nodes::run(&cli.client()?, args, format).await,
+        Command::Nodes(args) => nodes::run(&cli, args, format).await,
         Command::Cancel(args) => control::run(&cli.client()?, Op::Cancel, args, format).await,
         Command::Suspend(args) => control::run(&cli.client()?, Op::Suspend, args, format).await,
         Command::Resume(args) => control::run(&cli.client()?, Op::Resume, args, format).await,

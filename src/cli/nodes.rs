@@ -1,30 +1,90 @@
-//! `lts nodes`: the tracker and the workers it knows, with their group,
-//! address, state, master mark, slots and last heartbeat.
+//! `lts nodes`: every node with its role, group, address, state, master
+//! mark, slots and last heartbeat, from the registry when one is named, else
+//! from the tracker (itself and the workers it knows); a line for each worker
+//! group that has no live worker. `--watch` follows the registry's join,
+//! leave and master events, one line each.
 
-use super::output::{node_json, print_json, print_table, short_time, table, Format};
-use super::CliError;
+use super::output::{
+    node_event_json, node_json, print_json, print_table, short_time, table, Format,
+};
+use super::{Cli, CliError};
 use crate::client::Client;
-use crate::model::Role;
+use crate::model::{JobState, NodeEvent, NodeEventKind, NodeView, Role};
+use crate::protocol::JobFilter;
+use crate::registry::RegistryClient;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct NodesArgs {
     /// Only nodes of this role
     #[arg(long, value_name = "ROLE",
-          value_parser = PossibleValuesParser::new(["tracker", "worker"]).map(|s| Role::parse(&s).unwrap_or(Role::Worker)))]
+          value_parser = PossibleValuesParser::new(["tracker", "worker", "registry"]).map(|s| Role::parse(&s).unwrap_or(Role::Worker)))]
     pub role: Option<Role>,
     /// Only nodes of this group
     #[arg(long, short = 'g', value_name = "G")]
     pub group: Option<String>,
+    /// Print join, leave and master events as they happen (needs a registry)
+    #[arg(long, short = 'w')]
+    pub watch: bool,
+    /// With --watch: start after event SEQ (an earlier event's `seq`) instead of now; 0 replays the history the registry keeps
+    #[arg(long, value_name = "SEQ", requires = "watch")]
+    pub after: Option<u64>,
 }
 
-pub async fn run(client: &Client, args: &NodesArgs, format: Format) -> Result<(), CliError> {
-    let nodes: Vec<_> = client
-        .nodes()
-        .await?
+impl NodesArgs {
+    fn wants(&self, role: Role, group: &str) -> bool {
+        self.role.is_none_or(|r| r == role) && self.group.as_deref().is_none_or(|g| g == group)
+    }
+}
+
+/// How long the count of waiting jobs may take before it is left out.
+const WAITING_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many queued jobs are looked at for groups without a worker.
+const WAITING_SAMPLE: u32 = 1_000;
+/// How long one watch call waits for an event.
+const WATCH_WAIT: Duration = Duration::from_secs(20);
+
+pub async fn run(cli: &Cli, args: &NodesArgs, format: Format) -> Result<(), CliError> {
+    let registry = cli.registry()?;
+    if args.watch {
+        let Some(addr) = registry else {
+            return Err(CliError::usage(
+                "--watch follows a registry: pass --registry ADDR or set LTS_REGISTRY",
+            ));
+        };
+        let registry = RegistryClient::new(addr, "client").with_security(cli.security()?);
+        return watch(&registry, args, format).await;
+    }
+    // Worker groups known to have had workers, whether or not one is live now.
+    let (nodes, mut groups, client) = match registry {
+        Some(addr) => {
+            let security = cli.security()?;
+            let members = RegistryClient::new(addr.clone(), "client")
+                .with_security(security.clone())
+                .list()
+                .await?;
+            let groups: BTreeSet<String> = members
+                .groups
+                .iter()
+                .filter(|g| g.role == Role::Worker)
+                .map(|g| g.group.clone())
+                .collect();
+            (
+                members.nodes,
+                groups,
+                Client::via_registry(addr, "client").with_security(security),
+            )
+        }
+        None => {
+            let client = cli.client()?;
+            (client.nodes().await?, BTreeSet::new(), client)
+        }
+    };
+    let nodes: Vec<NodeView> = nodes
         .into_iter()
-        .filter(|n| args.role.is_none_or(|r| n.role == r))
-        .filter(|n| args.group.as_ref().is_none_or(|g| &n.group == g))
+        .filter(|n| args.wants(n.role, &n.group))
         .collect();
     if format == Format::Json {
         print_json(&serde_json::Value::Array(
@@ -32,6 +92,36 @@ pub async fn run(client: &Client, args: &NodesArgs, format: Format) -> Result<()
         ));
         return Ok(());
     }
+    print_nodes(&nodes);
+    if args.role.is_some_and(|r| r != Role::Worker) {
+        return Ok(());
+    }
+    groups.extend(
+        nodes
+            .iter()
+            .filter(|n| n.role == Role::Worker)
+            .map(|n| n.group.clone()),
+    );
+    let waiting = waiting_jobs(&client).await;
+    groups.extend(waiting.keys().cloned());
+    let live: BTreeSet<&str> = nodes
+        .iter()
+        .filter(|n| n.role == Role::Worker && n.state == "up")
+        .map(|n| n.group.as_str())
+        .collect();
+    for group in groups
+        .iter()
+        .filter(|g| !live.contains(g.as_str()) && args.wants(Role::Worker, g))
+    {
+        match waiting.get(group) {
+            Some(n) => println!("group '{group}' has no live worker ({n} queued job(s) wait)"),
+            None => println!("group '{group}' has no live worker"),
+        }
+    }
+    Ok(())
+}
+
+fn print_nodes(nodes: &[NodeView]) {
     let mut t = table(&[
         "ID",
         "ROLE",
@@ -44,7 +134,7 @@ pub async fn run(client: &Client, args: &NodesArgs, format: Format) -> Result<()
         "VERSION",
         "LAST SEEN",
     ]);
-    for n in &nodes {
+    for n in nodes {
         t.add_row(vec![
             n.id.clone(),
             n.role.to_string(),
@@ -59,5 +149,106 @@ pub async fn run(client: &Client, args: &NodesArgs, format: Format) -> Result<()
         ]);
     }
     print_table(&t);
-    Ok(())
+}
+
+/// Queued jobs by group, among the oldest `WAITING_SAMPLE`; empty when no
+/// tracker answers in time (the node list stands on its own).
+async fn waiting_jobs(client: &Client) -> BTreeMap<String, usize> {
+    let filter = JobFilter {
+        state: Some(JobState::Queued),
+        limit: WAITING_SAMPLE,
+        ..JobFilter::default()
+    };
+    let mut waiting = BTreeMap::new();
+    if let Ok(Ok(jobs)) = tokio::time::timeout(WAITING_TIMEOUT, client.jobs(filter)).await {
+        for job in jobs {
+            *waiting.entry(job.spec.group).or_insert(0) += 1;
+        }
+    }
+    waiting
+}
+
+/// Print events from now on until interrupted; reconnect while the
+/// registry is away.
+async fn watch(
+    registry: &RegistryClient,
+    args: &NodesArgs,
+    format: Format,
+) -> Result<(), CliError> {
+    let now = registry.list().await?.seq;
+    let mut cursor = args.after.unwrap_or(now);
+    if format == Format::Table {
+        println!(
+            "{:<20}  {:<6}  {:<8}  {:<12}  {:<30}  {:<21}  DETAIL",
+            "TIME", "EVENT", "ROLE", "GROUP", "NODE", "ADDRESS"
+        );
+    }
+    let mut backoff = Duration::from_millis(100);
+    let mut away = false;
+    loop {
+        match registry.watch(cursor, WATCH_WAIT).await {
+            Ok(page) => {
+                if away {
+                    eprintln!("lts: the registry at {} answers again", registry.addr());
+                    away = false;
+                }
+                backoff = Duration::from_millis(100);
+                if page.reset {
+                    eprintln!("lts: the registry no longer has the events after {cursor}; some may be missing");
+                }
+                for event in page.events.iter().filter(|e| args.wants(e.role, &e.group)) {
+                    print_event(event, format);
+                }
+                cursor = page.last_seq;
+            }
+            Err(e) if e.is_unavailable() => {
+                if !away {
+                    eprintln!("lts: {e}; retrying");
+                    away = true;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn print_event(e: &NodeEvent, format: Format) {
+    if format == Format::Json {
+        println!("{}", node_event_json(e));
+        return;
+    }
+    let (id, address) = e
+        .node
+        .as_ref()
+        .map_or(("-", "-"), |n| (n.id.as_str(), n.address.as_str()));
+    let detail = match e.kind {
+        NodeEventKind::Join => e
+            .node
+            .as_ref()
+            .map(|n| {
+                format!(
+                    "{} slots, version {}",
+                    n.slots_free + n.slots_used,
+                    n.version
+                )
+            })
+            .unwrap_or_default(),
+        NodeEventKind::Leave => e.reason.clone().unwrap_or_default(),
+        NodeEventKind::Master => match &e.node {
+            Some(_) => format!("epoch {}", e.epoch.unwrap_or(0)),
+            None => format!("no live member, epoch {}", e.epoch.unwrap_or(0)),
+        },
+    };
+    println!(
+        "{:<20}  {:<6}  {:<8}  {:<12}  {:<30}  {:<21}  {}",
+        short_time(e.at),
+        e.kind.as_str(),
+        e.role.as_str(),
+        e.group,
+        id,
+        address,
+        detail
+    );
 }

@@ -2,7 +2,7 @@
 //! scripts. The JSON shapes here are SPEC's contract.
 
 use crate::model::{
-    format_duration, JobDetail, JobView, LogEntry, Millis, NodeView, RunView, Schedule,
+    format_duration, JobDetail, JobView, LogEntry, Millis, NodeEvent, NodeView, RunView, Schedule,
 };
 use comfy_table::{presets::NOTHING, ContentArrangement, Table};
 use serde_json::{json, Value};
@@ -104,6 +104,20 @@ pub fn node_json(node: &NodeView) -> Value {
         "slots_free": node.slots_free,
         "version": node.version,
         "last_seen": time(node.last_seen),
+    })
+}
+
+/// A membership event as JSON (`lts nodes --watch -o json`).
+pub fn node_event_json(event: &NodeEvent) -> Value {
+    json!({
+        "seq": event.seq,
+        "event": event.kind.as_str(),
+        "at": time(event.at),
+        "role": event.role.as_str(),
+        "group": event.group,
+        "node": event.node.as_ref().map(node_json),
+        "epoch": event.epoch,
+        "reason": event.reason,
     })
 }
 

@@ -11,8 +11,10 @@ use std::path::PathBuf;
     about = "The lts daemon: tracker, worker, registry roles, or all in one",
     long_about = "The lts daemon. Each subcommand is a role: `tracker` keeps the durable \
 queue and dispatches due runs, `worker` pulls runs for its node group and runs them, \
-`standalone` runs a tracker and a worker in one process on the embedded SQLite store; \
-`cert` writes a self-signed TLS certificate for them.\n\n\
+`registry` keeps node membership (heartbeats, a TTL, one master per node group) for \
+trackers and workers started with --registry, `standalone` runs a tracker and a worker \
+in one process on the embedded SQLite store; `cert` writes a self-signed TLS certificate \
+for them.\n\n\
 Securing a cluster: give every node the same --token (or LTS_TOKEN, or `token` in \
 lts/config.toml); nodes prove it to each other without sending it, and a role refuses \
 to listen on a non-loopback address without one. With --tls-cert and --tls-key a \
@@ -35,6 +37,8 @@ pub enum RoleCmd {
     Tracker(TrackerArgs),
     /// The TaskTracker: pulls runs of its node group and runs them
     Worker(WorkerArgs),
+    /// Node membership: registrations with a TTL, one master per node group, a watchable stream of changes
+    Registry(RegistryArgs),
     /// Write a self-signed TLS certificate and its key, for --tls-cert/--tls-key and --tls-ca
     Cert(CertArgs),
 }
@@ -125,10 +129,16 @@ pub struct TrackerArgs {
     /// The store: sqlite (in the data dir)
     #[arg(long, value_name = "STORE", default_value = "sqlite")]
     pub store: String,
+    /// Register with this registry, so that workers and clients find this tracker
+    #[arg(long, env = "LTS_REGISTRY", value_name = "ADDR")]
+    pub registry: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]
     pub tls: ServeTlsArgs,
+    /// How the tracker dials its registry
+    #[command(flatten)]
+    pub dial_tls: DialTlsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -136,9 +146,17 @@ pub struct WorkerArgs {
     /// The worker's node group
     #[arg(long, value_name = "G")]
     pub group: String,
-    /// The tracker(s) to pull from (a static peer list)
-    #[arg(long, visible_alias = "peers", env = "LTS_TRACKER", value_name = "ADDR[,ADDR..]", default_value = crate::config::DEFAULT_TRACKER)]
-    pub tracker: String,
+    /// The tracker(s) to pull from (a static peer list) [default: the registry's trackers with --registry, else 127.0.0.1:7420]
+    #[arg(
+        long,
+        visible_alias = "peers",
+        env = "LTS_TRACKER",
+        value_name = "ADDR[,ADDR..]"
+    )]
+    pub tracker: Option<String>,
+    /// Register with this registry; without --tracker, pull from the trackers it lists (the master first)
+    #[arg(long, env = "LTS_REGISTRY", value_name = "ADDR")]
+    pub registry: Option<String>,
     #[command(flatten)]
     pub worker: WorkerOpts,
     #[command(flatten)]
@@ -157,6 +175,20 @@ pub struct CertArgs {
     pub sans: Vec<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// The address to listen on
+    #[arg(long, value_name = "ADDR", default_value = crate::config::DEFAULT_REGISTRY)]
+    pub listen: String,
+    /// How long a node stays registered without a heartbeat (nodes heartbeat every third of it)
+    #[arg(long, value_name = "DUR", default_value = "6s", value_parser = parse_ttl)]
+    pub ttl: std::time::Duration,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub tls: ServeTlsArgs,
+}
+
 fn parse_dur(s: &str) -> Result<std::time::Duration, String> {
     let d = crate::model::parse_duration(s)?;
     if d > std::time::Duration::from_millis(crate::model::MAX_DURATION_MS) {
@@ -172,6 +204,14 @@ fn parse_lease(s: &str) -> Result<std::time::Duration, String> {
         return Err(format!(
             "'{s}': a lease must be from 5s (two heartbeats and more) to 1h"
         ));
+    }
+    Ok(d)
+}
+
+fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
+    let d = crate::model::parse_duration(s)?;
+    if d < std::time::Duration::from_secs(1) || d > std::time::Duration::from_secs(3_600) {
+        return Err(format!("'{s}': the TTL must be from 1s to 1h"));
     }
     Ok(d)
 }

@@ -1,6 +1,7 @@
 //! From parsed `ltsd` arguments to a running role: build its `Security`
 //! (token, TLS) and check the listen address against it, open and lock the
-//! data dir, open the store, bind, install the signal handlers, run. Every way start-up can fail is a `LaunchError` with
+//! data dir, open the store (or the registry's state), bind, install the
+//! signal handlers, run. Every way start-up can fail is a `LaunchError` with
 //! one clear line.
 
 use super::args::{
@@ -8,6 +9,7 @@ use super::args::{
 };
 use super::cert::{self, CertError};
 use super::datadir::{DataDir, DataDirError};
+use super::registry::{self, PersistError};
 use super::tracker::{self, TrackerConfig};
 use super::worker::{self, Runner, WorkerConfig};
 use super::{standalone, Shutdown};
@@ -29,6 +31,8 @@ pub enum LaunchError {
     DataDir(#[from] DataDirError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Registry(#[from] PersistError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -66,36 +70,51 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
                     a.store
                 )));
             }
-            let security = security(&a.common, Some(&a.tls), None)?;
-            let listen = check_listen(&a.tracker, &security)?;
+            let security = security(&a.common, Some(&a.tls), Some(&a.dial_tls))?;
+            let listen = check_listen(&a.tracker.listen, &security)?;
+            let mut config = tracker_config(&a.tracker, security);
+            config.registry = check_registry(a.registry.as_deref())?;
             let dir = open_data_dir(&a.common, "tracker")?;
             let store = tracker::open_sqlite(&dir.path)?;
             let listener = bind(listen).await?;
             trigger.on_signals(|| std::process::exit(0));
-            tracker::run(
-                listener,
-                store,
-                tracker_config(&a.tracker, security),
-                shutdown,
-            )
-            .await?;
+            tracker::run(listener, store, config, shutdown).await?;
             drop(dir);
         }
         RoleCmd::Worker(a) => {
+            let registry = check_registry(a.registry.as_deref())?;
             let mut config = worker_config(a.group.clone(), &a.worker)?;
             config.spool_dir = Some(data_path(&a.common));
-            let addrs = crate::config::split_addrs(&a.tracker);
-            if addrs.is_empty() {
-                return Err(LaunchError::Usage("--tracker: no address given".into()));
-            }
+            config.registry = registry;
             let security = security(&a.common, None, Some(&a.tls))?;
-            let client = Arc::new(Client::with_role(addrs, "worker").with_security(security));
+            let client = match (&a.tracker, &config.registry) {
+                (None, Some(registry)) => Client::via_registry(registry.clone(), "worker"),
+                (list, _) => {
+                    let list = list.as_deref().unwrap_or(crate::config::DEFAULT_TRACKER);
+                    let addrs = crate::config::split_addrs(list);
+                    if addrs.is_empty() {
+                        return Err(LaunchError::Usage("--tracker: no address given".into()));
+                    }
+                    Client::with_role(addrs, "worker")
+                }
+            }
+            .with_security(security);
             trigger.on_signals(|| std::process::exit(0));
-            worker::run(client, config, shutdown).await;
+            worker::run(Arc::new(client), config, shutdown).await;
+        }
+        RoleCmd::Registry(a) => {
+            let security = security(&a.common, Some(&a.tls), None)?;
+            let listen = check_listen(&a.listen, &security)?;
+            let dir = open_data_dir(&a.common, "registry")?;
+            let loaded = registry::Loaded::open(&dir.path, a.ttl)?;
+            let listener = bind(listen).await?;
+            trigger.on_signals(|| std::process::exit(0));
+            registry::run(listener, loaded, security, shutdown).await?;
+            drop(dir);
         }
         RoleCmd::Standalone(a) => {
             let security = security(&a.common, Some(&a.tls), None)?;
-            let listen = check_listen(&a.tracker, &security)?;
+            let listen = check_listen(&a.tracker.listen, &security)?;
             let mut config = worker_config(a.group.clone(), &a.worker)?;
             config.spool_dir = Some(data_path(&a.common));
             let dir = open_data_dir(&a.common, "tracker")?;
@@ -124,6 +143,22 @@ fn tracker_config(opts: &TrackerOpts, security: Security) -> TrackerConfig {
         retain: opts.retain,
         max_log_bytes: opts.max_log_bytes,
         security,
+        registry: None,
+    }
+}
+
+/// A registry address must look like HOST:PORT.
+fn check_registry(addr: Option<&str>) -> Result<Option<String>, LaunchError> {
+    let Some(addr) = addr.map(str::trim) else {
+        return Ok(None);
+    };
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            Ok(Some(addr.to_string()))
+        }
+        _ => Err(LaunchError::Usage(format!(
+            "--registry {addr}: expected HOST:PORT, e.g. 127.0.0.1:7410"
+        ))),
     }
 }
 
@@ -198,15 +233,15 @@ fn worker_config(group: String, opts: &WorkerOpts) -> Result<WorkerConfig, Launc
         allow_commands: opts.allow_commands,
         grace: opts.grace,
         spool_dir: None,
+        registry: None,
     })
 }
 
 /// Parse the listen address; anything but loopback needs a cluster token.
-fn check_listen(opts: &TrackerOpts, security: &Security) -> Result<SocketAddr, LaunchError> {
-    let addr: SocketAddr = opts.listen.parse().map_err(|_| {
+fn check_listen(listen: &str, security: &Security) -> Result<SocketAddr, LaunchError> {
+    let addr: SocketAddr = listen.parse().map_err(|_| {
         LaunchError::Usage(format!(
-            "--listen {}: expected IP:PORT, e.g. 127.0.0.1:7420",
-            opts.listen
+            "--listen {listen}: expected IP:PORT, e.g. 127.0.0.1:7420"
         ))
     })?;
     if !addr.ip().is_loopback() && security.token().is_none() {

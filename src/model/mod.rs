@@ -367,7 +367,7 @@ pub struct LogEntry {
 }
 
 /// A node's role in the cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Tracker,
@@ -413,6 +413,57 @@ pub struct NodeView {
     pub slots_free: u32,
     pub version: String,
     pub last_seen: Millis,
+}
+
+/// What changed in the cluster's membership, as the registry reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeEventKind {
+    /// A node registered.
+    Join,
+    /// A node left: it said so, or its registration expired.
+    Leave,
+    /// A (role, group) has a new master, or none.
+    Master,
+}
+
+impl NodeEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeEventKind::Join => "join",
+            NodeEventKind::Leave => "leave",
+            NodeEventKind::Master => "master",
+        }
+    }
+}
+
+/// One membership change, numbered by the registry in the order it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeEvent {
+    /// Increases by one with each event, across registry restarts.
+    pub seq: u64,
+    pub at: Millis,
+    pub kind: NodeEventKind,
+    pub role: Role,
+    pub group: String,
+    /// The node that joined or left; for `master`, the new master, or `None`
+    /// when the group has no live member left.
+    pub node: Option<NodeView>,
+    /// For `master`: the group's epoch after the change. It increases with
+    /// every change of master and never goes back, across registry restarts.
+    pub epoch: Option<u64>,
+    /// For `leave`: `left` (the node said so) or `expired` (no heartbeat within the TTL).
+    pub reason: Option<String>,
+}
+
+/// A (role, group) and its master as the registry sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMaster {
+    pub role: Role,
+    pub group: String,
+    pub epoch: u64,
+    /// The master's node id; `None` while the group has no live member.
+    pub master: Option<String>,
 }
 
 /// A job's result waiting in its client group's feedback queue (LTS's

@@ -1,12 +1,14 @@
-//! The wire protocol between `lts`, workers and the tracker: one tarpc service
-//! (`TrackerRpc`), its request and reply types, typed wire errors, and the
-//! handshake every connection starts with (TLS, the version check and the
-//! cluster token's challenge-response: `Security`). `PROTOCOL_VERSION` is defined here
+//! The wire protocol between `lts`, workers, trackers and the registry: the
+//! tracker's tarpc service (`TrackerRpc`) with its request and reply types,
+//! the registry's service (`registry`), typed wire errors, and the handshake
+//! every connection starts with (TLS, the version check and the cluster
+//! token's challenge-response: `Security`). `PROTOCOL_VERSION` is defined here
 //! and nowhere else.
 
 pub mod auth;
 mod error;
 mod handshake;
+pub mod registry;
 mod security;
 pub mod tls;
 mod transport;

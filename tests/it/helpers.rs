@@ -52,6 +52,7 @@ fn isolate(cmd: &mut Command, home: &Path) {
         .env("XDG_DATA_HOME", home.join("data"))
         .env("HOME", home)
         .env_remove("LTS_TRACKER")
+        .env_remove("LTS_REGISTRY")
         .env_remove("LTS_TOKEN")
         .env_remove("LTS_TLS_CA")
         .env_remove("LTS_DATA")
@@ -118,6 +119,51 @@ impl Daemon {
     pub fn tracker(home: &Path, data: &Path, listen: &str) -> Daemon {
         let data = data.to_str().unwrap();
         Daemon::start(home, &["tracker", "--listen", listen, "--data", data], true)
+    }
+
+    /// `ltsd registry` on `listen` in `data`, with a short TTL and `extra` flags.
+    pub fn registry(home: &Path, data: &Path, listen: &str, extra: &[&str]) -> Daemon {
+        let data = data.to_str().unwrap();
+        let mut args = vec!["registry", "--listen", listen, "--data", data];
+        args.extend_from_slice(extra);
+        let mut daemon = Daemon::start(home, &args, false);
+        daemon.addr = daemon.wait_for_log("registry listening", |line| {
+            let rest = line.split("address=").nth(1)?;
+            rest.split_whitespace().next().map(String::from)
+        });
+        daemon
+    }
+
+    /// `ltsd tracker` on port 0 in `data`, registered with `registry`.
+    pub fn tracker_registered(home: &Path, data: &Path, registry: &str) -> Daemon {
+        let data = data.to_str().unwrap();
+        let args = [
+            "tracker",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data,
+            "--registry",
+            registry,
+        ];
+        Daemon::start(home, &args, true)
+    }
+
+    /// `ltsd worker` for `group` that finds its trackers through `registry`.
+    pub fn worker_via_registry(home: &Path, registry: &str, group: &str, extra: &[&str]) -> Daemon {
+        let mut args = vec!["worker", "--registry", registry, "--group", group];
+        args.extend_from_slice(extra);
+        let daemon = Daemon::start(home, &args, false);
+        daemon.wait_for_log("worker starting", |_| Some(()));
+        daemon
+    }
+
+    /// This worker's node id, as it logged it.
+    pub fn worker_id(&self) -> String {
+        self.wait_for_log("worker starting", |line| {
+            let rest = line.split("worker=").nth(1)?;
+            rest.split_whitespace().next().map(String::from)
+        })
     }
 
     /// `ltsd worker` for `group` pulling from `tracker`.
@@ -277,7 +323,10 @@ pub fn spawn_lines(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     isolate(&mut cmd, home);
-    cmd.env("LTS_TRACKER", tracker).env("RUST_LOG", "warn");
+    if !tracker.is_empty() {
+        cmd.env("LTS_TRACKER", tracker);
+    }
+    cmd.env("RUST_LOG", "warn");
     let mut child = cmd.spawn().expect("start lts");
     let (tx, rx) = std::sync::mpsc::channel();
     let stdout = child.stdout.take().expect("stdout");

@@ -3,7 +3,8 @@
 //! their leases, records results and log lines, and wakes whoever waits.
 //!
 //! `run(listener, store, config, shutdown)` is the whole role; the RPC
-//! handlers are in `service`, the rules in `queue`.
+//! handlers are in `service`, the rules in `queue`. With a registry it
+//! registers as a node of role `tracker`, group `tracker`.
 
 mod control;
 mod nodes;
@@ -15,8 +16,10 @@ mod wake;
 pub use queue::{backoff_ms, first_run_ended};
 
 use crate::daemon::Shutdown;
-use crate::model::{now_ms, Millis};
+use crate::model::{now_ms, Millis, Role};
+use crate::protocol::registry::NodeInfo;
 use crate::protocol::Security;
+use crate::registry::{keep_registered, RegistryClient};
 use crate::store::{SqliteStore, StoreError, StoreHandle};
 use nodes::Nodes;
 use std::path::Path;
@@ -36,6 +39,8 @@ pub struct TrackerConfig {
     pub max_log_bytes: u64,
     /// The cluster token and TLS every connection is accepted with.
     pub security: Security,
+    /// A registry to register with, so that workers and clients find this tracker.
+    pub registry: Option<String>,
 }
 
 impl Default for TrackerConfig {
@@ -45,6 +50,7 @@ impl Default for TrackerConfig {
             retain: Duration::from_secs(7 * 86_400),
             max_log_bytes: 1 << 20,
             security: Security::none(),
+            registry: None,
         }
     }
 }
@@ -90,7 +96,7 @@ pub async fn run(
         nodes: Nodes::default(),
         lease_ms: config.lease.as_millis().max(1) as u64,
         max_log_bytes: config.max_log_bytes,
-        id: format!("tracker@{address}"),
+        id: tracker_id(listener.local_addr()?),
         address: address.clone(),
         started_at: now_ms(),
         zone: crate::schedule::local_zone(),
@@ -107,6 +113,20 @@ pub async fn run(
     let leases = tokio::spawn(expire_leases(tracker.clone()));
     let ticks = tokio::spawn(fire_ticks(tracker.clone()));
     let pruner = tokio::spawn(prune(tracker.clone(), config.retain));
+    let (leave_registry, registered) = Shutdown::new();
+    let registration = config.registry.map(|addr| {
+        let node = NodeInfo {
+            id: tracker.id.clone(),
+            role: Role::Tracker,
+            group: "tracker".into(),
+            address: address.clone(),
+            version: crate::VERSION.into(),
+            slots: 0,
+            started_at: tracker.started_at,
+        };
+        let registry = RegistryClient::new(addr, "tracker").with_security(config.security.clone());
+        tokio::spawn(keep_registered(registry, node, || 0, registered))
+    });
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -124,6 +144,10 @@ pub async fn run(
     }
     drop(listener);
     tracing::info!("tracker stopping");
+    leave_registry.trigger();
+    if let Some(registration) = registration {
+        let _ = registration.await;
+    }
     tracker.wake.changes.notify_waiters();
     let _ = leases.await;
     let _ = ticks.await;
@@ -133,6 +157,17 @@ pub async fn run(
     }
     tracing::info!("tracker stopped");
     Ok(())
+}
+
+/// A tracker's node id: its address, or its host and port when it listens
+/// on every interface (so that two hosts' trackers never share an id).
+fn tracker_id(addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        format!("tracker@{host}:{}", addr.port())
+    } else {
+        format!("tracker@{addr}")
+    }
 }
 
 /// Sleep until the earliest lease ends, then mark what expired as lost and

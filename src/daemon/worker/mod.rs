@@ -1,7 +1,8 @@
 //! The worker role (LTS's TaskTracker): pulls runs of its node group from a
 //! tracker, up to `--threads` at once, runs each with its runner, streams log
 //! lines and results upstream through the outbox, and renews all its leases
-//! with one heartbeat.
+//! with one heartbeat. With a registry it registers as a node of its group
+//! (slots: `--threads`), and leaves once drained.
 
 mod outbox;
 mod process;
@@ -13,10 +14,12 @@ pub use runner::{JobRunner, RunContext, RunLog, Runner};
 
 use crate::client::{Client, ClientError};
 use crate::daemon::Shutdown;
-use crate::model::{format_duration, now_ms, RunOutcome};
+use crate::model::{format_duration, now_ms, Role, RunOutcome};
+use crate::protocol::registry::NodeInfo;
 use crate::protocol::{
     Dispatch, Heartbeat, PullRequest, RunResult, Upstream, WireError, WorkerInfo,
 };
+use crate::registry::{keep_registered, RegistryClient};
 use outbox::Outbox;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,6 +39,8 @@ pub struct WorkerConfig {
     /// Where undelivered results wait on disk (`<dir>/worker-spool/`);
     /// `None` keeps them in memory only.
     pub spool_dir: Option<std::path::PathBuf>,
+    /// A registry to register with (as role `worker` in its group).
+    pub registry: Option<String>,
 }
 
 /// How long one pull waits for work.
@@ -109,9 +114,31 @@ pub async fn run(client: Arc<Client>, config: WorkerConfig, shutdown: Shutdown) 
         slot_freed: Notify::new(),
     });
     let heartbeats = tokio::spawn(heartbeat_loop(shared.clone(), shutdown.clone()));
+    // The registration outlives the drain: the worker leaves once idle.
+    let (leave_registry, registered) = Shutdown::new();
+    let registration = shared.config.registry.clone().map(|addr| {
+        let node = NodeInfo {
+            id: shared.info.id.clone(),
+            role: Role::Worker,
+            group: shared.info.group.clone(),
+            address: String::new(),
+            version: shared.info.version.clone(),
+            slots: shared.info.threads,
+            started_at: shared.info.started_at,
+        };
+        let busy = shared.clone();
+        let load = move || busy.active().len() as u32;
+        let registry =
+            RegistryClient::new(addr, "worker").with_security(shared.client.security().clone());
+        tokio::spawn(keep_registered(registry, node, load, registered))
+    });
     pull_loop(&shared, &shutdown).await;
     drain(&shared).await;
     heartbeats.abort();
+    leave_registry.trigger();
+    if let Some(registration) = registration {
+        let _ = registration.await;
+    }
     drop(shared);
     let _ = shipper.await;
     tracing::info!("worker stopped");
