@@ -18,6 +18,8 @@ pub struct FileConfig {
     pub tracker: Option<String>,
     pub registry: Option<String>,
     pub token: Option<String>,
+    /// The balancing policy over several trackers: random, round-robin, first.
+    pub balance: Option<String>,
 }
 
 /// The config file's path, whether or not it exists.

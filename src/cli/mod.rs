@@ -6,6 +6,7 @@ mod bench;
 mod completions;
 mod control;
 mod cron;
+mod discovery;
 mod error;
 mod feedback;
 mod job;
@@ -43,6 +44,18 @@ pub struct Cli {
     /// Tracker address(es) to talk to, comma-separated
     #[arg(long, global = true, env = "LTS_TRACKER", value_name = "ADDR[,ADDR..]")]
     pub tracker: Option<String>,
+    /// With several trackers, which one to use [default: random]
+    #[arg(
+        long,
+        global = true,
+        env = "LTS_BALANCE",
+        value_enum,
+        value_name = "POLICY"
+    )]
+    pub balance: Option<crate::balance::Policy>,
+    /// Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker
+    #[arg(long, global = true)]
+    pub mdns: bool,
     /// Where lts keeps its spool [default: the platform data dir + lts]
     #[arg(long, global = true, env = "LTS_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
@@ -88,20 +101,39 @@ pub enum Command {
 }
 
 impl Cli {
-    /// The client for the tracker this invocation names.
-    fn client(&self) -> Result<Client, CliError> {
-        let list = match &self.tracker {
-            Some(list) => list.clone(),
-            None => crate::config::load_file_config()
-                .map_err(CliError::usage)?
-                .tracker
-                .unwrap_or_else(|| crate::config::DEFAULT_TRACKER.to_string()),
+    /// The client for the trackers this invocation names (or finds by
+    /// mDNS), with its balancing policy.
+    async fn client(&self) -> Result<Client, CliError> {
+        let file = || crate::config::load_file_config().map_err(CliError::usage);
+        let addrs = if self.mdns {
+            discovery::find_trackers().await?
+        } else {
+            let list = match &self.tracker {
+                Some(list) => list.clone(),
+                None => file()?
+                    .tracker
+                    .unwrap_or_else(|| crate::config::DEFAULT_TRACKER.to_string()),
+            };
+            crate::config::split_addrs(&list)
         };
-        let addrs = crate::config::split_addrs(&list);
         if addrs.is_empty() {
             return Err(CliError::usage("--tracker: no address given"));
         }
-        Ok(Client::new(addrs))
+        let policy = match self.balance {
+            Some(policy) => policy,
+            None => match file()?.balance {
+                Some(name) => crate::balance::Policy::parse(&name)
+                    .map_err(|e| CliError::usage(format!("config file: balance: {e}")))?,
+                None => crate::balance::Policy::default(),
+            },
+        };
+        let turn = match policy {
+            crate::balance::Policy::RoundRobin if addrs.len() > 1 => {
+                crate::balance::take_turn(&self.data_dir())
+            }
+            _ => 0,
+        };
+        Ok(Client::new(addrs).with_policy(policy, turn))
     }
 
     /// The data dir, where the spool lives.
@@ -117,22 +149,30 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let format = cli.output;
     match &cli.command {
         Command::Completions(args) => completions::run(args),
-        Command::Bench(args) => bench::run(cli.client()?, args, format).await,
+        Command::Bench(args) => bench::run(cli.client().await?, args, format).await,
         Command::Cron(args) => cron::run(args, format),
-        Command::Submit(args) => submit::run(&cli.client()?, args, format, &cli.data_dir()).await,
-        Command::Jobs(args) => jobs::run(&cli.client()?, args, format).await,
-        Command::Job(args) => job::run(&cli.client()?, args, format).await,
-        Command::Logs(args) => logs::run(&cli.client()?, args, format).await,
-        Command::Nodes(args) => nodes::run(&cli.client()?, args, format).await,
-        Command::Cancel(args) => control::run(&cli.client()?, Op::Cancel, args, format).await,
-        Command::Suspend(args) => control::run(&cli.client()?, Op::Suspend, args, format).await,
-        Command::Resume(args) => control::run(&cli.client()?, Op::Resume, args, format).await,
-        Command::Trigger(args) => control::run(&cli.client()?, Op::Trigger, args, format).await,
-        Command::Retry(args) => control::run(&cli.client()?, Op::Retry, args, format).await,
-        Command::Feedback(args) => feedback::run(&cli.client()?, args, format).await,
+        Command::Submit(args) => {
+            submit::run(&cli.client().await?, args, format, &cli.data_dir()).await
+        }
+        Command::Jobs(args) => jobs::run(&cli.client().await?, args, format).await,
+        Command::Job(args) => job::run(&cli.client().await?, args, format).await,
+        Command::Logs(args) => logs::run(&cli.client().await?, args, format).await,
+        Command::Nodes(args) => nodes::run(&cli.client().await?, args, format).await,
+        Command::Cancel(args) => control::run(&cli.client().await?, Op::Cancel, args, format).await,
+        Command::Suspend(args) => {
+            control::run(&cli.client().await?, Op::Suspend, args, format).await
+        }
+        Command::Resume(args) => control::run(&cli.client().await?, Op::Resume, args, format).await,
+        Command::Trigger(args) => {
+            control::run(&cli.client().await?, Op::Trigger, args, format).await
+        }
+        Command::Retry(args) => control::run(&cli.client().await?, Op::Retry, args, format).await,
+        Command::Feedback(args) => feedback::run(&cli.client().await?, args, format).await,
         Command::Spool(args) => match args.command {
             SpoolCommand::List => spool::list(&cli.data_dir(), format),
-            SpoolCommand::Flush => spool::flush(&cli.client()?, &cli.data_dir(), format).await,
+            SpoolCommand::Flush => {
+                spool::flush(&cli.client().await?, &cli.data_dir(), format).await
+            }
         },
     }
 }

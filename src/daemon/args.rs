@@ -96,6 +96,9 @@ pub struct TrackerArgs {
     /// The store: sqlite (in the data dir)
     #[arg(long, value_name = "STORE", default_value = "sqlite")]
     pub store: String,
+    /// Advertise this tracker on the local network by mDNS (_lts._tcp.local)
+    #[arg(long)]
+    pub mdns: bool,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -105,9 +108,12 @@ pub struct WorkerArgs {
     /// The worker's node group
     #[arg(long, value_name = "G")]
     pub group: String,
-    /// The tracker(s) to pull from (a static peer list)
+    /// The tracker(s) to pull from (a static peer list); the worker pulls from each
     #[arg(long, visible_alias = "peers", env = "LTS_TRACKER", value_name = "ADDR[,ADDR..]", default_value = crate::config::DEFAULT_TRACKER)]
     pub tracker: String,
+    /// Find trackers by mDNS (_lts._tcp.local) instead of --tracker
+    #[arg(long)]
+    pub mdns: bool,
     #[command(flatten)]
     pub worker: WorkerOpts,
     #[command(flatten)]

@@ -9,6 +9,8 @@ use super::tracker::{self, TrackerConfig};
 use super::worker::{self, Runner, WorkerConfig};
 use super::{standalone, Shutdown};
 use crate::client::Client;
+use crate::discovery::mdns::{self, Advertiser};
+use crate::discovery::Discovery;
 use crate::store::{StoreError, StoreHandle};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +33,8 @@ pub enum LaunchError {
     },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Discovery(#[from] crate::discovery::DiscoveryError),
 }
 
 impl LaunchError {
@@ -58,6 +62,10 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             let dir = open_data_dir(&a.common, "tracker")?;
             let store = tracker::open_sqlite(&dir.path)?;
             let listener = bind(listen).await?;
+            let _advertised = match a.mdns {
+                true => Some(advertise(&listener)?),
+                false => None,
+            };
             trigger.on_signals(|| std::process::exit(0));
             tracker::run(listener, store, tracker_config(&a.tracker), shutdown).await?;
             drop(dir);
@@ -65,13 +73,20 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
         RoleCmd::Worker(a) => {
             let mut config = worker_config(a.group.clone(), &a.worker)?;
             config.spool_dir = Some(data_path(&a.common));
-            let addrs = crate::config::split_addrs(&a.tracker);
-            if addrs.is_empty() {
-                return Err(LaunchError::Usage("--tracker: no address given".into()));
-            }
-            let client = Arc::new(Client::with_role(addrs, "worker"));
+            let discovery = if a.mdns {
+                Discovery::Mdns
+            } else {
+                let addrs = crate::config::split_addrs(&a.tracker);
+                if addrs.is_empty() {
+                    return Err(LaunchError::Usage("--tracker: no address given".into()));
+                }
+                Discovery::Static(addrs)
+            };
+            let trackers = discovery.start()?;
+            let connect: worker::pool::Connect =
+                Arc::new(|addr: &str| Client::with_role(vec![addr.to_string()], "worker"));
             trigger.on_signals(|| std::process::exit(0));
-            worker::run(client, config, shutdown).await;
+            worker::pool::run(trackers.changes(), connect, config, shutdown).await;
         }
         RoleCmd::Standalone(a) => {
             let mut config = worker_config(a.group.clone(), &a.worker)?;
@@ -94,6 +109,16 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
         }
     }
     Ok(())
+}
+
+/// Advertise the tracker listening on `listener` by mDNS.
+fn advertise(listener: &TcpListener) -> Result<Advertiser, LaunchError> {
+    let addr = listener.local_addr()?;
+    Ok(Advertiser::start(
+        mdns::TRACKER_ROLE,
+        mdns::TRACKER_GROUP,
+        addr,
+    )?)
 }
 
 fn tracker_config(opts: &TrackerOpts) -> TrackerConfig {
