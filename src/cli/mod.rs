@@ -34,7 +34,9 @@ use std::path::PathBuf;
     about = "Submit, inspect and control jobs of an lts cluster",
     long_about = "Submit, inspect and control jobs of an lts cluster.\n\n\
 The tracker address comes from --tracker, else LTS_TRACKER, else `tracker` in \
-lts/config.toml in the platform config dir, else 127.0.0.1:7420. The spool \
+lts/config.toml in the platform config dir, else 127.0.0.1:7420; with --mdns, from \
+the trackers that answer on the local network. With several trackers, --balance picks \
+one (random, round-robin or first) and the next is used when it fails. The spool \
 (`lts submit --spool`) lives in the data dir: --data, else LTS_DATA, else the \
 platform data dir + lts.\n\n\
 Exit codes: 0 ok; 1 the job or operation failed; 2 bad usage or bad input; \

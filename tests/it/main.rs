@@ -3,6 +3,7 @@
 mod helpers;
 
 mod bad_input;
+mod balance;
 mod core;
 mod docs;
 mod faults;
