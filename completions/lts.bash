@@ -143,7 +143,7 @@ _lts() {
 
     case "${cmd}" in
         lts)
-            opts="-o -h -V --tracker --token --tls-ca --registry --data --output --help --version submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help"
+            opts="-o -h -V --tracker --token --tls-ca --registry --balance --mdns --data --output --help --version submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -163,6 +163,10 @@ _lts() {
                     ;;
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
                     return 0
                     ;;
                 --data)
@@ -185,7 +189,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__bench)
-            opts="-g -o -h --standalone --jobs --clients --group --kind --payload --batch --tracker --token --tls-ca --registry --data --output --help"
+            opts="-g -o -h --standalone --jobs --clients --group --kind --payload --batch --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -235,6 +239,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -255,7 +263,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__cancel)
-            opts="-g -o -h --group --tracker --token --tls-ca --registry --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -285,6 +293,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -305,7 +317,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__completions)
-            opts="-o -h --tracker --token --tls-ca --registry --data --output --help bash elvish fish powershell zsh"
+            opts="-o -h --tracker --token --tls-ca --registry --balance --mdns --data --output --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -325,6 +337,10 @@ _lts() {
                     ;;
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
                     return 0
                     ;;
                 --data)
@@ -347,7 +363,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__cron)
-            opts="-n -o -h --count --from --tz --tracker --token --tls-ca --registry --data --output --help"
+            opts="-n -o -h --count --from --tz --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -385,6 +401,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -405,7 +425,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__feedback)
-            opts="-f -o -h --client-group --follow --tracker --token --tls-ca --registry --data --output --help"
+            opts="-f -o -h --client-group --follow --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -429,6 +449,10 @@ _lts() {
                     ;;
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
                     return 0
                     ;;
                 --data)
@@ -717,7 +741,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__job)
-            opts="-g -o -h --group --tracker --token --tls-ca --registry --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -747,6 +771,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -767,7 +795,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__jobs)
-            opts="-g -o -h --group --state --kind --limit --tracker --token --tls-ca --registry --data --output --help"
+            opts="-g -o -h --group --state --kind --limit --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -809,6 +837,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -829,7 +861,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__logs)
-            opts="-g -f -o -h --group --run --follow --tail --tracker --token --tls-ca --registry --data --output --help"
+            opts="-g -f -o -h --group --run --follow --tail --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -867,6 +899,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -887,7 +923,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__nodes)
-            opts="-g -w -o -h --role --group --watch --after --tracker --token --tls-ca --registry --data --output --help"
+            opts="-g -w -o -h --role --group --watch --after --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -925,6 +961,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -945,7 +985,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__resume)
-            opts="-g -o -h --group --tracker --token --tls-ca --registry --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -973,6 +1013,10 @@ _lts() {
                     ;;
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
                     return 0
                     ;;
                 --data)
@@ -995,7 +1039,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__retry)
-            opts="-g -o -h --group --tracker --token --tls-ca --registry --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1025,6 +1069,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1045,7 +1093,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__spool)
-            opts="-o -h --tracker --token --tls-ca --registry --data --output --help list flush help"
+            opts="-o -h --tracker --token --tls-ca --registry --balance --mdns --data --output --help list flush help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1065,6 +1113,10 @@ _lts() {
                     ;;
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
                     return 0
                     ;;
                 --data)
@@ -1087,7 +1139,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__spool__subcmd__flush)
-            opts="-o -h --tracker --token --tls-ca --registry --data --output --help"
+            opts="-o -h --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1107,6 +1159,10 @@ _lts() {
                     ;;
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
                     return 0
                     ;;
                 --data)
@@ -1185,7 +1241,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__spool__subcmd__list)
-            opts="-o -h --tracker --token --tls-ca --registry --data --output --help"
+            opts="-o -h --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1205,6 +1261,10 @@ _lts() {
                     ;;
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
                     return 0
                     ;;
                 --data)
@@ -1227,7 +1287,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__submit)
-            opts="-g -o -h --task-id --group --param --params-json --cron --tz --at --delay --repeat-count --repeat-interval --priority --max-retries --retry-backoff --timeout --replace --overlap --rely-on-prev-cycle --misfire --catch-up-window --feedback --client-group --wait --spool --file --tracker --token --tls-ca --registry --data --output --help"
+            opts="-g -o -h --task-id --group --param --params-json --cron --tz --at --delay --repeat-count --repeat-interval --priority --max-retries --retry-backoff --timeout --replace --overlap --rely-on-prev-cycle --misfire --catch-up-window --feedback --client-group --wait --spool --file --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1329,6 +1389,10 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1349,7 +1413,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__suspend)
-            opts="-g -o -h --group --tracker --token --tls-ca --registry --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1377,6 +1441,10 @@ _lts() {
                     ;;
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
                     return 0
                     ;;
                 --data)
@@ -1399,7 +1467,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__trigger)
-            opts="-g -o -h --group --tracker --token --tls-ca --registry --data --output --help"
+            opts="-g -o -h --group --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1427,6 +1495,10 @@ _lts() {
                     ;;
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
                     return 0
                     ;;
                 --data)

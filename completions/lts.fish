@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_lts_global_optspecs
-    string join \n tracker= token= tls-ca= registry= data= o/output= h/help V/version
+    string join \n tracker= token= tls-ca= registry= balance= mdns data= o/output= h/help V/version
 end
 
 function __fish_lts_needs_command
@@ -28,9 +28,13 @@ complete -c lts -n "__fish_lts_needs_command" -l tracker -d 'Tracker address(es)
 complete -c lts -n "__fish_lts_needs_command" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_needs_command" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_needs_command" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_needs_command" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_needs_command" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_needs_command" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
+complete -c lts -n "__fish_lts_needs_command" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_needs_command" -s V -l version -d 'Print version'
 complete -c lts -n "__fish_lts_needs_command" -f -a "submit" -d 'Submit a job and print its task id'
@@ -77,6 +81,9 @@ complete -c lts -n "__fish_lts_using_subcommand submit" -l tracker -d 'Tracker a
 complete -c lts -n "__fish_lts_using_subcommand submit" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand submit" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand submit" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand submit" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -85,7 +92,8 @@ complete -c lts -n "__fish_lts_using_subcommand submit" -l rely-on-prev-cycle -d
 complete -c lts -n "__fish_lts_using_subcommand submit" -l feedback -d 'Keep the result in the client group\'s feedback queue until read'
 complete -c lts -n "__fish_lts_using_subcommand submit" -l wait -d 'Block until the first run ends; exit 0 if it succeeded, 1 if not'
 complete -c lts -n "__fish_lts_using_subcommand submit" -l spool -d 'If no tracker answers, keep the job in the local spool (in the data dir) and exit 0; `lts spool flush` or the next submit delivers it'
-complete -c lts -n "__fish_lts_using_subcommand submit" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand submit" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand submit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand jobs" -s g -l group -d 'Only jobs of this worker group' -r
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l state -d 'Only jobs in this state' -r -f -a "scheduled\t''
 queued\t''
@@ -104,19 +112,27 @@ complete -c lts -n "__fish_lts_using_subcommand jobs" -l tracker -d 'Tracker add
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand jobs" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand jobs" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c lts -n "__fish_lts_using_subcommand jobs" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand jobs" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand jobs" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand job" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand job" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand job" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand job" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand job" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand job" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand job" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand job" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c lts -n "__fish_lts_using_subcommand job" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand job" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand job" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand logs" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand logs" -l run -d 'The run number [default: the latest]' -r
 complete -c lts -n "__fish_lts_using_subcommand logs" -l tail -d 'Only the last N lines' -r
@@ -124,11 +140,15 @@ complete -c lts -n "__fish_lts_using_subcommand logs" -l tracker -d 'Tracker add
 complete -c lts -n "__fish_lts_using_subcommand logs" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand logs" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand logs" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand logs" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand logs" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand logs" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand logs" -s f -l follow -d 'Keep printing new lines until the run ends'
-complete -c lts -n "__fish_lts_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand logs" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand logs" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l role -d 'Only nodes of this role' -r -f -a "tracker\t''
 worker\t''
 registry\t''"
@@ -138,74 +158,106 @@ complete -c lts -n "__fish_lts_using_subcommand nodes" -l tracker -d 'Tracker ad
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand nodes" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand nodes" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand nodes" -s w -l watch -d 'Print join, leave and master events as they happen (needs a registry)'
-complete -c lts -n "__fish_lts_using_subcommand nodes" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand nodes" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand nodes" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand cancel" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c lts -n "__fish_lts_using_subcommand cancel" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand cancel" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand cancel" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand suspend" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand suspend" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand suspend" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c lts -n "__fish_lts_using_subcommand suspend" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand suspend" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand suspend" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand resume" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand resume" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand resume" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand resume" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand resume" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand resume" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand resume" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand resume" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c lts -n "__fish_lts_using_subcommand resume" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand resume" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand resume" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand trigger" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand trigger" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand trigger" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand trigger" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand trigger" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand trigger" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand trigger" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand trigger" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c lts -n "__fish_lts_using_subcommand trigger" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand trigger" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand trigger" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand retry" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
 complete -c lts -n "__fish_lts_using_subcommand retry" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand retry" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand retry" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand retry" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand retry" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand retry" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand retry" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c lts -n "__fish_lts_using_subcommand retry" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand retry" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand retry" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l client-group -d 'The client node group whose results to read' -r
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand feedback" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand feedback" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand feedback" -s f -l follow -d 'Keep waiting for results and print them as they come, until interrupted'
-complete -c lts -n "__fish_lts_using_subcommand feedback" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand feedback" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand feedback" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -f -a "list" -d 'List the jobs waiting in the spool, oldest first'
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -f -a "flush" -d 'Deliver the waiting jobs to the tracker, in the order they were spooled'
 complete -c lts -n "__fish_lts_using_subcommand spool; and not __fish_seen_subcommand_from list flush help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -213,18 +265,26 @@ complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcomman
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from flush" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the jobs waiting in the spool, oldest first'
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "flush" -d 'Deliver the waiting jobs to the tracker, in the order they were spooled'
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -235,10 +295,14 @@ complete -c lts -n "__fish_lts_using_subcommand cron" -l tracker -d 'Tracker add
 complete -c lts -n "__fish_lts_using_subcommand cron" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand cron" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand cron" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand cron" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand cron" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand cron" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c lts -n "__fish_lts_using_subcommand cron" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand cron" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand cron" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand bench" -l jobs -d 'How many jobs' -r
 complete -c lts -n "__fish_lts_using_subcommand bench" -l clients -d 'How many concurrent clients submit them' -r
 complete -c lts -n "__fish_lts_using_subcommand bench" -s g -l group -d 'The worker group the jobs go to (its workers should run builtin:noop)' -r
@@ -251,19 +315,27 @@ complete -c lts -n "__fish_lts_using_subcommand bench" -l tracker -d 'Tracker ad
 complete -c lts -n "__fish_lts_using_subcommand bench" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand bench" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand bench" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand bench" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand bench" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand bench" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand bench" -l standalone -d 'Start a tracker and a no-op worker in this process, on a temporary store'
-complete -c lts -n "__fish_lts_using_subcommand bench" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand bench" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand bench" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand completions" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand completions" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand completions" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
 complete -c lts -n "__fish_lts_using_subcommand completions" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand completions" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand completions" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand completions" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c lts -n "__fish_lts_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c lts -n "__fish_lts_using_subcommand completions" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "submit" -d 'Submit a job and print its task id'
 complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "jobs" -d 'List jobs'
 complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "job" -d 'Show one job with its runs'

@@ -293,7 +293,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__tracker)
-            opts="-h --listen --lease --retain --max-log-bytes --store --registry --data --token --tls-cert --tls-key --tls-ca --help"
+            opts="-h --listen --lease --retain --max-log-bytes --store --registry --mdns --data --token --tls-cert --tls-key --tls-ca --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -351,7 +351,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__worker)
-            opts="-h --group --peers --tracker --registry --threads --runner --allow-commands --grace --data --token --tls-ca --help"
+            opts="-h --group --peers --tracker --registry --mdns --threads --runner --allow-commands --grace --data --token --tls-ca --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -57,9 +57,10 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l token -d 'The clus
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l tls-cert -d 'Serve TLS only, with this PEM certificate (chain); see `ltsd cert`' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l tls-ca -d 'Dial over TLS, trusting this PEM certificate or CA (a self-signed certificate is its own CA) [default: `tls_ca` in lts/config.toml]' -r -F
+complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l mdns -d 'Advertise this tracker on the local network by mDNS (_lts._tcp.local)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -s h -l help -d 'Print help'
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l group -d 'The worker\'s node group' -r
-complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tracker -l peers -d 'The tracker(s) to pull from (a static peer list) [default: the registry\'s trackers with --registry, else 127.0.0.1:7420]' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tracker -l peers -d 'The tracker(s) to pull from (a static peer list; the worker pulls from each) [default: the registry\'s trackers with --registry, else 127.0.0.1:7420]' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l registry -d 'Register with this registry; without --tracker, pull from the trackers it lists (the master first)' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l threads -d 'How many runs at once' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l runner -d 'The program that runs jobs (job JSON on stdin), or builtin:noop' -r
@@ -67,6 +68,7 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l grace -d 'On SIGTER
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l data -d 'Where the role keeps its state [default: the platform data dir + lts]' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; required to listen on a non-loopback address [default: `token` in lts/config.toml]' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tls-ca -d 'Dial over TLS, trusting this PEM certificate or CA (a self-signed certificate is its own CA) [default: `tls_ca` in lts/config.toml]' -r -F
+complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) instead of --tracker'
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l allow-commands -d 'Run the command a job carries (`lts submit -- CMD ARGS..`)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -s h -l help -d 'Print help'
 complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -l listen -d 'The address to listen on' -r

@@ -1,10 +1,12 @@
-//! The library client (LTS's JobClient, in Rust): connects to a tracker from
-//! a list of addresses, or from the trackers a registry lists (master
-//! first, asked again at each reconnection, so it follows trackers joining
-//! and leaving), keeps the connection, reconnects when it breaks, and offers
-//! one async method per tracker call. `lts` and embedded workers use it; so
-//! can any Rust program.
+//! The library client (LTS's JobClient, in Rust): connects to one tracker of
+//! a list, picked by its balancing policy (`crate::balance`), or of the
+//! trackers a registry lists (master first, asked again at each
+//! reconnection, so it follows trackers joining and leaving); keeps the
+//! connection, moves to the next tracker when it breaks (sending an
+//! idempotent call in flight once more there), and offers one async method
+//! per tracker call. `lts` and embedded workers use it; so can any Rust program.
 
+use crate::balance::{Balancer, Policy, Retry};
 use crate::model::{FeedbackItem, JobDetail, JobSpec, JobView, NodeView};
 use crate::protocol::{
     connect, ConnectError, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobRef, LogPage,
@@ -47,8 +49,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where a client finds its trackers.
 enum Source {
-    /// A static list, tried in order.
-    Static(Vec<String>),
+    /// A static list, tried in the order its balancing policy gives.
+    Static(Balancer),
     /// The live trackers a registry lists, master first; `last` is the list
     /// as last asked.
     Registry {
@@ -72,8 +74,8 @@ fn context(timeout: Duration) -> tarpc::context::Context {
 }
 
 impl Client {
-    /// A client for the trackers at `addrs` (tried in order). It connects on
-    /// first use.
+    /// A client for the trackers at `addrs`, picked by the default policy
+    /// (`random`). It connects on first use.
     pub fn new(addrs: Vec<String>) -> Self {
         Client::with_role(addrs, "client")
     }
@@ -81,7 +83,7 @@ impl Client {
     /// As `new`, saying `role` in the handshake.
     pub fn with_role(addrs: Vec<String>, role: &'static str) -> Self {
         Client {
-            source: Source::Static(addrs),
+            source: Source::Static(Balancer::new(addrs, Policy::default(), 0)),
             role,
             security: Security::none(),
             current: Mutex::new(None),
@@ -117,18 +119,28 @@ impl Client {
         }
     }
 
+    /// Pick trackers of a static list by `policy`; `turn` is where
+    /// `round-robin` starts. (Through a registry, the master comes first.)
+    pub fn with_policy(mut self, policy: Policy, turn: usize) -> Self {
+        if let Source::Static(balancer) = &self.source {
+            let addrs = balancer.addrs().to_vec();
+            self.source = Source::Static(Balancer::new(addrs, policy, turn));
+        }
+        self
+    }
+
     /// The addresses this client tries (through a registry: as last listed).
     pub fn addrs(&self) -> Vec<String> {
         match &self.source {
-            Source::Static(addrs) => addrs.clone(),
+            Source::Static(balancer) => balancer.addrs().to_vec(),
             Source::Registry { last, .. } => last.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }
 
-    /// The addresses to try now.
+    /// The addresses to try now, in order.
     async fn candidates(&self) -> Result<Vec<String>, ClientError> {
         let (registry, last) = match &self.source {
-            Source::Static(addrs) => return Ok(addrs.clone()),
+            Source::Static(balancer) => return Ok(balancer.order()),
             Source::Registry { registry, last } => (registry, last),
         };
         let addrs = crate::registry::trackers(registry)
@@ -144,6 +156,20 @@ impl Client {
         Ok(addrs)
     }
 
+    /// Tell the balancer (of a static list) which tracker answered.
+    fn note_connected(&self, addr: &str) {
+        if let Source::Static(balancer) = &self.source {
+            balancer.connected(addr);
+        }
+    }
+
+    /// Tell the balancer (of a static list) which tracker failed.
+    fn note_failed(&self, addr: &str) {
+        if let Source::Static(balancer) = &self.source {
+            balancer.failed(addr);
+        }
+    }
+
     /// Connect now, so that an unreachable tracker is reported up front.
     pub async fn connect(&self) -> Result<(), ClientError> {
         self.rpc().await.map(|_| ())
@@ -155,9 +181,11 @@ impl Client {
             return Ok(live.clone());
         }
         let mut tried = Vec::new();
-        for addr in &self.candidates().await? {
-            match connect(addr, self.role, CONNECT_TIMEOUT, &self.security).await {
+        for addr in self.candidates().await? {
+            match connect(&addr, self.role, CONNECT_TIMEOUT, &self.security).await {
                 Ok(connected) => {
+                    self.note_connected(&addr);
+                    tracing::debug!(%addr, "connected");
                     let live = (connected.client, connected.addr);
                     *current = Some(live.clone());
                     return Ok(live);
@@ -165,7 +193,10 @@ impl Client {
                 Err(ConnectError::Refused { addr, reason }) => {
                     return Err(ClientError::Refused(format!("tracker at {addr}: {reason}")))
                 }
-                Err(e @ ConnectError::Unreachable { .. }) => tried.push(e.to_string()),
+                Err(e @ ConnectError::Unreachable { .. }) => {
+                    self.note_failed(&addr);
+                    tried.push(e.to_string())
+                }
             }
         }
         if tried.is_empty() {
@@ -179,30 +210,62 @@ impl Client {
         })
     }
 
-    /// Forget the connection after a transport failure, so the next call dials again.
+    /// Forget the connection after a failure, so the next call dials again,
+    /// starting at the tracker after this one.
     async fn reset(&self, addr: &str) {
         let mut current = self.current.lock().await;
         if current.as_ref().is_some_and(|(_, a)| a == addr) {
             *current = None;
+            self.note_failed(addr);
         }
     }
 
-    async fn call<T, F, Fut>(&self, timeout: Duration, f: F) -> Result<T, ClientError>
+    /// Send a call; when the connection breaks (or the tracker is shutting
+    /// down) and the call is idempotent, send it once more, to the next
+    /// tracker. `Ok(Err(..))` carries the tracker's answer, and whether it
+    /// answered a second attempt.
+    async fn send<T, F, Fut>(
+        &self,
+        timeout: Duration,
+        retry: Retry,
+        f: F,
+    ) -> Result<(Result<T, WireError>, bool), ClientError>
     where
-        F: FnOnce(TrackerRpcClient, tarpc::context::Context) -> Fut,
+        F: Fn(TrackerRpcClient, tarpc::context::Context) -> Fut,
         Fut: Future<Output = Result<Result<T, WireError>, tarpc::client::RpcError>>,
     {
-        let (rpc, addr) = self.rpc().await?;
-        match f(rpc, context(timeout)).await {
-            Ok(answer) => Ok(answer?),
-            Err(e) => {
-                self.reset(&addr).await;
-                Err(ClientError::Transport {
-                    addr,
-                    reason: e.to_string(),
-                })
+        let mut attempt = 0;
+        loop {
+            let second = attempt > 0;
+            attempt += 1;
+            let (rpc, addr) = self.rpc().await?;
+            let failure = match f(rpc, context(timeout)).await {
+                // A tracker that is stopping did nothing: any call may go elsewhere.
+                Ok(Err(WireError::ShuttingDown)) if !second && self.addrs().len() > 1 => {
+                    self.reset(&addr).await;
+                    continue;
+                }
+                Ok(answer) => return Ok((answer, second)),
+                Err(e) => e,
+            };
+            self.reset(&addr).await;
+            if retry == Retry::Idempotent && !second {
+                tracing::info!(%addr, "connection lost ({failure}); sending the call again");
+                continue;
             }
+            return Err(ClientError::Transport {
+                addr,
+                reason: failure.to_string(),
+            });
         }
+    }
+
+    async fn call<T, F, Fut>(&self, timeout: Duration, retry: Retry, f: F) -> Result<T, ClientError>
+    where
+        F: Fn(TrackerRpcClient, tarpc::context::Context) -> Fut,
+        Fut: Future<Output = Result<Result<T, WireError>, tarpc::client::RpcError>>,
+    {
+        Ok(self.send(timeout, retry, f).await?.0?)
     }
 
     /// Submit one job; acknowledged once the tracker has committed it.
@@ -217,75 +280,121 @@ impl Client {
         }
     }
 
-    /// Submit many jobs in one call; each gets its own answer.
+    /// Submit many jobs in one call; each gets its own answer. When the
+    /// connection breaks before the answer, the call goes once more to the
+    /// next tracker; there, "exists" for a job identical to the one sent
+    /// means the first attempt committed it, and counts as accepted.
     pub async fn submit_many(
         &self,
         jobs: Vec<JobSpec>,
     ) -> Result<Vec<Result<SubmitAck, WireError>>, ClientError> {
-        self.call(CALL_TIMEOUT, |c, ctx| async move {
-            c.submit(ctx, jobs).await.map(Ok)
+        let sent = jobs.clone();
+        let (answer, second) = self
+            .send(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| {
+                let jobs = jobs.clone();
+                async move { c.submit(ctx, jobs).await.map(Ok) }
+            })
+            .await?;
+        let mut acks = answer?;
+        if second {
+            for (ack, job) in acks.iter_mut().zip(&sent) {
+                if let Err(WireError::Exists { .. }) = ack {
+                    if let Some(found) = self.committed_before(job).await {
+                        *ack = Ok(found);
+                    }
+                }
+            }
+        }
+        Ok(acks)
+    }
+
+    /// The ack for `job` if the tracker holds that very job (the same
+    /// schedule, params and command): a retried submission that had in fact
+    /// been committed. A different job under the same key stays a refusal.
+    async fn committed_before(&self, job: &JobSpec) -> Option<SubmitAck> {
+        let job_ref = JobRef {
+            task_id: job.task_id.clone(),
+            group: Some(job.group.clone()),
+        };
+        let stored = self.job(job_ref).await.ok()?.job;
+        let same = stored.spec.schedule == job.schedule
+            && stored.spec.params == job.params
+            && stored.spec.command == job.command
+            && stored.spec.priority == job.priority;
+        same.then(|| SubmitAck {
+            task_id: job.task_id.clone(),
+            group: job.group.clone(),
+            state: stored.state,
+            replaced: false,
+        })
+    }
+
+    pub async fn jobs(&self, filter: JobFilter) -> Result<Vec<JobView>, ClientError> {
+        self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| {
+            let filter = filter.clone();
+            async move { c.jobs(ctx, filter).await }
         })
         .await
     }
 
-    pub async fn jobs(&self, filter: JobFilter) -> Result<Vec<JobView>, ClientError> {
-        self.call(
-            CALL_TIMEOUT,
-            |c, ctx| async move { c.jobs(ctx, filter).await },
-        )
+    pub async fn job(&self, job: JobRef) -> Result<JobDetail, ClientError> {
+        self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| {
+            let job = job.clone();
+            async move { c.job(ctx, job).await }
+        })
         .await
     }
 
-    pub async fn job(&self, job: JobRef) -> Result<JobDetail, ClientError> {
-        self.call(CALL_TIMEOUT, |c, ctx| async move { c.job(ctx, job).await })
-            .await
-    }
-
+    /// Cancel, suspend and resume are idempotent in effect: a second attempt
+    /// finds the job already where the first left it.
     pub async fn cancel(&self, job: JobRef) -> Result<JobView, ClientError> {
-        self.call(
-            CALL_TIMEOUT,
-            |c, ctx| async move { c.cancel(ctx, job).await },
-        )
+        self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| {
+            let job = job.clone();
+            async move { c.cancel(ctx, job).await }
+        })
         .await
     }
 
     pub async fn suspend(&self, job: JobRef) -> Result<JobView, ClientError> {
-        self.call(
-            CALL_TIMEOUT,
-            |c, ctx| async move { c.suspend(ctx, job).await },
-        )
+        self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| {
+            let job = job.clone();
+            async move { c.suspend(ctx, job).await }
+        })
         .await
     }
 
     pub async fn resume(&self, job: JobRef) -> Result<JobView, ClientError> {
-        self.call(
-            CALL_TIMEOUT,
-            |c, ctx| async move { c.resume(ctx, job).await },
-        )
+        self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| {
+            let job = job.clone();
+            async move { c.resume(ctx, job).await }
+        })
         .await
     }
 
+    /// Not retried elsewhere: a second attempt would run the job twice.
     pub async fn trigger(&self, job: JobRef) -> Result<JobView, ClientError> {
-        self.call(
-            CALL_TIMEOUT,
-            |c, ctx| async move { c.trigger(ctx, job).await },
-        )
+        self.call(CALL_TIMEOUT, Retry::Never, |c, ctx| {
+            let job = job.clone();
+            async move { c.trigger(ctx, job).await }
+        })
         .await
     }
 
+    /// Not retried elsewhere: a second attempt would run the job twice.
     pub async fn retry(&self, job: JobRef) -> Result<JobView, ClientError> {
-        self.call(
-            CALL_TIMEOUT,
-            |c, ctx| async move { c.retry(ctx, job).await },
-        )
+        self.call(CALL_TIMEOUT, Retry::Never, |c, ctx| {
+            let job = job.clone();
+            async move { c.retry(ctx, job).await }
+        })
         .await
     }
 
     /// Wait up to `wait` for the job's first run to end; the job as it is then.
     pub async fn wait(&self, job: JobRef, wait: Duration) -> Result<JobDetail, ClientError> {
         let wait_ms = wait.as_millis() as u64;
-        self.call(wait + POLL_SLACK, |c, ctx| async move {
-            c.wait(ctx, job, wait_ms).await
+        self.call(wait + POLL_SLACK, Retry::Idempotent, |c, ctx| {
+            let job = job.clone();
+            async move { c.wait(ctx, job, wait_ms).await }
         })
         .await
     }
@@ -293,13 +402,18 @@ impl Client {
     /// Log lines after a cursor, waiting up to `query.wait_ms` for new ones.
     pub async fn logs(&self, query: LogQuery) -> Result<LogPage, ClientError> {
         let timeout = Duration::from_millis(query.wait_ms) + POLL_SLACK;
-        self.call(timeout, |c, ctx| async move { c.logs(ctx, query).await })
-            .await
+        self.call(timeout, Retry::Idempotent, |c, ctx| {
+            let query = query.clone();
+            async move { c.logs(ctx, query).await }
+        })
+        .await
     }
 
     pub async fn nodes(&self) -> Result<Vec<NodeView>, ClientError> {
-        self.call(CALL_TIMEOUT, |c, ctx| async move { c.nodes(ctx).await })
-            .await
+        self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| async move {
+            c.nodes(ctx).await
+        })
+        .await
     }
 
     /// A client group's feedback after `after_id`, waiting up to `wait` for some.
@@ -310,43 +424,58 @@ impl Client {
         wait: Duration,
     ) -> Result<Vec<FeedbackItem>, ClientError> {
         let wait_ms = wait.as_millis() as u64;
-        self.call(wait + POLL_SLACK, |c, ctx| async move {
-            c.feedback(ctx, client_group, after_id, wait_ms).await
+        self.call(wait + POLL_SLACK, Retry::Idempotent, |c, ctx| {
+            let client_group = client_group.clone();
+            async move { c.feedback(ctx, client_group, after_id, wait_ms).await }
         })
         .await
     }
 
     /// Acknowledge a client group's feedback up to `up_to`; returns how many went.
     pub async fn ack_feedback(&self, client_group: String, up_to: i64) -> Result<u64, ClientError> {
-        self.call(CALL_TIMEOUT, |c, ctx| async move {
-            c.ack_feedback(ctx, client_group, up_to).await
+        self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| {
+            let client_group = client_group.clone();
+            async move { c.ack_feedback(ctx, client_group, up_to).await }
         })
         .await
     }
 
-    /// (Workers) claim up to `request.free` runs, waiting for work.
+    /// (Workers) claim up to `request.free` runs, waiting for work. Never
+    /// sent twice: runs claimed by a lost answer would wait for their lease.
     pub async fn pull(&self, request: PullRequest) -> Result<Vec<Dispatch>, ClientError> {
         let timeout = Duration::from_millis(request.wait_ms) + POLL_SLACK;
-        self.call(timeout, |c, ctx| async move { c.pull(ctx, request).await })
-            .await
+        self.call(timeout, Retry::Never, |c, ctx| {
+            let request = request.clone();
+            async move { c.pull(ctx, request).await }
+        })
+        .await
     }
 
     /// (Workers) renew the leases of every run held.
     pub async fn heartbeat(&self, beat: Heartbeat) -> Result<HeartbeatReply, ClientError> {
-        self.call(CALL_TIMEOUT, |c, ctx| async move {
-            c.heartbeat(ctx, beat).await
+        self.call(CALL_TIMEOUT, Retry::Never, |c, ctx| {
+            let beat = beat.clone();
+            async move { c.heartbeat(ctx, beat).await }
         })
         .await
     }
 
-    /// (Workers) send log lines and results, in order.
+    /// (Workers) send log lines and results, in order; the outbox sends
+    /// them again itself until they are taken.
     pub async fn deliver(
         &self,
         worker_id: String,
         items: Vec<Upstream>,
     ) -> Result<(), ClientError> {
-        self.call(CALL_TIMEOUT, |c, ctx| async move {
-            c.deliver(ctx, worker_id, items).await
+        // Sent at most once, so the batch moves rather than being copied.
+        let items = std::sync::Mutex::new(Some(items));
+        self.call(CALL_TIMEOUT, Retry::Never, |c, ctx| {
+            let worker_id = worker_id.clone();
+            let items = items
+                .lock()
+                .map(|mut i| i.take().unwrap_or_default())
+                .unwrap_or_default();
+            async move { c.deliver(ctx, worker_id, items).await }
         })
         .await
     }

@@ -20,6 +20,8 @@ pub struct FileConfig {
     pub token: Option<String>,
     /// The PEM certificate or CA to trust when dialing over TLS.
     pub tls_ca: Option<PathBuf>,
+    /// The balancing policy over several trackers: random, round-robin, first.
+    pub balance: Option<String>,
 }
 
 /// The config file's path, whether or not it exists.

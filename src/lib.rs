@@ -16,10 +16,12 @@
 //! - [`logging`]: where the binaries' logs go.
 //! - [`docs`]: completion scripts and man pages generated from the clap definitions.
 
+pub mod balance;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod daemon;
+pub mod discovery;
 pub mod docs;
 pub mod logging;
 pub mod model;

@@ -6,6 +6,7 @@ mod bench;
 mod completions;
 mod control;
 mod cron;
+mod discovery;
 mod error;
 mod feedback;
 mod job;
@@ -35,7 +36,9 @@ use std::path::PathBuf;
     long_about = "Submit, inspect and control jobs of an lts cluster.\n\n\
 The tracker address comes from --tracker, else LTS_TRACKER, else the trackers \
 a registry lists (--registry, else LTS_REGISTRY), else `tracker` or `registry` in \
-lts/config.toml in the platform config dir, else 127.0.0.1:7420. `lts nodes` asks \
+lts/config.toml in the platform config dir, else 127.0.0.1:7420; with --mdns, from \
+the trackers that answer on the local network. With several trackers, --balance picks \
+one (random, round-robin or first) and the next is used when it fails. `lts nodes` asks \
 the registry whenever one is named. The cluster token and the TLS CA come the same \
 way: --token, LTS_TOKEN, `token`; --tls-ca, LTS_TLS_CA, `tls_ca`. The spool \
 (`lts submit --spool`) lives in the data dir: --data, else LTS_DATA, else the \
@@ -62,6 +65,18 @@ pub struct Cli {
     /// A registry to find trackers through (and to ask for `nodes`)
     #[arg(long, global = true, env = "LTS_REGISTRY", value_name = "ADDR")]
     pub registry: Option<String>,
+    /// With several trackers, which one to use [default: random]
+    #[arg(
+        long,
+        global = true,
+        env = "LTS_BALANCE",
+        value_enum,
+        value_name = "POLICY"
+    )]
+    pub balance: Option<crate::balance::Policy>,
+    /// Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker
+    #[arg(long, global = true)]
+    pub mdns: bool,
     /// Where lts keeps its spool [default: the platform data dir + lts]
     #[arg(long, global = true, env = "LTS_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
@@ -107,29 +122,61 @@ pub enum Command {
 }
 
 impl Cli {
-    /// The client for the tracker(s) this invocation names: `--tracker`
-    /// (or `LTS_TRACKER`), else the trackers of `--registry` (or
+    /// The client for the tracker(s) this invocation names: `--mdns`, else
+    /// `--tracker` (or `LTS_TRACKER`), else the trackers of `--registry` (or
     /// `LTS_REGISTRY`), else the config file's `tracker`, then `registry`,
-    /// else the default tracker address.
-    fn client(&self) -> Result<Client, CliError> {
+    /// else the default tracker address; with its balancing policy and
+    /// security.
+    async fn client(&self) -> Result<Client, CliError> {
         let file = self.file_config()?;
-        let client = if let Some(list) = &self.tracker {
-            static_client(list)?
-        } else if let Some(registry) = &self.registry {
-            Client::via_registry(check_registry(registry)?, "client")
+        let addrs = if self.mdns {
+            Some(discovery::find_trackers().await?)
+        } else if let Some(list) = &self.tracker {
+            Some(crate::config::split_addrs(list))
+        } else if self.registry.is_some() {
+            None
+        } else if let Some(list) = &file.tracker {
+            Some(crate::config::split_addrs(list))
+        } else if file.registry.is_some() {
+            None
         } else {
-            match (&file.tracker, &file.registry) {
-                (Some(list), _) => static_client(list)?,
-                (None, Some(registry)) => Client::via_registry(check_registry(registry)?, "client"),
-                (None, None) => static_client(crate::config::DEFAULT_TRACKER)?,
-            }
+            Some(crate::config::split_addrs(crate::config::DEFAULT_TRACKER))
         };
-        Ok(client.with_security(self.security_from(&file)?))
+        let security = self.security_from(&file)?;
+        let Some(addrs) = addrs else {
+            let registry = self.registry.as_ref().or(file.registry.as_ref());
+            let registry = check_registry(registry.map(String::as_str).unwrap_or_default())?;
+            return Ok(Client::via_registry(registry, "client").with_security(security));
+        };
+        if addrs.is_empty() {
+            return Err(CliError::usage("--tracker: no address given"));
+        }
+        let policy = match self.balance {
+            Some(policy) => policy,
+            None => match &file.balance {
+                Some(name) => crate::balance::Policy::parse(name)
+                    .map_err(|e| CliError::usage(format!("config file: balance: {e}")))?,
+                None => crate::balance::Policy::default(),
+            },
+        };
+        let turn = match policy {
+            crate::balance::Policy::RoundRobin if addrs.len() > 1 => {
+                crate::balance::take_turn(&self.data_dir())
+            }
+            _ => 0,
+        };
+        Ok(Client::new(addrs)
+            .with_policy(policy, turn)
+            .with_security(security))
     }
 
     /// The config file, read only when a flag or variable left a setting open.
     fn file_config(&self) -> Result<crate::config::FileConfig, CliError> {
-        if self.tracker.is_none() || self.token.is_none() || self.tls_ca.is_none() {
+        if self.tracker.is_none()
+            || self.token.is_none()
+            || self.tls_ca.is_none()
+            || self.balance.is_none()
+        {
             crate::config::load_file_config().map_err(CliError::usage)
         } else {
             Ok(crate::config::FileConfig::default())
@@ -158,12 +205,13 @@ impl Cli {
     }
 
     /// The registry `lts nodes` asks: `--registry` (or `LTS_REGISTRY`),
-    /// else, unless `--tracker` names a tracker, the config file's `registry`.
+    /// else, unless `--tracker` (or `--mdns`) names trackers, the config
+    /// file's `registry`.
     fn registry(&self) -> Result<Option<String>, CliError> {
         if let Some(registry) = &self.registry {
             return check_registry(registry).map(Some);
         }
-        if self.tracker.is_some() {
+        if self.tracker.is_some() || self.mdns {
             return Ok(None);
         }
         let file = crate::config::load_file_config().map_err(CliError::usage)?;
@@ -176,14 +224,6 @@ impl Cli {
             .clone()
             .unwrap_or_else(crate::config::default_data_dir)
     }
-}
-
-fn static_client(list: &str) -> Result<Client, CliError> {
-    let addrs = crate::config::split_addrs(list);
-    if addrs.is_empty() {
-        return Err(CliError::usage("--tracker: no address given"));
-    }
-    Ok(Client::new(addrs))
 }
 
 fn check_registry(addr: &str) -> Result<String, CliError> {
@@ -201,22 +241,30 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let format = cli.output;
     match &cli.command {
         Command::Completions(args) => completions::run(args),
-        Command::Bench(args) => bench::run(cli.client()?, args, format).await,
+        Command::Bench(args) => bench::run(cli.client().await?, args, format).await,
         Command::Cron(args) => cron::run(args, format),
-        Command::Submit(args) => submit::run(&cli.client()?, args, format, &cli.data_dir()).await,
-        Command::Jobs(args) => jobs::run(&cli.client()?, args, format).await,
-        Command::Job(args) => job::run(&cli.client()?, args, format).await,
-        Command::Logs(args) => logs::run(&cli.client()?, args, format).await,
+        Command::Submit(args) => {
+            submit::run(&cli.client().await?, args, format, &cli.data_dir()).await
+        }
+        Command::Jobs(args) => jobs::run(&cli.client().await?, args, format).await,
+        Command::Job(args) => job::run(&cli.client().await?, args, format).await,
+        Command::Logs(args) => logs::run(&cli.client().await?, args, format).await,
         Command::Nodes(args) => nodes::run(&cli, args, format).await,
-        Command::Cancel(args) => control::run(&cli.client()?, Op::Cancel, args, format).await,
-        Command::Suspend(args) => control::run(&cli.client()?, Op::Suspend, args, format).await,
-        Command::Resume(args) => control::run(&cli.client()?, Op::Resume, args, format).await,
-        Command::Trigger(args) => control::run(&cli.client()?, Op::Trigger, args, format).await,
-        Command::Retry(args) => control::run(&cli.client()?, Op::Retry, args, format).await,
-        Command::Feedback(args) => feedback::run(&cli.client()?, args, format).await,
+        Command::Cancel(args) => control::run(&cli.client().await?, Op::Cancel, args, format).await,
+        Command::Suspend(args) => {
+            control::run(&cli.client().await?, Op::Suspend, args, format).await
+        }
+        Command::Resume(args) => control::run(&cli.client().await?, Op::Resume, args, format).await,
+        Command::Trigger(args) => {
+            control::run(&cli.client().await?, Op::Trigger, args, format).await
+        }
+        Command::Retry(args) => control::run(&cli.client().await?, Op::Retry, args, format).await,
+        Command::Feedback(args) => feedback::run(&cli.client().await?, args, format).await,
         Command::Spool(args) => match args.command {
             SpoolCommand::List => spool::list(&cli.data_dir(), format),
-            SpoolCommand::Flush => spool::flush(&cli.client()?, &cli.data_dir(), format).await,
+            SpoolCommand::Flush => {
+                spool::flush(&cli.client().await?, &cli.data_dir(), format).await
+            }
         },
     }
 }

@@ -78,7 +78,7 @@ pub async fn run(cli: &Cli, args: &NodesArgs, format: Format) -> Result<(), CliE
             )
         }
         None => {
-            let client = cli.client()?;
+            let client = cli.client().await?;
             (client.nodes().await?, BTreeSet::new(), client)
         }
     };

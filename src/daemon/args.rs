@@ -132,6 +132,9 @@ pub struct TrackerArgs {
     /// Register with this registry, so that workers and clients find this tracker
     #[arg(long, env = "LTS_REGISTRY", value_name = "ADDR")]
     pub registry: Option<String>,
+    /// Advertise this tracker on the local network by mDNS (_lts._tcp.local)
+    #[arg(long)]
+    pub mdns: bool,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]
@@ -146,7 +149,7 @@ pub struct WorkerArgs {
     /// The worker's node group
     #[arg(long, value_name = "G")]
     pub group: String,
-    /// The tracker(s) to pull from (a static peer list) [default: the registry's trackers with --registry, else 127.0.0.1:7420]
+    /// The tracker(s) to pull from (a static peer list; the worker pulls from each) [default: the registry's trackers with --registry, else 127.0.0.1:7420]
     #[arg(
         long,
         visible_alias = "peers",
@@ -157,6 +160,9 @@ pub struct WorkerArgs {
     /// Register with this registry; without --tracker, pull from the trackers it lists (the master first)
     #[arg(long, env = "LTS_REGISTRY", value_name = "ADDR")]
     pub registry: Option<String>,
+    /// Find trackers by mDNS (_lts._tcp.local) instead of --tracker
+    #[arg(long)]
+    pub mdns: bool,
     #[command(flatten)]
     pub worker: WorkerOpts,
     #[command(flatten)]

@@ -15,6 +15,8 @@ use super::worker::{self, Runner, WorkerConfig};
 use super::{standalone, Shutdown};
 use crate::client::Client;
 use crate::config::FileConfig;
+use crate::discovery::mdns::{self, Advertiser};
+use crate::discovery::Discovery;
 use crate::protocol::{Security, TlsError, Token};
 use crate::store::{StoreError, StoreHandle};
 use std::net::SocketAddr;
@@ -45,6 +47,8 @@ pub enum LaunchError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Cert(#[from] CertError),
+    #[error(transparent)]
+    Discovery(#[from] crate::discovery::DiscoveryError),
 }
 
 impl LaunchError {
@@ -77,6 +81,10 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             let dir = open_data_dir(&a.common, "tracker")?;
             let store = tracker::open_sqlite(&dir.path)?;
             let listener = bind(listen).await?;
+            let _advertised = match a.mdns {
+                true => Some(advertise(&listener)?),
+                false => None,
+            };
             trigger.on_signals(|| std::process::exit(0));
             tracker::run(listener, store, config, shutdown).await?;
             drop(dir);
@@ -87,20 +95,33 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             config.spool_dir = Some(data_path(&a.common));
             config.registry = registry;
             let security = security(&a.common, None, Some(&a.tls))?;
-            let client = match (&a.tracker, &config.registry) {
-                (None, Some(registry)) => Client::via_registry(registry.clone(), "worker"),
+            trigger.on_signals(|| std::process::exit(0));
+            match (&a.tracker, &config.registry) {
+                // Through a registry: one session, with the tracker it lists first.
+                (None, Some(registry)) if !a.mdns => {
+                    let client =
+                        Client::via_registry(registry.clone(), "worker").with_security(security);
+                    worker::run(Arc::new(client), config, shutdown).await;
+                }
                 (list, _) => {
-                    let list = list.as_deref().unwrap_or(crate::config::DEFAULT_TRACKER);
-                    let addrs = crate::config::split_addrs(list);
-                    if addrs.is_empty() {
-                        return Err(LaunchError::Usage("--tracker: no address given".into()));
-                    }
-                    Client::with_role(addrs, "worker")
+                    let discovery = if a.mdns {
+                        Discovery::Mdns
+                    } else {
+                        let list = list.as_deref().unwrap_or(crate::config::DEFAULT_TRACKER);
+                        let addrs = crate::config::split_addrs(list);
+                        if addrs.is_empty() {
+                            return Err(LaunchError::Usage("--tracker: no address given".into()));
+                        }
+                        Discovery::Static(addrs)
+                    };
+                    let trackers = discovery.start()?;
+                    let connect: worker::pool::Connect = Arc::new(move |addr: &str| {
+                        Client::with_role(vec![addr.to_string()], "worker")
+                            .with_security(security.clone())
+                    });
+                    worker::pool::run(trackers.changes(), connect, config, shutdown).await;
                 }
             }
-            .with_security(security);
-            trigger.on_signals(|| std::process::exit(0));
-            worker::run(Arc::new(client), config, shutdown).await;
         }
         RoleCmd::Registry(a) => {
             let security = security(&a.common, Some(&a.tls), None)?;
@@ -135,6 +156,16 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
         RoleCmd::Cert(a) => make_cert(&a)?,
     }
     Ok(())
+}
+
+/// Advertise the tracker listening on `listener` by mDNS.
+fn advertise(listener: &TcpListener) -> Result<Advertiser, LaunchError> {
+    let addr = listener.local_addr()?;
+    Ok(Advertiser::start(
+        mdns::TRACKER_ROLE,
+        mdns::TRACKER_GROUP,
+        addr,
+    )?)
 }
 
 fn tracker_config(opts: &TrackerOpts, security: Security) -> TrackerConfig {

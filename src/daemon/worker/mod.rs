@@ -1,10 +1,13 @@
 //! The worker role (LTS's TaskTracker): pulls runs of its node group from a
 //! tracker, up to `--threads` at once, runs each with its runner, streams log
 //! lines and results upstream through the outbox, and renews all its leases
-//! with one heartbeat. With a registry it registers as a node of its group
-//! (slots: `--threads`), and leaves once drained.
+//! with one heartbeat. With several trackers, `pool` runs one such session
+//! per tracker on shared slots. With a registry it registers as a node of its
+//! group (slots: `--threads`; once, from its first session), and leaves once
+//! drained.
 
 mod outbox;
+pub mod pool;
 mod process;
 mod runner;
 mod spool;
@@ -56,6 +59,7 @@ struct Active {
 
 struct Shared {
     config: WorkerConfig,
+    slots: Arc<pool::Slots>,
     info: WorkerInfo,
     client: Arc<Client>,
     outbox: Outbox,
@@ -83,11 +87,26 @@ pub fn worker_id(group: &str) -> String {
     format!("{group}@{host}-{}{suffix}", std::process::id())
 }
 
-/// Run the worker until `shutdown`: then stop pulling, give running jobs
-/// `grace` to finish, stop the rest, deliver what is left, and return.
+/// Run the worker on one tracker until `shutdown`: then stop pulling, give
+/// running jobs `grace` to finish, stop the rest, deliver what is left, and
+/// return.
 pub async fn run(client: Arc<Client>, config: WorkerConfig, shutdown: Shutdown) {
+    let slots = pool::Slots::new(config.threads);
+    let id = worker_id(&config.group);
+    session(client, config, shutdown, slots, id).await;
+    tracing::info!("worker stopped");
+}
+
+/// Pull from the tracker `client` talks to, on `slots`, until `shutdown`.
+async fn session(
+    client: Arc<Client>,
+    config: WorkerConfig,
+    shutdown: Shutdown,
+    slots: Arc<pool::Slots>,
+    id: String,
+) {
     let info = WorkerInfo {
-        id: worker_id(&config.group),
+        id,
         group: config.group.clone(),
         threads: config.threads,
         version: crate::VERSION.into(),
@@ -107,6 +126,7 @@ pub async fn run(client: Arc<Client>, config: WorkerConfig, shutdown: Shutdown) 
     let (outbox, shipper) = outbox::start(client.clone(), info.id.clone(), shutdown.clone(), spool);
     let shared = Arc::new(Shared {
         config,
+        slots,
         info,
         client,
         outbox,
@@ -141,30 +161,26 @@ pub async fn run(client: Arc<Client>, config: WorkerConfig, shutdown: Shutdown) 
     }
     drop(shared);
     let _ = shipper.await;
-    tracing::info!("worker stopped");
 }
 
 async fn pull_loop(shared: &Arc<Shared>, shutdown: &Shutdown) {
     let mut backoff = Duration::from_millis(100);
     let mut reported = false;
     while !shutdown.is_triggered() {
-        let freed = shared.slot_freed.notified();
-        tokio::pin!(freed);
-        freed.as_mut().enable();
+        // Free slots, shared with the sessions for other trackers.
+        let mut permits = tokio::select! {
+            permits = shared.slots.reserve() => match permits {
+                Some(permits) => permits,
+                None => break,
+            },
+            _ = shutdown.wait() => break,
+        };
         let running = shared.active().len() as u32;
-        let free = shared.config.threads.saturating_sub(running);
-        if free == 0 {
-            tokio::select! {
-                _ = freed => {}
-                _ = shutdown.wait() => {}
-            }
-            continue;
-        }
         let request = PullRequest {
             worker: shared.info.clone(),
             running,
-            free,
-            wait_ms: PULL_WAIT.as_millis() as u64,
+            free: permits.num_permits() as u32,
+            wait_ms: shared.slots.pull_wait(PULL_WAIT).as_millis() as u64,
         };
         let pulled = tokio::select! {
             pulled = shared.client.pull(request) => pulled,
@@ -178,7 +194,10 @@ async fn pull_loop(shared: &Arc<Shared>, shutdown: &Shutdown) {
                 }
                 backoff = Duration::from_millis(100);
                 for dispatch in dispatches {
-                    start_run(shared, dispatch);
+                    // A tracker never hands out more than asked; if it did,
+                    // the extra run still runs, on no slot.
+                    let slot = permits.split(1);
+                    start_run(shared, dispatch, slot);
                 }
             }
             Err(e) => {
@@ -234,7 +253,11 @@ async fn drain(shared: &Arc<Shared>) {
     }
 }
 
-fn start_run(shared: &Arc<Shared>, dispatch: Dispatch) {
+fn start_run(
+    shared: &Arc<Shared>,
+    dispatch: Dispatch,
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
+) {
     let (stop_tx, stop_rx) = watch::channel(None);
     let stop_tx = Arc::new(stop_tx);
     shared.active().insert(
@@ -283,6 +306,7 @@ fn start_run(shared: &Arc<Shared>, dispatch: Dispatch) {
             reason,
         }));
         shared.active().remove(&run_id);
+        drop(slot);
         shared.slot_freed.notify_waiters();
     });
 }
