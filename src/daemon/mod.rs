@@ -3,6 +3,7 @@
 //! tracker client) and a `Shutdown`, so tests and `standalone` can start
 //! roles in-process, ready by construction.
 
+mod accept;
 pub mod args;
 pub mod cert;
 pub mod datadir;
@@ -13,4 +14,5 @@ pub mod standalone;
 pub mod tracker;
 pub mod worker;
 
+pub use accept::accept_until;
 pub use shutdown::{Shutdown, ShutdownTrigger};

@@ -102,19 +102,7 @@ fn a_worker_with_a_wrong_token_is_refused_and_never_runs_a_job() {
     let sb = Sandbox::new();
     let home = sb.dir.path();
     let data = sb.path("data");
-    let tracker = Daemon::start(
-        home,
-        &[
-            "tracker",
-            "--listen",
-            "127.0.0.1:0",
-            "--data",
-            data.to_str().unwrap(),
-            "--token",
-            TOKEN,
-        ],
-        true,
-    );
+    let tracker = Daemon::tracker_with(home, &data, "127.0.0.1:0", &["--token", TOKEN]);
     let wrong = Daemon::worker(
         home,
         &tracker.addr,
@@ -252,22 +240,11 @@ fn ltsd_cert_makes_a_pair_for_a_tls_tracker_and_its_workers() {
 
     let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
     let data = sb.path("data");
-    let tracker = Daemon::start(
+    let tracker = Daemon::tracker_with(
         home,
-        &[
-            "tracker",
-            "--listen",
-            "127.0.0.1:0",
-            "--data",
-            data.to_str().unwrap(),
-            "--token",
-            TOKEN,
-            "--tls-cert",
-            cert,
-            "--tls-key",
-            key,
-        ],
-        true,
+        &data,
+        "127.0.0.1:0",
+        &["--token", TOKEN, "--tls-cert", cert, "--tls-key", key],
     );
     assert!(tracker.log().contains("tls=true"), "{}", tracker.log());
     let _worker = Daemon::worker(

@@ -269,18 +269,7 @@ fn mdns_finds_a_tracker_for_a_worker_and_for_lts() {
     let sb = Sandbox::new();
     let home = sb.dir.path();
     let data = sb.path("t");
-    let tracker = Daemon::start(
-        home,
-        &[
-            "tracker",
-            "--listen",
-            "127.0.0.1:0",
-            "--data",
-            data.to_str().unwrap(),
-            "--mdns",
-        ],
-        true,
-    );
+    let tracker = Daemon::tracker_with(home, &data, "127.0.0.1:0", &["--mdns"]);
     tracker.wait_for_log("advertising on mDNS", |_| Some(()));
     let worker = Daemon::start(
         home,

@@ -117,8 +117,14 @@ impl Daemon {
 
     /// `ltsd tracker` on `listen` in `data`.
     pub fn tracker(home: &Path, data: &Path, listen: &str) -> Daemon {
+        Daemon::tracker_with(home, data, listen, &[])
+    }
+
+    /// `ltsd tracker` on `listen` in `data`, with `extra` flags.
+    pub fn tracker_with(home: &Path, data: &Path, listen: &str, extra: &[&str]) -> Daemon {
         let data = data.to_str().unwrap();
-        Daemon::start(home, &["tracker", "--listen", listen, "--data", data], true)
+        let args = [&["tracker", "--listen", listen, "--data", data][..], extra].concat();
+        Daemon::start(home, &args, true)
     }
 
     /// `ltsd registry` on `listen` in `data`, with a short TTL and `extra` flags.

@@ -139,20 +139,10 @@ pub async fn run(
     tracing::info!(%address, ttl_ms, "registry listening");
     let saver = tokio::spawn(save_changes(registry.clone(), loaded.file));
     let expirer = tokio::spawn(expire(registry.clone()));
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    tokio::spawn(service::serve(registry.clone(), stream, peer));
-                }
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            _ = shutdown.wait() => break,
-        }
-    }
+    crate::daemon::accept_until(&listener, &shutdown, |stream, peer| {
+        service::serve(registry.clone(), stream, peer)
+    })
+    .await;
     drop(listener);
     tracing::info!("registry stopping");
     let _ = expirer.await;

@@ -127,21 +127,10 @@ pub async fn run(
         let registry = RegistryClient::new(addr, "tracker").with_security(config.security.clone());
         tokio::spawn(keep_registered(registry, node, || 0, registered))
     });
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    tokio::spawn(service::serve(tracker.clone(), stream, peer));
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: back off, go on.
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            _ = shutdown.wait() => break,
-        }
-    }
+    crate::daemon::accept_until(&listener, &shutdown, |stream, peer| {
+        service::serve(tracker.clone(), stream, peer)
+    })
+    .await;
     drop(listener);
     tracing::info!("tracker stopping");
     leave_registry.trigger();
