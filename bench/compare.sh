@@ -57,7 +57,7 @@ read -r huey_submit huey_e2e < <("$work/venv/bin/python" "$work/huey_bench.py" "
 pids+=($!)
 addr=""
 for _ in $(seq 1 100); do
-    addr=$(sed -n 's/.*tracker listening address=\([0-9.:]*\).*/\1/p' "$work/tracker.log" | head -1)
+    addr=$(sed -n 's/.*tracker listening.* address=\([0-9.:]*\).*/\1/p' "$work/tracker.log" | head -1)
     [ -n "$addr" ] && break
     sleep 0.05
 done
