@@ -65,6 +65,8 @@ impl LaunchError {
 
 /// Run the role `args` names until it is told to stop.
 pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
+    // Every role churns buffers (the store, the runners' pipes and frames).
+    crate::store::alloc::keep_freed_memory();
     let (trigger, shutdown) = Shutdown::new();
     match args.role {
         RoleCmd::Tracker(a) => {
