@@ -49,10 +49,15 @@ impl TestDb {
     pub fn create() -> Option<TestDb> {
         let admin = server()?;
         let name = format!("lts_t_{:016x}", rand::random::<u64>());
-        let mut client = match postgres::Client::connect(&admin, postgres::NoTls) {
-            Ok(c) => c,
-            Err(e) => panic!("LTS_TEST_PG={admin}: cannot connect: {e}"),
-        };
+        // The URL's own database may not exist yet on a fresh server:
+        // `postgres` always does.
+        let (admin, mut client) = [admin.clone(), with_database(&admin, "postgres")]
+            .into_iter()
+            .find_map(|url| {
+                let client = postgres::Client::connect(&url, postgres::NoTls).ok()?;
+                Some((url, client))
+            })
+            .unwrap_or_else(|| panic!("LTS_TEST_PG={admin}: cannot connect to the server"));
         client
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create the test database");
