@@ -825,3 +825,28 @@ fn postgres_open_failures_are_one_line() {
         other => panic!("expected Open, got {:?}", other.err()),
     }
 }
+
+#[test]
+fn postgres_lost_connection_is_an_error_then_reconnects() {
+    let Some(db) = pg::TestDb::create() else {
+        return;
+    };
+    let mut s = PostgresStore::open(&db.url).unwrap();
+    s.begin().unwrap();
+    let j = insert(&mut s, now_job("g", "a"));
+    s.commit().unwrap();
+    db.client()
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = 'ltsd' AND datname = current_database()",
+        )
+        .unwrap();
+    // The transaction that finds the connection gone fails, without a panic...
+    let failed = s.begin().and_then(|()| s.job_by_id(j.id));
+    assert!(failed.is_err(), "{failed:?}");
+    let _ = s.rollback();
+    // ...and the next one runs on a new connection.
+    s.begin().unwrap();
+    assert!(s.job_by_id(j.id).unwrap().is_some());
+    s.commit().unwrap();
+}

@@ -501,11 +501,15 @@ impl Store for SqliteStore {
                     run.reason,
                 ])
             })
-            .map_err(|e| match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(format!(
-                    "job {} already has run {} attempt {} (or a run for the tick at {}): {e}",
-                    run.job_id, run.run, run.attempt, run.scheduled_at
-                )),
+            .map_err(|e| match &e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+                {
+                    StoreError::Conflict(format!(
+                        "job {} already has run {} attempt {} (or a run for the tick at {}): {e}",
+                        run.job_id, run.run, run.attempt, run.scheduled_at
+                    ))
+                }
                 _ => backend(e),
             })?;
         Ok(self.conn.last_insert_rowid())
