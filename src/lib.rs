@@ -9,7 +9,8 @@
 //! - [`registry`]: the registry's client: registration, tracker discovery, master changes.
 //! - [`spool`]: the client spool: jobs kept locally while no tracker answers, delivered later.
 //! - [`schedule`]: cron (Quartz and Unix), time zones, next fire times: pure functions.
-//! - [`store`]: the `Store` trait, its SQLite backend and the group-commit actor.
+//! - [`store`]: the `Store` trait, its SQLite and PostgreSQL backends and the
+//!   group-commit actor.
 //! - [`daemon`]: the `ltsd` roles: tracker, worker, registry, standalone; and `ltsd cert`.
 //! - [`cli`]: the `lts` subcommands, one module each.
 //! - [`config`]: where addresses, tokens and data dirs come from.

@@ -126,7 +126,7 @@ pub struct StandaloneArgs {
 pub struct TrackerArgs {
     #[command(flatten)]
     pub tracker: TrackerOpts,
-    /// The store: sqlite (in the data dir)
+    /// The store: sqlite (in the data dir) or postgres://user@host:port/db (shared by several trackers)
     #[arg(long, value_name = "STORE", default_value = "sqlite")]
     pub store: String,
     /// Register with this registry, so that workers and clients find this tracker

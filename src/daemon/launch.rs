@@ -70,18 +70,25 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
     let (trigger, shutdown) = Shutdown::new();
     match args.role {
         RoleCmd::Tracker(a) => {
-            if a.store != "sqlite" {
-                return Err(LaunchError::Usage(format!(
-                    "--store {}: unknown store (this build supports: sqlite)",
-                    a.store
-                )));
-            }
+            let postgres_url = match a.store.as_str() {
+                "sqlite" => None,
+                url if crate::store::postgres::is_url(url) => Some(url.to_string()),
+                other => {
+                    return Err(LaunchError::Usage(format!(
+                        "--store {}: unknown store (use sqlite or postgres://user@host:port/db)",
+                        crate::store::postgres::redact(other)
+                    )))
+                }
+            };
             let security = security(&a.common, Some(&a.tls), Some(&a.dial_tls))?;
             let listen = check_listen(&a.tracker.listen, &security)?;
             let mut config = tracker_config(&a.tracker, security);
             config.registry = check_registry(a.registry.as_deref())?;
             let dir = open_data_dir(&a.common, "tracker")?;
-            let store = tracker::open_sqlite(&dir.path)?;
+            let store = match &postgres_url {
+                None => tracker::open_sqlite(&dir.path)?,
+                Some(url) => tracker::open_postgres(url).await?,
+            };
             let listener = bind(listen).await?;
             let _advertised = match a.mdns {
                 true => Some(advertise(&listener)?),

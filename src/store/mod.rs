@@ -2,14 +2,17 @@
 //! (jobs, runs, log lines) that the tracker composes inside a transaction;
 //! `StoreHandle` runs them on one thread and commits whatever arrives together
 //! in one transaction (group commit), acknowledging each caller only after the
-//! commit. SQL lives in the backends (`sqlite`) and nowhere else.
+//! commit. SQL lives in the backends (`sqlite`, the embedded default, and
+//! `postgres`, shared by several trackers) and nowhere else.
 
 mod actor;
 pub mod alloc;
+pub mod postgres;
 mod records;
 mod sqlite;
 
 pub use actor::StoreHandle;
+pub use postgres::PostgresStore;
 pub use records::{JobRecord, LogRecord, RunRecord};
 pub use sqlite::SqliteStore;
 
@@ -32,6 +35,10 @@ pub enum StoreError {
     },
     #[error("stored data is invalid: {0}")]
     Invalid(String),
+    /// A row that would break a unique key (a run for a tick or attempt
+    /// that already has one); the rest of the transaction is unharmed.
+    #[error("already stored: {0}")]
+    Conflict(String),
     #[error("store error: {0}")]
     Backend(String),
     #[error("the store stopped before completing the operation")]
@@ -90,6 +97,8 @@ pub trait Store: Send {
     /// Jobs matching the query, oldest first.
     fn list_jobs(&mut self, query: &JobQuery) -> Result<Vec<JobRecord>>;
 
+    /// Insert a run; `StoreError::Conflict` when the job already has that
+    /// (run, attempt) or a run for that (tick, attempt).
     fn insert_run(&mut self, run: &RunRecord) -> Result<i64>;
     fn update_run(&mut self, run: &RunRecord) -> Result<()>;
     fn run_by_id(&mut self, id: i64) -> Result<Option<RunRecord>>;
@@ -106,6 +115,8 @@ pub trait Store: Send {
     /// The earliest next tick of any job that is not suspended.
     fn next_fire_at(&mut self) -> Result<Option<Millis>>;
     /// Queued runs of `group` due at `now`: highest priority first, then oldest.
+    /// Runs another open transaction has claimed are skipped, so concurrent
+    /// claims (several trackers on PostgreSQL) never return the same run.
     fn due_runs(&mut self, group: &str, now: Millis, limit: usize) -> Result<Vec<RunRecord>>;
     /// The earliest due time among queued runs of `group`, ignoring
     /// buffered runs (which wait for their predecessor, not for a time).
@@ -116,7 +127,8 @@ pub trait Store: Send {
     fn running_runs_of(&mut self, worker: &str) -> Result<Vec<RunRecord>>;
     /// The earliest lease end among running runs.
     fn next_lease_expiry(&mut self) -> Result<Option<Millis>>;
-    /// Reserve `n` fencing tokens; returns the first of `n` consecutive ones.
+    /// Reserve `n` fencing tokens; returns the first of `n` consecutive ones,
+    /// all greater than any reserved before (there may be gaps between calls).
     fn reserve_fences(&mut self, n: i64) -> Result<i64>;
 
     /// Append a result to a client group's feedback queue; returns its id.
@@ -156,4 +168,20 @@ pub trait Store: Send {
     ) -> Result<Vec<LogRecord>>;
     /// The last `n` lines of a run, in order.
     fn logs_tail(&mut self, run_id: i64, n: usize) -> Result<Vec<LogRecord>>;
+
+    /// Take or renew the tracker leader lease until `now + ttl_ms`. Returns
+    /// the lease's epoch when `holder` holds it after the call, `None` when
+    /// another holder's lease is still live at `now`. The epoch grows by one
+    /// each time the holder changes, never when the same holder renews.
+    fn acquire_leadership(&mut self, holder: &str, now: Millis, ttl_ms: i64)
+        -> Result<Option<i64>>;
+    /// Whether `holder` still holds the lease with `epoch`, unexpired at
+    /// `now`. The lease row stays locked until the transaction ends, so no
+    /// other holder can take over before what this transaction writes is
+    /// committed (fencing).
+    fn check_leader(&mut self, holder: &str, epoch: i64, now: Millis) -> Result<bool>;
+    /// Tell other trackers on the same database, once this transaction
+    /// commits, that `group` has new work (a no-op on SQLite, which has one
+    /// tracker).
+    fn notify_work(&mut self, group: &str) -> Result<()>;
 }

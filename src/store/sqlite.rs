@@ -106,6 +106,15 @@ CREATE TABLE run_log_stats (
     dropped_bytes  INTEGER NOT NULL
 );
 "#,
+    r#"
+-- The tracker leader lease (one row), as on PostgreSQL.
+CREATE TABLE leader (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    holder      TEXT    NOT NULL,
+    epoch       INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+"#,
 ];
 
 /// The schema version this build writes.
@@ -492,7 +501,17 @@ impl Store for SqliteStore {
                     run.reason,
                 ])
             })
-            .map_err(backend)?;
+            .map_err(|e| match &e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+                {
+                    StoreError::Conflict(format!(
+                        "job {} already has run {} attempt {} (or a run for the tick at {}): {e}",
+                        run.job_id, run.run, run.attempt, run.scheduled_at
+                    ))
+                }
+                _ => backend(e),
+            })?;
         Ok(self.conn.last_insert_rowid())
     }
 
@@ -872,5 +891,44 @@ impl Store for SqliteStore {
                 Ok(lines)
             })
             .map_err(backend)
+    }
+
+    fn acquire_leadership(
+        &mut self,
+        holder: &str,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> Result<Option<i64>> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO leader (id, holder, epoch, expires_at) VALUES (1, ?1, 1, ?2 + ?3) \
+                 ON CONFLICT (id) DO UPDATE SET \
+                     epoch = CASE WHEN leader.holder = excluded.holder THEN leader.epoch \
+                             ELSE leader.epoch + 1 END, \
+                     holder = excluded.holder, expires_at = excluded.expires_at \
+                 WHERE leader.holder = excluded.holder OR leader.expires_at <= ?2 \
+                 RETURNING epoch",
+            )
+            .and_then(|mut st| {
+                st.query_row(params![holder, now, ttl_ms], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(backend)
+    }
+
+    fn check_leader(&mut self, holder: &str, epoch: i64, now: Millis) -> Result<bool> {
+        // The transaction is BEGIN IMMEDIATE: it already excludes every
+        // other writer until it ends.
+        self.conn
+            .prepare_cached(
+                "SELECT 1 FROM leader WHERE id = 1 AND holder = ?1 AND epoch = ?2 \
+                 AND expires_at > ?3",
+            )
+            .and_then(|mut st| st.exists(params![holder, epoch, now]))
+            .map_err(backend)
+    }
+
+    fn notify_work(&mut self, _group: &str) -> Result<()> {
+        Ok(())
     }
 }

@@ -10,6 +10,7 @@ mod core;
 mod docs;
 mod faults;
 mod feedback;
+mod postgres;
 mod roles;
 mod schedule;
 mod spool;

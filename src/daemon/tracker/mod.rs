@@ -20,7 +20,7 @@ use crate::model::{now_ms, Millis, Role};
 use crate::protocol::registry::NodeInfo;
 use crate::protocol::Security;
 use crate::registry::{keep_registered, RegistryClient};
-use crate::store::{SqliteStore, StoreError, StoreHandle};
+use crate::store::{PostgresStore, SqliteStore, StoreError, StoreHandle};
 use nodes::Nodes;
 use std::path::Path;
 use std::sync::Arc;
@@ -78,6 +78,20 @@ pub const DB_FILE: &str = "lts.db";
 pub fn open_sqlite(data_dir: &Path) -> Result<StoreHandle, StoreError> {
     crate::store::alloc::keep_freed_memory();
     let store = SqliteStore::open(&data_dir.join(DB_FILE))?;
+    Ok(StoreHandle::spawn(Box::new(store)))
+}
+
+/// Open the PostgreSQL store at `url`, migrate it and start its thread.
+/// The connection is made on a blocking thread: the synchronous client
+/// must not run on the async runtime.
+pub async fn open_postgres(url: &str) -> Result<StoreHandle, StoreError> {
+    let owned = url.to_string();
+    let store = tokio::task::spawn_blocking(move || PostgresStore::open(&owned))
+        .await
+        .map_err(|e| StoreError::Open {
+            path: crate::store::postgres::redact(url),
+            reason: e.to_string(),
+        })??;
     Ok(StoreHandle::spawn(Box::new(store)))
 }
 

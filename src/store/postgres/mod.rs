@@ -1,0 +1,756 @@
+//! The shared store: PostgreSQL through the synchronous `postgres` crate.
+//! Several trackers may use one database, each through its own
+//! `StoreHandle`; this backend makes every primitive safe under that: queued
+//! runs are claimed with `FOR UPDATE SKIP LOCKED`, fences come from a
+//! sequence, job keys and ticks are unique in the schema, and the leader
+//! lease row is locked by `check_leader` until the transaction ends.
+//!
+//! One connection per store: the store thread is the only user of it, and
+//! group commit already batches callers, so a pool would add nothing. A lost
+//! connection fails the transaction in hand and is re-opened at the next one.
+
+mod listen;
+mod schema;
+
+pub use listen::{listen_work, WorkListener, WORK_CHANNEL};
+pub use schema::SCHEMA_VERSION;
+
+use super::{
+    JobQuery, JobRecord, LogRecord, LogStats, Result, RunRecord, Store, StoreError, BUFFERED,
+};
+use crate::model::{FeedbackItem, JobSpec, JobState, Millis, RunOutcome, RunState, Stream};
+use postgres::types::ToSql;
+use postgres::{Client, Config, NoTls, Row, Statement};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// How long opening a connection may take when the URL does not say.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many consecutive fences one value of the `fence_blocks` sequence
+/// stands for: `reserve_fences(n)` takes one value `v` and hands out
+/// `v * FENCE_BLOCK ..`, so no two calls, in any tracker, overlap.
+const FENCE_BLOCK: i64 = 1 << 16;
+
+pub struct PostgresStore {
+    client: Client,
+    config: Config,
+    /// The URL without its password, for messages.
+    shown: String,
+    statements: HashMap<String, Statement>,
+}
+
+/// A `postgres` error as one line, with the server's message when it sent one.
+fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => e.to_string(),
+    }
+}
+
+fn backend(e: postgres::Error) -> StoreError {
+    StoreError::Backend(describe(&e))
+}
+
+/// `url` with any password replaced, so that it can be logged.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// Whether `store` names a PostgreSQL URL.
+pub fn is_url(store: &str) -> bool {
+    store.starts_with("postgres://") || store.starts_with("postgresql://")
+}
+
+impl PostgresStore {
+    /// Connect to the database at `url` (`postgres://user@host:port/db`)
+    /// and migrate it. Failing to parse, reach or log in is `StoreError::Open`.
+    pub fn open(url: &str) -> Result<Self> {
+        let shown = redact(url);
+        let mut config: Config = url.parse().map_err(|e: postgres::Error| StoreError::Open {
+            path: shown.clone(),
+            reason: describe(&e),
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("ltsd");
+        }
+        let mut client = connect(&config, &shown)?;
+        schema::migrate(&mut client, &shown)?;
+        Ok(PostgresStore {
+            client,
+            config,
+            shown,
+            statements: HashMap::new(),
+        })
+    }
+
+    /// A prepared statement for `sql`, prepared once per connection.
+    fn stmt(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(st) = self.statements.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.client.prepare(sql).map_err(backend)?;
+        self.statements.insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+
+    fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let st = self.stmt(sql)?;
+        self.client.query(&st, params).map_err(backend)
+    }
+
+    fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        let st = self.stmt(sql)?;
+        self.client.query_opt(&st, params).map_err(backend)
+    }
+
+    fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+        let st = self.stmt(sql)?;
+        self.client.query_one(&st, params).map_err(backend)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let st = self.stmt(sql)?;
+        self.client.execute(&st, params).map_err(backend)
+    }
+
+    fn simple(&mut self, sql: &str) -> Result<()> {
+        self.client.batch_execute(sql).map_err(backend)
+    }
+
+    fn jobs(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<JobRecord>> {
+        self.query(sql, params)?.iter().map(job_from_row).collect()
+    }
+
+    fn runs(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<RunRecord>> {
+        self.query(sql, params)?.iter().map(run_from_row).collect()
+    }
+
+    fn logs(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<LogRecord>> {
+        self.query(sql, params)?.iter().map(log_from_row).collect()
+    }
+
+    fn min_millis(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Millis>> {
+        let row = self.query_one(sql, params)?;
+        row.try_get(0).map_err(backend)
+    }
+}
+
+fn connect(config: &Config, shown: &str) -> Result<Client> {
+    config.connect(NoTls).map_err(|e| StoreError::Open {
+        path: shown.to_string(),
+        reason: describe(&e),
+    })
+}
+
+fn invalid(what: &str, value: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(format!("invalid {what} '{value}'"))
+}
+
+fn get<'a, T: postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T> {
+    row.try_get(i).map_err(backend)
+}
+
+fn get_u32(row: &Row, i: usize, what: &str) -> Result<u32> {
+    let v: i64 = get(row, i)?;
+    u32::try_from(v).map_err(|_| invalid(what, v))
+}
+
+fn get_u64(row: &Row, i: usize, what: &str) -> Result<u64> {
+    let v: i64 = get(row, i)?;
+    u64::try_from(v).map_err(|_| invalid(what, v))
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+const JOB_COLUMNS: &str = "id, spec, state, submitted_at, updated_at, next_fire, run_count, note";
+
+fn job_from_row(row: &Row) -> Result<JobRecord> {
+    let spec: String = get(row, 1)?;
+    let spec: JobSpec =
+        serde_json::from_str(&spec).map_err(|e| StoreError::Invalid(format!("job spec: {e}")))?;
+    let state: String = get(row, 2)?;
+    Ok(JobRecord {
+        id: get(row, 0)?,
+        spec,
+        state: JobState::parse(&state).ok_or_else(|| invalid("job state", &state))?,
+        submitted_at: get(row, 3)?,
+        updated_at: get(row, 4)?,
+        next_fire: get(row, 5)?,
+        run_count: get_u32(row, 6, "run count")?,
+        note: get(row, 7)?,
+    })
+}
+
+const RUN_COLUMNS: &str = "id, job_id, grp, priority, run, attempt, state, scheduled_at, due_at, \
+     outcome, exit_code, worker, started_at, ended_at, lease_until, fence, reason";
+
+fn run_from_row(row: &Row) -> Result<RunRecord> {
+    let state: String = get(row, 6)?;
+    let outcome: Option<String> = get(row, 9)?;
+    let outcome = match outcome {
+        Some(o) => Some(RunOutcome::parse(&o).ok_or_else(|| invalid("run outcome", &o))?),
+        None => None,
+    };
+    Ok(RunRecord {
+        id: get(row, 0)?,
+        job_id: get(row, 1)?,
+        group: get(row, 2)?,
+        priority: get(row, 3)?,
+        run: get_u32(row, 4, "run number")?,
+        attempt: get_u32(row, 5, "attempt")?,
+        state: RunState::parse(&state).ok_or_else(|| invalid("run state", &state))?,
+        scheduled_at: get(row, 7)?,
+        due_at: get(row, 8)?,
+        outcome,
+        exit_code: get(row, 10)?,
+        worker: get(row, 11)?,
+        started_at: get(row, 12)?,
+        ended_at: get(row, 13)?,
+        lease_until: get(row, 14)?,
+        fence: get(row, 15)?,
+        reason: get(row, 16)?,
+    })
+}
+
+const LOG_COLUMNS: &str = "run_id, seq, stream, line, at";
+
+fn log_from_row(row: &Row) -> Result<LogRecord> {
+    let stream: String = get(row, 2)?;
+    let line: Vec<u8> = get(row, 3)?;
+    Ok(LogRecord {
+        run_id: get(row, 0)?,
+        seq: get_u64(row, 1, "log seq")?,
+        stream: Stream::parse(&stream).ok_or_else(|| invalid("stream", &stream))?,
+        line: String::from_utf8(line).map_err(|_| invalid("log line", "not UTF-8"))?,
+        at: get(row, 4)?,
+    })
+}
+
+fn spec_json(spec: &JobSpec) -> Result<String> {
+    serde_json::to_string(spec).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+impl Store for PostgresStore {
+    fn begin(&mut self) -> Result<()> {
+        if self.client.is_closed() {
+            // The connection was lost: the transaction that saw it failed;
+            // this one starts on a new connection, or fails in turn.
+            tracing::warn!(store = %self.shown, "reconnecting to PostgreSQL");
+            self.client = connect(&self.config, &self.shown)?;
+            self.statements.clear();
+        }
+        self.simple("BEGIN")
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.simple("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        if self.client.is_closed() {
+            return Ok(());
+        }
+        self.simple("ROLLBACK")
+    }
+
+    fn savepoint(&mut self) -> Result<()> {
+        self.simple("SAVEPOINT op")
+    }
+
+    fn release_savepoint(&mut self) -> Result<()> {
+        self.simple("RELEASE SAVEPOINT op")
+    }
+
+    fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.simple("ROLLBACK TO SAVEPOINT op")
+    }
+
+    fn insert_job(&mut self, job: &JobRecord) -> Result<Option<i64>> {
+        let spec = spec_json(&job.spec)?;
+        let row = self.query_opt(
+            "INSERT INTO jobs (grp, task_id, kind, state, spec, submitted_at, updated_at, \
+             next_fire, run_count, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (grp, task_id) DO NOTHING RETURNING id",
+            &[
+                &job.spec.group,
+                &job.spec.task_id,
+                &job.spec.schedule.kind().as_str(),
+                &job.state.as_str(),
+                &spec,
+                &job.submitted_at,
+                &job.updated_at,
+                &job.next_fire,
+                &i64::from(job.run_count),
+                &job.note,
+            ],
+        )?;
+        row.map(|r| get(&r, 0)).transpose()
+    }
+
+    fn update_job(&mut self, job: &JobRecord) -> Result<()> {
+        self.execute(
+            "UPDATE jobs SET state = $2, updated_at = $3, next_fire = $4, run_count = $5, \
+             note = $6 WHERE id = $1",
+            &[
+                &job.id,
+                &job.state.as_str(),
+                &job.updated_at,
+                &job.next_fire,
+                &i64::from(job.run_count),
+                &job.note,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delete_job(&mut self, id: i64) -> Result<()> {
+        self.execute("DELETE FROM jobs WHERE id = $1", &[&id])?;
+        Ok(())
+    }
+
+    fn job_by_key(&mut self, group: &str, task_id: &str) -> Result<Option<JobRecord>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE grp = $1 AND task_id = $2");
+        self.query_opt(&sql, &[&group, &task_id])?
+            .map(|r| job_from_row(&r))
+            .transpose()
+    }
+
+    fn job_by_id(&mut self, id: i64) -> Result<Option<JobRecord>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
+        self.query_opt(&sql, &[&id])?
+            .map(|r| job_from_row(&r))
+            .transpose()
+    }
+
+    fn jobs_by_task_id(&mut self, task_id: &str) -> Result<Vec<JobRecord>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE task_id = $1 ORDER BY grp");
+        self.jobs(&sql, &[&task_id])
+    }
+
+    fn list_jobs(&mut self, query: &JobQuery) -> Result<Vec<JobRecord>> {
+        let n: Option<i64> = (query.limit != 0).then(|| limit(query.limit));
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs \
+             WHERE ($1::text IS NULL OR grp = $1) AND ($2::text IS NULL OR state = $2) \
+             AND ($3::text IS NULL OR kind = $3) ORDER BY id DESC LIMIT $4"
+        );
+        let mut jobs = self.jobs(
+            &sql,
+            &[
+                &query.group,
+                &query.state.map(|s| s.as_str()),
+                &query.kind.map(|k| k.as_str()),
+                &n,
+            ],
+        )?;
+        jobs.reverse();
+        Ok(jobs)
+    }
+
+    fn insert_run(&mut self, run: &RunRecord) -> Result<i64> {
+        // DO NOTHING rather than an error: a unique violation would abort
+        // the whole transaction on PostgreSQL, where SQLite fails only the
+        // statement.
+        let sql = format!(
+            "INSERT INTO runs ({}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             ON CONFLICT DO NOTHING RETURNING id",
+            &RUN_COLUMNS["id, ".len()..]
+        );
+        let row = self.query_opt(
+            &sql,
+            &[
+                &run.job_id,
+                &run.group,
+                &run.priority,
+                &i64::from(run.run),
+                &i64::from(run.attempt),
+                &run.state.as_str(),
+                &run.scheduled_at,
+                &run.due_at,
+                &run.outcome.map(|o| o.as_str()),
+                &run.exit_code,
+                &run.worker,
+                &run.started_at,
+                &run.ended_at,
+                &run.lease_until,
+                &run.fence,
+                &run.reason,
+            ],
+        )?;
+        match row {
+            Some(r) => get(&r, 0),
+            None => Err(StoreError::Conflict(format!(
+                "job {} already has run {} attempt {} (or a run for the tick at {})",
+                run.job_id, run.run, run.attempt, run.scheduled_at
+            ))),
+        }
+    }
+
+    fn update_run(&mut self, run: &RunRecord) -> Result<()> {
+        self.execute(
+            "UPDATE runs SET state = $2, due_at = $3, outcome = $4, exit_code = $5, \
+             worker = $6, started_at = $7, ended_at = $8, lease_until = $9, fence = $10, \
+             reason = $11, priority = $12 WHERE id = $1",
+            &[
+                &run.id,
+                &run.state.as_str(),
+                &run.due_at,
+                &run.outcome.map(|o| o.as_str()),
+                &run.exit_code,
+                &run.worker,
+                &run.started_at,
+                &run.ended_at,
+                &run.lease_until,
+                &run.fence,
+                &run.reason,
+                &run.priority,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn run_by_id(&mut self, id: i64) -> Result<Option<RunRecord>> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
+        self.query_opt(&sql, &[&id])?
+            .map(|r| run_from_row(&r))
+            .transpose()
+    }
+
+    fn recent_runs(&mut self, job_id: i64, n: usize) -> Result<Vec<RunRecord>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = $1 \
+             ORDER BY run DESC, attempt DESC LIMIT $2"
+        );
+        let mut runs = self.runs(&sql, &[&job_id, &limit(n)])?;
+        runs.reverse();
+        Ok(runs)
+    }
+
+    fn runs_numbered(&mut self, job_id: i64, run: u32) -> Result<Vec<RunRecord>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = $1 AND run = $2 ORDER BY attempt"
+        );
+        self.runs(&sql, &[&job_id, &i64::from(run)])
+    }
+
+    fn open_runs(&mut self, job_id: i64) -> Result<Vec<RunRecord>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = $1 AND state != 'done' \
+             ORDER BY run, attempt"
+        );
+        self.runs(&sql, &[&job_id])
+    }
+
+    fn tick_exists(&mut self, job_id: i64, scheduled_at: Millis) -> Result<bool> {
+        Ok(self
+            .query_opt(
+                "SELECT 1 FROM runs WHERE job_id = $1 AND scheduled_at = $2 LIMIT 1",
+                &[&job_id, &scheduled_at],
+            )?
+            .is_some())
+    }
+
+    fn due_jobs(&mut self, now: Millis, n: usize) -> Result<Vec<JobRecord>> {
+        // FOR UPDATE: a second tracker firing at the same moment waits, then
+        // sees the job's moved `next_fire` and leaves it.
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs \
+             WHERE next_fire IS NOT NULL AND state != 'suspended' AND next_fire <= $1 \
+             ORDER BY next_fire LIMIT $2 FOR UPDATE"
+        );
+        self.jobs(&sql, &[&now, &limit(n)])
+    }
+
+    fn next_fire_at(&mut self) -> Result<Option<Millis>> {
+        self.min_millis(
+            "SELECT min(next_fire) FROM jobs \
+             WHERE next_fire IS NOT NULL AND state != 'suspended'",
+            &[],
+        )
+    }
+
+    fn due_runs(&mut self, group: &str, now: Millis, n: usize) -> Result<Vec<RunRecord>> {
+        // SKIP LOCKED: runs another tracker is claiming right now are not
+        // handed out here too.
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs \
+             WHERE grp = $1 AND state = 'queued' AND due_at <= $2 \
+             ORDER BY priority DESC, id LIMIT $3 FOR UPDATE SKIP LOCKED"
+        );
+        self.runs(&sql, &[&group, &now, &limit(n)])
+    }
+
+    fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>> {
+        self.min_millis(
+            "SELECT min(due_at) FROM runs WHERE grp = $1 AND state = 'queued' AND due_at < $2",
+            &[&group, &BUFFERED],
+        )
+    }
+
+    fn expired_runs(&mut self, now: Millis, n: usize) -> Result<Vec<RunRecord>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE state = 'running' AND lease_until < $1 \
+             ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED"
+        );
+        self.runs(&sql, &[&now, &limit(n)])
+    }
+
+    fn running_runs_of(&mut self, worker: &str) -> Result<Vec<RunRecord>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE state = 'running' AND worker = $1 ORDER BY id"
+        );
+        self.runs(&sql, &[&worker])
+    }
+
+    fn next_lease_expiry(&mut self) -> Result<Option<Millis>> {
+        self.min_millis(
+            "SELECT min(lease_until) FROM runs WHERE state = 'running'",
+            &[],
+        )
+    }
+
+    fn reserve_fences(&mut self, n: i64) -> Result<i64> {
+        if !(0..=FENCE_BLOCK).contains(&n) {
+            return Err(StoreError::Invalid(format!(
+                "cannot reserve {n} fences at once (at most {FENCE_BLOCK})"
+            )));
+        }
+        let row = self.query_one("SELECT nextval('fence_blocks')", &[])?;
+        let block: i64 = get(&row, 0)?;
+        block
+            .checked_mul(FENCE_BLOCK)
+            .ok_or_else(|| StoreError::Invalid("the fence sequence is exhausted".into()))
+    }
+
+    fn push_feedback(&mut self, item: &FeedbackItem) -> Result<i64> {
+        let row = self.query_one(
+            "INSERT INTO feedback (client_group, task_id, grp, run, attempt, outcome, \
+             exit_code, reason, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             RETURNING id",
+            &[
+                &item.client_group,
+                &item.task_id,
+                &item.group,
+                &i64::from(item.run),
+                &i64::from(item.attempt),
+                &item.outcome.as_str(),
+                &item.exit_code,
+                &item.reason,
+                &item.ended_at,
+            ],
+        )?;
+        get(&row, 0)
+    }
+
+    fn feedback_after(
+        &mut self,
+        client_group: &str,
+        after_id: i64,
+        n: usize,
+    ) -> Result<Vec<FeedbackItem>> {
+        let rows = self.query(
+            "SELECT id, client_group, task_id, grp, run, attempt, outcome, exit_code, reason, \
+             ended_at FROM feedback WHERE client_group = $1 AND id > $2 ORDER BY id LIMIT $3",
+            &[&client_group, &after_id, &limit(n)],
+        )?;
+        rows.iter()
+            .map(|row| {
+                let outcome: String = get(row, 6)?;
+                Ok(FeedbackItem {
+                    id: get(row, 0)?,
+                    client_group: get(row, 1)?,
+                    task_id: get(row, 2)?,
+                    group: get(row, 3)?,
+                    run: get_u32(row, 4, "run number")?,
+                    attempt: get_u32(row, 5, "attempt")?,
+                    outcome: RunOutcome::parse(&outcome)
+                        .ok_or_else(|| invalid("run outcome", &outcome))?,
+                    exit_code: get(row, 7)?,
+                    reason: get(row, 8)?,
+                    ended_at: get(row, 9)?,
+                })
+            })
+            .collect()
+    }
+
+    fn ack_feedback(&mut self, client_group: &str, up_to: i64) -> Result<usize> {
+        let n = self.execute(
+            "DELETE FROM feedback WHERE client_group = $1 AND id <= $2",
+            &[&client_group, &up_to],
+        )?;
+        Ok(n as usize)
+    }
+
+    fn prune_jobs(&mut self, cutoff: Millis, n: usize) -> Result<usize> {
+        let deleted = self.execute(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+             WHERE kind IN ('now', 'at') AND state IN ('succeeded', 'failed', 'cancelled') \
+             AND updated_at < $1 ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            &[&cutoff, &limit(n)],
+        )?;
+        Ok(deleted as usize)
+    }
+
+    fn prune_runs(&mut self, cutoff: Millis, n: usize) -> Result<usize> {
+        let deleted = self.execute(
+            "DELETE FROM runs WHERE id IN (SELECT id FROM runs \
+             WHERE state = 'done' AND ended_at < $1 ORDER BY ended_at LIMIT $2 \
+             FOR UPDATE SKIP LOCKED)",
+            &[&cutoff, &limit(n)],
+        )?;
+        Ok(deleted as usize)
+    }
+
+    fn log_stats(&mut self, run_id: i64) -> Result<LogStats> {
+        let row = self.query_opt(
+            "SELECT head_bytes, head_last, tail_bytes, dropped_lines, dropped_bytes \
+             FROM run_log_stats WHERE run_id = $1",
+            &[&run_id],
+        )?;
+        let Some(r) = row else {
+            return Ok(LogStats::default());
+        };
+        let head_last: Option<i64> = get(&r, 1)?;
+        Ok(LogStats {
+            head_bytes: get_u64(&r, 0, "log bytes")?,
+            head_last: head_last.map(|v| v as u64),
+            tail_bytes: get_u64(&r, 2, "log bytes")?,
+            dropped_lines: get_u64(&r, 3, "log lines")?,
+            dropped_bytes: get_u64(&r, 4, "log bytes")?,
+        })
+    }
+
+    fn set_log_stats(&mut self, run_id: i64, stats: &LogStats) -> Result<()> {
+        self.execute(
+            "INSERT INTO run_log_stats (run_id, head_bytes, head_last, tail_bytes, \
+             dropped_lines, dropped_bytes) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (run_id) DO UPDATE SET head_bytes = EXCLUDED.head_bytes, \
+             head_last = EXCLUDED.head_last, tail_bytes = EXCLUDED.tail_bytes, \
+             dropped_lines = EXCLUDED.dropped_lines, dropped_bytes = EXCLUDED.dropped_bytes",
+            &[
+                &run_id,
+                &(stats.head_bytes as i64),
+                &stats.head_last.map(|v| v as i64),
+                &(stats.tail_bytes as i64),
+                &(stats.dropped_lines as i64),
+                &(stats.dropped_bytes as i64),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn trim_logs(&mut self, run_id: i64, after_seq: u64, bytes: u64) -> Result<(u64, u64)> {
+        // The oldest lines after `after_seq` up to the first that brings the
+        // total to `bytes` (at least one line), as SQLite's loop does; a
+        // line counts its bytes and its newline.
+        let row = self.query_one(
+            "WITH l AS (SELECT seq, octet_length(line) + 1 AS len, \
+                 sum(octet_length(line) + 1) OVER (ORDER BY seq) AS cum \
+                 FROM run_logs WHERE run_id = $1 AND seq > $2), \
+             d AS (DELETE FROM run_logs r USING l WHERE r.run_id = $1 AND r.seq = l.seq \
+                 AND l.cum - l.len < greatest($3::bigint, 1) RETURNING l.len) \
+             SELECT count(*), coalesce(sum(len), 0)::bigint FROM d",
+            &[
+                &run_id,
+                &(after_seq as i64),
+                &(bytes.min(i64::MAX as u64) as i64),
+            ],
+        )?;
+        Ok((get_u64(&row, 0, "lines")?, get_u64(&row, 1, "bytes")?))
+    }
+
+    fn append_logs(&mut self, lines: &[LogRecord]) -> Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let run_ids: Vec<i64> = lines.iter().map(|l| l.run_id).collect();
+        let seqs: Vec<i64> = lines.iter().map(|l| l.seq as i64).collect();
+        let streams: Vec<&str> = lines.iter().map(|l| l.stream.as_str()).collect();
+        let texts: Vec<&[u8]> = lines.iter().map(|l| l.line.as_bytes()).collect();
+        let ats: Vec<i64> = lines.iter().map(|l| l.at).collect();
+        self.execute(
+            "INSERT INTO run_logs (run_id, seq, stream, line, at) \
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bytea[], \
+             $5::bigint[]) ON CONFLICT DO NOTHING",
+            &[&run_ids, &seqs, &streams, &texts, &ats],
+        )?;
+        Ok(())
+    }
+
+    fn logs_after(
+        &mut self,
+        run_id: i64,
+        after_seq: Option<u64>,
+        n: usize,
+    ) -> Result<Vec<LogRecord>> {
+        let after = after_seq.map(|s| s as i64).unwrap_or(-1);
+        let sql = format!(
+            "SELECT {LOG_COLUMNS} FROM run_logs WHERE run_id = $1 AND seq > $2 \
+             ORDER BY seq LIMIT $3"
+        );
+        self.logs(&sql, &[&run_id, &after, &limit(n)])
+    }
+
+    fn logs_tail(&mut self, run_id: i64, n: usize) -> Result<Vec<LogRecord>> {
+        let sql = format!(
+            "SELECT {LOG_COLUMNS} FROM run_logs WHERE run_id = $1 ORDER BY seq DESC LIMIT $2"
+        );
+        let mut lines = self.logs(&sql, &[&run_id, &limit(n)])?;
+        lines.reverse();
+        Ok(lines)
+    }
+
+    fn acquire_leadership(
+        &mut self,
+        holder: &str,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> Result<Option<i64>> {
+        let row = self.query_opt(
+            "INSERT INTO leader (id, holder, epoch, expires_at) VALUES (1, $1, 1, $2::bigint + $3::bigint) \
+             ON CONFLICT (id) DO UPDATE SET \
+                 epoch = CASE WHEN leader.holder = EXCLUDED.holder THEN leader.epoch \
+                         ELSE leader.epoch + 1 END, \
+                 holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at \
+             WHERE leader.holder = EXCLUDED.holder OR leader.expires_at <= $2 \
+             RETURNING epoch",
+            &[&holder, &now, &ttl_ms],
+        )?;
+        row.map(|r| get(&r, 0)).transpose()
+    }
+
+    fn check_leader(&mut self, holder: &str, epoch: i64, now: Millis) -> Result<bool> {
+        // FOR UPDATE: nobody takes the lease over until this transaction
+        // ends, so what it writes is written under this epoch (fencing).
+        Ok(self
+            .query_opt(
+                "SELECT 1 FROM leader WHERE id = 1 AND holder = $1 AND epoch = $2 \
+                 AND expires_at > $3 FOR UPDATE",
+                &[&holder, &epoch, &now],
+            )?
+            .is_some())
+    }
+
+    fn notify_work(&mut self, group: &str) -> Result<()> {
+        self.execute("SELECT pg_notify($1, $2)", &[&WORK_CHANNEL, &group])?;
+        Ok(())
+    }
+}

@@ -1,0 +1,852 @@
+//! The store contract: every test below takes `&mut dyn Store` and runs
+//! twice, on a fresh SQLite file and on a fresh PostgreSQL database (see
+//! `support/pg.rs` for how the server is found), so both backends behave the
+//! same in every way the tracker can see. PostgreSQL-only properties (two
+//! stores on one database, notifications, opening errors) follow.
+
+#[path = "support/pg.rs"]
+mod pg;
+
+use lts::model::{
+    FeedbackItem, JobKind, JobSpec, JobState, Millis, RunOutcome, RunState, Schedule, Stream,
+};
+use lts::store::{
+    JobQuery, JobRecord, LogRecord, LogStats, PostgresStore, RunRecord, SqliteStore, Store,
+    StoreError, BUFFERED,
+};
+
+fn job(group: &str, task: &str, schedule: Schedule, state: JobState, at: Millis) -> JobRecord {
+    let mut spec = JobSpec::new(group, task);
+    spec.schedule = schedule;
+    JobRecord {
+        id: 0,
+        spec,
+        state,
+        submitted_at: at,
+        updated_at: at,
+        next_fire: None,
+        run_count: 0,
+        note: None,
+    }
+}
+
+fn now_job(group: &str, task: &str) -> JobRecord {
+    job(group, task, Schedule::Now, JobState::Queued, 1_000)
+}
+
+fn insert(s: &mut dyn Store, mut j: JobRecord) -> JobRecord {
+    j.id = s.insert_job(&j).unwrap().expect("the key is free");
+    j
+}
+
+fn add_run(s: &mut dyn Store, j: &JobRecord, run: u32, at: Millis) -> RunRecord {
+    let mut r = RunRecord::queued(j, run, at);
+    r.id = s.insert_run(&r).unwrap();
+    r
+}
+
+fn log(run_id: i64, seq: u64, line: &str) -> LogRecord {
+    LogRecord {
+        run_id,
+        seq,
+        stream: if seq.is_multiple_of(2) {
+            Stream::Stdout
+        } else {
+            Stream::Stderr
+        },
+        line: line.into(),
+        at: 5_000 + seq as i64,
+    }
+}
+
+fn ids<T>(items: &[T], id: impl Fn(&T) -> i64) -> Vec<i64> {
+    items.iter().map(id).collect()
+}
+
+fn jobs_insert_lookup_update_delete(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let mut a = insert(
+        s,
+        job(
+            "g",
+            "a",
+            Schedule::Cron {
+                expr: "0 * * * * ?".into(),
+                tz: None,
+            },
+            JobState::Scheduled,
+            10,
+        ),
+    );
+    assert_eq!(s.job_by_id(a.id).unwrap(), Some(a.clone()));
+    assert_eq!(s.job_by_key("g", "a").unwrap(), Some(a.clone()));
+    assert_eq!(s.job_by_key("other", "a").unwrap(), None);
+    // The key is taken: nothing changes.
+    let mut dup = now_job("g", "a");
+    dup.note = Some("second".into());
+    assert_eq!(s.insert_job(&dup).unwrap(), None);
+    assert_eq!(s.job_by_key("g", "a").unwrap(), Some(a.clone()));
+
+    a.state = JobState::Suspended;
+    a.updated_at = 20;
+    a.next_fire = Some(60_000);
+    a.run_count = 7;
+    a.note = Some("paused by ops ✓".into());
+    s.update_job(&a).unwrap();
+    assert_eq!(s.job_by_id(a.id).unwrap(), Some(a.clone()));
+
+    let b = insert(s, now_job("h", "a"));
+    let c = insert(s, now_job("a-first", "a"));
+    assert_eq!(
+        ids(&s.jobs_by_task_id("a").unwrap(), |j| j.id),
+        vec![c.id, a.id, b.id]
+    );
+    s.delete_job(a.id).unwrap();
+    assert_eq!(s.job_by_id(a.id).unwrap(), None);
+    assert_eq!(
+        ids(&s.jobs_by_task_id("a").unwrap(), |j| j.id),
+        vec![c.id, b.id]
+    );
+    s.commit().unwrap();
+    assert_eq!(s.job_by_key("h", "a").unwrap(), Some(b));
+}
+
+fn list_jobs_filters_and_limits(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let a = insert(s, now_job("g1", "a"));
+    let b = insert(
+        s,
+        job("g2", "b", Schedule::At { at_ms: 9 }, JobState::Scheduled, 2),
+    );
+    let c = insert(
+        s,
+        job(
+            "g1",
+            "c",
+            Schedule::Repeat {
+                count: 3,
+                interval_ms: 10,
+            },
+            JobState::Scheduled,
+            3,
+        ),
+    );
+    let d = insert(s, job("g1", "d", Schedule::Now, JobState::Succeeded, 4));
+    let all = |limit| JobQuery {
+        limit,
+        ..JobQuery::default()
+    };
+    assert_eq!(
+        ids(&s.list_jobs(&all(0)).unwrap(), |j| j.id),
+        vec![a.id, b.id, c.id, d.id]
+    );
+    // A limit keeps the newest, still oldest first.
+    assert_eq!(
+        ids(&s.list_jobs(&all(2)).unwrap(), |j| j.id),
+        vec![c.id, d.id]
+    );
+    let q = JobQuery {
+        group: Some("g1".into()),
+        ..all(0)
+    };
+    assert_eq!(
+        ids(&s.list_jobs(&q).unwrap(), |j| j.id),
+        vec![a.id, c.id, d.id]
+    );
+    let q = JobQuery {
+        state: Some(JobState::Scheduled),
+        ..all(0)
+    };
+    assert_eq!(ids(&s.list_jobs(&q).unwrap(), |j| j.id), vec![b.id, c.id]);
+    let q = JobQuery {
+        kind: Some(JobKind::Now),
+        ..all(0)
+    };
+    assert_eq!(ids(&s.list_jobs(&q).unwrap(), |j| j.id), vec![a.id, d.id]);
+    let q = JobQuery {
+        group: Some("g1".into()),
+        state: Some(JobState::Scheduled),
+        kind: Some(JobKind::Repeat),
+        limit: 5,
+    };
+    assert_eq!(ids(&s.list_jobs(&q).unwrap(), |j| j.id), vec![c.id]);
+    let q = JobQuery {
+        group: Some("none".into()),
+        ..all(0)
+    };
+    assert!(s.list_jobs(&q).unwrap().is_empty());
+    s.commit().unwrap();
+}
+
+fn runs_and_their_orders(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let j = insert(s, now_job("g", "a"));
+    let r1 = add_run(s, &j, 1, 100);
+    let mut r1b = RunRecord {
+        attempt: 2,
+        due_at: 150,
+        ..r1.clone()
+    };
+    r1b.id = s.insert_run(&r1b).unwrap();
+    let r2 = add_run(s, &j, 2, 200);
+    let r3 = add_run(s, &j, 3, 300);
+    assert_eq!(s.run_by_id(r1.id).unwrap(), Some(r1.clone()));
+    assert_eq!(s.run_by_id(r3.id + 1000).unwrap(), None);
+    assert_eq!(
+        ids(&s.recent_runs(j.id, 10).unwrap(), |r| r.id),
+        vec![r1.id, r1b.id, r2.id, r3.id]
+    );
+    assert_eq!(
+        ids(&s.recent_runs(j.id, 2).unwrap(), |r| r.id),
+        vec![r2.id, r3.id]
+    );
+    assert_eq!(
+        ids(&s.runs_numbered(j.id, 1).unwrap(), |r| r.id),
+        vec![r1.id, r1b.id]
+    );
+    assert!(s.runs_numbered(j.id, 9).unwrap().is_empty());
+    assert!(s.tick_exists(j.id, 200).unwrap());
+    assert!(!s.tick_exists(j.id, 250).unwrap());
+
+    // Every field round-trips through update_run.
+    let mut done = r1.clone();
+    done.state = RunState::Done;
+    done.outcome = Some(RunOutcome::TimedOut);
+    done.exit_code = Some(-9);
+    done.worker = Some("w1".into());
+    done.started_at = Some(110);
+    done.ended_at = Some(120);
+    done.lease_until = Some(130);
+    done.fence = 42;
+    done.reason = Some("killed after 1s".into());
+    done.priority = 5;
+    done.due_at = 111;
+    s.update_run(&done).unwrap();
+    assert_eq!(s.run_by_id(r1.id).unwrap(), Some(done));
+    assert_eq!(
+        ids(&s.open_runs(j.id).unwrap(), |r| r.id),
+        vec![r1b.id, r2.id, r3.id]
+    );
+
+    // A run for a taken (run, attempt) or (tick, attempt) is a Conflict, and
+    // the transaction goes on unharmed.
+    let again = RunRecord::queued(&j, 2, 999);
+    assert!(matches!(s.insert_run(&again), Err(StoreError::Conflict(_))));
+    let same_tick = RunRecord::queued(&j, 4, 300);
+    assert!(matches!(
+        s.insert_run(&same_tick),
+        Err(StoreError::Conflict(_))
+    ));
+    let r4 = add_run(s, &j, 4, 400);
+    s.commit().unwrap();
+    assert_eq!(s.run_by_id(r4.id).unwrap().map(|r| r.run), Some(4));
+}
+
+fn due_jobs_and_next_fire(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let cron = Schedule::Cron {
+        expr: "* * * * * ?".into(),
+        tz: None,
+    };
+    let mut a = job("g", "a", cron.clone(), JobState::Scheduled, 1);
+    a.next_fire = Some(300);
+    let a = insert(s, a);
+    let mut b = job("g", "b", cron.clone(), JobState::Scheduled, 1);
+    b.next_fire = Some(100);
+    let b = insert(s, b);
+    let mut c = job("g", "c", cron.clone(), JobState::Suspended, 1);
+    c.next_fire = Some(50);
+    insert(s, c);
+    let mut d = job("g", "d", cron, JobState::Scheduled, 1);
+    d.next_fire = Some(1_000);
+    let d = insert(s, d);
+    insert(s, now_job("g", "e"));
+    assert_eq!(s.next_fire_at().unwrap(), Some(100));
+    assert_eq!(
+        ids(&s.due_jobs(500, 10).unwrap(), |j| j.id),
+        vec![b.id, a.id]
+    );
+    assert_eq!(ids(&s.due_jobs(500, 1).unwrap(), |j| j.id), vec![b.id]);
+    assert!(s.due_jobs(99, 10).unwrap().is_empty());
+    assert_eq!(
+        ids(&s.due_jobs(1_000, 10).unwrap(), |j| j.id),
+        vec![b.id, a.id, d.id]
+    );
+    s.commit().unwrap();
+}
+
+fn due_runs_by_priority_then_age(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let mut hi = now_job("g", "hi");
+    hi.spec.priority = 9;
+    let hi = insert(s, hi);
+    let lo = insert(s, now_job("g", "lo"));
+    let other = insert(s, now_job("other", "x"));
+    assert_eq!(s.next_due_at("g").unwrap(), None);
+    let l1 = add_run(s, &lo, 1, 100);
+    let h1 = add_run(s, &hi, 1, 200);
+    let l2 = add_run(s, &lo, 2, 150);
+    let _future = add_run(s, &lo, 3, 10_000);
+    let mut buffered = RunRecord::queued(&lo, 4, 160);
+    buffered.due_at = BUFFERED;
+    s.insert_run(&buffered).unwrap();
+    let mut running = add_run(s, &hi, 2, 50);
+    running.state = RunState::Running;
+    s.update_run(&running).unwrap();
+    add_run(s, &other, 1, 10);
+
+    assert_eq!(
+        ids(&s.due_runs("g", 1_000, 10).unwrap(), |r| r.id),
+        vec![h1.id, l1.id, l2.id]
+    );
+    assert_eq!(
+        ids(&s.due_runs("g", 1_000, 2).unwrap(), |r| r.id),
+        vec![h1.id, l1.id]
+    );
+    assert_eq!(
+        ids(&s.due_runs("g", 120, 10).unwrap(), |r| r.id),
+        vec![l1.id]
+    );
+    assert!(s.due_runs("nobody", 1_000, 10).unwrap().is_empty());
+    // Buffered runs wait for their predecessor, not for a time.
+    assert_eq!(s.next_due_at("g").unwrap(), Some(100));
+    assert_eq!(s.next_due_at("other").unwrap(), Some(10));
+    s.commit().unwrap();
+}
+
+fn leases_and_workers(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let j = insert(s, now_job("g", "a"));
+    assert_eq!(s.next_lease_expiry().unwrap(), None);
+    let mut runs = Vec::new();
+    for (n, (worker, lease)) in [("w1", 500), ("w2", 300), ("w1", 900), ("w2", 100)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut r = add_run(s, &j, n as u32 + 1, n as i64 * 10);
+        r.state = RunState::Running;
+        r.worker = Some(worker.into());
+        r.lease_until = Some(lease);
+        s.update_run(&r).unwrap();
+        runs.push(r);
+    }
+    add_run(s, &j, 9, 90);
+    assert_eq!(s.next_lease_expiry().unwrap(), Some(100));
+    assert_eq!(
+        ids(&s.expired_runs(600, 10).unwrap(), |r| r.id),
+        vec![runs[3].id, runs[1].id, runs[0].id]
+    );
+    assert_eq!(
+        ids(&s.expired_runs(600, 1).unwrap(), |r| r.id),
+        vec![runs[3].id]
+    );
+    assert!(s.expired_runs(100, 10).unwrap().is_empty());
+    let mut of_w1 = ids(&s.running_runs_of("w1").unwrap(), |r| r.id);
+    of_w1.sort();
+    assert_eq!(of_w1, vec![runs[0].id, runs[2].id]);
+    assert!(s.running_runs_of("w9").unwrap().is_empty());
+    s.commit().unwrap();
+}
+
+fn fences_increase(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let a = s.reserve_fences(3).unwrap();
+    let b = s.reserve_fences(1).unwrap();
+    s.commit().unwrap();
+    s.begin().unwrap();
+    let c = s.reserve_fences(5).unwrap();
+    s.commit().unwrap();
+    assert!(a > 0, "fences start above 0 (the unset value)");
+    assert!(b >= a + 3, "{a}..{} then {b}", a + 3);
+    assert!(c > b, "{b} then {c}");
+}
+
+fn feedback_push_after_ack(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let item = |cg: &str, task: &str| FeedbackItem {
+        id: 0,
+        client_group: cg.into(),
+        task_id: task.into(),
+        group: "g".into(),
+        run: 3,
+        attempt: 2,
+        outcome: RunOutcome::Failed,
+        exit_code: Some(7),
+        reason: Some("exit 7".into()),
+        ended_at: 1234,
+    };
+    let a = s.push_feedback(&item("c1", "a")).unwrap();
+    let x = s.push_feedback(&item("c2", "x")).unwrap();
+    let b = s.push_feedback(&item("c1", "b")).unwrap();
+    let c = s.push_feedback(&item("c1", "c")).unwrap();
+    assert!(a < x && x < b && b < c);
+    let got = s.feedback_after("c1", 0, 10).unwrap();
+    assert_eq!(got.iter().map(|f| f.id).collect::<Vec<_>>(), vec![a, b, c]);
+    assert_eq!(
+        got[0],
+        FeedbackItem {
+            id: a,
+            ..item("c1", "a")
+        }
+    );
+    assert_eq!(
+        ids(&s.feedback_after("c1", a, 1).unwrap(), |f| f.id),
+        vec![b]
+    );
+    assert_eq!(s.ack_feedback("c1", b).unwrap(), 2);
+    assert_eq!(s.ack_feedback("c1", b).unwrap(), 0);
+    assert_eq!(
+        ids(&s.feedback_after("c1", 0, 10).unwrap(), |f| f.id),
+        vec![c]
+    );
+    assert_eq!(
+        ids(&s.feedback_after("c2", 0, 10).unwrap(), |f| f.id),
+        vec![x]
+    );
+    s.commit().unwrap();
+}
+
+fn prune_jobs_and_runs(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let old_done = insert(s, job("g", "old", Schedule::Now, JobState::Succeeded, 100));
+    let old_at = insert(
+        s,
+        job(
+            "g",
+            "old-at",
+            Schedule::At { at_ms: 1 },
+            JobState::Cancelled,
+            200,
+        ),
+    );
+    let young = insert(s, job("g", "young", Schedule::Now, JobState::Failed, 5_000));
+    let running = insert(
+        s,
+        job("g", "running", Schedule::Now, JobState::Running, 100),
+    );
+    let cron = insert(
+        s,
+        job(
+            "g",
+            "cron",
+            Schedule::Cron {
+                expr: "* * * * * ?".into(),
+                tz: None,
+            },
+            JobState::Failed,
+            100,
+        ),
+    );
+    let r = add_run(s, &old_done, 1, 100);
+    s.append_logs(&[log(r.id, 1, "x")]).unwrap();
+    assert_eq!(s.prune_jobs(1_000, 1).unwrap(), 1);
+    assert_eq!(s.job_by_id(old_done.id).unwrap(), None);
+    assert_eq!(s.run_by_id(r.id).unwrap(), None);
+    assert!(s.logs_tail(r.id, 10).unwrap().is_empty());
+    assert_eq!(s.prune_jobs(1_000, 10).unwrap(), 1);
+    assert_eq!(s.job_by_id(old_at.id).unwrap(), None);
+    for kept in [&young, &running, &cron] {
+        assert!(s.job_by_id(kept.id).unwrap().is_some());
+    }
+
+    // Runs: ended before the cutoff go, with their log lines and stats.
+    let mut ended = |n: u32, at: Option<Millis>| {
+        let mut r = add_run(s, &cron, n, n as i64 * 10);
+        if let Some(at) = at {
+            r.end(RunOutcome::Succeeded, at, "done");
+            s.update_run(&r).unwrap();
+        }
+        r
+    };
+    let e1 = ended(1, Some(100));
+    let e2 = ended(2, Some(50));
+    let e3 = ended(3, Some(2_000));
+    let open = ended(4, None);
+    s.append_logs(&[log(e1.id, 1, "a"), log(e2.id, 1, "b")])
+        .unwrap();
+    s.set_log_stats(
+        e1.id,
+        &LogStats {
+            head_bytes: 2,
+            ..LogStats::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(s.prune_runs(1_000, 1).unwrap(), 1);
+    assert_eq!(
+        s.run_by_id(e2.id).unwrap(),
+        None,
+        "the oldest ended goes first"
+    );
+    assert_eq!(s.prune_runs(1_000, 10).unwrap(), 1);
+    assert_eq!(s.run_by_id(e1.id).unwrap(), None);
+    assert!(s.logs_tail(e1.id, 10).unwrap().is_empty());
+    assert_eq!(s.log_stats(e1.id).unwrap(), LogStats::default());
+    assert!(s.run_by_id(e3.id).unwrap().is_some());
+    assert!(s.run_by_id(open.id).unwrap().is_some());
+    assert_eq!(s.prune_runs(1_000, 10).unwrap(), 0);
+    s.commit().unwrap();
+}
+
+fn logs_append_read_trim(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let j = insert(s, now_job("g", "a"));
+    let r = add_run(s, &j, 1, 1);
+    let other = add_run(s, &j, 2, 2);
+    assert!(s.logs_tail(r.id, 5).unwrap().is_empty());
+    let lines: Vec<LogRecord> = (0..6)
+        .map(|i| log(r.id, i, &format!("line {i} ✓")))
+        .collect();
+    s.append_logs(&lines[..4]).unwrap();
+    // Same run and seq: ignored, whatever the text; new ones are kept.
+    let mut dup = lines[1].clone();
+    dup.line = "changed".into();
+    s.append_logs(&[dup, lines[4].clone(), lines[5].clone(), lines[5].clone()])
+        .unwrap();
+    s.append_logs(&[log(other.id, 0, "nul \0 and tab\t")])
+        .unwrap();
+    s.append_logs(&[]).unwrap();
+    assert_eq!(s.logs_after(r.id, None, 100).unwrap(), lines);
+    assert_eq!(
+        s.logs_after(r.id, Some(1), 2).unwrap(),
+        lines[2..4].to_vec()
+    );
+    assert!(s.logs_after(r.id, Some(5), 10).unwrap().is_empty());
+    assert_eq!(s.logs_tail(r.id, 2).unwrap(), lines[4..].to_vec());
+    assert_eq!(
+        s.logs_tail(other.id, 9).unwrap()[0].line,
+        "nul \0 and tab\t"
+    );
+
+    // Trim after seq 1 until 12 bytes are gone: each line counts its
+    // bytes and a newline ("line 2 ✓" is 10 + 1).
+    let len = |i: usize| lines[i].line.len() as u64 + 1;
+    assert_eq!(s.trim_logs(r.id, 1, 12).unwrap(), (2, len(2) + len(3)));
+    assert_eq!(
+        ids(&s.logs_after(r.id, None, 100).unwrap(), |l| l.seq as i64),
+        vec![0, 1, 4, 5]
+    );
+    assert_eq!(s.trim_logs(r.id, 1, 1).unwrap(), (1, len(4)));
+    assert_eq!(s.trim_logs(r.id, 5, 100).unwrap(), (0, 0));
+
+    assert_eq!(s.log_stats(r.id).unwrap(), LogStats::default());
+    let stats = LogStats {
+        head_bytes: 10,
+        head_last: Some(1),
+        tail_bytes: 20,
+        dropped_lines: 3,
+        dropped_bytes: 33,
+    };
+    s.set_log_stats(r.id, &stats).unwrap();
+    assert_eq!(s.log_stats(r.id).unwrap(), stats);
+    let stats2 = LogStats {
+        head_last: None,
+        tail_bytes: 1,
+        ..stats
+    };
+    s.set_log_stats(r.id, &stats2).unwrap();
+    assert_eq!(s.log_stats(r.id).unwrap(), stats2);
+
+    // Deleting the job takes its runs' lines and stats with it.
+    s.delete_job(j.id).unwrap();
+    assert!(s.logs_tail(r.id, 10).unwrap().is_empty());
+    assert_eq!(s.log_stats(r.id).unwrap(), LogStats::default());
+    s.commit().unwrap();
+}
+
+fn savepoints_and_rollback(s: &mut dyn Store) {
+    s.begin().unwrap();
+    s.savepoint().unwrap();
+    let a = insert(s, now_job("g", "a"));
+    s.release_savepoint().unwrap();
+    s.savepoint().unwrap();
+    let b = insert(s, now_job("g", "b"));
+    // A failed statement inside the savepoint, as a failing caller's op may leave.
+    let _ = s.insert_run(&RunRecord::queued(&b, 1, 1));
+    let _ = s.insert_run(&RunRecord::queued(&b, 1, 1));
+    s.rollback_to_savepoint().unwrap();
+    s.release_savepoint().unwrap();
+    s.savepoint().unwrap();
+    let c = insert(s, now_job("g", "c"));
+    s.release_savepoint().unwrap();
+    s.commit().unwrap();
+    assert!(s.job_by_id(a.id).unwrap().is_some());
+    assert!(s.job_by_key("g", "b").unwrap().is_none());
+    assert!(s.job_by_id(c.id).unwrap().is_some());
+
+    s.begin().unwrap();
+    insert(s, now_job("g", "d"));
+    s.rollback().unwrap();
+    assert!(s.job_by_key("g", "d").unwrap().is_none());
+    // Rolling back with no transaction open is harmless.
+    s.rollback().unwrap();
+}
+
+fn leader_lease(s: &mut dyn Store) {
+    s.begin().unwrap();
+    assert!(!s.check_leader("t1", 1, 0).unwrap(), "nobody leads yet");
+    assert_eq!(s.acquire_leadership("t1", 1_000, 500).unwrap(), Some(1));
+    assert!(s.check_leader("t1", 1, 1_499).unwrap());
+    assert!(!s.check_leader("t1", 1, 1_500).unwrap(), "expired");
+    assert!(!s.check_leader("t2", 1, 1_100).unwrap());
+    // Renewing keeps the epoch; another holder is refused while it is live.
+    assert_eq!(s.acquire_leadership("t1", 1_200, 500).unwrap(), Some(1));
+    assert_eq!(s.acquire_leadership("t2", 1_600, 500).unwrap(), None);
+    assert!(s.check_leader("t1", 1, 1_600).unwrap());
+    s.commit().unwrap();
+    s.begin().unwrap();
+    // Once it has expired, another holder takes over with the next epoch.
+    assert_eq!(s.acquire_leadership("t2", 1_700, 500).unwrap(), Some(2));
+    assert!(
+        !s.check_leader("t1", 1, 1_701).unwrap(),
+        "the old epoch is fenced off"
+    );
+    assert!(s.check_leader("t2", 2, 1_701).unwrap());
+    assert_eq!(s.acquire_leadership("t1", 1_800, 500).unwrap(), None);
+    assert_eq!(s.acquire_leadership("t2", 2_100, 500).unwrap(), Some(2));
+    assert_eq!(s.acquire_leadership("t1", 2_600, 500).unwrap(), Some(3));
+    // The same holder coming back after expiry keeps its epoch.
+    assert_eq!(s.acquire_leadership("t1", 9_000, 500).unwrap(), Some(3));
+    s.notify_work("g").unwrap();
+    s.commit().unwrap();
+}
+
+/// One `#[test]` per contract function and backend.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let mut store = lts::store::SqliteStore::open(&dir.path().join("lts.db")).unwrap();
+                    super::$name(&mut store);
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    let Some(db) = super::pg::TestDb::create() else { return };
+                    let mut store = lts::store::PostgresStore::open(&db.url).unwrap();
+                    super::$name(&mut store);
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    jobs_insert_lookup_update_delete,
+    list_jobs_filters_and_limits,
+    runs_and_their_orders,
+    due_jobs_and_next_fire,
+    due_runs_by_priority_then_age,
+    leases_and_workers,
+    fences_increase,
+    feedback_push_after_ack,
+    prune_jobs_and_runs,
+    logs_append_read_trim,
+    savepoints_and_rollback,
+    leader_lease,
+);
+
+#[test]
+fn sqlite_store_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lts.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.begin().unwrap();
+    let j = insert(&mut s, now_job("g", "a"));
+    s.commit().unwrap();
+    drop(s);
+    let mut s = SqliteStore::open(&path).unwrap();
+    assert!(s.job_by_id(j.id).unwrap().is_some());
+}
+
+#[test]
+fn postgres_two_stores_claim_disjoint_runs() {
+    let Some(db) = pg::TestDb::create() else {
+        return;
+    };
+    let mut a = PostgresStore::open(&db.url).unwrap();
+    let mut b = PostgresStore::open(&db.url).unwrap();
+    a.begin().unwrap();
+    let j = insert(&mut a, now_job("g", "a"));
+    let runs: Vec<i64> = (1..=5)
+        .map(|n| add_run(&mut a, &j, n, n as i64).id)
+        .collect();
+    a.commit().unwrap();
+
+    // Each in its own open transaction: the second never sees the first's claims.
+    a.begin().unwrap();
+    b.begin().unwrap();
+    let first = ids(&a.due_runs("g", 100, 2).unwrap(), |r| r.id);
+    let second = ids(&b.due_runs("g", 100, 10).unwrap(), |r| r.id);
+    assert_eq!(first, runs[..2].to_vec());
+    assert_eq!(second, runs[2..].to_vec());
+    // Expired leases likewise: one tracker re-queues each.
+    b.commit().unwrap();
+    a.commit().unwrap();
+}
+
+#[test]
+fn postgres_check_leader_locks_the_lease_until_commit() {
+    let Some(db) = pg::TestDb::create() else {
+        return;
+    };
+    let mut a = PostgresStore::open(&db.url).unwrap();
+    a.begin().unwrap();
+    assert_eq!(a.acquire_leadership("t1", 1_000, 500).unwrap(), Some(1));
+    a.commit().unwrap();
+    a.begin().unwrap();
+    assert!(a.check_leader("t1", 1, 1_100).unwrap());
+    let mut other = db.client();
+    let err = other
+        .batch_execute("SELECT 1 FROM leader FOR UPDATE NOWAIT")
+        .expect_err("the lease row is locked while the leader's transaction is open");
+    assert!(
+        err.to_string().contains("lock") || err.as_db_error().is_some(),
+        "{err}"
+    );
+    a.commit().unwrap();
+    other
+        .batch_execute("SELECT 1 FROM leader FOR UPDATE NOWAIT")
+        .unwrap();
+}
+
+#[test]
+fn postgres_fences_are_unique_across_stores() {
+    let Some(db) = pg::TestDb::create() else {
+        return;
+    };
+    let mut a = PostgresStore::open(&db.url).unwrap();
+    let mut b = PostgresStore::open(&db.url).unwrap();
+    a.begin().unwrap();
+    b.begin().unwrap();
+    let fa = a.reserve_fences(10).unwrap();
+    let fb = b.reserve_fences(10).unwrap();
+    assert!(fb >= fa + 10, "{fa}..{} and {fb}", fa + 10);
+    b.commit().unwrap();
+    a.rollback().unwrap();
+    a.begin().unwrap();
+    assert!(
+        a.reserve_fences(1).unwrap() >= fb + 10,
+        "fences never go back, even after a rollback"
+    );
+    a.commit().unwrap();
+}
+
+#[test]
+fn postgres_work_notifications_arrive_on_commit_only() {
+    let Some(db) = pg::TestDb::create() else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut listener = rt
+        .block_on(lts::store::postgres::listen_work(&db.url))
+        .unwrap();
+    let mut s = PostgresStore::open(&db.url).unwrap();
+    s.begin().unwrap();
+    s.notify_work("rolled-back").unwrap();
+    s.rollback().unwrap();
+    s.begin().unwrap();
+    s.notify_work("g1").unwrap();
+    s.commit().unwrap();
+    let got = rt.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(30), listener.recv()).await
+    });
+    assert_eq!(got.unwrap().as_deref(), Some("g1"));
+}
+
+#[test]
+fn postgres_reopen_migrates_once_and_refuses_newer_schemas() {
+    let Some(db) = pg::TestDb::create() else {
+        return;
+    };
+    let mut s = PostgresStore::open(&db.url).unwrap();
+    s.begin().unwrap();
+    let j = insert(&mut s, now_job("g", "a"));
+    s.commit().unwrap();
+    drop(s);
+    let mut s = PostgresStore::open(&db.url).unwrap();
+    assert!(s.job_by_id(j.id).unwrap().is_some());
+    drop(s);
+    db.client()
+        .batch_execute("UPDATE schema_version SET version = 999")
+        .unwrap();
+    match PostgresStore::open(&db.url) {
+        Err(e @ StoreError::NewerSchema { .. }) => assert!(e.to_string().contains("999"), "{e}"),
+        other => panic!("expected NewerSchema, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn postgres_foreign_tables_are_refused() {
+    let Some(db) = pg::TestDb::create() else {
+        return;
+    };
+    db.client()
+        .batch_execute("CREATE TABLE jobs (x INT)")
+        .unwrap();
+    assert!(matches!(
+        PostgresStore::open(&db.url),
+        Err(StoreError::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn postgres_open_failures_are_one_line() {
+    // These need no server.
+    for url in [
+        "postgres://nobody:secret@127.0.0.1:1/none?connect_timeout=5",
+        "postgres://127.0.0.1:5432/x?sslmode=bogus",
+    ] {
+        match PostgresStore::open(url) {
+            Err(e @ StoreError::Open { .. }) => {
+                let text = e.to_string();
+                assert!(!text.contains('\n'), "{text}");
+                assert!(
+                    !text.contains("secret"),
+                    "the password is not shown: {text}"
+                );
+            }
+            other => panic!("{url}: expected Open, got {:?}", other.err()),
+        }
+    }
+    // A database that does not exist on a server that does.
+    let Some(server) = pg::server() else { return };
+    let url = pg::with_database(&server, "lts_t_missing_database");
+    match PostgresStore::open(&url) {
+        Err(e @ StoreError::Open { .. }) => {
+            assert!(e.to_string().contains("does not exist"), "{e}")
+        }
+        other => panic!("expected Open, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn postgres_lost_connection_is_an_error_then_reconnects() {
+    let Some(db) = pg::TestDb::create() else {
+        return;
+    };
+    let mut s = PostgresStore::open(&db.url).unwrap();
+    s.begin().unwrap();
+    let j = insert(&mut s, now_job("g", "a"));
+    s.commit().unwrap();
+    db.client()
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = 'ltsd' AND datname = current_database()",
+        )
+        .unwrap();
+    // The transaction that finds the connection gone fails, without a panic...
+    let failed = s.begin().and_then(|()| s.job_by_id(j.id));
+    assert!(failed.is_err(), "{failed:?}");
+    let _ = s.rollback();
+    // ...and the next one runs on a new connection.
+    s.begin().unwrap();
+    assert!(s.job_by_id(j.id).unwrap().is_some());
+    s.commit().unwrap();
+}
