@@ -293,7 +293,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__tracker)
-            opts="-h --listen --lease --retain --max-log-bytes --store --registry --mdns --data --token --tls-cert --tls-key --tls-ca --help"
+            opts="-h --listen --lease --retain --max-log-bytes --store --leader-ttl --registry --mdns --data --token --tls-cert --tls-key --tls-ca --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -316,6 +316,10 @@ _ltsd() {
                     return 0
                     ;;
                 --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --leader-ttl)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

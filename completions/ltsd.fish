@@ -51,6 +51,7 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l lease -d 'How long
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l retain -d 'Keep finished one-off jobs, run records and log lines this long' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l max-log-bytes -d 'The most log bytes kept per run: its head and its tail, with a marker between (0: all)' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l store -d 'The store: sqlite (in the data dir) or postgres://user@host:port/db (shared by several trackers)' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l leader-ttl -d 'On a shared store: how long the leader lease lasts unrenewed (the leader fires ticks, expires leases and prunes)' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l registry -d 'Register with this registry, so that workers and clients find this tracker' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l data -d 'Where the role keeps its state [default: the platform data dir + lts]' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; required to listen on a non-loopback address [default: `token` in lts/config.toml]' -r

@@ -129,6 +129,9 @@ pub struct TrackerArgs {
     /// The store: sqlite (in the data dir) or postgres://user@host:port/db (shared by several trackers)
     #[arg(long, value_name = "STORE", default_value = "sqlite")]
     pub store: String,
+    /// On a shared store: how long the leader lease lasts unrenewed (the leader fires ticks, expires leases and prunes)
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_leader_ttl)]
+    pub leader_ttl: std::time::Duration,
     /// Register with this registry, so that workers and clients find this tracker
     #[arg(long, env = "LTS_REGISTRY", value_name = "ADDR")]
     pub registry: Option<String>,
@@ -218,6 +221,16 @@ fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
     let d = crate::model::parse_duration(s)?;
     if d < std::time::Duration::from_secs(1) || d > std::time::Duration::from_secs(3_600) {
         return Err(format!("'{s}': the TTL must be from 1s to 1h"));
+    }
+    Ok(d)
+}
+
+/// Renewed every third of it, so at least a second; at most a minute, so a
+/// dead leader's work does not wait long.
+fn parse_leader_ttl(s: &str) -> Result<std::time::Duration, String> {
+    let d = crate::model::parse_duration(s)?;
+    if d < std::time::Duration::from_secs(1) || d > std::time::Duration::from_secs(60) {
+        return Err(format!("'{s}': the leader lease must be from 1s to 1m"));
     }
     Ok(d)
 }

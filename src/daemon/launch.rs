@@ -84,6 +84,8 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             let listen = check_listen(&a.tracker.listen, &security)?;
             let mut config = tracker_config(&a.tracker, security);
             config.registry = check_registry(a.registry.as_deref())?;
+            config.shared_store = postgres_url.clone();
+            config.leader_ttl = a.leader_ttl;
             let dir = open_data_dir(&a.common, "tracker")?;
             let store = match &postgres_url {
                 None => tracker::open_sqlite(&dir.path)?,
@@ -183,7 +185,7 @@ fn tracker_config(opts: &TrackerOpts, security: Security) -> TrackerConfig {
         retain: opts.retain,
         max_log_bytes: opts.max_log_bytes,
         security,
-        registry: None,
+        ..TrackerConfig::default()
     }
 }
 

@@ -1,6 +1,8 @@
 //! Integration tests: one binary, real daemons and CLI processes.
 
 mod helpers;
+#[path = "../support/pg.rs"]
+mod pg;
 
 mod auth;
 mod bad_input;
@@ -12,5 +14,6 @@ mod faults;
 mod feedback;
 mod postgres;
 mod roles;
+mod scale_out;
 mod schedule;
 mod spool;

@@ -3,9 +3,7 @@
 //! Skipped (with one line) when `LTS_TEST_PG` is not set.
 
 use crate::helpers::*;
-
-#[path = "../support/pg.rs"]
-mod pg;
+use crate::pg;
 
 #[test]
 fn tracker_on_postgres_runs_submitted_jobs() {

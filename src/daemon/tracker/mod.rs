@@ -7,7 +7,9 @@
 //! registers as a node of role `tracker`, group `tracker`.
 
 mod control;
+mod leader;
 mod nodes;
+mod peers;
 mod queue;
 mod scheduler;
 mod service;
@@ -41,6 +43,12 @@ pub struct TrackerConfig {
     pub security: Security,
     /// A registry to register with, so that workers and clients find this tracker.
     pub registry: Option<String>,
+    /// The PostgreSQL URL when the store is shared with other trackers:
+    /// then one of them leads (by a lease of `leader_ttl`) and they wake
+    /// each other through it.
+    pub shared_store: Option<String>,
+    /// How long the leader lease lasts without renewal (shared store only).
+    pub leader_ttl: Duration,
 }
 
 impl Default for TrackerConfig {
@@ -51,6 +59,8 @@ impl Default for TrackerConfig {
             max_log_bytes: 1 << 20,
             security: Security::none(),
             registry: None,
+            shared_store: None,
+            leader_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -69,6 +79,8 @@ pub(crate) struct Tracker {
     zone: chrono_tz::Tz,
     shutdown: Shutdown,
     security: Security,
+    /// Whether this tracker fires ticks, expires leases and prunes.
+    leader: leader::Leadership,
 }
 
 /// The file name of the SQLite store inside the data dir.
@@ -104,26 +116,46 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
     let address = listener.local_addr()?.to_string();
+    let id = tracker_id(listener.local_addr()?);
+    let started_at = now_ms();
+    // A holder name of this process alone: a restarted tracker on the same
+    // address is a new holder, so a paused old process is fenced off.
+    let holder = format!("{id}/{}@{started_at}", std::process::id());
+    let leader = match &config.shared_store {
+        Some(_) => leader::Leadership::shared(holder, config.leader_ttl),
+        None => leader::Leadership::sole(holder),
+    };
     let tracker = Arc::new(Tracker {
         store: store.clone(),
         wake: Wake::default(),
         nodes: Nodes::default(),
         lease_ms: config.lease.as_millis().max(1) as u64,
         max_log_bytes: config.max_log_bytes,
-        id: tracker_id(listener.local_addr()?),
+        id,
         address: address.clone(),
-        started_at: now_ms(),
+        started_at,
         zone: crate::schedule::local_zone(),
         shutdown: shutdown.clone(),
         security: config.security.clone(),
+        leader,
     });
     // The address comes last: tests and scripts read it from the end of the line.
     tracing::info!(
         token = tracker.security.token().is_some(),
         tls = tracker.security.serves_tls(),
+        shared_store = config.shared_store.is_some(),
         %address,
         "tracker listening"
     );
+    let relay = config.shared_store.clone().map(|url| {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tracker.wake.forward_to(tx);
+        tokio::spawn(peers::relay(tracker.clone(), url, rx))
+    });
+    let leading = {
+        let t = tracker.clone();
+        tokio::spawn(async move { t.leader.keep(&t.store, t.shutdown.wait()).await })
+    };
     let leases = tokio::spawn(expire_leases(tracker.clone()));
     let ticks = tokio::spawn(fire_ticks(tracker.clone()));
     let pruner = tokio::spawn(prune(tracker.clone(), config.retain));
@@ -151,15 +183,35 @@ pub async fn run(
     if let Some(registration) = registration {
         let _ = registration.await;
     }
-    tracker.wake.changes.notify_waiters();
+    tracker.wake.changed();
     let _ = leases.await;
     let _ = ticks.await;
     let _ = pruner.await;
+    let _ = leading.await;
+    if let Some(relay) = relay {
+        let _ = relay.await;
+    }
     if let Err(e) = store.flush().await {
         tracing::error!("store: {e}");
     }
     tracing::info!("tracker stopped");
     Ok(())
+}
+
+impl Tracker {
+    /// Run `f` in the caller's transaction only if `term` still holds: the
+    /// leader's writes are fenced. `None` when it no longer does.
+    fn as_leader<T>(
+        &self,
+        s: &mut dyn crate::store::Store,
+        term: leader::Term,
+        f: impl FnOnce(&mut dyn crate::store::Store) -> Result<T, crate::protocol::WireError>,
+    ) -> Result<Option<T>, crate::protocol::WireError> {
+        if !self.leader.check(s, term)? {
+            return Ok(None);
+        }
+        f(s).map(Some)
+    }
 }
 
 /// A tracker's node id: its address, or its host and port when it listens
@@ -177,6 +229,9 @@ fn tracker_id(addr: std::net::SocketAddr) -> String {
 /// queue it again. Wakes early when a claim creates the first lease.
 async fn expire_leases(t: Arc<Tracker>) {
     loop {
+        let Some(term) = t.leader.wait(t.shutdown.wait()).await else {
+            return;
+        };
         let wakeup = t.wake.leases.notified();
         tokio::pin!(wakeup);
         wakeup.as_mut().enable();
@@ -197,14 +252,20 @@ async fn expire_leases(t: Arc<Tracker>) {
             _ = t.shutdown.wait() => return,
         }
         let now = now_ms();
-        match t.store.call(move |s| queue::expire_leases(s, now)).await {
-            Ok(woken) => {
+        let led = t.clone();
+        let expired = t
+            .store
+            .call(move |s| led.as_leader(s, term, |s| queue::expire_leases(s, now)))
+            .await;
+        match expired {
+            Ok(Some(woken)) => {
                 if !woken.is_empty() {
                     tracing::info!("re-queued runs whose worker went silent");
                 }
                 // Runs changed even when none was queued again (a suspended job).
                 t.wake.work_for(&woken);
             }
+            Ok(None) => t.leader.lost(term),
             Err(e) => tracing::error!("expiring leases: {e}"),
         }
     }
@@ -216,44 +277,60 @@ const JOBS_PER_PASS: usize = 2_000;
 /// Sleep until the earliest tick, fire what is due, repeat. Wakes early when
 /// a schedule changes (a submission, a resume).
 async fn fire_ticks(t: Arc<Tracker>) {
-    let clock = scheduler::Clock {
-        zone: t.zone,
-        started_at: t.started_at,
-    };
     tracing::info!(zone = %t.zone.name(), "scheduler running");
     loop {
+        let Some(term) = t.leader.wait(t.shutdown.wait()).await else {
+            return;
+        };
+        // Ticks due before this tracker led were missed: the misfire policy
+        // decides them.
+        let clock = scheduler::Clock {
+            zone: t.zone,
+            started_at: term.since,
+        };
         let wakeup = t.wake.schedule.notified();
         tokio::pin!(wakeup);
         wakeup.as_mut().enable();
         let now = now_ms();
-        let next = match t
+        let led = t.clone();
+        let fired = t
             .store
-            .call(move |s| scheduler::fire_due(s, now, clock, JOBS_PER_PASS))
-            .await
-        {
-            Ok(pass) => {
+            .call(move |s| {
+                led.as_leader(s, term, |s| {
+                    scheduler::fire_due(s, now, clock, JOBS_PER_PASS)
+                })
+            })
+            .await;
+        let next = match fired {
+            Ok(Some(pass)) => {
                 if !pass.woken.is_empty() {
                     t.wake.work_for(&pass.woken);
                 } else {
-                    t.wake.changes.notify_waiters();
+                    t.wake.changed();
                 }
                 if pass.more {
                     continue;
                 }
                 pass.next
             }
+            Ok(None) => {
+                t.leader.lost(term);
+                continue;
+            }
             Err(e) => {
                 tracing::error!("firing ticks: {e}");
                 Some(now_ms() + 1_000)
             }
         };
-        // Sleep to the next tick; a clock that jumps is caught within a minute.
+        // Sleep to the next tick; a clock that jumps is caught within a
+        // minute, and a lost lease within a renewal.
         let sleep = next.map_or(Duration::from_secs(60), |at| {
             Duration::from_millis((at - now_ms()).clamp(0, 60_000) as u64)
         });
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = &mut wakeup => {}
+            _ = t.leader.ended(term) => {}
             _ = t.shutdown.wait() => return,
         }
     }
@@ -272,19 +349,27 @@ async fn prune(t: Arc<Tracker>, retain: Duration) {
             _ = tokio::time::sleep(every) => {}
             _ = t.shutdown.wait() => return,
         }
+        let Some(term) = t.leader.current() else {
+            continue;
+        };
         let cutoff = now_ms() - retain.as_millis().min(i64::MAX as u128) as i64;
         let mut total = 0;
         loop {
+            let led = t.clone();
             match t
                 .store
-                .call(move |s| queue::prune(s, cutoff, PRUNE_BATCH))
+                .call(move |s| led.as_leader(s, term, |s| queue::prune(s, cutoff, PRUNE_BATCH)))
                 .await
             {
-                Ok(n) => {
+                Ok(Some(n)) => {
                     total += n;
                     if n < PRUNE_BATCH {
                         break;
                     }
+                }
+                Ok(None) => {
+                    t.leader.lost(term);
+                    break;
                 }
                 Err(e) => {
                     tracing::error!("retention: {e}");
@@ -295,7 +380,7 @@ async fn prune(t: Arc<Tracker>, retain: Duration) {
         }
         if total > 0 {
             tracing::info!(deleted = total, "retention pruned old jobs and runs");
-            t.wake.changes.notify_waiters();
+            t.wake.changed();
         }
     }
 }

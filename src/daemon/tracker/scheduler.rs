@@ -190,7 +190,7 @@ pub enum Missed {
 impl Missed {
     fn as_str(self) -> &'static str {
         match self {
-            Missed::NoTracker => "missed while no tracker ran",
+            Missed::NoTracker => "missed while no tracker was firing ticks",
             Missed::Suspended => "missed while the job was suspended",
         }
     }

@@ -147,7 +147,7 @@ impl TrackerRpc for Conn {
                     .iter()
                     .any(|a| matches!(a, Ok(ack) if ack.state == JobState::Scheduled))
                 {
-                    self.t.wake.schedule.notify_waiters();
+                    self.t.wake.schedule_changed();
                 }
                 acks
             }
@@ -195,7 +195,7 @@ impl TrackerRpc for Conn {
             .store
             .call(move |s| control::cancel(s, &job, now))
             .await?;
-        self.t.wake.changes.notify_waiters();
+        self.t.wake.changed();
         Ok(self.shown(&job))
     }
 
@@ -206,7 +206,7 @@ impl TrackerRpc for Conn {
             .store
             .call(move |s| control::suspend(s, &job, now))
             .await?;
-        self.t.wake.changes.notify_waiters();
+        self.t.wake.changed();
         Ok(self.shown(&job))
     }
 
@@ -220,8 +220,8 @@ impl TrackerRpc for Conn {
         if queued {
             self.t.wake.work_for([&job.spec.group]);
         }
-        self.t.wake.changes.notify_waiters();
-        self.t.wake.schedule.notify_waiters();
+        self.t.wake.changed();
+        self.t.wake.schedule_changed();
         Ok(self.shown(&job))
     }
 
@@ -371,8 +371,8 @@ impl TrackerRpc for Conn {
                 .call(move |s| queue::claim(s, &g, &w, free, now, lease))
                 .await?;
             if !claim.dispatches.is_empty() {
-                self.t.wake.leases.notify_waiters();
-                self.t.wake.changes.notify_waiters();
+                self.t.wake.lease_created();
+                self.t.wake.changed();
                 let running = request
                     .running
                     .saturating_add(claim.dispatches.len() as u32);

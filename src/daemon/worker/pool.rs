@@ -99,12 +99,19 @@ pub async fn run(
             slots.sessions.fetch_add(1, Ordering::Relaxed);
             tracing::info!(tracker = %addr, "pulling from tracker");
             let client = Arc::new(connect(&addr));
+            // Each session names itself apart: trackers sharing a store
+            // reconcile a worker's runs by its name, and one session's
+            // heartbeat knows nothing of another's runs.
+            let session_id = match started.len() {
+                1 => id.clone(),
+                n => format!("{id}~{n}"),
+            };
             sessions.push(tokio::spawn(super::session(
                 client,
                 config,
                 shutdown.clone(),
                 slots.clone(),
-                id.clone(),
+                session_id,
             )));
         }
         if started.is_empty() {

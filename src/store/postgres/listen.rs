@@ -2,7 +2,8 @@
 //! queues work calls `Store::notify_work(group)`, which is `NOTIFY lts_work`
 //! with the group as payload, delivered by PostgreSQL only when (and if) the
 //! transaction commits. `listen_work` opens a separate asynchronous
-//! connection that `LISTEN`s on that channel and yields the group names.
+//! connection that `LISTEN`s on that channel and yields its payloads; the
+//! same connection can `notify` the others after a commit.
 
 use super::super::{Result, StoreError};
 use super::{describe, redact};
@@ -17,7 +18,7 @@ pub const WORK_CHANNEL: &str = "lts_work";
 /// listener closes its connection.
 pub struct WorkListener {
     groups: mpsc::UnboundedReceiver<String>,
-    _client: tokio_postgres::Client,
+    client: tokio_postgres::Client,
 }
 
 impl WorkListener {
@@ -26,6 +27,15 @@ impl WorkListener {
     /// since wake-ups may have been missed in between).
     pub async fn recv(&mut self) -> Option<String> {
         self.groups.recv().await
+    }
+
+    /// Send `payload` to every listener on the channel (this one too).
+    pub async fn notify(&self, payload: &str) -> Result<()> {
+        self.client
+            .execute("SELECT pg_notify($1, $2)", &[&WORK_CHANNEL, &payload])
+            .await
+            .map_err(|e| StoreError::Backend(describe(&e)))?;
+        Ok(())
     }
 }
 
@@ -64,8 +74,5 @@ pub async fn listen_work(url: &str) -> Result<WorkListener> {
         .batch_execute(&format!("LISTEN {WORK_CHANNEL}"))
         .await
         .map_err(open)?;
-    Ok(WorkListener {
-        groups,
-        _client: client,
-    })
+    Ok(WorkListener { groups, client })
 }

@@ -151,11 +151,26 @@ impl PostgresStore {
 }
 
 fn connect(config: &Config, shown: &str) -> Result<Client> {
-    config.connect(NoTls).map_err(|e| StoreError::Open {
+    let open = |e: postgres::Error| StoreError::Open {
         path: shown.to_string(),
         reason: describe(&e),
-    })
+    };
+    let mut client = config.connect(NoTls).map_err(open)?;
+    // A tracker stopped (SIGSTOP) inside a transaction would hold its locks,
+    // the leader lease row among them, for as long as it stays stopped. The
+    // store thread never waits between a transaction's statements, so a
+    // session idle in one for this long is such a tracker: end it.
+    client
+        .batch_execute(&format!(
+            "SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}"
+        ))
+        .map_err(open)?;
+    Ok(client)
 }
+
+/// How long a session may sit idle inside a transaction before the server
+/// ends it (and its locks).
+const IDLE_IN_TRANSACTION_MS: u64 = 5_000;
 
 fn invalid(what: &str, value: impl std::fmt::Display) -> StoreError {
     StoreError::Invalid(format!("invalid {what} '{value}'"))
