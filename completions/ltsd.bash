@@ -231,7 +231,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__standalone)
-            opts="-h --listen --lease --retain --max-log-bytes --group --threads --runner --allow-commands --grace --data --token --tls-cert --tls-key --help"
+            opts="-h --listen --lease --retain --max-log-bytes --store --leader-ttl --group --threads --runner --allow-commands --grace --data --token --tls-cert --tls-key --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -250,6 +250,14 @@ _ltsd() {
                     return 0
                     ;;
                 --max-log-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --leader-ttl)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

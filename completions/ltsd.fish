@@ -36,6 +36,8 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l listen -d 'The 
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l lease -d 'How long a dispatched run\'s lease lasts without a heartbeat' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l retain -d 'Keep finished one-off jobs, run records and log lines this long' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l max-log-bytes -d 'The most log bytes kept per run: its head and its tail, with a marker between (0: all)' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l store -d 'The store: sqlite (in the data dir) or postgres://user@host:port/db (shared by several trackers)' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l leader-ttl -d 'On a shared store: how long the leader lease lasts unrenewed (the leader fires ticks, expires leases and prunes)' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l group -d 'The worker\'s node group' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l threads -d 'How many runs at once' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l runner -d 'The program that runs jobs (job JSON on stdin), or builtin:noop' -r

@@ -88,6 +88,12 @@ pub struct TrackerOpts {
     /// The most log bytes kept per run: its head and its tail, with a marker between (0: all)
     #[arg(long, value_name = "N", default_value_t = 1 << 20)]
     pub max_log_bytes: u64,
+    /// The store: sqlite (in the data dir) or postgres://user@host:port/db (shared by several trackers)
+    #[arg(long, value_name = "STORE", default_value = "sqlite")]
+    pub store: String,
+    /// On a shared store: how long the leader lease lasts unrenewed (the leader fires ticks, expires leases and prunes)
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_leader_ttl)]
+    pub leader_ttl: std::time::Duration,
 }
 
 /// Options of the worker part of a role.
@@ -126,12 +132,6 @@ pub struct StandaloneArgs {
 pub struct TrackerArgs {
     #[command(flatten)]
     pub tracker: TrackerOpts,
-    /// The store: sqlite (in the data dir) or postgres://user@host:port/db (shared by several trackers)
-    #[arg(long, value_name = "STORE", default_value = "sqlite")]
-    pub store: String,
-    /// On a shared store: how long the leader lease lasts unrenewed (the leader fires ticks, expires leases and prunes)
-    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_leader_ttl)]
-    pub leader_ttl: std::time::Duration,
     /// Register with this registry, so that workers and clients find this tracker
     #[arg(long, env = "LTS_REGISTRY", value_name = "ADDR")]
     pub registry: Option<String>,

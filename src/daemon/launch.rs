@@ -70,27 +70,13 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
     let (trigger, shutdown) = Shutdown::new();
     match args.role {
         RoleCmd::Tracker(a) => {
-            let postgres_url = match a.store.as_str() {
-                "sqlite" => None,
-                url if crate::store::postgres::is_url(url) => Some(url.to_string()),
-                other => {
-                    return Err(LaunchError::Usage(format!(
-                        "--store {}: unknown store (use sqlite or postgres://user@host:port/db)",
-                        crate::store::postgres::redact(other)
-                    )))
-                }
-            };
+            let postgres_url = store_url(&a.tracker)?;
             let security = security(&a.common, Some(&a.tls), Some(&a.dial_tls))?;
             let listen = check_listen(&a.tracker.listen, &security)?;
             let mut config = tracker_config(&a.tracker, security);
             config.registry = check_registry(a.registry.as_deref())?;
-            config.shared_store = postgres_url.clone();
-            config.leader_ttl = a.leader_ttl;
             let dir = open_data_dir(&a.common, "tracker")?;
-            let store = match &postgres_url {
-                None => tracker::open_sqlite(&dir.path)?,
-                Some(url) => tracker::open_postgres(url).await?,
-            };
+            let store = open_store(&dir, &postgres_url).await?;
             let listener = bind(listen).await?;
             let _advertised = match a.mdns {
                 true => Some(advertise(&listener)?),
@@ -145,12 +131,13 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             drop(dir);
         }
         RoleCmd::Standalone(a) => {
+            let postgres_url = store_url(&a.tracker)?;
             let security = security(&a.common, Some(&a.tls), None)?;
             let listen = check_listen(&a.tracker.listen, &security)?;
             let mut config = worker_config(a.group.clone(), &a.worker)?;
             config.spool_dir = Some(data_path(&a.common));
             let dir = open_data_dir(&a.common, "tracker")?;
-            let store: StoreHandle = tracker::open_sqlite(&dir.path)?;
+            let store = open_store(&dir, &postgres_url).await?;
             let listener = bind(listen).await?;
             tracing::info!(data = %dir.path.display(), "standalone: tracker and worker in one process");
             trigger.on_signals(|| std::process::exit(0));
@@ -179,11 +166,33 @@ fn advertise(listener: &TcpListener) -> Result<Advertiser, LaunchError> {
     )?)
 }
 
+/// `--store`: `None` for the embedded SQLite store, else the PostgreSQL URL.
+fn store_url(opts: &TrackerOpts) -> Result<Option<String>, LaunchError> {
+    match opts.store.as_str() {
+        "sqlite" => Ok(None),
+        url if crate::store::postgres::is_url(url) => Ok(Some(url.to_string())),
+        other => Err(LaunchError::Usage(format!(
+            "--store {}: unknown store (use sqlite or postgres://user@host:port/db)",
+            crate::store::postgres::redact(other)
+        ))),
+    }
+}
+
+/// Open the store `--store` named: SQLite in the data dir, or PostgreSQL.
+async fn open_store(dir: &DataDir, url: &Option<String>) -> Result<StoreHandle, LaunchError> {
+    Ok(match url {
+        None => tracker::open_sqlite(&dir.path)?,
+        Some(url) => tracker::open_postgres(url).await?,
+    })
+}
+
 fn tracker_config(opts: &TrackerOpts, security: Security) -> TrackerConfig {
     TrackerConfig {
         lease: opts.lease,
         retain: opts.retain,
         max_log_bytes: opts.max_log_bytes,
+        shared_store: store_url(opts).ok().flatten(),
+        leader_ttl: opts.leader_ttl,
         security,
         ..TrackerConfig::default()
     }

@@ -1,7 +1,7 @@
 //! Run-now jobs end to end: submit, run, logs, wait, follow, many clients,
 //! and a tracker killed with SIGKILL.
 
-use crate::helpers::*;
+use super::harness::*;
 use std::collections::HashMap;
 
 #[test]

@@ -2,7 +2,7 @@
 //! are printed once and acknowledged, survive a tracker restart until read,
 //! and `--follow` prints results as they arrive.
 
-use crate::helpers::*;
+use super::harness::*;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -3,6 +3,17 @@
 mod helpers;
 #[path = "../support/pg.rs"]
 mod pg;
+mod pg_cluster;
+
+/// What the suite's modules that also run on PostgreSQL (see `on_postgres`)
+/// take their helpers from.
+mod harness {
+    pub use crate::helpers::*;
+    /// Whether the daemons share a PostgreSQL store with a leading tracker.
+    pub const ON_POSTGRES: bool = false;
+}
+
+mod on_postgres;
 
 mod auth;
 mod bad_input;
