@@ -8,9 +8,13 @@ mod harness {
     pub const ON_POSTGRES: bool = true;
 }
 
+// Loading these files twice is the point.
+#[allow(clippy::duplicate_mod)]
 #[path = "../core.rs"]
 mod core;
+#[allow(clippy::duplicate_mod)]
 #[path = "../feedback.rs"]
 mod feedback;
+#[allow(clippy::duplicate_mod)]
 #[path = "../schedule.rs"]
 mod schedule;
