@@ -87,33 +87,33 @@ impl DerefMut for Daemon {
 }
 
 impl Daemon {
+    /// `ltsd standalone`, as the helpers start it, on the shared store.
     pub fn standalone(home: &Path, data: &Path, extra: &[&str]) -> Daemon {
-        let Some(cluster) = cluster_for(home, data, extra) else {
-            eprintln!("{}: this module ran on SQLite again", pg::SKIPPED);
-            return Daemon {
-                inner: helpers::Daemon::standalone(home, data, extra),
-                _cluster: None,
-            };
-        };
-        let url = cluster
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .url
-            .clone();
-        let mut with_store = vec!["--store", url.as_str(), "--leader-ttl", "2s"];
-        with_store.extend_from_slice(extra);
-        Daemon {
-            inner: helpers::Daemon::standalone(home, data, &with_store),
-            _cluster: Some(cluster),
-        }
+        Daemon::on_cluster(home, data, extra, |store| {
+            let flags = [store, extra].concat();
+            helpers::Daemon::standalone(home, data, &flags)
+        })
     }
 
     /// A plain tracker on `listen` and `data`, on the shared store.
     pub fn tracker(home: &Path, data: &Path, listen: &str) -> Daemon {
-        let Some(cluster) = cluster_for(home, data, &[]) else {
+        Daemon::on_cluster(home, data, &[], |store| {
+            helpers::Daemon::tracker_with(home, data, listen, store)
+        })
+    }
+
+    /// Start a daemon with `start(store flags)` in the cluster of `data`,
+    /// or with none when PostgreSQL tests are skipped.
+    fn on_cluster(
+        home: &Path,
+        data: &Path,
+        extra: &[&str],
+        start: impl FnOnce(&[&str]) -> helpers::Daemon,
+    ) -> Daemon {
+        let Some(cluster) = cluster_for(home, data, extra) else {
             eprintln!("{}: this module ran on SQLite again", pg::SKIPPED);
             return Daemon {
-                inner: helpers::Daemon::tracker(home, data, listen),
+                inner: start(&[]),
                 _cluster: None,
             };
         };
@@ -123,12 +123,7 @@ impl Daemon {
             .url
             .clone();
         Daemon {
-            inner: helpers::Daemon::tracker_with(
-                home,
-                data,
-                listen,
-                &["--store", &url, "--leader-ttl", "2s"],
-            ),
+            inner: start(&["--store", &url, "--leader-ttl", "2s"]),
             _cluster: Some(cluster),
         }
     }

@@ -198,6 +198,27 @@ fn submit_every_second_jobs(home: &Path, addr: &str, n: usize) {
     }
 }
 
+/// Tracker A (leading), tracker B, a worker pulling from both, and ten
+/// every-second cron jobs submitted to B.
+fn leader_standby_and_worker(
+    home: &Path,
+    sb: &Sandbox,
+    db: &pg::TestDb,
+) -> (Daemon, Daemon, Daemon) {
+    let a = tracker(home, &sb.path("a"), &db.url);
+    a.wait_for_log("leading", |_| Some(()));
+    let b = tracker(home, &sb.path("b"), &db.url);
+    let both = format!("{},{}", a.addr, b.addr);
+    let worker = Daemon::worker(
+        home,
+        &both,
+        "q",
+        &["--runner", "builtin:noop", "--threads", "32"],
+    );
+    submit_every_second_jobs(home, &b.addr, 10);
+    (a, b, worker)
+}
+
 /// Wait until at least `n` more ticks have fired than `from`.
 fn wait_ticks(db: &pg::TestDb, from: i64, n: i64) -> i64 {
     within("ticks to fire", Duration::from_secs(60), || {
@@ -213,17 +234,7 @@ fn a_killed_leader_is_replaced_and_no_tick_is_lost_or_fired_twice() {
     };
     let sb = Sandbox::new();
     let home = sb.dir.path();
-    let mut a = tracker(home, &sb.path("a"), &db.url);
-    a.wait_for_log("leading", |_| Some(()));
-    let b = tracker(home, &sb.path("b"), &db.url);
-    let both = format!("{},{}", a.addr, b.addr);
-    let _w = Daemon::worker(
-        home,
-        &both,
-        "q",
-        &["--runner", "builtin:noop", "--threads", "32"],
-    );
-    submit_every_second_jobs(home, &b.addr, 10);
+    let (mut a, b, _w) = leader_standby_and_worker(home, &sb, &db);
     let fired = wait_ticks(&db, 0, 30);
     assert_eq!(leader_port(&db), Some(port(&a)), "the first tracker leads");
 
@@ -254,17 +265,7 @@ fn a_paused_leader_cannot_fire_ticks_after_it_resumes() {
     };
     let sb = Sandbox::new();
     let home = sb.dir.path();
-    let a = tracker(home, &sb.path("a"), &db.url);
-    a.wait_for_log("leading", |_| Some(()));
-    let b = tracker(home, &sb.path("b"), &db.url);
-    let both = format!("{},{}", a.addr, b.addr);
-    let _w = Daemon::worker(
-        home,
-        &both,
-        "q",
-        &["--runner", "builtin:noop", "--threads", "32"],
-    );
-    submit_every_second_jobs(home, &b.addr, 10);
+    let (a, b, _w) = leader_standby_and_worker(home, &sb, &db);
     let fired = wait_ticks(&db, 0, 20);
 
     a.signal(libc::SIGSTOP);
