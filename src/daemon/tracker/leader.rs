@@ -97,33 +97,45 @@ impl Leadership {
         Ok(s.check_leader(&self.holder, term.epoch, now_ms())?)
     }
 
-    /// Keep taking or renewing the lease until `stop`; on a store of one's
-    /// own there is nothing to do.
+    /// Keep taking or renewing the lease until `stop`, then give it up so
+    /// that another tracker can lead at once; on a store of one's own there
+    /// is nothing to do.
     pub async fn keep(&self, store: &StoreHandle, stop: impl std::future::Future<Output = ()>) {
         let Some(ttl_ms) = self.ttl_ms else {
             return;
         };
         tokio::pin!(stop);
         let every = Duration::from_millis((ttl_ms / 3).max(1) as u64);
+        // The last term held and when it was last renewed: a failed renewal
+        // ends nothing while the lease may still be ours (every write is
+        // fenced anyway), and a renewal of the same epoch continues it.
+        let mut last: Option<(Term, Millis)> = None;
         loop {
             let now = now_ms();
             let holder = self.holder.clone();
             let epoch = store
                 .call(move |s| s.acquire_leadership(&holder, now, ttl_ms))
                 .await;
-            let before = self.current();
             let after = match epoch {
-                Ok(Some(epoch)) => match before {
-                    Some(term) if term.epoch == epoch => Some(term),
-                    _ => Some(Term { epoch, since: now }),
-                },
-                Ok(None) => None,
-                Err(e) => {
-                    // Unsure: stop leading; the lease lapses if it is ours.
-                    tracing::error!("leader lease: {e}");
+                Ok(Some(epoch)) => {
+                    let term = match last {
+                        Some((term, _)) if term.epoch == epoch => term,
+                        _ => Term { epoch, since: now },
+                    };
+                    last = Some((term, now));
+                    Some(term)
+                }
+                Ok(None) => {
+                    last = None;
                     None
                 }
+                Err(e) => {
+                    tracing::error!("leader lease: {e}");
+                    last.filter(|(_, renewed)| now < renewed + ttl_ms)
+                        .map(|(term, _)| term)
+                }
             };
+            let before = self.current();
             if after != before {
                 match after {
                     Some(term) => tracing::info!(
@@ -136,7 +148,19 @@ impl Leadership {
             }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
-                _ = &mut stop => return,
+                _ = &mut stop => break,
+            }
+        }
+        if self.term.send_replace(None).is_some() {
+            // A lease that ends now: the next tracker need not wait it out.
+            let holder = self.holder.clone();
+            let now = now_ms();
+            match store
+                .call(move |s| s.acquire_leadership(&holder, now, 0))
+                .await
+            {
+                Ok(_) => tracing::info!("gave up the leader lease"),
+                Err(e) => tracing::warn!("could not give up the leader lease: {e}"),
             }
         }
     }

@@ -266,7 +266,14 @@ async fn expire_leases(t: Arc<Tracker>) {
                 t.wake.work_for(&woken);
             }
             Ok(None) => t.leader.lost(term),
-            Err(e) => tracing::error!("expiring leases: {e}"),
+            Err(e) => {
+                // The same expired leases would be found again at once.
+                tracing::error!("expiring leases: {e}");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = t.shutdown.wait() => return,
+                }
+            }
         }
     }
 }

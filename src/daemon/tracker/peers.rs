@@ -17,14 +17,25 @@ use tokio::sync::mpsc;
 /// The longest pause between attempts to reconnect.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// How long one notification may take before the connection counts as lost.
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Relay wakeups between this tracker and the others on `url` until shutdown.
+/// Wakeups not yet sent wait (each payload once) and go on the next
+/// connection, so none is lost to a broken one.
 pub async fn relay(t: Arc<Tracker>, url: String, mut outgoing: mpsc::UnboundedReceiver<Signal>) {
     let mut backoff = Duration::from_millis(100);
+    let mut pending: BTreeSet<String> = BTreeSet::new();
     loop {
         let connected = tokio::select! {
             connected = listen_work(&url) => connected,
             _ = t.shutdown.wait() => return,
         };
+        // While there is no connection, wakeups still pile up only as
+        // distinct payloads.
+        while let Ok(more) = outgoing.try_recv() {
+            pending.insert(more.payload());
+        }
         let mut listener = match connected {
             Ok(listener) => listener,
             Err(e) => {
@@ -38,25 +49,39 @@ pub async fn relay(t: Arc<Tracker>, url: String, mut outgoing: mpsc::UnboundedRe
             }
         };
         backoff = Duration::from_millis(100);
+        // Wakeups may have been missed while there was no connection.
         t.wake.apply_all();
-        loop {
+        'connected: loop {
+            // Send what waits, oldest payloads first; stop at a failure.
+            while let Some(payload) = pending.first().cloned() {
+                let sent = tokio::select! {
+                    sent = tokio::time::timeout(NOTIFY_TIMEOUT, listener.notify(&payload)) => sent,
+                    _ = t.shutdown.wait() => return,
+                };
+                match sent {
+                    Ok(Ok(())) => {
+                        pending.remove(&payload);
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!("cannot tell other trackers about work: {e}");
+                        break 'connected;
+                    }
+                    Err(_) => {
+                        tracing::warn!("telling other trackers about work timed out");
+                        break 'connected;
+                    }
+                }
+            }
             tokio::select! {
                 incoming = listener.recv() => match incoming {
                     Some(payload) => t.wake.apply(&Signal::from_payload(&payload)),
-                    None => break,
+                    None => break 'connected,
                 },
                 signal = outgoing.recv() => {
                     let Some(first) = signal else { return };
-                    // Whatever piled up goes together, each payload once.
-                    let mut payloads = BTreeSet::from([first.payload()]);
+                    pending.insert(first.payload());
                     while let Ok(more) = outgoing.try_recv() {
-                        payloads.insert(more.payload());
-                    }
-                    for payload in payloads {
-                        if let Err(e) = listener.notify(&payload).await {
-                            tracing::warn!("cannot tell other trackers about work: {e}");
-                            break;
-                        }
+                        pending.insert(more.payload());
                     }
                 }
                 _ = t.shutdown.wait() => return,

@@ -201,6 +201,8 @@ async fn pull_loop(shared: &Arc<Shared>, shutdown: &Shutdown) {
                 }
             }
             Err(e) => {
+                // Free the slots for the sessions whose trackers answer.
+                drop(permits);
                 if !reported {
                     match &e {
                         ClientError::Wire(WireError::ShuttingDown) => {

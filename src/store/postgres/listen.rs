@@ -51,6 +51,7 @@ pub async fn listen_work(url: &str) -> Result<WorkListener> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(super::CONNECT_TIMEOUT);
     }
+    super::notice_dead_servers!(&mut config);
     let (client, mut connection) = config.connect(NoTls).await.map_err(open)?;
     let (tx, groups) = mpsc::unbounded_channel();
     tokio::spawn(async move {

@@ -27,6 +27,26 @@ use std::time::Duration;
 /// How long opening a connection may take when the URL does not say.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Notice a server that went away without closing the connection within
+/// about half a minute, not the system's two hours, unless the URL says
+/// otherwise (for the synchronous and the asynchronous client alike).
+macro_rules! notice_dead_servers {
+    ($config:expr) => {{
+        let config = $config;
+        if config.get_keepalives_idle() == std::time::Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(std::time::Duration::from_secs(10));
+        }
+        if config.get_keepalives_interval().is_none() {
+            config.keepalives_interval(std::time::Duration::from_secs(5));
+            config.keepalives_retries(3);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(std::time::Duration::from_secs(30));
+        }
+    }};
+}
+pub(crate) use notice_dead_servers;
+
 /// How many consecutive fences one value of the `fence_blocks` sequence
 /// stands for: `reserve_fences(n)` takes one value `v` and hands out
 /// `v * FENCE_BLOCK ..`, so no two calls, in any tracker, overlap.
@@ -88,6 +108,7 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("ltsd");
         }
+        notice_dead_servers!(&mut config);
         let mut client = connect(&config, &shown)?;
         schema::migrate(&mut client, &shown)?;
         Ok(PostgresStore {
@@ -262,6 +283,10 @@ fn spec_json(spec: &JobSpec) -> Result<String> {
     serde_json::to_string(spec).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
+// Rows read to be written back (a job by id or key, a run by id, a worker's
+// running runs) are read `FOR UPDATE`: another tracker's transaction on the
+// same row waits for this one instead of overwriting it with what it read
+// before (READ COMMITTED would let the last writer win).
 impl Store for PostgresStore {
     fn begin(&mut self) -> Result<()> {
         if self.client.is_closed() {
@@ -341,21 +366,23 @@ impl Store for PostgresStore {
     }
 
     fn job_by_key(&mut self, group: &str, task_id: &str) -> Result<Option<JobRecord>> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE grp = $1 AND task_id = $2");
+        let sql =
+            format!("SELECT {JOB_COLUMNS} FROM jobs WHERE grp = $1 AND task_id = $2 FOR UPDATE");
         self.query_opt(&sql, &[&group, &task_id])?
             .map(|r| job_from_row(&r))
             .transpose()
     }
 
     fn job_by_id(&mut self, id: i64) -> Result<Option<JobRecord>> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE");
         self.query_opt(&sql, &[&id])?
             .map(|r| job_from_row(&r))
             .transpose()
     }
 
     fn jobs_by_task_id(&mut self, task_id: &str) -> Result<Vec<JobRecord>> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE task_id = $1 ORDER BY grp");
+        let sql =
+            format!("SELECT {JOB_COLUMNS} FROM jobs WHERE task_id = $1 ORDER BY grp FOR UPDATE");
         self.jobs(&sql, &[&task_id])
     }
 
@@ -443,7 +470,7 @@ impl Store for PostgresStore {
     }
 
     fn run_by_id(&mut self, id: i64) -> Result<Option<RunRecord>> {
-        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1 FOR UPDATE");
         self.query_opt(&sql, &[&id])?
             .map(|r| run_from_row(&r))
             .transpose()
@@ -530,7 +557,7 @@ impl Store for PostgresStore {
 
     fn running_runs_of(&mut self, worker: &str) -> Result<Vec<RunRecord>> {
         let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE state = 'running' AND worker = $1 ORDER BY id"
+            "SELECT {RUN_COLUMNS} FROM runs WHERE state = 'running' AND worker = $1 ORDER BY id FOR UPDATE"
         );
         self.runs(&sql, &[&worker])
     }
