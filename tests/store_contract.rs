@@ -835,14 +835,24 @@ fn postgres_lost_connection_is_an_error_then_reconnects() {
     s.begin().unwrap();
     let j = insert(&mut s, now_job("g", "a"));
     s.commit().unwrap();
-    db.client()
-        .batch_execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE application_name = 'ltsd' AND datname = current_database()",
-        )
-        .unwrap();
-    // The transaction that finds the connection gone fails, without a panic...
-    let failed = s.begin().and_then(|()| s.job_by_id(j.id));
+    let terminate = || {
+        db.client()
+            .batch_execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = 'ltsd' AND datname = current_database()",
+            )
+            .unwrap()
+    };
+    // Lost while idle (a server restart): the next transaction notices at
+    // BEGIN, before doing anything, and starts on a new connection.
+    terminate();
+    s.begin().unwrap();
+    assert!(s.job_by_id(j.id).unwrap().is_some());
+    s.commit().unwrap();
+    // Lost inside a transaction: that transaction fails, without a panic...
+    s.begin().unwrap();
+    terminate();
+    let failed = s.job_by_id(j.id);
     assert!(failed.is_err(), "{failed:?}");
     let _ = s.rollback();
     // ...and the next one runs on a new connection.

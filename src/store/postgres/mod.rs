@@ -94,6 +94,13 @@ pub fn is_url(store: &str) -> bool {
 }
 
 impl PostgresStore {
+    fn reconnect(&mut self) -> Result<()> {
+        tracing::warn!(store = %self.shown, "reconnecting to PostgreSQL");
+        self.client = connect(&self.config, &self.shown)?;
+        self.statements.clear();
+        Ok(())
+    }
+
     /// Connect to the database at `url` (`postgres://user@host:port/db`)
     /// and migrate it. Failing to parse, reach or log in is `StoreError::Open`.
     pub fn open(url: &str) -> Result<Self> {
@@ -292,11 +299,18 @@ impl Store for PostgresStore {
         if self.client.is_closed() {
             // The connection was lost: the transaction that saw it failed;
             // this one starts on a new connection, or fails in turn.
-            tracing::warn!(store = %self.shown, "reconnecting to PostgreSQL");
-            self.client = connect(&self.config, &self.shown)?;
-            self.statements.clear();
+            self.reconnect()?;
         }
-        self.simple("BEGIN")
+        match self.simple("BEGIN") {
+            // A connection the server dropped while idle (a restart) is
+            // found only now, before anything was done: start again, once.
+            Err(e) => {
+                tracing::debug!(store = %self.shown, "BEGIN failed: {e}");
+                self.reconnect()?;
+                self.simple("BEGIN")
+            }
+            began => began,
+        }
     }
 
     fn commit(&mut self) -> Result<()> {
