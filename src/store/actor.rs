@@ -93,21 +93,27 @@ fn run_batch(store: &mut dyn Store, batch: Vec<Op>) -> (Vec<Reply>, Option<Store
     if let Err(e) = store.begin() {
         return (replies, Some(e));
     }
+    if batch.len() == 1 {
+        // Alone in its transaction, an operation needs no savepoint: if it
+        // fails, the whole transaction is what to roll back.
+        for op in batch {
+            let (ok, reply) = run_op(store, op);
+            replies.push(reply);
+            if !ok {
+                return match store.rollback() {
+                    Ok(()) => (replies, None),
+                    Err(e) => (replies, Some(e)),
+                };
+            }
+        }
+        return commit(store, replies);
+    }
     for op in batch {
         if let Err(e) = store.savepoint() {
             let _ = store.rollback();
             return (replies, Some(e));
         }
-        // A bug in one operation fails its caller (its reply is dropped),
-        // not the store thread and everyone after it.
-        let (ok, reply) = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(store)))
-        {
-            Ok(done) => done,
-            Err(_) => {
-                tracing::error!("a store operation panicked; its changes were rolled back");
-                (false, Box::new(|_: Option<&StoreError>| {}) as Reply)
-            }
-        };
+        let (ok, reply) = run_op(store, op);
         replies.push(reply);
         let closed = if ok {
             store.release_savepoint()
@@ -121,11 +127,101 @@ fn run_batch(store: &mut dyn Store, batch: Vec<Op>) -> (Vec<Reply>, Option<Store
             return (replies, Some(e));
         }
     }
+    commit(store, replies)
+}
+
+/// Run one operation. A bug in it fails its caller (its reply is dropped),
+/// not the store thread and everyone after it.
+fn run_op(store: &mut dyn Store, op: Op) -> (bool, Reply) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(store))) {
+        Ok(done) => done,
+        Err(_) => {
+            tracing::error!("a store operation panicked; its changes were rolled back");
+            (false, Box::new(|_: Option<&StoreError>| {}) as Reply)
+        }
+    }
+}
+
+/// Commit the transaction; if that fails, every caller in it hears so.
+fn commit(store: &mut dyn Store, replies: Vec<Reply>) -> (Vec<Reply>, Option<StoreError>) {
     match store.commit() {
         Ok(()) => (replies, None),
         Err(e) => {
             let _ = store.rollback();
             (replies, Some(e))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::JobSpec;
+    use crate::store::{JobRecord, SqliteStore};
+
+    fn job(task_id: &str) -> JobRecord {
+        JobRecord {
+            id: 0,
+            spec: JobSpec::new("g", task_id),
+            state: crate::model::JobState::Queued,
+            submitted_at: 0,
+            updated_at: 0,
+            next_fire: None,
+            run_count: 0,
+            note: None,
+        }
+    }
+
+    fn insert_then_fail(s: &mut dyn Store, task_id: &str) -> Result<()> {
+        s.insert_job(&job(task_id))?;
+        Err(StoreError::Invalid("refused".into()))
+    }
+
+    fn exists(s: &mut dyn Store, task_id: &str) -> Result<bool> {
+        Ok(s.job_by_key("g", task_id)?.is_some())
+    }
+
+    #[tokio::test]
+    async fn a_failing_operation_leaves_nothing_alone_or_among_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("lts.db")).unwrap();
+        let h = StoreHandle::spawn(Box::new(store));
+        // Alone in its transaction.
+        assert!(h.call(|s| insert_then_fail(s, "alone")).await.is_err());
+        // Among others sent together: only its own changes go.
+        let (a, b, c) = tokio::join!(
+            h.call(|s| s.insert_job(&job("before")).map(|_| ())),
+            h.call(|s| insert_then_fail(s, "among")),
+            h.call(|s| s.insert_job(&job("after")).map(|_| ())),
+        );
+        assert!(a.is_ok() && b.is_err() && c.is_ok());
+        for (task_id, kept) in [
+            ("alone", false),
+            ("among", false),
+            ("before", true),
+            ("after", true),
+        ] {
+            let found = h.call(move |s| exists(s, task_id)).await.unwrap();
+            assert_eq!(found, kept, "{task_id}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_operation_fails_its_caller_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("lts.db")).unwrap();
+        let h = StoreHandle::spawn(Box::new(store));
+        let panicked = h
+            .call(|s: &mut dyn Store| -> Result<()> {
+                s.insert_job(&job("p"))?;
+                panic!("a bug")
+            })
+            .await;
+        assert!(matches!(panicked, Err(StoreError::Closed)), "{panicked:?}");
+        h.call(|s| s.insert_job(&job("q")).map(|_| ()))
+            .await
+            .unwrap();
+        assert!(!h.call(|s| exists(s, "p")).await.unwrap());
+        assert!(h.call(|s| exists(s, "q")).await.unwrap());
     }
 }
