@@ -222,7 +222,7 @@ impl Client {
 
     /// Send a call; when the connection breaks (or the tracker is shutting
     /// down) and the call is idempotent, send it once more, to the next
-    /// tracker. `Ok(Err(..))` carries the tracker's answer, and whether it
+    /// tracker. A `Retry::Never` call runs `f` once. `Ok(Err(..))` carries the tracker's answer, and whether it
     /// answered a second attempt.
     async fn send<T, F, Fut>(
         &self,
@@ -240,8 +240,13 @@ impl Client {
             attempt += 1;
             let (rpc, addr) = self.rpc().await?;
             let failure = match f(rpc, context(timeout)).await {
-                // A tracker that is stopping did nothing: any call may go elsewhere.
-                Ok(Err(WireError::ShuttingDown)) if !second && self.addrs().len() > 1 => {
+                // A tracker that is stopping did nothing: an idempotent call
+                // may go elsewhere. Others (worker traffic above all, whose
+                // batches are sent once and whose runs belong to this
+                // tracker) hear so, and their callers try again themselves.
+                Ok(Err(WireError::ShuttingDown))
+                    if !second && retry == Retry::Idempotent && self.addrs().len() > 1 =>
+                {
                     self.reset(&addr).await;
                     continue;
                 }

@@ -607,7 +607,6 @@ fn leader_lease(s: &mut dyn Store) {
     assert_eq!(s.acquire_leadership("t1", 2_600, 500).unwrap(), Some(3));
     // The same holder coming back after expiry keeps its epoch.
     assert_eq!(s.acquire_leadership("t1", 9_000, 500).unwrap(), Some(3));
-    s.notify_work("g").unwrap();
     s.commit().unwrap();
 }
 
@@ -739,23 +738,19 @@ fn postgres_fences_are_unique_across_stores() {
 }
 
 #[test]
-fn postgres_work_notifications_arrive_on_commit_only() {
+fn postgres_work_notifications_reach_every_listener() {
     let Some(db) = pg::TestDb::create() else {
         return;
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let mut listener = rt
-        .block_on(lts::store::postgres::listen_work(&db.url))
-        .unwrap();
-    let mut s = PostgresStore::open(&db.url).unwrap();
-    s.begin().unwrap();
-    s.notify_work("rolled-back").unwrap();
-    s.rollback().unwrap();
-    s.begin().unwrap();
-    s.notify_work("g1").unwrap();
-    s.commit().unwrap();
+    let (a, mut b) = rt.block_on(async {
+        let a = lts::store::postgres::listen_work(&db.url).await.unwrap();
+        let b = lts::store::postgres::listen_work(&db.url).await.unwrap();
+        (a, b)
+    });
+    rt.block_on(a.notify("g1")).unwrap();
     let got = rt.block_on(async {
-        tokio::time::timeout(std::time::Duration::from_secs(30), listener.recv()).await
+        tokio::time::timeout(std::time::Duration::from_secs(30), b.recv()).await
     });
     assert_eq!(got.unwrap().as_deref(), Some("g1"));
 }

@@ -180,8 +180,4 @@ pub trait Store: Send {
     /// other holder can take over before what this transaction writes is
     /// committed (fencing).
     fn check_leader(&mut self, holder: &str, epoch: i64, now: Millis) -> Result<bool>;
-    /// Tell other trackers on the same database, once this transaction
-    /// commits, that `group` has new work (a no-op on SQLite, which has one
-    /// tracker).
-    fn notify_work(&mut self, group: &str) -> Result<()>;
 }

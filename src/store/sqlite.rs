@@ -927,8 +927,4 @@ impl Store for SqliteStore {
             .and_then(|mut st| st.exists(params![holder, epoch, now]))
             .map_err(backend)
     }
-
-    fn notify_work(&mut self, _group: &str) -> Result<()> {
-        Ok(())
-    }
 }

@@ -84,31 +84,38 @@ impl Wake {
         groups.entry(group.to_string()).or_default().clone()
     }
 
+    /// Wake here what `signal` names, and the other trackers too.
+    fn signal(&self, signal: Signal) {
+        self.apply(&signal);
+        self.forward(signal);
+    }
+
     /// Wake the workers of each group, and everyone watching changes.
     pub fn work_for<'a>(&self, groups: impl IntoIterator<Item = &'a String>) {
+        let mut any = false;
         for group in groups {
-            self.group(group).notify_waiters();
-            self.forward(Signal::Work(group.clone()));
+            // Work for a group wakes the change watchers too, here and there.
+            self.signal(Signal::Work(group.clone()));
+            any = true;
         }
-        self.changed();
+        if !any {
+            self.changed();
+        }
     }
 
     /// Wake everyone watching jobs, runs or logs.
     pub fn changed(&self) {
-        self.changes.notify_waiters();
-        self.forward(Signal::Changed);
+        self.signal(Signal::Changed);
     }
 
     /// Wake the scheduler: a schedule changed.
     pub fn schedule_changed(&self) {
-        self.schedule.notify_waiters();
-        self.forward(Signal::Schedule);
+        self.signal(Signal::Schedule);
     }
 
     /// Wake the lease watcher: a run was claimed.
     pub fn lease_created(&self) {
-        self.leases.notify_waiters();
-        self.forward(Signal::Lease);
+        self.signal(Signal::Lease);
     }
 
     /// Wake every waiter here: after missing other trackers' wakeups.
@@ -165,6 +172,7 @@ mod tests {
         wake.forward_to(tx);
         wake.work_for([&"g".to_string()]);
         assert_eq!(rx.recv().await, Some(Signal::Work("g".into())));
+        wake.work_for(&[]);
         assert_eq!(rx.recv().await, Some(Signal::Changed));
         wake.apply(&Signal::Schedule);
         assert!(rx.try_recv().is_err(), "applied signals are not sent on");

@@ -1,9 +1,7 @@
-//! Wake-ups between trackers that share a database: a transaction that
-//! queues work calls `Store::notify_work(group)`, which is `NOTIFY lts_work`
-//! with the group as payload, delivered by PostgreSQL only when (and if) the
-//! transaction commits. `listen_work` opens a separate asynchronous
-//! connection that `LISTEN`s on that channel and yields its payloads; the
-//! same connection can `notify` the others after a commit.
+//! Wake-ups between trackers that share a database: `listen_work` opens an
+//! asynchronous connection of its own that `LISTEN`s on the work channel and
+//! yields its payloads; the same connection `notify`s the others (after the
+//! commit whose news it carries: the tracker's relay sends it then).
 
 use super::super::{Result, StoreError};
 use super::{describe, redact};

@@ -804,9 +804,4 @@ impl Store for PostgresStore {
             )?
             .is_some())
     }
-
-    fn notify_work(&mut self, group: &str) -> Result<()> {
-        self.execute("SELECT pg_notify($1, $2)", &[&WORK_CHANNEL, &group])?;
-        Ok(())
-    }
 }
