@@ -50,6 +50,17 @@ pub fn default_data_dir() -> PathBuf {
         .join("lts")
 }
 
+/// A registry address as `--registry` takes it: HOST:PORT.
+pub fn check_registry(addr: &str) -> Result<String, String> {
+    let addr = addr.trim();
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(addr.into()),
+        _ => Err(format!(
+            "--registry {addr}: expected HOST:PORT, e.g. 127.0.0.1:7410"
+        )),
+    }
+}
+
 /// Split a comma-separated address list, dropping blanks.
 pub fn split_addrs(list: &str) -> Vec<String> {
     list.split(',')

@@ -22,7 +22,7 @@ pub use error::CliError;
 pub use output::Format;
 
 use crate::client::Client;
-use crate::protocol::{Security, Token};
+use crate::protocol::Security;
 use clap::{Parser, Subcommand};
 use control::Op;
 use spool::SpoolCommand;
@@ -189,19 +189,9 @@ impl Cli {
     }
 
     fn security_from(&self, file: &crate::config::FileConfig) -> Result<Security, CliError> {
-        let token = match self.token.as_deref().or(file.token.as_deref()) {
-            Some(text) => {
-                Some(Token::new(text).map_err(|e| CliError::usage(format!("--token: {e}")))?)
-            }
-            None => None,
-        };
-        let mut security = Security::none().with_token(token);
-        if let Some(ca) = self.tls_ca.as_ref().or(file.tls_ca.as_ref()) {
-            security = security
-                .trusting(ca)
-                .map_err(|e| CliError::usage(e.to_string()))?;
-        }
-        Ok(security)
+        let token = self.token.as_deref().or(file.token.as_deref());
+        let ca = self.tls_ca.as_deref().or(file.tls_ca.as_deref());
+        Security::from_settings(token, ca).map_err(CliError::usage)
     }
 
     /// The registry `lts nodes` asks: `--registry` (or `LTS_REGISTRY`),
@@ -227,13 +217,7 @@ impl Cli {
 }
 
 fn check_registry(addr: &str) -> Result<String, CliError> {
-    let addr = addr.trim();
-    match addr.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(addr.into()),
-        _ => Err(CliError::usage(format!(
-            "--registry {addr}: expected HOST:PORT, e.g. 127.0.0.1:7410"
-        ))),
-    }
+    crate::config::check_registry(addr).map_err(CliError::usage)
 }
 
 /// Run one `lts` invocation.

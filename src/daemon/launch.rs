@@ -17,7 +17,7 @@ use crate::client::Client;
 use crate::config::FileConfig;
 use crate::discovery::mdns::{self, Advertiser};
 use crate::discovery::Discovery;
-use crate::protocol::{Security, TlsError, Token};
+use crate::protocol::{Security, TlsError};
 use crate::store::{StoreError, StoreHandle};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -203,14 +203,9 @@ fn check_registry(addr: Option<&str>) -> Result<Option<String>, LaunchError> {
     let Some(addr) = addr.map(str::trim) else {
         return Ok(None);
     };
-    match addr.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
-            Ok(Some(addr.to_string()))
-        }
-        _ => Err(LaunchError::Usage(format!(
-            "--registry {addr}: expected HOST:PORT, e.g. 127.0.0.1:7410"
-        ))),
-    }
+    crate::config::check_registry(addr)
+        .map(Some)
+        .map_err(LaunchError::Usage)
 }
 
 /// A role's token and TLS: flags and environment first, then the config file.
@@ -225,24 +220,18 @@ fn security(
     } else {
         FileConfig::default()
     };
-    let token = match common.token.as_deref().or(file.token.as_deref()) {
-        Some(text) => {
-            Some(Token::new(text).map_err(|e| LaunchError::Usage(format!("--token: {e}")))?)
-        }
-        None => None,
-    };
-    let mut security = Security::none().with_token(token);
+    let ca = dial.and(dial_ca.or(file.tls_ca));
+    let mut security = Security::from_settings(
+        common.token.as_deref().or(file.token.as_deref()),
+        ca.as_deref(),
+    )
+    .map_err(LaunchError::Usage)?;
     if let Some(ServeTlsArgs {
         tls_cert: Some(cert),
         tls_key: Some(key),
     }) = serve
     {
         security = security.serving(cert, key)?;
-    }
-    if dial.is_some() {
-        if let Some(ca) = dial_ca.or(file.tls_ca) {
-            security = security.trusting(&ca)?;
-        }
     }
     Ok(security)
 }

@@ -32,6 +32,21 @@ impl Security {
     }
 
     /// Prove `token` on every connection, and require peers to prove it.
+    /// From settings as flags, variables or the config file give them: a
+    /// token to prove (an empty one is refused) and a CA to trust for TLS.
+    /// The error is one line naming the setting.
+    pub fn from_settings(token: Option<&str>, ca: Option<&Path>) -> Result<Self, String> {
+        let token = token
+            .map(Token::new)
+            .transpose()
+            .map_err(|e| format!("--token: {e}"))?;
+        let security = Security::none().with_token(token);
+        match ca {
+            Some(ca) => security.trusting(ca).map_err(|e| e.to_string()),
+            None => Ok(security),
+        }
+    }
+
     pub fn with_token(mut self, token: Option<Token>) -> Self {
         self.token = token;
         self
