@@ -9,7 +9,9 @@ use std::path::Path;
 use std::sync::Mutex;
 
 /// How a client with several trackers picks the one it connects to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+/// Named as clap and the config file spell it: `random`, `round-robin`, `first`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Policy {
     /// A random one; then the others in list order after it.
     #[default]
@@ -18,28 +20,6 @@ pub enum Policy {
     RoundRobin,
     /// The first that answers, in list order.
     First,
-}
-
-impl Policy {
-    /// The policy by its flag value (`random`, `round-robin`, `first`).
-    pub fn parse(s: &str) -> Result<Policy, String> {
-        match s.trim() {
-            "random" => Ok(Policy::Random),
-            "round-robin" => Ok(Policy::RoundRobin),
-            "first" => Ok(Policy::First),
-            other => Err(format!(
-                "'{other}' is not a balancing policy: random, round-robin or first"
-            )),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Policy::Random => "random",
-            Policy::RoundRobin => "round-robin",
-            Policy::First => "first",
-        }
-    }
 }
 
 /// The order to dial trackers in, and where to start next time.
@@ -155,13 +135,23 @@ mod tests {
     }
 
     #[test]
-    fn parse_names_every_policy_and_refuses_others() {
-        for p in [Policy::Random, Policy::RoundRobin, Policy::First] {
-            assert_eq!(Policy::parse(p.as_str()), Ok(p));
+    fn the_config_file_names_every_policy_as_the_flag_does() {
+        #[derive(serde::Deserialize)]
+        struct File {
+            balance: Policy,
         }
-        assert!(Policy::parse("fastest")
-            .unwrap_err()
-            .contains("round-robin"));
+        for (name, p) in [
+            ("random", Policy::Random),
+            ("round-robin", Policy::RoundRobin),
+            ("first", Policy::First),
+        ] {
+            let file: File = toml::from_str(&format!("balance = \"{name}\"")).unwrap();
+            assert_eq!(file.balance, p);
+            let value = clap::ValueEnum::to_possible_value(&p).unwrap();
+            assert_eq!(value.get_name(), name);
+        }
+        let bad = toml::from_str::<File>("balance = \"fastest\"");
+        assert!(bad.err().unwrap().to_string().contains("round-robin"));
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub struct FileConfig {
     /// The PEM certificate or CA to trust when dialing over TLS.
     pub tls_ca: Option<PathBuf>,
     /// The balancing policy over several trackers: random, round-robin, first.
-    pub balance: Option<String>,
+    pub balance: Option<crate::balance::Policy>,
 }
 
 /// The config file's path, whether or not it exists.
@@ -36,8 +36,15 @@ pub fn load_file_config() -> Result<FileConfig, String> {
         return Ok(FileConfig::default());
     };
     match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str(&text)
-            .map_err(|e| format!("config file {}: {}", path.display(), e.message())),
+        Ok(text) => toml::from_str(&text).map_err(|e| {
+            // Name the line, so that a bad value is found with its key.
+            let at = e.span().map_or(String::new(), |span| {
+                let line = text[..span.start.min(text.len())].matches('\n').count();
+                let shown = text.lines().nth(line).unwrap_or_default().trim();
+                format!(" line {} (`{shown}`):", line + 1)
+            });
+            format!("config file {}:{at} {}", path.display(), e.message())
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
         Err(e) => Err(format!("config file {}: {e}", path.display())),
     }

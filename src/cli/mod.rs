@@ -151,14 +151,7 @@ impl Cli {
         if addrs.is_empty() {
             return Err(CliError::usage("--tracker: no address given"));
         }
-        let policy = match self.balance {
-            Some(policy) => policy,
-            None => match &file.balance {
-                Some(name) => crate::balance::Policy::parse(name)
-                    .map_err(|e| CliError::usage(format!("config file: balance: {e}")))?,
-                None => crate::balance::Policy::default(),
-            },
-        };
+        let policy = self.balance.or(file.balance).unwrap_or_default();
         let turn = match policy {
             crate::balance::Policy::RoundRobin if addrs.len() > 1 => {
                 crate::balance::take_turn(&self.data_dir())

@@ -198,47 +198,41 @@ pub struct RegistryArgs {
     pub tls: ServeTlsArgs,
 }
 
-fn parse_dur(s: &str) -> Result<std::time::Duration, String> {
+/// A duration within `[min, max]`, or an error that says `what` must be.
+fn ranged(s: &str, min: u64, max: u64, what: &str) -> Result<std::time::Duration, String> {
     let d = crate::model::parse_duration(s)?;
-    if d > std::time::Duration::from_millis(crate::model::MAX_DURATION_MS) {
-        return Err(format!("'{s}' is longer than 100 years"));
+    let range = std::time::Duration::from_secs(min)..=std::time::Duration::from_secs(max);
+    if !range.contains(&d) {
+        return Err(format!("'{s}': {what}"));
     }
     Ok(d)
+}
+
+fn parse_dur(s: &str) -> Result<std::time::Duration, String> {
+    let max = crate::model::MAX_DURATION_MS / 1_000;
+    ranged(s, 0, max, "a duration is at most 100 years")
 }
 
 /// A lease spans several heartbeats (every 2 s) and ends within the hour.
 fn parse_lease(s: &str) -> Result<std::time::Duration, String> {
-    let d = crate::model::parse_duration(s)?;
-    if d < std::time::Duration::from_secs(5) || d > std::time::Duration::from_secs(3_600) {
-        return Err(format!(
-            "'{s}': a lease must be from 5s (two heartbeats and more) to 1h"
-        ));
-    }
-    Ok(d)
+    ranged(
+        s,
+        5,
+        3_600,
+        "a lease must be from 5s (two heartbeats and more) to 1h",
+    )
 }
 
 fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
-    let d = crate::model::parse_duration(s)?;
-    if d < std::time::Duration::from_secs(1) || d > std::time::Duration::from_secs(3_600) {
-        return Err(format!("'{s}': the TTL must be from 1s to 1h"));
-    }
-    Ok(d)
+    ranged(s, 1, 3_600, "the TTL must be from 1s to 1h")
 }
 
 /// Renewed every third of it, so at least a second; at most a minute, so a
 /// dead leader's work does not wait long.
 fn parse_leader_ttl(s: &str) -> Result<std::time::Duration, String> {
-    let d = crate::model::parse_duration(s)?;
-    if d < std::time::Duration::from_secs(1) || d > std::time::Duration::from_secs(60) {
-        return Err(format!("'{s}': the leader lease must be from 1s to 1m"));
-    }
-    Ok(d)
+    ranged(s, 1, 60, "the leader lease must be from 1s to 1m")
 }
 
 fn parse_grace(s: &str) -> Result<std::time::Duration, String> {
-    let d = crate::model::parse_duration(s)?;
-    if d > std::time::Duration::from_secs(86_400) {
-        return Err(format!("'{s}': the grace period is at most 1d"));
-    }
-    Ok(d)
+    ranged(s, 0, 86_400, "the grace period is at most 1d")
 }

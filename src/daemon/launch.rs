@@ -73,7 +73,7 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             let postgres_url = store_url(&a.tracker)?;
             let security = security(&a.common, Some(&a.tls), Some(&a.dial_tls))?;
             let listen = check_listen(&a.tracker.listen, &security)?;
-            let mut config = tracker_config(&a.tracker, security);
+            let mut config = tracker_config(&a.tracker, security, postgres_url.clone());
             config.registry = check_registry(a.registry.as_deref())?;
             let dir = open_data_dir(&a.common, "tracker")?;
             let store = open_store(&dir, &postgres_url).await?;
@@ -144,7 +144,7 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             standalone::run(
                 listener,
                 store,
-                tracker_config(&a.tracker, security),
+                tracker_config(&a.tracker, security, postgres_url),
                 config,
                 shutdown,
             )
@@ -186,12 +186,16 @@ async fn open_store(dir: &DataDir, url: &Option<String>) -> Result<StoreHandle, 
     })
 }
 
-fn tracker_config(opts: &TrackerOpts, security: Security) -> TrackerConfig {
+fn tracker_config(
+    opts: &TrackerOpts,
+    security: Security,
+    shared_store: Option<String>,
+) -> TrackerConfig {
     TrackerConfig {
         lease: opts.lease,
         retain: opts.retain,
         max_log_bytes: opts.max_log_bytes,
-        shared_store: store_url(opts).ok().flatten(),
+        shared_store,
         leader_ttl: opts.leader_ttl,
         security,
         ..TrackerConfig::default()

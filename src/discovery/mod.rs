@@ -49,14 +49,6 @@ impl Discovery {
             }
         }
     }
-
-    /// Says where trackers come from, for messages.
-    pub fn describe(&self) -> String {
-        match self {
-            Discovery::Static(addrs) => addrs.join(","),
-            Discovery::Mdns => format!("mDNS ({})", mdns::SERVICE_TYPE),
-        }
-    }
 }
 
 impl Trackers {
