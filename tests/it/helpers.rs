@@ -286,8 +286,23 @@ pub fn lts(home: &Path, tracker: &str, args: &[&str]) -> Out {
     lts_env(home, tracker, &[], args)
 }
 
+/// `lts ARGS`, for a command that may take long (a big `submit --file`).
+pub fn lts_within(home: &Path, tracker: &str, args: &[&str], within: Duration) -> Out {
+    lts_cmd(home, tracker, &[], args, within)
+}
+
 /// `lts ARGS` with extra environment variables.
 pub fn lts_env(home: &Path, tracker: &str, env: &[(&str, &str)], args: &[&str]) -> Out {
+    lts_cmd(home, tracker, env, args, PATIENCE)
+}
+
+fn lts_cmd(
+    home: &Path,
+    tracker: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+    within: Duration,
+) -> Out {
     let mut cmd = Command::new(LTS);
     cmd.args(args)
         .stdin(Stdio::null())
@@ -300,7 +315,7 @@ pub fn lts_env(home: &Path, tracker: &str, env: &[(&str, &str)], args: &[&str]) 
     cmd.env("RUST_LOG", "warn");
     cmd.envs(env.iter().copied());
     let child = cmd.spawn().expect("start lts");
-    wait_output(child, PATIENCE)
+    wait_output(child, within)
 }
 
 /// Run `ltsd ARGS` to its end (for commands that exit, or roles that refuse

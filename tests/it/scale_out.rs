@@ -66,6 +66,8 @@ fn jsonl(path: &Path, prefix: &str, n: usize) {
 
 #[test]
 fn jobs_submitted_across_two_trackers_each_run_exactly_once() {
+    // 50,000 jobs a tracker take longer than one command usually may.
+    const LONG: Duration = Duration::from_secs(600);
     let Some(db) = pg::TestDb::create() else {
         return;
     };
@@ -94,16 +96,18 @@ fn jobs_submitted_across_two_trackers_each_run_exactly_once() {
     let file_b = sb.path("b.jsonl");
     std::thread::scope(|scope| {
         let via_a = scope.spawn(|| {
-            lts(
+            lts_within(
                 home,
                 &a.addr,
                 &["submit", "--file", file_a.to_str().unwrap()],
+                LONG,
             )
         });
-        let via_b = lts(
+        let via_b = lts_within(
             home,
             &b.addr,
             &["submit", "--file", file_b.to_str().unwrap()],
+            LONG,
         );
         via_b.ok();
         via_a.join().unwrap().ok();
