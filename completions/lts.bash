@@ -55,6 +55,9 @@ _lts() {
             lts,spool)
                 cmd="lts__subcmd__spool"
                 ;;
+            lts,stats)
+                cmd="lts__subcmd__stats"
+                ;;
             lts,submit)
                 cmd="lts__subcmd__submit"
                 ;;
@@ -103,6 +106,9 @@ _lts() {
             lts__subcmd__help,spool)
                 cmd="lts__subcmd__help__subcmd__spool"
                 ;;
+            lts__subcmd__help,stats)
+                cmd="lts__subcmd__help__subcmd__stats"
+                ;;
             lts__subcmd__help,submit)
                 cmd="lts__subcmd__help__subcmd__submit"
                 ;;
@@ -143,7 +149,7 @@ _lts() {
 
     case "${cmd}" in
         lts)
-            opts="-o -h -V --tracker --token --tls-ca --registry --balance --mdns --data --output --help --version submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help"
+            opts="-o -h -V --tracker --token --tls-ca --registry --balance --mdns --data --output --help --version submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -475,7 +481,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__help)
-            opts="submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help"
+            opts="submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -687,6 +693,20 @@ _lts() {
         lts__subcmd__help__subcmd__spool__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__help__subcmd__stats)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1247,6 +1267,60 @@ _lts() {
                 return 0
             fi
             case "${prev}" in
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__stats)
+            opts="-g -o -h --group --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -g)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --tracker)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -49,6 +49,7 @@ complete -c lts -n "__fish_lts_needs_command" -f -a "trigger" -d 'Run a job once
 complete -c lts -n "__fish_lts_needs_command" -f -a "retry" -d 'Run a job\'s last run again when it did not succeed'
 complete -c lts -n "__fish_lts_needs_command" -f -a "feedback" -d 'Print (and acknowledge) the results of jobs submitted with --feedback'
 complete -c lts -n "__fish_lts_needs_command" -f -a "spool" -d 'List or deliver the jobs kept by `submit --spool` while no tracker answered'
+complete -c lts -n "__fish_lts_needs_command" -f -a "stats" -d 'Counts by state and group, throughput and queue age'
 complete -c lts -n "__fish_lts_needs_command" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
 complete -c lts -n "__fish_lts_needs_command" -f -a "bench" -d 'Load a cluster (or an in-process one) and print throughput and latency'
 complete -c lts -n "__fish_lts_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -288,6 +289,19 @@ complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcomman
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the jobs waiting in the spool, oldest first'
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "flush" -d 'Deliver the waiting jobs to the tracker, in the order they were spooled'
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lts -n "__fish_lts_using_subcommand stats" -s g -l group -d 'Only this worker group' -r
+complete -c lts -n "__fish_lts_using_subcommand stats" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand stats" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand stats" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand stats" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand stats" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand stats" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand stats" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand stats" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand cron" -s n -l count -d 'How many fire times' -r
 complete -c lts -n "__fish_lts_using_subcommand cron" -l from -d 'Start after this time [default: now]' -r
 complete -c lts -n "__fish_lts_using_subcommand cron" -l tz -d 'The time zone [default: this machine\'s]' -r
@@ -336,21 +350,22 @@ complete -c lts -n "__fish_lts_using_subcommand completions" -s o -l output -d '
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand completions" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "submit" -d 'Submit a job and print its task id'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "jobs" -d 'List jobs'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "job" -d 'Show one job with its runs'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "nodes" -d 'List the nodes (from the registry, else the tracker) or watch them join, leave and change master'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "cancel" -d 'Cancel a job: no more runs; a queued run leaves the queue, a running one is stopped'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "suspend" -d 'Suspend a job: no more ticks; a running run finishes'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "resume" -d 'Resume a suspended job: missed ticks follow its misfire policy'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "trigger" -d 'Run a job once more now; its schedule is untouched'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "retry" -d 'Run a job\'s last run again when it did not succeed'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "feedback" -d 'Print (and acknowledge) the results of jobs submitted with --feedback'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "spool" -d 'List or deliver the jobs kept by `submit --spool` while no tracker answered'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "bench" -d 'Load a cluster (or an in-process one) and print throughput and latency'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool cron bench completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "submit" -d 'Submit a job and print its task id'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "jobs" -d 'List jobs'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "job" -d 'Show one job with its runs'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "nodes" -d 'List the nodes (from the registry, else the tracker) or watch them join, leave and change master'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "cancel" -d 'Cancel a job: no more runs; a queued run leaves the queue, a running one is stopped'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "suspend" -d 'Suspend a job: no more ticks; a running run finishes'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "resume" -d 'Resume a suspended job: missed ticks follow its misfire policy'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "trigger" -d 'Run a job once more now; its schedule is untouched'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "retry" -d 'Run a job\'s last run again when it did not succeed'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "feedback" -d 'Print (and acknowledge) the results of jobs submitted with --feedback'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "spool" -d 'List or deliver the jobs kept by `submit --spool` while no tracker answered'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "stats" -d 'Counts by state and group, throughput and queue age'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "bench" -d 'Load a cluster (or an in-process one) and print throughput and latency'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "list" -d 'List the jobs waiting in the spool, oldest first'
 complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "flush" -d 'Deliver the waiting jobs to the tracker, in the order they were spooled'

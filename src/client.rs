@@ -7,7 +7,7 @@
 //! per tracker call. `lts` and embedded workers use it; so can any Rust program.
 
 use crate::balance::{Balancer, Policy, Retry};
-use crate::model::{FeedbackItem, JobDetail, JobSpec, JobView, NodeView};
+use crate::model::{FeedbackItem, JobDetail, JobSpec, JobView, NodeView, StoreStats};
 use crate::protocol::{
     connect, ConnectError, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobRef, LogPage,
     LogQuery, PullRequest, Security, SubmitAck, TrackerRpcClient, Upstream, WireError,
@@ -346,6 +346,19 @@ impl Client {
         self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| {
             let job = job.clone();
             async move { c.job(ctx, job).await }
+        })
+        .await
+    }
+
+    /// Counts for `lts stats`, over runs that ended in the last `window_ms`.
+    pub async fn stats(
+        &self,
+        group: Option<String>,
+        window_ms: i64,
+    ) -> Result<StoreStats, ClientError> {
+        self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| {
+            let group = group.clone();
+            async move { c.stats(ctx, group, window_ms).await }
         })
         .await
     }

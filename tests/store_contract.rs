@@ -611,6 +611,82 @@ fn leader_lease(s: &mut dyn Store) {
 }
 
 /// One `#[test]` per contract function and backend.
+fn stats_by_group_state_queue_and_window(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let empty = s.stats(10_000, 60_000).unwrap();
+    assert!(empty.jobs.is_empty() && empty.queues.is_empty() && empty.ended.is_empty());
+    let a1 = insert(s, now_job("a", "1"));
+    let a2 = insert(s, now_job("a", "2"));
+    insert(s, job("a", "3", Schedule::Now, JobState::Failed, 1_000));
+    let b1 = insert(s, job("b", "1", Schedule::Now, JobState::Running, 1_000));
+    // Group a: two runs due (the oldest at 300), one not due yet, one buffered.
+    add_run(s, &a1, 1, 500);
+    add_run(s, &a2, 1, 300);
+    add_run(s, &a2, 2, 90_000);
+    let mut buffered = RunRecord::queued(&a1, 2, 200);
+    buffered.due_at = BUFFERED;
+    s.insert_run(&buffered).unwrap();
+    // Group b: one running, runs ended inside and outside the window.
+    let mut running = add_run(s, &b1, 1, 100);
+    running.state = RunState::Running;
+    s.update_run(&running).unwrap();
+    for (n, (outcome, ended)) in [
+        (RunOutcome::Succeeded, 9_000),
+        (RunOutcome::Succeeded, 5_000),
+        (RunOutcome::Failed, 8_000),
+        (RunOutcome::Succeeded, 1_000),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut r = add_run(s, &b1, n as u32 + 2, 200 + n as i64);
+        r.end(outcome, ended, "done");
+        s.update_run(&r).unwrap();
+    }
+
+    let st = s.stats(10_000, 6_000).unwrap();
+    assert_eq!((st.at, st.window_ms), (10_000, 6_000));
+    let jobs: Vec<_> = st
+        .jobs
+        .iter()
+        .map(|c| (c.group.as_str(), c.state, c.count))
+        .collect();
+    let mut sorted = jobs;
+    sorted.sort_by_key(|&(g, st, _)| (g.to_string(), st.as_str()));
+    assert_eq!(
+        sorted,
+        vec![
+            ("a", JobState::Failed, 1),
+            ("a", JobState::Queued, 2),
+            ("b", JobState::Running, 1),
+        ]
+    );
+    let queues: Vec<_> = st
+        .queues
+        .iter()
+        .map(|q| (q.group.as_str(), q.runs, q.oldest_due))
+        .collect();
+    assert_eq!(queues, vec![("a", 4, Some(300))]);
+    let ended: Vec<_> = st
+        .ended
+        .iter()
+        .map(|e| (e.group.as_str(), e.outcome, e.count))
+        .collect();
+    assert_eq!(
+        ended,
+        vec![
+            ("b", RunOutcome::Failed, 1),
+            ("b", RunOutcome::Succeeded, 2)
+        ]
+    );
+    // Nothing due yet: the queue is counted but has no age.
+    let early = s.stats(100, 60_000).unwrap();
+    assert_eq!(early.queues[0].oldest_due, None);
+    assert_eq!(early.queues[0].runs, 4);
+    assert_eq!(st.clone().only("b").queues, vec![]);
+    s.commit().unwrap();
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -649,6 +725,7 @@ contract!(
     logs_append_read_trim,
     savepoints_and_rollback,
     leader_lease,
+    stats_by_group_state_queue_and_window,
 );
 
 #[test]

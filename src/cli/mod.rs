@@ -15,6 +15,7 @@ mod logs;
 mod nodes;
 mod output;
 mod spool;
+mod stats;
 mod submit;
 mod submit_file;
 
@@ -113,6 +114,8 @@ pub enum Command {
     Feedback(feedback::FeedbackArgs),
     /// List or deliver the jobs kept by `submit --spool` while no tracker answered
     Spool(spool::SpoolArgs),
+    /// Counts by state and group, throughput and queue age
+    Stats(stats::StatsArgs),
     /// Print the next fire times of a cron expression, or why it is invalid
     Cron(cron::CronArgs),
     /// Load a cluster (or an in-process one) and print throughput and latency
@@ -227,6 +230,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Job(args) => job::run(&cli.client().await?, args, format).await,
         Command::Logs(args) => logs::run(&cli.client().await?, args, format).await,
         Command::Nodes(args) => nodes::run(&cli, args, format).await,
+        Command::Stats(args) => stats::run(&cli.client().await?, args, format).await,
         Command::Cancel(args) => control::run(&cli.client().await?, Op::Cancel, args, format).await,
         Command::Suspend(args) => {
             control::run(&cli.client().await?, Op::Suspend, args, format).await

@@ -4,10 +4,12 @@
 
 mod duration;
 mod ids;
+mod stats;
 mod validate;
 
 pub use duration::{format_duration, parse_duration};
 pub use ids::{new_task_id, valid_name};
+pub use stats::{OutcomeCount, QueueCount, StateCount, StoreStats};
 pub use validate::{validate_job, ValidationError, MAX_DURATION_MS, MAX_TIME_MS};
 
 use serde::{Deserialize, Serialize};
@@ -136,7 +138,7 @@ impl JobSpec {
 }
 
 /// A job's state, as SPEC names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Scheduled,
@@ -245,7 +247,7 @@ impl RunState {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunOutcome {
     Succeeded,

@@ -24,12 +24,12 @@ pub use transport::{
 
 use crate::model::{
     FeedbackItem, JobDetail, JobKind, JobSpec, JobState, JobView, LogEntry, Millis, NodeView,
-    RunOutcome, Stream,
+    RunOutcome, StoreStats, Stream,
 };
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; peers must agree exactly.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// How a caller names a job: by task id, with its group when the id alone is
 /// not unique in the cluster.
@@ -178,6 +178,9 @@ pub trait TrackerRpc {
     async fn wait(job: JobRef, wait_ms: u64) -> Result<JobDetail, WireError>;
     async fn logs(query: LogQuery) -> Result<LogPage, WireError>;
     async fn nodes() -> Result<Vec<NodeView>, WireError>;
+    /// Job counts by group and state, queues and their age, and the runs
+    /// that ended in the last `window_ms`; only `group`'s when given.
+    async fn stats(group: Option<String>, window_ms: i64) -> Result<StoreStats, WireError>;
     /// A client group's feedback after `after_id`, waiting up to `wait_ms`
     /// for some when there is none.
     async fn feedback(

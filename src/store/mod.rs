@@ -16,7 +16,10 @@ pub use postgres::PostgresStore;
 pub use records::{JobRecord, LogRecord, RunRecord};
 pub use sqlite::SqliteStore;
 
-use crate::model::{FeedbackItem, JobKind, JobState, Millis};
+use crate::model::{
+    FeedbackItem, JobKind, JobState, Millis, OutcomeCount, QueueCount, RunOutcome, StateCount,
+    StoreStats,
+};
 use thiserror::Error;
 
 /// A store failure. Cloneable, because a failed group commit fails every
@@ -72,6 +75,48 @@ pub struct JobQuery {
     pub limit: usize,
 }
 
+/// Assemble `StoreStats` from the backends' aggregate rows:
+/// (group, state, count), the queues, and (group, outcome, count).
+fn stats_from_rows(
+    now: Millis,
+    window_ms: i64,
+    jobs: Vec<(String, String, i64)>,
+    queues: Vec<QueueCount>,
+    ended: Vec<(String, String, i64)>,
+) -> Result<StoreStats> {
+    let jobs = jobs
+        .into_iter()
+        .map(|(group, state, count)| {
+            let state = JobState::parse(&state)
+                .ok_or_else(|| StoreError::Invalid(format!("unknown job state '{state}'")))?;
+            Ok(StateCount {
+                group,
+                state,
+                count: count.max(0) as u64,
+            })
+        })
+        .collect::<Result<_>>()?;
+    let ended = ended
+        .into_iter()
+        .map(|(group, outcome, count)| {
+            let outcome = RunOutcome::parse(&outcome)
+                .ok_or_else(|| StoreError::Invalid(format!("unknown run outcome '{outcome}'")))?;
+            Ok(OutcomeCount {
+                group,
+                outcome,
+                count: count.max(0) as u64,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(StoreStats {
+        at: now,
+        window_ms,
+        jobs,
+        queues,
+        ended,
+    })
+}
+
 /// Row-level operations on jobs, runs and log lines. Every call happens
 /// inside a transaction that `StoreHandle` opens; `savepoint` and
 /// `rollback_to_savepoint` let one caller's failure leave the others' work in
@@ -121,6 +166,10 @@ pub trait Store: Send {
     /// The earliest due time among queued runs of `group`, ignoring
     /// buffered runs (which wait for their predecessor, not for a time).
     fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>>;
+    /// Jobs by (group, state), each group's queued runs with the oldest due
+    /// time among those due at `now`, and runs that ended in the last
+    /// `window_ms` by (group, outcome): a few aggregate queries on indexes.
+    fn stats(&mut self, now: Millis, window_ms: i64) -> Result<StoreStats>;
     /// Running runs whose lease ended before `now`.
     fn expired_runs(&mut self, now: Millis, limit: usize) -> Result<Vec<RunRecord>>;
     /// Runs a worker holds, as far as the tracker knows.

@@ -4,7 +4,9 @@
 //! open; a file from a newer ltsd is refused rather than touched.
 
 use super::{JobQuery, JobRecord, LogRecord, LogStats, Result, RunRecord, Store, StoreError};
-use crate::model::{FeedbackItem, JobSpec, JobState, Millis, RunOutcome, RunState, Stream};
+use crate::model::{
+    FeedbackItem, JobSpec, JobState, Millis, QueueCount, RunOutcome, RunState, StoreStats, Stream,
+};
 use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
@@ -114,6 +116,10 @@ CREATE TABLE leader (
     epoch       INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL
 );
+"#,
+    r#"
+-- `lts stats`: jobs counted by (group, state) from the index alone.
+CREATE INDEX jobs_by_group_state ON jobs (grp, state);
 "#,
 ];
 
@@ -627,6 +633,57 @@ impl Store for SqliteStore {
                     .collect()
             })
             .map_err(backend)
+    }
+
+    fn stats(&mut self, now: Millis, window_ms: i64) -> Result<StoreStats> {
+        let jobs = self
+            .conn
+            .prepare_cached(
+                "SELECT grp, state, count(*) FROM jobs INDEXED BY jobs_by_group_state \
+                 GROUP BY grp, state ORDER BY grp, state",
+            )
+            .and_then(|mut st| {
+                st.query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+                })?
+                .collect::<rusqlite::Result<Vec<(String, String, i64)>>>()
+            })
+            .map_err(backend)?;
+        // The oldest due time among runs due at `now`; buffered runs have
+        // `due_at = BUFFERED`, later than any `now`, so they never age.
+        let queues = self
+            .conn
+            .prepare_cached(
+                "SELECT grp, count(*), min(CASE WHEN due_at <= ?1 THEN due_at END) \
+                 FROM runs INDEXED BY runs_due WHERE state = 'queued' \
+                 GROUP BY grp ORDER BY grp",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![now], |r| {
+                    Ok(QueueCount {
+                        group: r.get(0)?,
+                        runs: r.get::<_, i64>(1)? as u64,
+                        oldest_due: r.get(2)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(backend)?;
+        let ended = self
+            .conn
+            .prepare_cached(
+                "SELECT grp, outcome, count(*) FROM runs INDEXED BY runs_ended \
+                 WHERE state = 'done' AND ended_at > ?1 AND outcome IS NOT NULL \
+                 GROUP BY grp, outcome ORDER BY grp, outcome",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![now - window_ms], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+                })?
+                .collect::<rusqlite::Result<Vec<(String, String, i64)>>>()
+            })
+            .map_err(backend)?;
+        super::stats_from_rows(now, window_ms, jobs, queues, ended)
     }
 
     fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>> {

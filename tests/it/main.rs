@@ -28,3 +28,4 @@ mod roles;
 mod scale_out;
 mod schedule;
 mod spool;
+mod stats;

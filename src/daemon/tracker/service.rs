@@ -3,7 +3,9 @@
 //! (`pull`, `wait`, `logs`) wait on `Wake`, never on a timer loop.
 
 use super::{control, queue, Tracker};
-use crate::model::{now_ms, FeedbackItem, JobDetail, JobState, JobView, NodeView, Role};
+use crate::model::{
+    now_ms, FeedbackItem, JobDetail, JobState, JobView, NodeView, Role, StoreStats,
+};
 use crate::protocol::{
     serve_connection, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobRef, LogPage, LogQuery,
     PullRequest, SubmitAck, TrackerRpc, Upstream, WireError, WorkerInfo,
@@ -289,6 +291,29 @@ impl TrackerRpc for Conn {
                 });
             }
         }
+    }
+
+    async fn stats(
+        self,
+        _: Context,
+        group: Option<String>,
+        window_ms: i64,
+    ) -> Result<StoreStats, WireError> {
+        if window_ms <= 0 {
+            return Err(WireError::InvalidInput(format!(
+                "the stats window must be positive, not {window_ms} ms"
+            )));
+        }
+        let now = now_ms();
+        let stats = self
+            .t
+            .store
+            .call(move |s| Ok::<_, WireError>(s.stats(now, window_ms)?))
+            .await?;
+        Ok(match group {
+            Some(group) => stats.only(&group),
+            None => stats,
+        })
     }
 
     async fn nodes(self, _: Context) -> Result<Vec<NodeView>, WireError> {

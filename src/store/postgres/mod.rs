@@ -18,7 +18,9 @@ pub use schema::SCHEMA_VERSION;
 use super::{
     JobQuery, JobRecord, LogRecord, LogStats, Result, RunRecord, Store, StoreError, BUFFERED,
 };
-use crate::model::{FeedbackItem, JobSpec, JobState, Millis, RunOutcome, RunState, Stream};
+use crate::model::{
+    FeedbackItem, JobSpec, JobState, Millis, QueueCount, RunOutcome, RunState, StoreStats, Stream,
+};
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Row, Statement};
 use std::collections::HashMap;
@@ -552,6 +554,43 @@ impl Store for PostgresStore {
              ORDER BY priority DESC, id LIMIT $3 FOR UPDATE SKIP LOCKED"
         );
         self.runs(&sql, &[&group, &now, &limit(n)])
+    }
+
+    fn stats(&mut self, now: Millis, window_ms: i64) -> Result<StoreStats> {
+        let pairs = |rows: Vec<Row>| -> Result<Vec<(String, String, i64)>> {
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect::<std::result::Result<_, postgres::Error>>()
+                .map_err(backend)
+        };
+        let jobs = pairs(self.query(
+            "SELECT grp, state, count(*) FROM jobs GROUP BY grp, state ORDER BY grp, state",
+            &[],
+        )?)?;
+        // Buffered runs have `due_at = BUFFERED`, later than any `now`.
+        let queues = self
+            .query(
+                "SELECT grp, count(*), min(due_at) FILTER (WHERE due_at <= $1) \
+                 FROM runs WHERE state = 'queued' GROUP BY grp ORDER BY grp",
+                &[&now],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(QueueCount {
+                    group: r.try_get(0)?,
+                    runs: r.try_get::<_, i64>(1)?.max(0) as u64,
+                    oldest_due: r.try_get(2)?,
+                })
+            })
+            .collect::<std::result::Result<_, postgres::Error>>()
+            .map_err(backend)?;
+        let ended = pairs(self.query(
+            "SELECT grp, outcome, count(*) FROM runs \
+             WHERE state = 'done' AND ended_at > $1 AND outcome IS NOT NULL \
+             GROUP BY grp, outcome ORDER BY grp, outcome",
+            &[&(now - window_ms)],
+        )?)?;
+        super::stats_from_rows(now, window_ms, jobs, queues, ended)
     }
 
     fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>> {
