@@ -83,3 +83,31 @@ pub async fn keep_registered(
         }
     }
 }
+
+/// A node's registration running in the background, ended by `leave`.
+pub struct Registration {
+    leave: crate::daemon::ShutdownTrigger,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Registration {
+    /// Register `node` with the registry at `addr` (dialled with `security`)
+    /// and keep it registered until `leave`.
+    pub fn start(
+        addr: String,
+        security: crate::protocol::Security,
+        node: NodeInfo,
+        slots_used: impl Fn() -> u32 + Send + 'static,
+    ) -> Registration {
+        let registry = RegistryClient::new(addr, node.role.as_str()).with_security(security);
+        let (leave, until) = Shutdown::new();
+        let task = tokio::spawn(keep_registered(registry, node, slots_used, until));
+        Registration { leave, task }
+    }
+
+    /// Leave the registry and wait until that is done (or given up).
+    pub async fn leave(self) {
+        self.leave.trigger();
+        let _ = self.task.await;
+    }
+}

@@ -8,7 +8,7 @@ mod masters;
 mod membership;
 
 pub use masters::{MasterChange, MasterWatch};
-pub use membership::keep_registered;
+pub use membership::{keep_registered, Registration};
 
 use crate::model::{NodeView, Role};
 use crate::protocol::registry::{

@@ -21,7 +21,7 @@ use crate::daemon::Shutdown;
 use crate::model::{now_ms, Millis, Role};
 use crate::protocol::registry::NodeInfo;
 use crate::protocol::Security;
-use crate::registry::{keep_registered, RegistryClient};
+use crate::registry::Registration;
 use crate::store::{PostgresStore, SqliteStore, StoreError, StoreHandle};
 use nodes::Nodes;
 use std::path::Path;
@@ -159,7 +159,6 @@ pub async fn run(
     let leases = tokio::spawn(expire_leases(tracker.clone()));
     let ticks = tokio::spawn(fire_ticks(tracker.clone()));
     let pruner = tokio::spawn(prune(tracker.clone(), config.retain));
-    let (leave_registry, registered) = Shutdown::new();
     let registration = config.registry.map(|addr| {
         let node = NodeInfo {
             id: tracker.id.clone(),
@@ -170,8 +169,7 @@ pub async fn run(
             slots: 0,
             started_at: tracker.started_at,
         };
-        let registry = RegistryClient::new(addr, "tracker").with_security(config.security.clone());
-        tokio::spawn(keep_registered(registry, node, || 0, registered))
+        Registration::start(addr, config.security.clone(), node, || 0)
     });
     crate::daemon::accept_until(&listener, &shutdown, |stream, peer| {
         service::serve(tracker.clone(), stream, peer)
@@ -179,9 +177,8 @@ pub async fn run(
     .await;
     drop(listener);
     tracing::info!("tracker stopping");
-    leave_registry.trigger();
     if let Some(registration) = registration {
-        let _ = registration.await;
+        registration.leave().await;
     }
     tracker.wake.changed();
     let _ = leases.await;

@@ -22,7 +22,7 @@ use crate::protocol::registry::NodeInfo;
 use crate::protocol::{
     Dispatch, Heartbeat, PullRequest, RunResult, Upstream, WireError, WorkerInfo,
 };
-use crate::registry::{keep_registered, RegistryClient};
+use crate::registry::Registration;
 use outbox::Outbox;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -135,7 +135,6 @@ async fn session(
     });
     let heartbeats = tokio::spawn(heartbeat_loop(shared.clone(), shutdown.clone()));
     // The registration outlives the drain: the worker leaves once idle.
-    let (leave_registry, registered) = Shutdown::new();
     let registration = shared.config.registry.clone().map(|addr| {
         let node = NodeInfo {
             id: shared.info.id.clone(),
@@ -148,16 +147,13 @@ async fn session(
         };
         let busy = shared.clone();
         let load = move || busy.active().len() as u32;
-        let registry =
-            RegistryClient::new(addr, "worker").with_security(shared.client.security().clone());
-        tokio::spawn(keep_registered(registry, node, load, registered))
+        Registration::start(addr, shared.client.security().clone(), node, load)
     });
     pull_loop(&shared, &shutdown).await;
     drain(&shared).await;
     heartbeats.abort();
-    leave_registry.trigger();
     if let Some(registration) = registration {
-        let _ = registration.await;
+        registration.leave().await;
     }
     drop(shared);
     let _ = shipper.await;
