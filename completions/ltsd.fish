@@ -26,7 +26,7 @@ end
 
 complete -c ltsd -n "__fish_ltsd_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ltsd -n "__fish_ltsd_needs_command" -s V -l version -d 'Print version'
-complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "standalone" -d 'Tracker, registry and one worker in one process: the quick start'
+complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "standalone" -d 'A tracker (which also keeps node membership) and one worker in one process: the quick start'
 complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "tracker" -d 'The JobTracker: durable queue, scheduling, dispatch, recovery'
 complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "worker" -d 'The TaskTracker: pulls runs of its node group and runs them'
 complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "registry" -d 'Node membership: registrations with a TTL, one master per node group, a watchable stream of changes'
@@ -84,7 +84,7 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -s h -l help -d 'Pri
 complete -c ltsd -n "__fish_ltsd_using_subcommand cert" -l out -d 'The directory to write cert.pem and key.pem into (made if missing; existing files are kept)' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand cert" -l san -d 'Another host name or IP address the certificate is for (repeatable); localhost, 127.0.0.1, ::1 and this host\'s name always are' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand cert" -s h -l help -d 'Print help'
-complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker registry cert help" -f -a "standalone" -d 'Tracker, registry and one worker in one process: the quick start'
+complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker registry cert help" -f -a "standalone" -d 'A tracker (which also keeps node membership) and one worker in one process: the quick start'
 complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker registry cert help" -f -a "tracker" -d 'The JobTracker: durable queue, scheduling, dispatch, recovery'
 complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker registry cert help" -f -a "worker" -d 'The TaskTracker: pulls runs of its node group and runs them'
 complete -c ltsd -n "__fish_ltsd_using_subcommand help; and not __fish_seen_subcommand_from standalone tracker worker registry cert help" -f -a "registry" -d 'Node membership: registrations with a TTL, one master per node group, a watchable stream of changes'

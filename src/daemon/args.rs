@@ -13,7 +13,7 @@ use std::path::PathBuf;
 queue and dispatches due runs, `worker` pulls runs for its node group and runs them, \
 `registry` keeps node membership (heartbeats, a TTL, one master per node group) for \
 trackers and workers started with --registry, `standalone` runs a tracker and a worker \
-in one process on the embedded SQLite store; `cert` writes a self-signed TLS certificate \
+in one process (on the embedded SQLite store unless --store names PostgreSQL); `cert` writes a self-signed TLS certificate \
 for them.\n\n\
 Securing a cluster: give every node the same --token (or LTS_TOKEN, or `token` in \
 lts/config.toml); nodes prove it to each other without sending it, and a role refuses \
@@ -31,7 +31,7 @@ pub struct Ltsd {
 
 #[derive(Debug, Subcommand)]
 pub enum RoleCmd {
-    /// Tracker, registry and one worker in one process: the quick start
+    /// A tracker (which also keeps node membership) and one worker in one process: the quick start
     Standalone(StandaloneArgs),
     /// The JobTracker: durable queue, scheduling, dispatch, recovery
     Tracker(TrackerArgs),
