@@ -363,7 +363,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__worker)
-            opts="-h --group --peers --tracker --registry --mdns --threads --runner --allow-commands --grace --data --token --tls-ca --help"
+            opts="-h --group --peers --tracker --registry --mdns --threads --runner --allow-commands --grace --data --token --tls-ca --tls-cert --tls-key --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -406,6 +406,14 @@ _ltsd() {
                     return 0
                     ;;
                 --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

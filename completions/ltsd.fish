@@ -71,6 +71,8 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l grace -d 'On SIGTER
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l data -d 'Where the role keeps its state [default: the platform data dir + lts]' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; required to listen on a non-loopback address [default: `token` in lts/config.toml]' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tls-ca -d 'Dial over TLS, trusting this PEM certificate or CA (a self-signed certificate is its own CA) [default: `tls_ca` in lts/config.toml]' -r -F
+complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tls-cert -d 'The cluster\'s PEM certificate, as the trackers serve it: dial over TLS trusting it (as --tls-ca)' -r -F
+complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tls-key -d 'The certificate\'s key; a dialing role does not use it (accepted so every role takes the same pair)' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) instead of --tracker'
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l allow-commands -d 'Run the command a job carries (`lts submit -- CMD ARGS..`)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -s h -l help -d 'Print help'

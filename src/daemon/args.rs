@@ -73,6 +73,19 @@ pub struct DialTlsArgs {
     pub tls_ca: Option<PathBuf>,
 }
 
+/// The cluster's TLS pair on a role that only dials (SPEC gives every role
+/// `--tls-cert`/`--tls-key`): the certificate is trusted as `--tls-ca` is,
+/// so one self-signed pair can be handed to every node alike.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterTlsArgs {
+    /// The cluster's PEM certificate, as the trackers serve it: dial over TLS trusting it (as --tls-ca)
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's key; a dialing role does not use it (accepted so every role takes the same pair)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
 /// Options of the tracker part of a role.
 #[derive(Debug, Clone, Args)]
 pub struct TrackerOpts {
@@ -172,6 +185,8 @@ pub struct WorkerArgs {
     pub common: CommonArgs,
     #[command(flatten)]
     pub tls: DialTlsArgs,
+    #[command(flatten)]
+    pub cluster_tls: ClusterTlsArgs,
 }
 
 #[derive(Debug, Args)]

@@ -91,7 +91,10 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             let mut config = worker_config(a.group.clone(), &a.worker)?;
             config.spool_dir = Some(data_path(&a.common));
             config.registry = registry;
-            let security = security(&a.common, None, Some(&a.tls))?;
+            let dial = DialTlsArgs {
+                tls_ca: a.tls.tls_ca.clone().or(a.cluster_tls.tls_cert.clone()),
+            };
+            let security = security(&a.common, None, Some(&dial))?;
             trigger.on_signals(|| std::process::exit(0));
             match (&a.tracker, &config.registry) {
                 // Through a registry: one session, with the tracker it lists first.
@@ -236,6 +239,11 @@ fn security(
     }) = serve
     {
         security = security.serving(cert, key)?;
+        // A role that also dials trusts its own certificate when nothing
+        // else is named: one self-signed pair for the whole cluster.
+        if dial.is_some() && ca.is_none() {
+            security = security.trusting(cert)?;
+        }
     }
     Ok(security)
 }

@@ -281,6 +281,30 @@ fn ltsd_cert_makes_a_pair_for_a_tls_tracker_and_its_workers() {
     );
     assert_eq!(logs.ok(), "sealed\n");
 
+    // A worker given the cluster's pair, as SPEC gives every role, trusts
+    // its certificate.
+    let _paired = Daemon::worker(
+        home,
+        &tracker.addr,
+        "h",
+        &[
+            "--allow-commands",
+            "--token",
+            TOKEN,
+            "--tls-cert",
+            cert,
+            "--tls-key",
+            key,
+        ],
+    );
+    let out = lts_env(
+        home,
+        &tracker.addr,
+        &[("LTS_TOKEN", TOKEN), ("LTS_TLS_CA", cert)],
+        &["submit", "--wait", "-g", "h", "--", "true"],
+    );
+    assert_eq!(out.code, 0, "{out:?}\n{}", tracker.log());
+
     // Without the CA, lts speaks plain TCP and the tracker says it needs TLS.
     let plain = lts(home, &tracker.addr, &["--token", TOKEN, "jobs"]);
     assert_one_line_error(&plain, 1, &["serves TLS only", "--tls-ca"]);
