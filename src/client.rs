@@ -12,9 +12,10 @@ use crate::protocol::{
     connect, ConnectError, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobRef, LogPage,
     LogQuery, PullRequest, Security, SubmitAck, TrackerRpcClient, Upstream, WireError,
 };
+use crate::protocol::{context, CONNECT_TIMEOUT};
 use crate::registry::RegistryClient;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::Mutex;
 
@@ -44,8 +45,6 @@ pub enum ClientError {
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Extra time a long poll gets beyond its wait.
 const POLL_SLACK: Duration = Duration::from_secs(10);
-/// How long connecting to one address may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where a client finds its trackers.
 enum Source {
@@ -65,12 +64,6 @@ pub struct Client {
     role: &'static str,
     security: Security,
     current: Mutex<Option<(TrackerRpcClient, String)>>,
-}
-
-fn context(timeout: Duration) -> tarpc::context::Context {
-    let mut ctx = tarpc::context::current();
-    ctx.deadline = Instant::now() + timeout;
-    ctx
 }
 
 impl Client {

@@ -19,7 +19,8 @@ pub use handshake::{Hello, Welcome, HANDSHAKE_TIMEOUT, WRONG_TOKEN};
 pub use security::Security;
 pub use tls::TlsError;
 pub use transport::{
-    accept, connect, dial, serve_connection, transport, BoxedIo, ConnectError, Connected, Transport,
+    accept, connect, context, dial, serve_connection, transport, BoxedIo, ConnectError, Connected,
+    Transport, CONNECT_TIMEOUT,
 };
 
 use crate::model::{

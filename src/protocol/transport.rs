@@ -52,6 +52,16 @@ pub struct Connected {
 
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
+/// How long dialing and handshaking one address may take, for any client.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A call's context: it gives up `timeout` from now.
+pub fn context(timeout: Duration) -> tarpc::context::Context {
+    let mut ctx = tarpc::context::current();
+    ctx.deadline = std::time::Instant::now() + timeout;
+    ctx
+}
+
 /// Frame a handshaken stream for a tarpc service (client or server side).
 pub fn transport<Item, SinkItem>(io: BoxedIo) -> Transport<Item, SinkItem>
 where

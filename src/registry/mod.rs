@@ -15,9 +15,10 @@ use crate::protocol::registry::{
     connect_registry, Beat, EventPage, Members, NodeInfo, Registered, RegistryError,
     RegistryRpcClient,
 };
+use crate::protocol::{context, CONNECT_TIMEOUT};
 use crate::protocol::{ConnectError, Security};
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::Mutex;
 
@@ -52,8 +53,6 @@ impl RegistryClientError {
 
 /// How long a plain call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long connecting may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A connection to one registry, made on first use and again after it breaks.
 pub struct RegistryClient {
@@ -61,12 +60,6 @@ pub struct RegistryClient {
     role: &'static str,
     security: Security,
     current: Mutex<Option<RegistryRpcClient>>,
-}
-
-fn context(timeout: Duration) -> tarpc::context::Context {
-    let mut ctx = tarpc::context::current();
-    ctx.deadline = Instant::now() + timeout;
-    ctx
 }
 
 impl RegistryClient {
