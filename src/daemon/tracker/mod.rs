@@ -9,12 +9,14 @@
 mod control;
 mod leader;
 mod nodes;
+mod ops;
 mod peers;
 mod queue;
 mod scheduler;
 mod service;
 mod wake;
 
+pub use ops::Action;
 pub use queue::{backoff_ms, first_run_ended};
 
 use crate::daemon::Shutdown;
