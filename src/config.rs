@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 /// The tracker's default listen address.
 pub const DEFAULT_TRACKER: &str = "127.0.0.1:7420";
+/// Where a tracker serves its console and HTTP API unless told otherwise.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:7421";
 /// The registry's default listen address.
 pub const DEFAULT_REGISTRY: &str = "127.0.0.1:7410";
 

@@ -111,6 +111,7 @@ async fn start_in_process(group: &str) -> Result<InProcess, CliError> {
     let roles = tokio::spawn(async move {
         let _ = crate::daemon::standalone::run(
             listener,
+            None,
             store,
             TrackerConfig::default(),
             worker,

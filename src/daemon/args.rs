@@ -92,6 +92,9 @@ pub struct TrackerOpts {
     /// The address to listen on
     #[arg(long, value_name = "ADDR", default_value = crate::config::DEFAULT_TRACKER)]
     pub listen: String,
+    /// Where to serve the web console, the JSON API and health checks, or `off`; non-loopback needs a token, and --tls-cert makes it HTTPS
+    #[arg(long, env = "LTS_HTTP", value_name = "ADDR|off", default_value = crate::config::DEFAULT_HTTP)]
+    pub http: String,
     /// How long a dispatched run's lease lasts without a heartbeat
     #[arg(long, value_name = "DUR", default_value = "8s", value_parser = parse_lease)]
     pub lease: std::time::Duration,

@@ -73,17 +73,19 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             let postgres_url = store_url(&a.tracker)?;
             let security = security(&a.common, Some(&a.tls), Some(&a.dial_tls))?;
             let listen = check_listen(&a.tracker.listen, &security)?;
+            let http = check_http(&a.tracker.http, &security)?;
             let mut config = tracker_config(&a.tracker, security, postgres_url.clone());
             config.registry = check_registry(a.registry.as_deref())?;
             let dir = open_data_dir(&a.common, "tracker")?;
             let store = open_store(&dir, &postgres_url).await?;
             let listener = bind(listen).await?;
+            let http = bind_http(http).await?;
             let _advertised = match a.mdns {
                 true => Some(advertise(&listener)?),
                 false => None,
             };
             trigger.on_signals(|| std::process::exit(0));
-            tracker::run(listener, store, config, shutdown).await?;
+            tracker::run(listener, http, store, config, shutdown).await?;
             drop(dir);
         }
         RoleCmd::Worker(a) => {
@@ -141,11 +143,14 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             config.spool_dir = Some(data_path(&a.common));
             let dir = open_data_dir(&a.common, "tracker")?;
             let store = open_store(&dir, &postgres_url).await?;
+            let http = check_http(&a.tracker.http, &security)?;
             let listener = bind(listen).await?;
+            let http = bind_http(http).await?;
             tracing::info!(data = %dir.path.display(), "standalone: tracker and worker in one process");
             trigger.on_signals(|| std::process::exit(0));
             standalone::run(
                 listener,
+                http,
                 store,
                 tracker_config(&a.tracker, security, postgres_url),
                 config,
@@ -291,17 +296,43 @@ fn worker_config(group: String, opts: &WorkerOpts) -> Result<WorkerConfig, Launc
 
 /// Parse the listen address; anything but loopback needs a cluster token.
 fn check_listen(listen: &str, security: &Security) -> Result<SocketAddr, LaunchError> {
-    let addr: SocketAddr = listen.parse().map_err(|_| {
+    check_address("--listen", listen, crate::config::DEFAULT_TRACKER, security)
+}
+
+/// Parse `--http`: `off`, or an address held to the same rule as `--listen`.
+fn check_http(http: &str, security: &Security) -> Result<Option<SocketAddr>, LaunchError> {
+    if http.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    check_address("--http", http, crate::config::DEFAULT_HTTP, security).map(Some)
+}
+
+/// An address to listen on; anything but loopback needs a cluster token.
+fn check_address(
+    flag: &str,
+    text: &str,
+    example: &str,
+    security: &Security,
+) -> Result<SocketAddr, LaunchError> {
+    let addr: SocketAddr = text.parse().map_err(|_| {
         LaunchError::Usage(format!(
-            "--listen {listen}: expected IP:PORT, e.g. 127.0.0.1:7420"
+            "{flag} '{}': expected IP:PORT, e.g. {example}",
+            crate::model::cut(text, 60)
         ))
     })?;
     if !addr.ip().is_loopback() && security.token().is_none() {
         return Err(LaunchError::Usage(format!(
-            "--listen {addr}: listening on a non-loopback address requires a cluster token (--token, LTS_TOKEN or `token` in the config file)"
+            "{flag} {addr}: listening on a non-loopback address requires a cluster token (--token, LTS_TOKEN or `token` in the config file)"
         )));
     }
     Ok(addr)
+}
+
+async fn bind_http(addr: Option<SocketAddr>) -> Result<Option<TcpListener>, LaunchError> {
+    match addr {
+        Some(addr) => bind(addr).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 fn data_path(common: &CommonArgs) -> std::path::PathBuf {

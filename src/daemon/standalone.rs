@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 /// Run both roles until `shutdown`.
 pub async fn run(
     listener: TcpListener,
+    http: Option<TcpListener>,
     store: StoreHandle,
     tracker_config: TrackerConfig,
     worker_config: WorkerConfig,
@@ -28,6 +29,7 @@ pub async fn run(
     let (stop_tracker, tracker_shutdown) = Shutdown::new();
     let tracker = tokio::spawn(tracker::run(
         listener,
+        http,
         store,
         tracker_config,
         tracker_shutdown,

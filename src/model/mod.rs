@@ -4,6 +4,7 @@
 
 mod duration;
 mod ids;
+pub mod json;
 mod stats;
 mod validate;
 
@@ -483,4 +484,22 @@ pub struct FeedbackItem {
     pub exit_code: Option<i32>,
     pub reason: Option<String>,
     pub ended_at: Millis,
+}
+
+/// User text for a one-line message: control characters shown as escapes,
+/// and at most `max` characters, with an ellipsis where it was cut.
+pub fn cut(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -38,6 +38,32 @@ impl Token {
         Ok(Token(text.into()))
     }
 
+    /// Whether `presented` is this token; the comparison takes the same time
+    /// wherever the two differ (both are MACed under a fresh key first).
+    pub fn matches(&self, presented: &str) -> bool {
+        let key = nonce();
+        let mac = |text: &str| {
+            let mut mac = HmacSha256::new_from_slice(key.as_bytes())
+                .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+            mac.update(text.as_bytes());
+            mac.finalize().into_bytes()
+        };
+        let mut check = HmacSha256::new_from_slice(key.as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        check.update(presented.trim().as_bytes());
+        check.verify_slice(&mac(&self.0)).is_ok()
+    }
+
+    /// A key for `purpose` derived from the token, the same on every node
+    /// that shares it (so any tracker accepts a console session another
+    /// signed).
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = self.mac();
+        mac.update(b"lts derived key v1|");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     fn mac(&self) -> HmacSha256 {
         // HMAC takes keys of any length, so this cannot fail.
         HmacSha256::new_from_slice(self.0.as_bytes())
@@ -120,11 +146,11 @@ pub fn verify(token: &Token, side: Side, transcript: &Transcript<'_>, proof: &st
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) || !text.is_ascii() {
         return None;
     }

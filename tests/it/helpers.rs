@@ -56,6 +56,8 @@ fn isolate(cmd: &mut Command, home: &Path) {
         .env_remove("LTS_TOKEN")
         .env_remove("LTS_TLS_CA")
         .env_remove("LTS_DATA")
+        // Every tracker serves its console on a port of its own.
+        .env("LTS_HTTP", "127.0.0.1:0")
         .env("RUST_LOG", "info,tarpc=warn");
 }
 

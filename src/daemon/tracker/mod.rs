@@ -7,6 +7,7 @@
 //! registers as a node of role `tracker`, group `tracker`.
 
 mod control;
+mod http;
 mod leader;
 mod nodes;
 mod ops;
@@ -113,6 +114,7 @@ pub async fn open_postgres(url: &str) -> Result<StoreHandle, StoreError> {
 /// commit what it holds and return.
 pub async fn run(
     listener: TcpListener,
+    http: Option<TcpListener>,
     store: StoreHandle,
     config: TrackerConfig,
     shutdown: Shutdown,
@@ -158,6 +160,8 @@ pub async fn run(
         let t = tracker.clone();
         tokio::spawn(async move { t.leader.keep(&t.store, t.shutdown.wait()).await })
     };
+    let console =
+        http.map(|http| tokio::spawn(http::serve(http, tracker.clone(), shutdown.clone())));
     let leases = tokio::spawn(expire_leases(tracker.clone()));
     let ticks = tokio::spawn(fire_ticks(tracker.clone()));
     let pruner = tokio::spawn(prune(tracker.clone(), config.retain));
@@ -183,6 +187,9 @@ pub async fn run(
         registration.leave().await;
     }
     tracker.wake.changed();
+    if let Some(console) = console {
+        let _ = console.await;
+    }
     let _ = leases.await;
     let _ = ticks.await;
     let _ = pruner.await;

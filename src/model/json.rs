@@ -1,0 +1,118 @@
+//! The JSON shapes of jobs, runs, nodes and log lines, as `lts -o json` prints
+//! them and the HTTP API answers: one definition, stable snake_case names.
+
+use super::{
+    format_duration, JobDetail, JobView, LogEntry, Millis, NodeEvent, NodeView, RunView, Schedule,
+};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// An instant as RFC 3339 in UTC.
+pub fn time(ms: Millis) -> String {
+    crate::model::rfc3339(ms)
+}
+
+fn opt_time(ms: Option<Millis>) -> Value {
+    ms.map(|t| Value::String(time(t))).unwrap_or(Value::Null)
+}
+
+/// A schedule in words: `now`, `at T`, `cron EXPR [tz]`, `repeat N every DUR`.
+pub fn schedule(s: &Schedule) -> String {
+    match s {
+        Schedule::Now => "now".into(),
+        Schedule::At { at_ms } => format!("at {}", time(*at_ms)),
+        Schedule::Cron { expr, tz: None } => format!("cron {expr}"),
+        Schedule::Cron { expr, tz: Some(tz) } => format!("cron {expr} ({tz})"),
+        Schedule::Repeat { count, interval_ms } => {
+            let every = format_duration(Duration::from_millis(*interval_ms));
+            if *count < 0 {
+                format!("repeat forever every {every}")
+            } else {
+                format!("repeat {count} every {every}")
+            }
+        }
+    }
+}
+
+/// A job as JSON, without its runs.
+pub fn job_json(job: &JobView) -> Value {
+    let spec = &job.spec;
+    json!({
+        "task_id": spec.task_id,
+        "group": spec.group,
+        "kind": spec.schedule.kind().as_str(),
+        "state": job.state.as_str(),
+        "schedule": schedule(&spec.schedule),
+        "params": spec.params,
+        "command": spec.command,
+        "priority": spec.priority,
+        "max_retries": spec.max_retries,
+        "timeout_ms": spec.timeout_ms,
+        "next_fires": job.next_fires.iter().map(|t| time(*t)).collect::<Vec<_>>(),
+        "run_count": job.runs,
+        "submitted_at": time(job.submitted_at),
+        "updated_at": time(job.updated_at),
+        "note": job.note,
+    })
+}
+
+pub fn run_json(run: &RunView) -> Value {
+    json!({
+        "run": run.run,
+        "attempt": run.attempt,
+        "state": run.state.as_str(),
+        "scheduled_at": time(run.scheduled_at),
+        "outcome": run.outcome.map(|o| o.as_str()),
+        "exit_code": run.exit_code,
+        "worker": run.worker,
+        "started_at": opt_time(run.started_at),
+        "ended_at": opt_time(run.ended_at),
+        "reason": run.reason,
+    })
+}
+
+/// A job with its runs as JSON.
+pub fn job_detail_json(detail: &JobDetail) -> Value {
+    let mut value = job_json(&detail.job);
+    value["runs"] = Value::Array(detail.runs.iter().map(run_json).collect());
+    value
+}
+
+pub fn node_json(node: &NodeView) -> Value {
+    json!({
+        "id": node.id,
+        "role": node.role.as_str(),
+        "group": node.group,
+        "address": node.address,
+        "state": node.state,
+        "master": node.master,
+        "slots_used": node.slots_used,
+        "slots_free": node.slots_free,
+        "version": node.version,
+        "last_seen": time(node.last_seen),
+    })
+}
+
+/// A membership event as JSON (`lts nodes --watch -o json`).
+pub fn node_event_json(event: &NodeEvent) -> Value {
+    json!({
+        "seq": event.seq,
+        "event": event.kind.as_str(),
+        "at": time(event.at),
+        "role": event.role.as_str(),
+        "group": event.group,
+        "node": event.node.as_ref().map(node_json),
+        "epoch": event.epoch,
+        "reason": event.reason,
+    })
+}
+
+pub fn log_json(line: &LogEntry) -> Value {
+    json!({
+        "run": line.run,
+        "attempt": line.attempt,
+        "stream": line.stream.as_str(),
+        "line": line.line,
+        "at": time(line.at),
+    })
+}
