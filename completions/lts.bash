@@ -761,7 +761,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__job)
-            opts="-g -o -h --group --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
+            opts="-g -o -h --group --runs --before --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -772,6 +772,14 @@ _lts() {
                     return 0
                     ;;
                 -g)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --before)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

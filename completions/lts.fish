@@ -108,7 +108,7 @@ complete -c lts -n "__fish_lts_using_subcommand jobs" -l kind -d 'Only jobs of t
 at\t''
 cron\t''
 repeat\t''"
-complete -c lts -n "__fish_lts_using_subcommand jobs" -l limit -d 'At most this many (the newest)' -r
+complete -c lts -n "__fish_lts_using_subcommand jobs" -l limit -d 'At most this many, the newest (0: all of them)' -r
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
@@ -122,6 +122,8 @@ json\t''"
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand jobs" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand job" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
+complete -c lts -n "__fish_lts_using_subcommand job" -l runs -d 'How many runs to show, the newest' -r
+complete -c lts -n "__fish_lts_using_subcommand job" -l before -d 'Only runs numbered below RUN: the next page of an earlier answer' -r
 complete -c lts -n "__fish_lts_using_subcommand job" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand job" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand job" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F

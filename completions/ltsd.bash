@@ -231,13 +231,17 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__standalone)
-            opts="-h --listen --lease --retain --max-log-bytes --store --leader-ttl --group --threads --runner --allow-commands --grace --data --token --tls-cert --tls-key --help"
+            opts="-h --listen --http --lease --retain --max-log-bytes --store --leader-ttl --group --threads --runner --allow-commands --grace --data --token --tls-cert --tls-key --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --http)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -301,13 +305,17 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__tracker)
-            opts="-h --listen --lease --retain --max-log-bytes --store --leader-ttl --registry --mdns --data --token --tls-cert --tls-key --tls-ca --help"
+            opts="-h --listen --http --lease --retain --max-log-bytes --store --leader-ttl --registry --mdns --data --token --tls-cert --tls-key --tls-ca --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --http)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -33,6 +33,7 @@ complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "registry" -d 'Node member
 complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "cert" -d 'Write a self-signed TLS certificate and its key, for --tls-cert/--tls-key and --tls-ca'
 complete -c ltsd -n "__fish_ltsd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l listen -d 'The address to listen on' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l http -d 'Where to serve the web console, the JSON API and health checks, or `off`; non-loopback needs a token, and --tls-cert makes it HTTPS' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l lease -d 'How long a dispatched run\'s lease lasts without a heartbeat' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l retain -d 'Keep finished one-off jobs, run records and log lines this long' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l max-log-bytes -d 'The most log bytes kept per run: its head and its tail, with a marker between (0: all)' -r
@@ -49,6 +50,7 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l tls-key -d 'The
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l allow-commands -d 'Run the command a job carries (`lts submit -- CMD ARGS..`)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -s h -l help -d 'Print help'
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l listen -d 'The address to listen on' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l http -d 'Where to serve the web console, the JSON API and health checks, or `off`; non-loopback needs a token, and --tls-cert makes it HTTPS' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l lease -d 'How long a dispatched run\'s lease lasts without a heartbeat' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l retain -d 'Keep finished one-off jobs, run records and log lines this long' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l max-log-bytes -d 'The most log bytes kept per run: its head and its tail, with a marker between (0: all)' -r

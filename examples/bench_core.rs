@@ -64,19 +64,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .jobs(JobFilter {
                 group: Some("bench".into()),
                 state: Some(JobState::Queued),
-                kind: None,
                 limit: 1,
+                ..JobFilter::default()
             })
             .await?
+            .jobs
             .len()
             + client
                 .jobs(JobFilter {
                     group: Some("bench".into()),
                     state: Some(JobState::Running),
-                    kind: None,
                     limit: 1,
+                    ..JobFilter::default()
                 })
                 .await?
+                .jobs
                 .len();
         if open == 0 {
             break;

@@ -9,8 +9,9 @@
 use crate::balance::{Balancer, Policy, Retry};
 use crate::model::{FeedbackItem, JobDetail, JobSpec, JobView, NodeView, StoreStats};
 use crate::protocol::{
-    connect, ConnectError, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobRef, LogPage,
-    LogQuery, PullRequest, Security, SubmitAck, TrackerRpcClient, Upstream, WireError,
+    connect, ConnectError, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobPage, JobRef,
+    LogPage, LogQuery, PullRequest, RunsPage, Security, SubmitAck, TrackerRpcClient, Upstream,
+    WireError,
 };
 use crate::protocol::{context, CONNECT_TIMEOUT};
 use crate::registry::RegistryClient;
@@ -327,7 +328,7 @@ impl Client {
         })
     }
 
-    pub async fn jobs(&self, filter: JobFilter) -> Result<Vec<JobView>, ClientError> {
+    pub async fn jobs(&self, filter: JobFilter) -> Result<JobPage, ClientError> {
         self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| {
             let filter = filter.clone();
             async move { c.jobs(ctx, filter).await }
@@ -335,10 +336,16 @@ impl Client {
         .await
     }
 
+    /// A job with its latest runs.
     pub async fn job(&self, job: JobRef) -> Result<JobDetail, ClientError> {
+        self.job_runs(job, RunsPage::default()).await
+    }
+
+    /// A job with the page of its runs that `runs` names.
+    pub async fn job_runs(&self, job: JobRef, runs: RunsPage) -> Result<JobDetail, ClientError> {
         self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| {
             let job = job.clone();
-            async move { c.job(ctx, job).await }
+            async move { c.job(ctx, job, runs).await }
         })
         .await
     }

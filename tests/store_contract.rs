@@ -168,8 +168,27 @@ fn list_jobs_filters_and_limits(s: &mut dyn Store) {
         state: Some(JobState::Scheduled),
         kind: Some(JobKind::Repeat),
         limit: 5,
+        ..JobQuery::default()
     };
     assert_eq!(ids(&s.list_jobs(&q).unwrap(), |j| j.id), vec![c.id]);
+    // Counts ignore the limit and the cursor; the cursor pages to older jobs.
+    assert_eq!(s.count_jobs(&all(2)).unwrap(), 4);
+    let page2 = JobQuery {
+        before_id: Some(c.id),
+        ..all(2)
+    };
+    assert_eq!(
+        ids(&s.list_jobs(&page2).unwrap(), |j| j.id),
+        vec![a.id, b.id]
+    );
+    assert_eq!(s.count_jobs(&page2).unwrap(), 4);
+    // Task-id text matches anywhere in the id.
+    let text = |t: &str| JobQuery {
+        text: Some(t.into()),
+        ..all(0)
+    };
+    assert_eq!(ids(&s.list_jobs(&text("c")).unwrap(), |j| j.id), vec![c.id]);
+    assert_eq!(s.count_jobs(&text("zz")).unwrap(), 0);
     let q = JobQuery {
         group: Some("none".into()),
         ..all(0)
@@ -199,6 +218,14 @@ fn runs_and_their_orders(s: &mut dyn Store) {
     assert_eq!(
         ids(&s.recent_runs(j.id, 2).unwrap(), |r| r.id),
         vec![r2.id, r3.id]
+    );
+    assert_eq!(
+        ids(&s.runs_before(j.id, Some(3), 2).unwrap(), |r| r.id),
+        vec![r1b.id, r2.id]
+    );
+    assert_eq!(
+        ids(&s.runs_before(j.id, Some(2), 10).unwrap(), |r| r.id),
+        vec![r1.id, r1b.id]
     );
     assert_eq!(
         ids(&s.runs_numbered(j.id, 1).unwrap(), |r| r.id),

@@ -6,16 +6,27 @@ use super::output::{
 use super::{CliError, JobRefArgs};
 use crate::client::Client;
 use crate::model::format_duration;
+use crate::protocol::RunsPage;
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct JobArgs {
     #[command(flatten)]
     pub job: JobRefArgs,
+    /// How many runs to show, the newest
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub runs: u32,
+    /// Only runs numbered below RUN: the next page of an earlier answer
+    #[arg(long, value_name = "RUN", value_parser = clap::value_parser!(u32).range(1..))]
+    pub before: Option<u32>,
 }
 
 pub async fn run(client: &Client, args: &JobArgs, format: Format) -> Result<(), CliError> {
-    let detail = client.job(args.job.job_ref()).await?;
+    let page = RunsPage {
+        limit: args.runs,
+        before: args.before,
+    };
+    let detail = client.job_runs(args.job.job_ref(), page).await?;
     if format == Format::Json {
         print_json(&job_detail_json(&detail));
         return Ok(());
@@ -98,5 +109,13 @@ pub async fn run(client: &Client, args: &JobArgs, format: Format) -> Result<(), 
         ]);
     }
     print_table(&t);
+    let shown: std::collections::BTreeSet<u32> = detail.runs.iter().map(|r| r.run).collect();
+    let more = (shown.len() as u32) < job.runs;
+    if let Some(oldest) = shown.iter().find(|n| **n > 1).filter(|_| more) {
+        eprintln!(
+            "{} runs in all; older ones: lts job {} --before {oldest}",
+            job.runs, spec.task_id
+        );
+    }
     Ok(())
 }

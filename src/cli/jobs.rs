@@ -20,20 +20,23 @@ pub struct JobsArgs {
     #[arg(long, value_name = "KIND",
           value_parser = PossibleValuesParser::new(["now", "at", "cron", "repeat"]).map(|s| JobKind::parse(&s).unwrap_or(JobKind::Now)))]
     pub kind: Option<JobKind>,
-    /// At most this many (the newest)
+    /// At most this many, the newest (0: all of them)
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub limit: u32,
 }
 
 pub async fn run(client: &Client, args: &JobsArgs, format: Format) -> Result<(), CliError> {
-    let jobs = client
+    let page = client
         .jobs(JobFilter {
             group: args.group.clone(),
             state: args.state,
             kind: args.kind,
+            text: None,
+            cursor: None,
             limit: args.limit,
         })
         .await?;
+    let jobs = page.jobs;
     if format == Format::Json {
         print_json(&serde_json::Value::Array(
             jobs.iter().map(job_json).collect(),
@@ -78,5 +81,12 @@ pub async fn run(client: &Client, args: &JobsArgs, format: Format) -> Result<(),
         t.add_row(row);
     }
     print_table(&t);
+    if (jobs.len() as u64) < page.total {
+        eprintln!(
+            "showing the newest {} of {} jobs (--limit N for more, --limit 0 for all)",
+            jobs.len(),
+            page.total
+        );
+    }
     Ok(())
 }

@@ -161,7 +161,7 @@ async fn waiting_jobs(client: &Client) -> BTreeMap<String, usize> {
     };
     let mut waiting = BTreeMap::new();
     if let Ok(Ok(jobs)) = tokio::time::timeout(WAITING_TIMEOUT, client.jobs(filter)).await {
-        for job in jobs {
+        for job in jobs.jobs {
             *waiting.entry(job.spec.group).or_insert(0) += 1;
         }
     }

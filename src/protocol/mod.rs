@@ -30,7 +30,7 @@ use crate::model::{
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; peers must agree exactly.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// How a caller names a job: by task id, with its group when the id alone is
 /// not unique in the cluster.
@@ -46,7 +46,30 @@ pub struct JobFilter {
     pub group: Option<String>,
     pub state: Option<JobState>,
     pub kind: Option<JobKind>,
+    /// Only task ids that contain this text.
+    pub text: Option<String>,
+    /// The next page: jobs older than the one this cursor names (a
+    /// `JobPage::next` of an earlier answer).
+    pub cursor: Option<i64>,
+    /// At most this many, the newest; 0 means all.
     pub limit: u32,
+}
+
+/// One page of jobs: the newest that match, oldest first, with how many
+/// match in all and the cursor of the next (older) page when there is one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobPage {
+    pub jobs: Vec<JobView>,
+    pub total: u64,
+    pub next: Option<i64>,
+}
+
+/// Which of a job's runs to show: the newest `limit` (0: the default, 50)
+/// whose run number is below `before`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunsPage {
+    pub limit: u32,
+    pub before: Option<u32>,
 }
 
 /// The tracker's answer to one submitted job.
@@ -168,8 +191,8 @@ pub struct RunResult {
 pub trait TrackerRpc {
     /// Store jobs; each gets its own answer. Acknowledged only once committed.
     async fn submit(jobs: Vec<JobSpec>) -> Vec<Result<SubmitAck, WireError>>;
-    async fn jobs(filter: JobFilter) -> Result<Vec<JobView>, WireError>;
-    async fn job(job: JobRef) -> Result<JobDetail, WireError>;
+    async fn jobs(filter: JobFilter) -> Result<JobPage, WireError>;
+    async fn job(job: JobRef, runs: RunsPage) -> Result<JobDetail, WireError>;
     async fn cancel(job: JobRef) -> Result<JobView, WireError>;
     async fn suspend(job: JobRef) -> Result<JobView, WireError>;
     async fn resume(job: JobRef) -> Result<JobView, WireError>;

@@ -72,6 +72,10 @@ pub struct JobQuery {
     pub group: Option<String>,
     pub state: Option<JobState>,
     pub kind: Option<JobKind>,
+    /// Only task ids containing this text.
+    pub text: Option<String>,
+    /// Only jobs older than this one (a job's row id): the next page.
+    pub before_id: Option<i64>,
     pub limit: usize,
 }
 
@@ -141,6 +145,8 @@ pub trait Store: Send {
     fn jobs_by_task_id(&mut self, task_id: &str) -> Result<Vec<JobRecord>>;
     /// Jobs matching the query, oldest first.
     fn list_jobs(&mut self, query: &JobQuery) -> Result<Vec<JobRecord>>;
+    /// How many jobs match `query`'s filters (its cursor and limit aside).
+    fn count_jobs(&mut self, query: &JobQuery) -> Result<u64>;
 
     /// Insert a run; `StoreError::Conflict` when the job already has that
     /// (run, attempt) or a run for that (tick, attempt).
@@ -148,7 +154,17 @@ pub trait Store: Send {
     fn update_run(&mut self, run: &RunRecord) -> Result<()>;
     fn run_by_id(&mut self, id: i64) -> Result<Option<RunRecord>>;
     /// A job's latest `limit` run attempts, in (run, attempt) order.
-    fn recent_runs(&mut self, job_id: i64, limit: usize) -> Result<Vec<RunRecord>>;
+    fn recent_runs(&mut self, job_id: i64, limit: usize) -> Result<Vec<RunRecord>> {
+        self.runs_before(job_id, None, limit)
+    }
+    /// The newest `limit` run attempts of a job whose run number is below
+    /// `before` (all when `None`), oldest first.
+    fn runs_before(
+        &mut self,
+        job_id: i64,
+        before: Option<u32>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>>;
     /// Every attempt of run `run` of a job, in attempt order.
     fn runs_numbered(&mut self, job_id: i64, run: u32) -> Result<Vec<RunRecord>>;
     /// A job's runs that have not ended (queued or running).

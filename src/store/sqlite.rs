@@ -274,6 +274,10 @@ fn invalid(what: &str, value: &str) -> rusqlite::Error {
     )
 }
 
+/// The filters of `JobQuery` as `?1`..`?4`: group, state, kind, task-id text.
+const JOB_FILTER: &str = "(?1 IS NULL OR grp = ?1) AND (?2 IS NULL OR state = ?2) \
+AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR instr(task_id, ?4) > 0)";
+
 const JOB_COLUMNS: &str = "id, spec, state, submitted_at, updated_at, next_fire, run_count, note";
 
 fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
@@ -459,9 +463,8 @@ impl Store for SqliteStore {
         };
         self.conn
             .prepare_cached(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs \
-                 WHERE (?1 IS NULL OR grp = ?1) AND (?2 IS NULL OR state = ?2) \
-                 AND (?3 IS NULL OR kind = ?3) ORDER BY id DESC LIMIT ?4"
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE {JOB_FILTER} \
+                 AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6"
             ))
             .and_then(|mut st| {
                 let mut jobs: Vec<JobRecord> = st
@@ -470,6 +473,8 @@ impl Store for SqliteStore {
                             query.group,
                             query.state.map(|s| s.as_str()),
                             query.kind.map(|k| k.as_str()),
+                            query.text,
+                            query.before_id,
                             limit
                         ],
                         job_from_row,
@@ -478,6 +483,24 @@ impl Store for SqliteStore {
                 jobs.reverse();
                 Ok(jobs)
             })
+            .map_err(backend)
+    }
+
+    fn count_jobs(&mut self, query: &JobQuery) -> Result<u64> {
+        self.conn
+            .prepare_cached(&format!("SELECT count(*) FROM jobs WHERE {JOB_FILTER}"))
+            .and_then(|mut st| {
+                st.query_row(
+                    params![
+                        query.group,
+                        query.state.map(|s| s.as_str()),
+                        query.kind.map(|k| k.as_str()),
+                        query.text,
+                    ],
+                    |row| row.get::<_, i64>(0),
+                )
+            })
+            .map(|n| n.max(0) as u64)
             .map_err(backend)
     }
 
@@ -555,15 +578,20 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
-    fn recent_runs(&mut self, job_id: i64, limit: usize) -> Result<Vec<RunRecord>> {
+    fn runs_before(
+        &mut self,
+        job_id: i64,
+        before: Option<u32>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 \
-                 ORDER BY run DESC, attempt DESC LIMIT ?2"
+                "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?1 AND (?2 IS NULL OR run < ?2) \
+                 ORDER BY run DESC, attempt DESC LIMIT ?3"
             ))
             .and_then(|mut st| {
                 let mut runs: Vec<RunRecord> = st
-                    .query_map(params![job_id, limit as i64], run_from_row)?
+                    .query_map(params![job_id, before, limit as i64], run_from_row)?
                     .collect::<rusqlite::Result<_>>()?;
                 runs.reverse();
                 Ok(runs)

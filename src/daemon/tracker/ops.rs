@@ -8,7 +8,9 @@ use super::{control, queue, Tracker};
 use crate::model::{
     now_ms, FeedbackItem, JobDetail, JobSpec, JobState, JobView, NodeView, Role, StoreStats,
 };
-use crate::protocol::{JobFilter, JobRef, LogPage, LogQuery, SubmitAck, WireError};
+use crate::protocol::{
+    JobFilter, JobPage, JobRef, LogPage, LogQuery, RunsPage, SubmitAck, WireError,
+};
 use crate::store::{JobQuery, JobRecord};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -130,25 +132,35 @@ impl Tracker {
         }
     }
 
-    pub async fn jobs(&self, filter: JobFilter) -> Result<Vec<JobView>, WireError> {
+    /// A page of jobs, with how many match in all.
+    pub async fn jobs(&self, filter: JobFilter) -> Result<JobPage, WireError> {
         let query = JobQuery {
             group: filter.group,
             state: filter.state,
             kind: filter.kind,
+            text: filter.text.filter(|t| !t.is_empty()),
+            before_id: filter.cursor,
             limit: filter.limit as usize,
         };
-        let jobs = self
+        let (jobs, total) = self
             .store
-            .call(move |s| Ok::<_, WireError>(s.list_jobs(&query)?))
+            .call(move |s| Ok::<_, WireError>((s.list_jobs(&query)?, s.count_jobs(&query)?)))
             .await?;
-        Ok(jobs.iter().map(|j| self.shown(j)).collect())
+        let full = filter.limit != 0 && jobs.len() == filter.limit as usize;
+        let next = jobs.first().filter(|_| full).map(|j| j.id);
+        Ok(JobPage {
+            jobs: jobs.iter().map(|j| self.shown(j)).collect(),
+            total,
+            next,
+        })
     }
 
-    pub async fn job(&self, job: JobRef) -> Result<JobDetail, WireError> {
+    /// A job with a page of its runs and its next fire times.
+    pub async fn job(&self, job: JobRef, runs: RunsPage) -> Result<JobDetail, WireError> {
         let zone = self.zone;
         let mut detail = self
             .store
-            .call(move |s| queue::detail(s, &job, zone))
+            .call(move |s| queue::detail(s, &job, zone, runs))
             .await?;
         self.annotate(&mut detail.job);
         Ok(detail)
@@ -214,7 +226,7 @@ impl Tracker {
             let (query, zone) = (job.clone(), self.zone);
             let mut detail = self
                 .store
-                .call(move |s| queue::detail(s, &query, zone))
+                .call(move |s| queue::detail(s, &query, zone, RunsPage::default()))
                 .await?;
             if queue::first_run_ended(&detail) || !wait_for(notified.as_mut(), deadline, self).await
             {

@@ -6,7 +6,9 @@ use crate::model::{
     validate_job, FeedbackItem, JobDetail, JobSpec, JobState, JobView, LogEntry, Millis,
     RunOutcome, RunState, RunView, Schedule, Stream,
 };
-use crate::protocol::{Dispatch, Heartbeat, JobRef, RunResult, SubmitAck, Upstream, WireError};
+use crate::protocol::{
+    Dispatch, Heartbeat, JobRef, RunResult, RunsPage, SubmitAck, Upstream, WireError,
+};
 use crate::schedule::Plan;
 use crate::store::BUFFERED;
 use crate::store::{JobRecord, LogRecord, RunRecord, Store, StoreError};
@@ -572,16 +574,20 @@ const RECENT_RUNS: usize = 50;
 /// How many next fire times `lts job` shows.
 const NEXT_FIRES: usize = 5;
 
-/// A job with its latest runs and its next fire times.
-pub fn detail(s: &mut dyn Store, r: &JobRef, zone: Tz) -> Outcome<JobDetail> {
+/// A job with a page of its runs (the latest by default) and its next fire times.
+pub fn detail(s: &mut dyn Store, r: &JobRef, zone: Tz, page: RunsPage) -> Outcome<JobDetail> {
     let job = resolve(s, r)?;
+    let limit = match page.limit {
+        0 => RECENT_RUNS,
+        n => n as usize,
+    };
     let mut runs: Vec<RunView> = s
-        .recent_runs(job.id, RECENT_RUNS)?
+        .runs_before(job.id, page.before, limit)?
         .iter()
         .map(RunRecord::view)
         .collect();
-    // The first run decides `--wait`: keep it even when it is old.
-    if runs.first().is_some_and(|r| r.run != 1) {
+    // The first run decides `--wait`: keep it on the latest page even when it is old.
+    if page.before.is_none() && runs.first().is_some_and(|r| r.run != 1) {
         let first = s.runs_numbered(job.id, 1)?;
         runs.splice(0..0, first.iter().map(RunRecord::view));
     }

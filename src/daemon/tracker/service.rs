@@ -7,8 +7,8 @@ use super::ops::{armed, deadline_in, wait_for, Action};
 use super::{queue, Tracker};
 use crate::model::{now_ms, FeedbackItem, JobDetail, JobSpec, JobView, NodeView, StoreStats};
 use crate::protocol::{
-    serve_connection, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobRef, LogPage, LogQuery,
-    PullRequest, SubmitAck, TrackerRpc, Upstream, WireError, WorkerInfo,
+    serve_connection, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobPage, JobRef, LogPage,
+    LogQuery, PullRequest, RunsPage, SubmitAck, TrackerRpc, Upstream, WireError, WorkerInfo,
 };
 use futures::StreamExt;
 use std::net::SocketAddr;
@@ -74,12 +74,12 @@ impl TrackerRpc for Conn {
         self.t.submit(jobs).await
     }
 
-    async fn jobs(self, _: Context, filter: JobFilter) -> Result<Vec<JobView>, WireError> {
+    async fn jobs(self, _: Context, filter: JobFilter) -> Result<JobPage, WireError> {
         self.t.jobs(filter).await
     }
 
-    async fn job(self, _: Context, job: JobRef) -> Result<JobDetail, WireError> {
-        self.t.job(job).await
+    async fn job(self, _: Context, job: JobRef, runs: RunsPage) -> Result<JobDetail, WireError> {
+        self.t.job(job, runs).await
     }
 
     async fn cancel(self, _: Context, job: JobRef) -> Result<JobView, WireError> {

@@ -224,6 +224,9 @@ fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// The filters of `JobQuery` as `$1`..`$4`: group, state, kind, task-id text.
+const JOB_FILTER: &str = "($1::text IS NULL OR grp = $1) AND ($2::text IS NULL OR state = $2) \
+AND ($3::text IS NULL OR kind = $3) AND ($4::text IS NULL OR strpos(task_id, $4) > 0)";
 const JOB_COLUMNS: &str = "id, spec, state, submitted_at, updated_at, next_fire, run_count, note";
 
 fn job_from_row(row: &Row) -> Result<JobRecord> {
@@ -405,9 +408,8 @@ impl Store for PostgresStore {
     fn list_jobs(&mut self, query: &JobQuery) -> Result<Vec<JobRecord>> {
         let n: Option<i64> = (query.limit != 0).then(|| limit(query.limit));
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs \
-             WHERE ($1::text IS NULL OR grp = $1) AND ($2::text IS NULL OR state = $2) \
-             AND ($3::text IS NULL OR kind = $3) ORDER BY id DESC LIMIT $4"
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE {JOB_FILTER} \
+             AND ($5::bigint IS NULL OR id < $5) ORDER BY id DESC LIMIT $6"
         );
         let mut jobs = self.jobs(
             &sql,
@@ -415,11 +417,27 @@ impl Store for PostgresStore {
                 &query.group,
                 &query.state.map(|s| s.as_str()),
                 &query.kind.map(|k| k.as_str()),
+                &query.text,
+                &query.before_id,
                 &n,
             ],
         )?;
         jobs.reverse();
         Ok(jobs)
+    }
+
+    fn count_jobs(&mut self, query: &JobQuery) -> Result<u64> {
+        let sql = format!("SELECT count(*) FROM jobs WHERE {JOB_FILTER}");
+        let row = self.query_one(
+            &sql,
+            &[
+                &query.group,
+                &query.state.map(|s| s.as_str()),
+                &query.kind.map(|k| k.as_str()),
+                &query.text,
+            ],
+        )?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
     }
 
     fn insert_run(&mut self, run: &RunRecord) -> Result<i64> {
@@ -492,12 +510,18 @@ impl Store for PostgresStore {
             .transpose()
     }
 
-    fn recent_runs(&mut self, job_id: i64, n: usize) -> Result<Vec<RunRecord>> {
+    fn runs_before(
+        &mut self,
+        job_id: i64,
+        before: Option<u32>,
+        n: usize,
+    ) -> Result<Vec<RunRecord>> {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE job_id = $1 \
-             ORDER BY run DESC, attempt DESC LIMIT $2"
+             AND ($2::bigint IS NULL OR run < $2) ORDER BY run DESC, attempt DESC LIMIT $3"
         );
-        let mut runs = self.runs(&sql, &[&job_id, &limit(n)])?;
+        let before = before.map(i64::from);
+        let mut runs = self.runs(&sql, &[&job_id, &before, &limit(n)])?;
         runs.reverse();
         Ok(runs)
     }

@@ -24,7 +24,7 @@ async fn jobs(State(app): State<App>) -> Result<Json<Value>, ApiError> {
             ..JobFilter::default()
         })
         .await?;
-    Ok(Json(Value::Array(jobs.iter().map(job_json).collect())))
+    Ok(Json(Value::Array(jobs.jobs.iter().map(job_json).collect())))
 }
 
 /// Answers while the process runs.
