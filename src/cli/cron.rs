@@ -4,9 +4,9 @@
 use super::error::exit;
 use super::output::{print_json, Format};
 use super::CliError;
-use crate::schedule::{local_zone, parse_zone, CronExpr};
+use crate::model::json::{cron_json, zoned};
+use crate::schedule::{local_zone, next_fires, parse_zone, CronExpr};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 #[derive(Debug, clap::Args)]
 pub struct CronArgs {
@@ -39,17 +39,7 @@ pub fn run(args: &CronArgs, format: Format) -> Result<(), CliError> {
             .with_timezone(&Utc),
         None => Utc::now(),
     };
-    let mut fires = Vec::new();
-    let mut after = from;
-    while fires.len() < args.count as usize {
-        match expr.next_after(after, &tz) {
-            Some(fire) => {
-                after = fire.at;
-                fires.push(fire);
-            }
-            None => break,
-        }
-    }
+    let fires = next_fires(&expr, &tz, from, args.count as usize);
     if fires.is_empty() {
         return Err(CliError::new(
             exit::USAGE,
@@ -60,16 +50,13 @@ pub fn run(args: &CronArgs, format: Format) -> Result<(), CliError> {
             ),
         ));
     }
-    let shown = |at: DateTime<Utc>| {
-        at.with_timezone(&tz)
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-    };
+    let shown = |at: DateTime<Utc>| zoned(at, &tz);
     match format {
-        Format::Json => print_json(&json!({
-            "expr": expr.as_str(),
-            "tz": tz.name(),
-            "next": fires.iter().map(|f| shown(f.at)).collect::<Vec<_>>(),
-        })),
+        Format::Json => print_json(&cron_json(
+            expr.as_str(),
+            &tz,
+            &fires.iter().map(|f| f.at).collect::<Vec<_>>(),
+        )),
         Format::Table => {
             for fire in &fires {
                 if fire.moved_by_dst {

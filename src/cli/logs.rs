@@ -38,25 +38,11 @@ pub async fn run(client: &Client, args: &LogsArgs, format: Format) -> Result<(),
     let mut out = std::io::stdout().lock();
     loop {
         let page = client.logs(query.clone()).await?;
-        // A new attempt of the run starts its lines afresh.
-        if page.attempt != query.attempt {
-            query.after_seq = None;
-            query.attempt = page.attempt;
-        }
         for line in &page.lines {
             print_line(&mut out, line, format)?;
         }
         out.flush()?;
-        if let Some(last) = page.lines.last() {
-            query.after_seq = Some(last.seq);
-        }
-        // Pin the run once there is one, so a follow stays on it.
-        if query.run.is_none() {
-            query.run = page.run;
-        }
-        if query.run.is_some() {
-            query.tail = None;
-        }
+        query.advance(&page);
         if page.done || (!args.follow && page.lines.is_empty()) {
             return Ok(());
         }

@@ -17,7 +17,7 @@ mod output;
 mod spool;
 mod stats;
 mod submit;
-mod submit_file;
+pub mod submit_file;
 
 pub use error::CliError;
 pub use output::Format;

@@ -128,6 +128,13 @@ impl JobLine {
     }
 }
 
+/// A job given as one line of a file would be (the HTTP API's `POST
+/// /api/v1/jobs` takes the same), checked as the flags would be.
+pub fn job_from_line(value: serde_json::Value) -> Result<JobSpec, String> {
+    let line: JobLine = serde_json::from_value(value).map_err(|e| format!("not a job: {e}"))?;
+    line.job()
+}
+
 /// Read and check every line; the first bad one is the error.
 fn read_jobs(path: &Path) -> Result<Vec<(usize, JobSpec)>, CliError> {
     let text = std::fs::read_to_string(path)

@@ -116,3 +116,18 @@ pub fn log_json(line: &LogEntry) -> Value {
         "at": time(line.at),
     })
 }
+
+/// An instant in a zone, to the second with its offset, as cron previews show it.
+pub fn zoned(at: chrono::DateTime<chrono::Utc>, tz: &chrono_tz::Tz) -> String {
+    at.with_timezone(tz)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+/// A cron preview: the expression, its zone and its next fire times.
+pub fn cron_json(expr: &str, tz: &chrono_tz::Tz, fires: &[chrono::DateTime<chrono::Utc>]) -> Value {
+    json!({
+        "expr": expr,
+        "tz": tz.name(),
+        "next": fires.iter().map(|at| zoned(*at, tz)).collect::<Vec<_>>(),
+    })
+}

@@ -5,7 +5,7 @@
 mod duration;
 mod ids;
 pub mod json;
-mod stats;
+pub mod stats;
 mod validate;
 
 pub use duration::{format_duration, parse_duration};

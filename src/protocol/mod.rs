@@ -99,6 +99,27 @@ pub struct LogQuery {
     pub wait_ms: u64,
 }
 
+impl LogQuery {
+    /// Move the cursor past `page`, the answer to this query: a new attempt
+    /// starts its lines afresh, and once a run is known the query stays on
+    /// it (and reads on from the cursor rather than a tail).
+    pub fn advance(&mut self, page: &LogPage) {
+        if page.attempt != self.attempt {
+            self.after_seq = None;
+            self.attempt = page.attempt;
+        }
+        if let Some(last) = page.lines.last() {
+            self.after_seq = Some(last.seq);
+        }
+        if self.run.is_none() {
+            self.run = page.run;
+        }
+        if self.run.is_some() {
+            self.tail = None;
+        }
+    }
+}
+
 /// Log lines, and whether more can come.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogPage {

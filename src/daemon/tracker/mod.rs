@@ -84,6 +84,9 @@ pub(crate) struct Tracker {
     security: Security,
     /// Whether this tracker fires ticks, expires leases and prunes.
     leader: leader::Leadership,
+    /// Whether other trackers share the store (their deliveries wake
+    /// followers here only through `changes`).
+    shared_store: bool,
 }
 
 /// The file name of the SQLite store inside the data dir.
@@ -142,6 +145,7 @@ pub async fn run(
         shutdown: shutdown.clone(),
         security: config.security.clone(),
         leader,
+        shared_store: config.shared_store.is_some(),
     });
     // The address comes last: tests and scripts read it from the end of the line.
     tracing::info!(

@@ -215,6 +215,8 @@ impl Tracker {
                 job
             }
         };
+        // Cancelling may end runs no worker reports on (queued ones).
+        self.wake.all_runs();
         Ok(self.shown(&job))
     }
 
@@ -237,20 +239,28 @@ impl Tracker {
     }
 
     /// Log lines after the query's cursor, waiting up to `wait_ms` for some.
+    /// Once the run is known, the wait is on that run's own notifier (on a
+    /// single tracker): a follower of a quiet run costs the store nothing.
     pub async fn logs(&self, query: LogQuery) -> Result<LogPage, WireError> {
         let deadline = deadline_in(query.wait_ms);
+        let mut following = None;
         loop {
-            let mut notified = armed(&self.wake.changes);
+            let keyed = following
+                .filter(|_| !self.shared_store)
+                .map(|id| self.wake.run(id));
+            let mut notified = armed(keyed.as_deref().unwrap_or(&self.wake.changes));
             let q = query.clone();
             let slice = self
                 .store
                 .call(move |s| queue::read_logs(s, &q, LOG_PAGE))
                 .await?;
-            if !slice.lines.is_empty()
-                || slice.done
-                || query.wait_ms == 0
-                || !wait_for(notified.as_mut(), deadline, self).await
-            {
+            let quiet = slice.lines.is_empty() && !slice.done && query.wait_ms > 0;
+            if quiet && slice.run_id.is_some() && slice.run_id != following {
+                // Wait on the run just found; read once more after arming.
+                following = slice.run_id;
+                continue;
+            }
+            if !quiet || !wait_for(notified.as_mut(), deadline, self).await {
                 return Ok(LogPage {
                     lines: slice.lines,
                     run: slice.run,

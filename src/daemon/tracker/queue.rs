@@ -260,16 +260,25 @@ pub fn heartbeat(s: &mut dyn Store, beat: &Heartbeat, now: Millis, lease_ms: u64
     Ok(Beat { stop, woken })
 }
 
+/// What a delivery changed.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    /// Groups that got runs to dispatch (retries).
+    pub woken: BTreeSet<String>,
+    /// Runs that got log lines or ended: their followers wake.
+    pub runs: Vec<i64>,
+}
+
 /// Apply what a worker sent, in order: log lines of live runs are stored,
-/// results end their runs and move their jobs on. Returns the groups that got
-/// runs to dispatch (retries).
+/// results end their runs and move their jobs on.
 pub fn deliver(
     s: &mut dyn Store,
     items: Vec<Upstream>,
     now: Millis,
     max_log_bytes: u64,
-) -> Outcome<BTreeSet<String>> {
+) -> Outcome<Delivered> {
     let mut woken = BTreeSet::new();
+    let mut runs = Vec::new();
     let mut known: HashMap<i64, bool> = HashMap::new();
     let mut lines = Vec::new();
     for item in items {
@@ -302,6 +311,7 @@ pub fn deliver(
             Upstream::Done(result) => {
                 store_lines(s, &lines, max_log_bytes)?;
                 lines.clear();
+                runs.push(result.run_id);
                 if let Some(group) = finish_run(s, &result, now)? {
                     woken.insert(group);
                 }
@@ -309,7 +319,13 @@ pub fn deliver(
         }
     }
     store_lines(s, &lines, max_log_bytes)?;
-    Ok(woken)
+    runs.extend(
+        known
+            .into_iter()
+            .filter(|(_, exists)| *exists)
+            .map(|(id, _)| id),
+    );
+    Ok(Delivered { woken, runs })
 }
 
 /// Store log lines under the per-run cap (`0`: no cap): a run keeps the
@@ -629,6 +645,8 @@ pub fn first_run_ended(detail: &JobDetail) -> bool {
 /// run has ended.
 pub struct LogSlice {
     pub lines: Vec<LogEntry>,
+    /// The chosen attempt's row id: what a follower waits on.
+    pub run_id: Option<i64>,
     pub run: Option<u32>,
     pub attempt: Option<u32>,
     pub done: bool,
@@ -684,6 +702,7 @@ pub fn read_logs(
         }
         return Ok(LogSlice {
             lines: Vec::new(),
+            run_id: None,
             run: None,
             attempt: None,
             done: job.state.is_final(),
@@ -731,6 +750,7 @@ pub fn read_logs(
     }
     Ok(LogSlice {
         lines,
+        run_id: Some(run.id),
         run: Some(run.run),
         attempt: Some(run.attempt),
         done,

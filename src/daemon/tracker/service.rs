@@ -211,13 +211,14 @@ impl TrackerRpc for Conn {
     ) -> Result<(), WireError> {
         let (now, cap) = (now_ms(), self.t.max_log_bytes);
         let count = items.len();
-        let woken = self
+        let delivered = self
             .t
             .store
             .call(move |s| queue::deliver(s, items, now, cap))
             .await?;
         tracing::trace!(%worker_id, count, "delivered");
-        self.t.wake.work_for(&woken);
+        self.t.wake.work_for(&delivered.woken);
+        self.t.wake.runs_touched(&delivered.runs);
         Ok(())
     }
 }

@@ -52,6 +52,9 @@ impl Signal {
 #[derive(Default)]
 pub struct Wake {
     groups: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Followers of one run's log (`lts logs --follow`, the console's live
+    /// tail), by run id: only those runs' deliveries wake them.
+    runs: Mutex<HashMap<i64, Arc<Notify>>>,
     /// Something about jobs, runs or logs changed.
     pub changes: Notify,
     /// A run was claimed, so there may be a new lease to watch.
@@ -82,6 +85,35 @@ impl Wake {
             groups.retain(|_, notify| Arc::strong_count(notify) > 1);
         }
         groups.entry(group.to_string()).or_default().clone()
+    }
+
+    /// The notifier of a run's followers; dropped when nobody follows.
+    pub fn run(&self, run_id: i64) -> Arc<Notify> {
+        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        runs.retain(|_, notify| Arc::strong_count(notify) > 1);
+        runs.entry(run_id).or_default().clone()
+    }
+
+    /// Wake the followers of these runs (they got lines or ended), here.
+    pub fn runs_touched(&self, run_ids: &[i64]) {
+        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        if runs.is_empty() {
+            return;
+        }
+        for id in run_ids {
+            if let Some(notify) = runs.get(id) {
+                notify.notify_waiters();
+            }
+        }
+    }
+
+    /// Wake every run follower here (a control action may have ended runs
+    /// without a delivery).
+    pub fn all_runs(&self) {
+        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        for notify in runs.values() {
+            notify.notify_waiters();
+        }
     }
 
     /// Wake here what `signal` names, and the other trackers too.
@@ -133,6 +165,7 @@ impl Wake {
         self.changes.notify_waiters();
         self.schedule.notify_waiters();
         self.leases.notify_waiters();
+        self.all_runs();
     }
 
     /// Apply a wakeup another tracker sent, here only.
