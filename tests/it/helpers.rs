@@ -166,6 +166,14 @@ impl Daemon {
         daemon
     }
 
+    /// The console's base URL (`http://127.0.0.1:PORT/`), as the tracker logged it.
+    pub fn console_url(&self) -> String {
+        self.wait_for_log("console listening", |line| {
+            let rest = line.split("url=").nth(1)?;
+            rest.split_whitespace().next().map(String::from)
+        })
+    }
+
     /// This worker's node id, as it logged it.
     pub fn worker_id(&self) -> String {
         self.wait_for_log("worker starting", |line| {
