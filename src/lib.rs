@@ -11,7 +11,8 @@
 //! - [`schedule`]: cron (Quartz and Unix), time zones, next fire times: pure functions.
 //! - [`store`]: the `Store` trait, its SQLite and PostgreSQL backends and the
 //!   group-commit actor.
-//! - [`daemon`]: the `ltsd` roles: tracker, worker, registry, standalone; and `ltsd cert`.
+//! - [`daemon`]: the `ltsd` roles: tracker (with its web console and HTTP API),
+//!   worker, registry, standalone; and `ltsd cert`.
 //! - [`cli`]: the `lts` subcommands, one module each.
 //! - [`config`]: where addresses, tokens and data dirs come from.
 //! - [`logging`]: where the binaries' logs go.
