@@ -706,3 +706,77 @@ fn a_non_loopback_console_needs_a_token_and_tls_makes_it_https() {
         .send();
     assert!(answer.is_err() || !answer.unwrap().status().is_success());
 }
+
+#[test]
+fn every_tracker_on_a_shared_store_serves_the_whole_console() {
+    let Some(db) = crate::pg::TestDb::create() else {
+        return; // said once by the pg module: no PostgreSQL configured
+    };
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let start = |name: &str| {
+        let data = sb.path(name);
+        Daemon::start(
+            home,
+            &[
+                "tracker",
+                "--listen",
+                "127.0.0.1:0",
+                "--data",
+                data.to_str().unwrap(),
+                "--store",
+                &db.url,
+                "--token",
+                TOKEN,
+            ],
+            true,
+        )
+    };
+    let a = start("a");
+    let b = start("b");
+    let (url_a, url_b) = (a.console_url(), b.console_url());
+    let http = client();
+    let posted = http
+        .post(format!("{url_a}api/v1/jobs"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"group": "etl", "task_id": "shared", "delay": "1h"}))
+        .send()
+        .unwrap();
+    assert_eq!(posted.status(), 201);
+    let seen = json_of(
+        http.get(format!("{url_b}api/v1/jobs/etl/shared"))
+            .bearer_auth(TOKEN)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(seen["state"], "scheduled", "{seen}");
+    // A session one tracker signed is good on the other.
+    let login = http
+        .post(format!("{url_a}login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .unwrap();
+    let cookie = login.headers()[header::SET_COOKIE].to_str().unwrap();
+    let session = cookie.split(';').next().unwrap();
+    let via_b = http
+        .get(format!("{url_b}api/v1/jobs"))
+        .header(header::COOKIE, session)
+        .send()
+        .unwrap();
+    assert_eq!(via_b.status(), 200);
+    assert_eq!(via_b.headers()["x-total-count"], "1");
+    // An action on one is seen by the other.
+    let suspended = http
+        .post(format!("{url_b}api/v1/jobs/etl/shared/suspend"))
+        .bearer_auth(TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(suspended.status(), 200);
+    let on_a = json_of(
+        http.get(format!("{url_a}api/v1/jobs/etl/shared"))
+            .bearer_auth(TOKEN)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(on_a["state"], "suspended");
+}
