@@ -3,8 +3,9 @@
 //! next one, each in its own savepoint, and every caller hears back only after
 //! the commit. Durability costs one fsync per batch, not per caller.
 
-use super::{Result, Store, StoreError};
-use std::sync::mpsc;
+use super::{Result, RunEvent, Store, StoreError};
+use std::sync::{mpsc, Arc, OnceLock};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
@@ -16,9 +17,14 @@ type Op = Box<dyn FnOnce(&mut dyn Store) -> (bool, Reply) + Send>;
 const MAX_BATCH: usize = 4096;
 
 /// A cheap, cloneable handle to the store thread.
+/// Told, after each commit, what the committed transaction moved and how
+/// long the commit took.
+pub type Observer = Arc<dyn Fn(&[RunEvent], Duration) + Send + Sync>;
+
 #[derive(Clone)]
 pub struct StoreHandle {
     tx: mpsc::Sender<Op>,
+    observer: Arc<OnceLock<Observer>>,
 }
 
 impl StoreHandle {
@@ -26,13 +32,21 @@ impl StoreHandle {
     /// after committing everything already sent.
     pub fn spawn(store: Box<dyn Store>) -> Self {
         let (tx, rx) = mpsc::channel::<Op>();
+        let observer: Arc<OnceLock<Observer>> = Arc::default();
+        let watching = observer.clone();
         let spawned = std::thread::Builder::new()
             .name("lts-store".into())
-            .spawn(move || run(store, rx));
+            .spawn(move || run(store, rx, watching));
         if let Err(e) = spawned {
             tracing::error!("cannot start the store thread: {e}");
         }
-        StoreHandle { tx }
+        StoreHandle { tx, observer }
+    }
+
+    /// Tell `observer` what each commit moved from now on (once: later
+    /// calls are ignored).
+    pub fn observe(&self, observer: Observer) {
+        let _ = self.observer.set(observer);
     }
 
     /// Run `f` in the next transaction; its result once that has committed.
@@ -67,7 +81,7 @@ impl StoreHandle {
     }
 }
 
-fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Op>) {
+fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Op>, observer: Arc<OnceLock<Observer>>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -76,9 +90,16 @@ fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Op>) {
                 Err(_) => break,
             }
         }
+        let started = Instant::now();
         let (replies, error) = run_batch(store.as_mut(), batch);
-        if let Some(e) = &error {
-            tracing::error!("store transaction failed: {e}");
+        let events = store.journal().take();
+        match &error {
+            Some(e) => tracing::error!("store transaction failed: {e}"),
+            None => {
+                if let Some(observe) = observer.get() {
+                    observe(&events, started.elapsed());
+                }
+            }
         }
         for reply in replies {
             reply(error.as_ref());
@@ -133,13 +154,19 @@ fn run_batch(store: &mut dyn Store, batch: Vec<Op>) -> (Vec<Reply>, Option<Store
 /// Run one operation. A bug in it fails its caller (its reply is dropped),
 /// not the store thread and everyone after it.
 fn run_op(store: &mut dyn Store, op: Op) -> (bool, Reply) {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(store))) {
+    let mark = store.journal().mark();
+    let (ok, reply) = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(store))) {
         Ok(done) => done,
         Err(_) => {
             tracing::error!("a store operation panicked; its changes were rolled back");
             (false, Box::new(|_: Option<&StoreError>| {}) as Reply)
         }
+    };
+    if !ok {
+        // Its changes are rolled back: so are its events.
+        store.journal().rollback_to(mark);
     }
+    (ok, reply)
 }
 
 /// Commit the transaction; if that fails, every caller in it hears so.

@@ -7,11 +7,13 @@
 
 mod actor;
 pub mod alloc;
+pub mod journal;
 pub mod postgres;
 mod records;
 mod sqlite;
 
-pub use actor::StoreHandle;
+pub use actor::{Observer, StoreHandle};
+pub use journal::{Journal, RunEvent};
 pub use postgres::PostgresStore;
 pub use records::{JobRecord, LogRecord, RunRecord};
 pub use sqlite::SqliteStore;
@@ -126,6 +128,8 @@ fn stats_from_rows(
 /// `rollback_to_savepoint` let one caller's failure leave the others' work in
 /// the same transaction intact.
 pub trait Store: Send {
+    /// The life-cycle events of the transaction in progress.
+    fn journal(&mut self) -> &mut Journal;
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
     fn rollback(&mut self) -> Result<()>;

@@ -129,6 +129,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    journal: super::Journal,
 }
 
 impl SqliteStore {
@@ -148,6 +149,7 @@ impl SqliteStore {
         let mut store = SqliteStore {
             conn,
             path: path.to_path_buf(),
+            journal: super::Journal::default(),
         };
         store.prepare()?;
         Ok(store)
@@ -345,6 +347,10 @@ fn spec_json(spec: &JobSpec) -> Result<String> {
 }
 
 impl Store for SqliteStore {
+    fn journal(&mut self) -> &mut super::Journal {
+        &mut self.journal
+    }
+
     fn begin(&mut self) -> Result<()> {
         self.exec("BEGIN IMMEDIATE")
     }

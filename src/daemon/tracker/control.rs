@@ -2,7 +2,7 @@
 //! Each runs in one store transaction and leaves run records that say what
 //! happened.
 
-use super::queue::{push_feedback, resolve, settle, Outcome};
+use super::queue::{end_run, push_feedback, resolve, settle, Outcome};
 use super::scheduler::{apply_misfire, Missed};
 use crate::model::{JobKind, JobState, Millis, RunOutcome, RunState};
 use crate::protocol::{JobRef, WireError};
@@ -34,8 +34,7 @@ fn end_open_runs(
         if only_queued && run.state != RunState::Queued {
             continue;
         }
-        run.end(outcome, now, reason.to_string());
-        s.update_run(&run)?;
+        end_run(s, &mut run, outcome, now, reason.to_string())?;
         if outcome == RunOutcome::Cancelled {
             push_feedback(s, job, &run)?;
         }

@@ -9,6 +9,7 @@
 mod control;
 mod http;
 mod leader;
+mod metrics;
 mod nodes;
 mod ops;
 mod peers;
@@ -84,6 +85,8 @@ pub(crate) struct Tracker {
     security: Security,
     /// Whether this tracker fires ticks, expires leases and prunes.
     leader: leader::Leadership,
+    /// What `/metrics` shows.
+    metrics: Arc<metrics::Metrics>,
     /// Whether other trackers share the store (their deliveries wake
     /// followers here only through `changes`).
     shared_store: bool,
@@ -146,7 +149,12 @@ pub async fn run(
         security: config.security.clone(),
         leader,
         shared_store: config.shared_store.is_some(),
+        metrics: Arc::new(metrics::Metrics::new()),
     });
+    {
+        let metrics = tracker.metrics.clone();
+        store.observe(Arc::new(move |events, took| metrics.observe(events, took)));
+    }
     // The address comes last: tests and scripts read it from the end of the line.
     tracing::info!(
         token = tracker.security.token().is_some(),

@@ -11,7 +11,7 @@ use crate::protocol::{
 };
 use crate::schedule::Plan;
 use crate::store::BUFFERED;
-use crate::store::{JobRecord, LogRecord, RunRecord, Store, StoreError};
+use crate::store::{JobRecord, LogRecord, RunEvent, RunRecord, Store, StoreError};
 use chrono_tz::Tz;
 use rand::Rng;
 use std::collections::{BTreeSet, HashMap};
@@ -60,6 +60,9 @@ pub fn submit(
     for spec in jobs {
         let ack = submit_one(s, spec, now, zone)?;
         if let Ok(ack) = &ack {
+            s.journal().push(RunEvent::Submitted {
+                group: ack.group.clone(),
+            });
             if ack.state == JobState::Queued {
                 woken.insert(ack.group.clone());
             }
@@ -185,6 +188,12 @@ pub fn claim(
         run.lease_until = Some(now + lease_ms as i64);
         run.fence = first_fence + i as i64;
         s.update_run(&run)?;
+        s.journal().push(RunEvent::Started {
+            group: run.group.clone(),
+            scheduled_at: run.scheduled_at,
+            due_at: run.due_at,
+            at: now,
+        });
         if matches!(
             job.state,
             JobState::Queued | JobState::Retrying | JobState::Scheduled
@@ -247,17 +256,40 @@ pub fn heartbeat(s: &mut dyn Store, beat: &Heartbeat, now: Millis, lease_ms: u64
         if reported || !settled_in {
             continue;
         }
-        run.end(
-            RunOutcome::Lost,
-            now,
-            format!("worker {} no longer holds the run", beat.worker.id),
-        );
-        s.update_run(&run)?;
+        let reason = format!("worker {} no longer holds the run", beat.worker.id);
+        end_run(s, &mut run, RunOutcome::Lost, now, reason)?;
         if let Some(group) = requeue(s, &run, now)? {
             woken.insert(group);
         }
     }
     Ok(Beat { stop, woken })
+}
+
+/// End `run` with `outcome` and store it; the life cycle records the move.
+/// A worker's own result ends its run in `finish_run` instead.
+pub fn end_run(
+    s: &mut dyn Store,
+    run: &mut RunRecord,
+    outcome: RunOutcome,
+    now: Millis,
+    reason: String,
+) -> Outcome<()> {
+    run.end(outcome, now, reason);
+    s.update_run(run)?;
+    journal_ended(s, run);
+    Ok(())
+}
+
+/// Record that `run` (stored, done) ended.
+fn journal_ended(s: &mut dyn Store, run: &RunRecord) {
+    if let (Some(outcome), Some(ended_at)) = (run.outcome, run.ended_at) {
+        s.journal().push(RunEvent::Ended {
+            group: run.group.clone(),
+            outcome,
+            started_at: run.started_at,
+            ended_at,
+        });
+    }
 }
 
 /// What a delivery changed.
@@ -414,6 +446,7 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
     run.lease_until = None;
     run.reason = result.reason.clone().or(run.reason);
     s.update_run(&run)?;
+    journal_ended(s, &run);
     if result.outcome == RunOutcome::Lost {
         // The worker gave the run back (it is stopping): run it elsewhere.
         return requeue(s, &run, now);
@@ -553,12 +586,8 @@ pub fn expire_leases(s: &mut dyn Store, now: Millis) -> Outcome<BTreeSet<String>
     let mut woken = BTreeSet::new();
     for mut run in s.expired_runs(now, 1000)? {
         let worker = run.worker.clone().unwrap_or_default();
-        run.end(
-            RunOutcome::Lost,
-            now,
-            format!("lease expired: worker {worker} stopped heartbeating"),
-        );
-        s.update_run(&run)?;
+        let reason = format!("lease expired: worker {worker} stopped heartbeating");
+        end_run(s, &mut run, RunOutcome::Lost, now, reason)?;
         if let Some(group) = requeue(s, &run, now)? {
             woken.insert(group);
         }

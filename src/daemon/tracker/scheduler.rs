@@ -8,12 +8,12 @@
 //! the previous run still goes follow its overlap policy. Every tick that is
 //! skipped or coalesced leaves a run record saying so.
 
-use super::queue::{settle, Outcome};
+use super::queue::{end_run, settle, Outcome};
 use crate::model::{
     format_duration, rfc3339, JobState, Millis, Misfire, Overlap, RunOutcome, RunState,
 };
 use crate::schedule::Plan;
-use crate::store::{JobRecord, RunRecord, Store, BUFFERED};
+use crate::store::{JobRecord, RunEvent, RunRecord, Store, BUFFERED};
 use chrono_tz::Tz;
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
@@ -121,12 +121,25 @@ fn insert_tick(s: &mut dyn Store, job: &mut JobRecord, run: RunRecord) -> Outcom
     Ok(true)
 }
 
-fn skipped(mut run: RunRecord, now: Millis, reason: String) -> RunRecord {
+/// Record a tick as skipped, for `why` (a bounded label: `overlap`,
+/// `misfire`) with the full `reason`.
+fn insert_skipped(
+    s: &mut dyn Store,
+    job: &mut JobRecord,
+    mut run: RunRecord,
+    now: Millis,
+    why: &'static str,
+    reason: String,
+) -> Outcome<bool> {
     run.state = RunState::Done;
     run.outcome = Some(RunOutcome::Skipped);
     run.ended_at = Some(now);
     run.reason = Some(reason);
-    run
+    let group = run.group.clone();
+    if insert_tick(s, job, run)? {
+        s.journal().push(RunEvent::Skipped { group, reason: why });
+    }
+    Ok(false)
 }
 
 /// Fire one tick under the job's overlap policy. Returns whether a run was
@@ -144,7 +157,7 @@ fn fire_tick(s: &mut dyn Store, job: &mut JobRecord, tick: Millis, now: Millis) 
         Overlap::Allow => insert_tick(s, job, run),
         Overlap::Skip => {
             let reason = format!("overlap skip: {still}");
-            insert_tick(s, job, skipped(run, now, reason)).map(|_| false)
+            insert_skipped(s, job, run, now, "overlap", reason)
         }
         Overlap::BufferOne => {
             if let Some(buffered) = open.iter().find(|r| r.due_at == BUFFERED) {
@@ -152,7 +165,7 @@ fn fire_tick(s: &mut dyn Store, job: &mut JobRecord, tick: Millis, now: Millis) 
                     "overlap buffer-one: coalesced into run {}, which waits for run {} ({state}) to end",
                     buffered.run, previous.run
                 );
-                insert_tick(s, job, skipped(run, now, reason)).map(|_| false)
+                insert_skipped(s, job, run, now, "overlap", reason)
             } else {
                 let mut run = run;
                 run.due_at = BUFFERED;
@@ -166,12 +179,8 @@ fn fire_tick(s: &mut dyn Store, job: &mut JobRecord, tick: Millis, now: Millis) 
         Overlap::Replace => {
             for old in active {
                 let mut old = old.clone();
-                old.end(
-                    RunOutcome::Cancelled,
-                    now,
-                    format!("overlap replace: replaced by run {}", run.run),
-                );
-                s.update_run(&old)?;
+                let reason = format!("overlap replace: replaced by run {}", run.run);
+                end_run(s, &mut old, RunOutcome::Cancelled, now, reason)?;
             }
             insert_tick(s, job, run)
         }
@@ -285,8 +294,8 @@ pub fn apply_misfire(
             "misfire {policy}: {span} {}{window}; {not_run} not run",
             why.as_str()
         );
-        let record = skipped(new_tick(job, first, now), now, reason);
-        insert_tick(s, job, record)?;
+        let tick = new_tick(job, first, now);
+        insert_skipped(s, job, tick, now, "misfire", reason)?;
     }
     // Catch-up runs are never dropped by the overlap policy, but unless it is
     // `allow` they take turns: each waits for the run before it to end.

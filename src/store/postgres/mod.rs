@@ -60,6 +60,7 @@ pub struct PostgresStore {
     /// The URL without its password, for messages.
     shown: String,
     statements: HashMap<String, Statement>,
+    journal: super::Journal,
 }
 
 /// A `postgres` error as one line, with the server's message when it sent one.
@@ -125,6 +126,7 @@ impl PostgresStore {
             config,
             shown,
             statements: HashMap::new(),
+            journal: super::Journal::default(),
         })
     }
 
@@ -300,6 +302,10 @@ fn spec_json(spec: &JobSpec) -> Result<String> {
 // same row waits for this one instead of overwriting it with what it read
 // before (READ COMMITTED would let the last writer win).
 impl Store for PostgresStore {
+    fn journal(&mut self) -> &mut super::Journal {
+        &mut self.journal
+    }
+
     fn begin(&mut self) -> Result<()> {
         if self.client.is_closed() {
             // The connection was lost: the transaction that saw it failed;

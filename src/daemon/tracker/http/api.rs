@@ -381,6 +381,13 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
+/// `GET /metrics`: Prometheus (OpenMetrics) text.
+pub async fn metrics(State(app): State<App>) -> Response {
+    let body = app.t.metrics.render(&app.t).await;
+    let ctype = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, ctype)], body).into_response()
+}
+
 /// Answers while the process runs.
 pub async fn healthz() -> impl IntoResponse {
     (StatusCode::OK, "ok\n")

@@ -21,7 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,8 +37,11 @@ pub(crate) struct App {
     pub auth: Arc<Auth>,
 }
 
-/// How long a client may take to finish its TLS handshake.
+/// How long a client may take to finish its TLS handshake, or to send a
+/// request's headers.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most console connections served at once; more wait to be accepted.
+const MAX_CONNECTIONS: usize = 512;
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -48,6 +51,7 @@ fn router(app: App) -> Router {
     Router::new()
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
+        .route("/metrics", get(api::metrics))
         .route_layer(middleware::from_fn_with_state(app.clone(), auth::guard))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
@@ -100,7 +104,15 @@ pub(crate) async fn serve(listener: TcpListener, t: Arc<Tracker>, shutdown: Shut
         Err(e) => tracing::warn!("console: {e}"),
     }
     let service = router(app);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return,
+            },
+            _ = shutdown.wait() => return,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -117,8 +129,14 @@ pub(crate) async fn serve(listener: TcpListener, t: Arc<Tracker>, shutdown: Shut
         let tls = tls.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let hyper_service = hyper_util::service::TowerToHyperService::new(service);
-            let builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // A client that never finishes its headers is dropped.
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(TLS_HANDSHAKE_TIMEOUT);
             let served = match tls {
                 Some(acceptor) => {
                     let stream =

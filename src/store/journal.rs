@@ -1,0 +1,63 @@
+//! What moved in the life cycle during a transaction: the rules append a
+//! `RunEvent` where a run starts, ends or is skipped, the store keeps them
+//! with the transaction, and the group-commit actor hands them to the
+//! observer (metrics) only once they are committed. An operation that fails
+//! takes its events back with its savepoint.
+
+use crate::model::{Millis, RunOutcome};
+
+/// One move of a run, as plain data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEvent {
+    /// A job was accepted.
+    Submitted { group: String },
+    /// A worker claimed a run: `due_at` is when it became due, `scheduled_at`
+    /// the tick it belongs to.
+    Started {
+        group: String,
+        scheduled_at: Millis,
+        due_at: Millis,
+        at: Millis,
+    },
+    /// A run ended with `outcome` (not `Skipped`: see `Skipped`).
+    Ended {
+        group: String,
+        outcome: RunOutcome,
+        started_at: Option<Millis>,
+        ended_at: Millis,
+    },
+    /// A tick was recorded as skipped; `reason` is a short bounded label
+    /// (`overlap`, `misfire`).
+    Skipped { group: String, reason: &'static str },
+}
+
+/// The events of the transaction in progress.
+#[derive(Debug, Default)]
+pub struct Journal {
+    events: Vec<RunEvent>,
+}
+
+impl Journal {
+    pub fn push(&mut self, event: RunEvent) {
+        self.events.push(event);
+    }
+
+    /// A mark to roll back to.
+    pub fn mark(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Forget what came after `mark` (its operation was rolled back).
+    pub fn rollback_to(&mut self, mark: usize) {
+        self.events.truncate(mark);
+    }
+
+    /// Everything recorded, for the observer after a commit.
+    pub fn take(&mut self) -> Vec<RunEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub fn clear(&mut self) {
+        self.events.clear();
+    }
+}
