@@ -84,6 +84,10 @@ pub(crate) struct Tracker {
     security: Security,
     /// Whether this tracker fires ticks, expires leases and prunes.
     leader: leader::Leadership,
+    /// The console's address, when it serves one.
+    http_address: Option<String>,
+    /// `sqlite`, or the shared store's URL without its password.
+    store_name: String,
 }
 
 /// The file name of the SQLite store inside the data dir.
@@ -132,7 +136,7 @@ pub async fn run(
     let tracker = Arc::new(Tracker {
         store: store.clone(),
         wake: Wake::default(),
-        nodes: Nodes::default(),
+        nodes: Nodes::new(config.lease.as_millis().max(1) as u64),
         lease_ms: config.lease.as_millis().max(1) as u64,
         max_log_bytes: config.max_log_bytes,
         id,
@@ -142,6 +146,14 @@ pub async fn run(
         shutdown: shutdown.clone(),
         security: config.security.clone(),
         leader,
+        http_address: http
+            .as_ref()
+            .and_then(|h| h.local_addr().ok())
+            .map(|a| a.to_string()),
+        store_name: config
+            .shared_store
+            .as_deref()
+            .map_or_else(|| "sqlite".to_string(), crate::store::postgres::redact),
     });
     // The address comes last: tests and scripts read it from the end of the line.
     tracing::info!(
