@@ -18,6 +18,7 @@ mod on_postgres;
 mod auth;
 mod bad_input;
 mod balance;
+mod cli;
 mod cluster;
 mod core;
 mod docs;
