@@ -28,6 +28,9 @@ _lts() {
             lts,cron)
                 cmd="lts__subcmd__cron"
                 ;;
+            lts,edit)
+                cmd="lts__subcmd__edit"
+                ;;
             lts,feedback)
                 cmd="lts__subcmd__feedback"
                 ;;
@@ -46,6 +49,9 @@ _lts() {
             lts,nodes)
                 cmd="lts__subcmd__nodes"
                 ;;
+            lts,purge)
+                cmd="lts__subcmd__purge"
+                ;;
             lts,resume)
                 cmd="lts__subcmd__resume"
                 ;;
@@ -58,6 +64,9 @@ _lts() {
             lts,stats)
                 cmd="lts__subcmd__stats"
                 ;;
+            lts,status)
+                cmd="lts__subcmd__status"
+                ;;
             lts,submit)
                 cmd="lts__subcmd__submit"
                 ;;
@@ -66,6 +75,9 @@ _lts() {
                 ;;
             lts,trigger)
                 cmd="lts__subcmd__trigger"
+                ;;
+            lts,version)
+                cmd="lts__subcmd__version"
                 ;;
             lts__subcmd__help,bench)
                 cmd="lts__subcmd__help__subcmd__bench"
@@ -78,6 +90,9 @@ _lts() {
                 ;;
             lts__subcmd__help,cron)
                 cmd="lts__subcmd__help__subcmd__cron"
+                ;;
+            lts__subcmd__help,edit)
+                cmd="lts__subcmd__help__subcmd__edit"
                 ;;
             lts__subcmd__help,feedback)
                 cmd="lts__subcmd__help__subcmd__feedback"
@@ -97,6 +112,9 @@ _lts() {
             lts__subcmd__help,nodes)
                 cmd="lts__subcmd__help__subcmd__nodes"
                 ;;
+            lts__subcmd__help,purge)
+                cmd="lts__subcmd__help__subcmd__purge"
+                ;;
             lts__subcmd__help,resume)
                 cmd="lts__subcmd__help__subcmd__resume"
                 ;;
@@ -109,6 +127,9 @@ _lts() {
             lts__subcmd__help,stats)
                 cmd="lts__subcmd__help__subcmd__stats"
                 ;;
+            lts__subcmd__help,status)
+                cmd="lts__subcmd__help__subcmd__status"
+                ;;
             lts__subcmd__help,submit)
                 cmd="lts__subcmd__help__subcmd__submit"
                 ;;
@@ -117,6 +138,9 @@ _lts() {
                 ;;
             lts__subcmd__help,trigger)
                 cmd="lts__subcmd__help__subcmd__trigger"
+                ;;
+            lts__subcmd__help,version)
+                cmd="lts__subcmd__help__subcmd__version"
                 ;;
             lts__subcmd__help__subcmd__spool,flush)
                 cmd="lts__subcmd__help__subcmd__spool__subcmd__flush"
@@ -149,7 +173,7 @@ _lts() {
 
     case "${cmd}" in
         lts)
-            opts="-o -h -V --tracker --token --tls-ca --registry --balance --mdns --data --output --help --version submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help"
+            opts="-o -h -V --tracker --token --tls-ca --registry --balance --mdns --data --output --help --version submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -195,7 +219,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__bench)
-            opts="-g -o -h --standalone --jobs --clients --group --kind --payload --batch --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
+            opts="-g -o -h --standalone --jobs --clients --group --kind --payload --batch --deadline --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -226,6 +250,10 @@ _lts() {
                     return 0
                     ;;
                 --batch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deadline)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -269,7 +297,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__cancel)
-            opts="-g -o -h --group --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
+            opts="-g -y -o -h --group --all --state --kind --yes --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -281,6 +309,14 @@ _lts() {
                     ;;
                 -g)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -W "scheduled queued running succeeded failed retrying suspended cancelled" -- "${cur}"))
+                    return 0
+                    ;;
+                --kind)
+                    COMPREPLY=($(compgen -W "now at cron repeat" -- "${cur}"))
                     return 0
                     ;;
                 --tracker)
@@ -430,6 +466,120 @@ _lts() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        lts__subcmd__edit)
+            opts="-g -o -h --group --cron --tz --at --delay --repeat-count --repeat-interval --param --params-json --replace-params --priority --max-retries --retry-backoff --timeout --no-timeout --overlap --misfire --catch-up-window --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -g)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cron)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repeat-count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repeat-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --param)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --params-json)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --priority)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-backoff)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --overlap)
+                    COMPREPLY=($(compgen -W "skip allow buffer-one replace" -- "${cur}"))
+                    return 0
+                    ;;
+                --misfire)
+                    COMPREPLY=($(compgen -W "fire-once skip fire-all" -- "${cur}"))
+                    return 0
+                    ;;
+                --catch-up-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         lts__subcmd__feedback)
             opts="-f -o -h --client-group --follow --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -481,7 +631,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__help)
-            opts="submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help"
+            opts="submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -537,6 +687,20 @@ _lts() {
             return 0
             ;;
         lts__subcmd__help__subcmd__cron)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__help__subcmd__edit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -634,6 +798,20 @@ _lts() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        lts__subcmd__help__subcmd__purge)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         lts__subcmd__help__subcmd__resume)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -718,6 +896,20 @@ _lts() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        lts__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         lts__subcmd__help__subcmd__submit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -747,6 +939,20 @@ _lts() {
             return 0
             ;;
         lts__subcmd__help__subcmd__trigger)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__help__subcmd__version)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1012,8 +1218,70 @@ _lts() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        lts__subcmd__purge)
+            opts="-g -y -o -h --older-than --group --state --yes --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -g)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -W "succeeded failed cancelled" -- "${cur}"))
+                    return 0
+                    ;;
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         lts__subcmd__resume)
-            opts="-g -o -h --group --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
+            opts="-g -y -o -h --group --all --state --kind --yes --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1025,6 +1293,14 @@ _lts() {
                     ;;
                 -g)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -W "scheduled queued running succeeded failed retrying suspended cancelled" -- "${cur}"))
+                    return 0
+                    ;;
+                --kind)
+                    COMPREPLY=($(compgen -W "now at cron repeat" -- "${cur}"))
                     return 0
                     ;;
                 --tracker)
@@ -1368,6 +1644,52 @@ _lts() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        lts__subcmd__status)
+            opts="-o -h --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         lts__subcmd__submit)
             opts="-g -o -h --task-id --group --param --params-json --cron --tz --at --delay --repeat-count --repeat-interval --priority --max-retries --retry-backoff --timeout --replace --overlap --rely-on-prev-cycle --misfire --catch-up-window --feedback --client-group --wait --spool --file --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1495,7 +1817,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__suspend)
-            opts="-g -o -h --group --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
+            opts="-g -y -o -h --group --all --state --kind --yes --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1507,6 +1829,14 @@ _lts() {
                     ;;
                 -g)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -W "scheduled queued running succeeded failed retrying suspended cancelled" -- "${cur}"))
+                    return 0
+                    ;;
+                --kind)
+                    COMPREPLY=($(compgen -W "now at cron repeat" -- "${cur}"))
                     return 0
                     ;;
                 --tracker)
@@ -1563,6 +1893,52 @@ _lts() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --balance)
+                    COMPREPLY=($(compgen -W "random round-robin first" -- "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lts__subcmd__version)
+            opts="-o -h --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --tracker)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -42,14 +42,18 @@ complete -c lts -n "__fish_lts_needs_command" -f -a "jobs" -d 'List jobs'
 complete -c lts -n "__fish_lts_needs_command" -f -a "job" -d 'Show one job with its runs'
 complete -c lts -n "__fish_lts_needs_command" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
 complete -c lts -n "__fish_lts_needs_command" -f -a "nodes" -d 'List the nodes (from the registry, else the tracker) or watch them join, leave and change master'
-complete -c lts -n "__fish_lts_needs_command" -f -a "cancel" -d 'Cancel a job: no more runs; a queued run leaves the queue, a running one is stopped'
-complete -c lts -n "__fish_lts_needs_command" -f -a "suspend" -d 'Suspend a job: no more ticks; a running run finishes'
-complete -c lts -n "__fish_lts_needs_command" -f -a "resume" -d 'Resume a suspended job: missed ticks follow its misfire policy'
+complete -c lts -n "__fish_lts_needs_command" -f -a "edit" -d 'Change a job\'s schedule, params, command or limits; its history stays'
+complete -c lts -n "__fish_lts_needs_command" -f -a "cancel" -d 'Cancel a job (or, with --all, every job selected): no more runs; a queued run leaves the queue, a running one is stopped'
+complete -c lts -n "__fish_lts_needs_command" -f -a "suspend" -d 'Suspend a job (or, with --all, every job selected): no more ticks; a running run finishes'
+complete -c lts -n "__fish_lts_needs_command" -f -a "resume" -d 'Resume a suspended job (or, with --all, every one selected): missed ticks follow its misfire policy'
 complete -c lts -n "__fish_lts_needs_command" -f -a "trigger" -d 'Run a job once more now; its schedule is untouched'
 complete -c lts -n "__fish_lts_needs_command" -f -a "retry" -d 'Run a job\'s last run again when it did not succeed'
 complete -c lts -n "__fish_lts_needs_command" -f -a "feedback" -d 'Print (and acknowledge) the results of jobs submitted with --feedback'
 complete -c lts -n "__fish_lts_needs_command" -f -a "spool" -d 'List or deliver the jobs kept by `submit --spool` while no tracker answered'
+complete -c lts -n "__fish_lts_needs_command" -f -a "purge" -d 'Delete ended jobs, with their runs and logs, now'
 complete -c lts -n "__fish_lts_needs_command" -f -a "stats" -d 'Counts by state and group, throughput and queue age'
+complete -c lts -n "__fish_lts_needs_command" -f -a "status" -d 'The cluster at a glance: trackers (version, leader, store), workers, queues'
+complete -c lts -n "__fish_lts_needs_command" -f -a "version" -d 'This client\'s version and the tracker\'s, and their protocol'
 complete -c lts -n "__fish_lts_needs_command" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
 complete -c lts -n "__fish_lts_needs_command" -f -a "bench" -d 'Load a cluster (or an in-process one) and print throughput and latency'
 complete -c lts -n "__fish_lts_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -68,11 +72,11 @@ complete -c lts -n "__fish_lts_using_subcommand submit" -l priority -d 'Higher r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l max-retries -d 'Run again on failure, up to N times' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l retry-backoff -d 'The first retry\'s delay; doubled each time, with jitter, capped at 1h' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l timeout -d 'Stop a run that takes longer, and count it as timed out' -r
-complete -c lts -n "__fish_lts_using_subcommand submit" -l overlap -d 'When a tick comes while the previous run still goes' -r -f -a "skip\t''
+complete -c lts -n "__fish_lts_using_subcommand submit" -l overlap -d 'When a tick comes while the previous run still goes [default: skip]' -r -f -a "skip\t''
 allow\t''
 buffer-one\t''
 replace\t''"
-complete -c lts -n "__fish_lts_using_subcommand submit" -l misfire -d 'Ticks missed while no tracker ran' -r -f -a "fire-once\t''
+complete -c lts -n "__fish_lts_using_subcommand submit" -l misfire -d 'Ticks missed while no tracker ran [default: fire-once]' -r -f -a "fire-once\t''
 skip\t''
 fire-all\t''"
 complete -c lts -n "__fish_lts_using_subcommand submit" -l catch-up-window -d 'With --misfire fire-all, catch up only ticks this recent' -r
@@ -167,10 +171,57 @@ first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand nodes" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c lts -n "__fish_lts_using_subcommand nodes" -s w -l watch -d 'Print join, leave and master events as they happen (needs a registry)'
+complete -c lts -n "__fish_lts_using_subcommand nodes" -s w -l watch -d 'Print join, leave and master events as they happen (from the registry, else the tracker)'
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand nodes" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c lts -n "__fish_lts_using_subcommand cancel" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l cron -d 'A new cron schedule: Quartz with seconds or 5-field Unix cron' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l tz -d 'Time zone of the new cron expression [default: the tracker\'s]' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l at -d 'Run once at this time instead' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l delay -d 'Run once this long from now instead' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l repeat-count -d 'Run N times (-1: forever), --repeat-interval apart, counted from the job\'s first fire' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l repeat-interval -d 'The time between repeated runs (at least 1s)' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l param -d 'Set a parameter (repeatable); the others stay unless --replace-params' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l params-json -d 'Set parameters from a JSON object' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l priority -d 'Higher runs first among due jobs' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l max-retries -d 'Run again on failure, up to N times' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l retry-backoff -d 'The first retry\'s delay; doubled each time, with jitter, capped at 1h' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l timeout -d 'Stop a run that takes longer, and count it as timed out' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l overlap -d 'When a tick comes while the previous run still goes' -r -f -a "skip\t''
+allow\t''
+buffer-one\t''
+replace\t''"
+complete -c lts -n "__fish_lts_using_subcommand edit" -l misfire -d 'Ticks missed while no tracker ran' -r -f -a "fire-once\t''
+skip\t''
+fire-all\t''"
+complete -c lts -n "__fish_lts_using_subcommand edit" -l catch-up-window -d 'With --misfire fire-all, catch up only ticks this recent' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand edit" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand edit" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand edit" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand edit" -l replace-params -d 'Drop every parameter not given with --param or --params-json'
+complete -c lts -n "__fish_lts_using_subcommand edit" -l no-timeout -d 'Remove the job\'s timeout'
+complete -c lts -n "__fish_lts_using_subcommand edit" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand edit" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_using_subcommand cancel" -s g -l group -d 'The job\'s worker group (with --all: only jobs of this group)' -r
+complete -c lts -n "__fish_lts_using_subcommand cancel" -l state -d 'With --all: only jobs in this state' -r -f -a "scheduled\t''
+queued\t''
+running\t''
+succeeded\t''
+failed\t''
+retrying\t''
+suspended\t''
+cancelled\t''"
+complete -c lts -n "__fish_lts_using_subcommand cancel" -l kind -d 'With --all: only jobs of this kind' -r -f -a "now\t''
+at\t''
+cron\t''
+repeat\t''"
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
@@ -181,9 +232,23 @@ first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
+complete -c lts -n "__fish_lts_using_subcommand cancel" -l all -d 'Every job the selectors pick (all jobs without any), instead of one'
+complete -c lts -n "__fish_lts_using_subcommand cancel" -s y -l yes -d 'With --all: do not ask first (needed without a terminal)'
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c lts -n "__fish_lts_using_subcommand suspend" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
+complete -c lts -n "__fish_lts_using_subcommand suspend" -s g -l group -d 'The job\'s worker group (with --all: only jobs of this group)' -r
+complete -c lts -n "__fish_lts_using_subcommand suspend" -l state -d 'With --all: only jobs in this state' -r -f -a "scheduled\t''
+queued\t''
+running\t''
+succeeded\t''
+failed\t''
+retrying\t''
+suspended\t''
+cancelled\t''"
+complete -c lts -n "__fish_lts_using_subcommand suspend" -l kind -d 'With --all: only jobs of this kind' -r -f -a "now\t''
+at\t''
+cron\t''
+repeat\t''"
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
@@ -194,9 +259,23 @@ first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand suspend" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
+complete -c lts -n "__fish_lts_using_subcommand suspend" -l all -d 'Every job the selectors pick (all jobs without any), instead of one'
+complete -c lts -n "__fish_lts_using_subcommand suspend" -s y -l yes -d 'With --all: do not ask first (needed without a terminal)'
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand suspend" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c lts -n "__fish_lts_using_subcommand resume" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
+complete -c lts -n "__fish_lts_using_subcommand resume" -s g -l group -d 'The job\'s worker group (with --all: only jobs of this group)' -r
+complete -c lts -n "__fish_lts_using_subcommand resume" -l state -d 'With --all: only jobs in this state' -r -f -a "scheduled\t''
+queued\t''
+running\t''
+succeeded\t''
+failed\t''
+retrying\t''
+suspended\t''
+cancelled\t''"
+complete -c lts -n "__fish_lts_using_subcommand resume" -l kind -d 'With --all: only jobs of this kind' -r -f -a "now\t''
+at\t''
+cron\t''
+repeat\t''"
 complete -c lts -n "__fish_lts_using_subcommand resume" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand resume" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand resume" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
@@ -207,6 +286,8 @@ first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand resume" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand resume" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
+complete -c lts -n "__fish_lts_using_subcommand resume" -l all -d 'Every job the selectors pick (all jobs without any), instead of one'
+complete -c lts -n "__fish_lts_using_subcommand resume" -s y -l yes -d 'With --all: do not ask first (needed without a terminal)'
 complete -c lts -n "__fish_lts_using_subcommand resume" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand resume" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand trigger" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
@@ -235,7 +316,7 @@ complete -c lts -n "__fish_lts_using_subcommand retry" -s o -l output -d 'Output
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand retry" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand retry" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c lts -n "__fish_lts_using_subcommand feedback" -l client-group -d 'The client node group whose results to read' -r
+complete -c lts -n "__fish_lts_using_subcommand feedback" -l client-group -d 'The client node group whose results to read [default: `client_group` in the config file]' -r
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand feedback" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
@@ -291,6 +372,24 @@ complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcomman
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the jobs waiting in the spool, oldest first'
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "flush" -d 'Deliver the waiting jobs to the tracker, in the order they were spooled'
 complete -c lts -n "__fish_lts_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lts -n "__fish_lts_using_subcommand purge" -l older-than -d 'Only jobs that ended (last changed) longer ago than this (`7d`, `12h`, `0s` for all)' -r
+complete -c lts -n "__fish_lts_using_subcommand purge" -s g -l group -d 'Only jobs of this worker group' -r
+complete -c lts -n "__fish_lts_using_subcommand purge" -l state -d 'Only jobs that ended so' -r -f -a "succeeded\t''
+failed\t''
+cancelled\t''"
+complete -c lts -n "__fish_lts_using_subcommand purge" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand purge" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand purge" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand purge" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand purge" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand purge" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand purge" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand purge" -s y -l yes -d 'Do not ask first (needed without a terminal)'
+complete -c lts -n "__fish_lts_using_subcommand purge" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand purge" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand stats" -s g -l group -d 'Only this worker group' -r
 complete -c lts -n "__fish_lts_using_subcommand stats" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand stats" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
@@ -304,6 +403,30 @@ complete -c lts -n "__fish_lts_using_subcommand stats" -s o -l output -d 'Output
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand stats" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_using_subcommand status" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand status" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand status" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand status" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand status" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand status" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand status" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand status" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_using_subcommand version" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand version" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand version" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand version" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand version" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand version" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand version" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand version" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand version" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand cron" -s n -l count -d 'How many fire times' -r
 complete -c lts -n "__fish_lts_using_subcommand cron" -l from -d 'Start after this time [default: now]' -r
 complete -c lts -n "__fish_lts_using_subcommand cron" -l tz -d 'The time zone [default: this machine\'s]' -r
@@ -327,6 +450,7 @@ at\t''
 cron\t''"
 complete -c lts -n "__fish_lts_using_subcommand bench" -l payload -d 'Bytes of parameters each job carries' -r
 complete -c lts -n "__fish_lts_using_subcommand bench" -l batch -d 'Jobs per submit call (1: one call and one acknowledged commit per job)' -r
+complete -c lts -n "__fish_lts_using_subcommand bench" -l deadline -d 'Give up waiting for the runs after this long: the jobs not run yet are cancelled' -r
 complete -c lts -n "__fish_lts_using_subcommand bench" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand bench" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand bench" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
@@ -352,22 +476,26 @@ complete -c lts -n "__fish_lts_using_subcommand completions" -s o -l output -d '
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand completions" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "submit" -d 'Submit a job and print its task id'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "jobs" -d 'List jobs'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "job" -d 'Show one job with its runs'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "nodes" -d 'List the nodes (from the registry, else the tracker) or watch them join, leave and change master'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "cancel" -d 'Cancel a job: no more runs; a queued run leaves the queue, a running one is stopped'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "suspend" -d 'Suspend a job: no more ticks; a running run finishes'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "resume" -d 'Resume a suspended job: missed ticks follow its misfire policy'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "trigger" -d 'Run a job once more now; its schedule is untouched'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "retry" -d 'Run a job\'s last run again when it did not succeed'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "feedback" -d 'Print (and acknowledge) the results of jobs submitted with --feedback'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "spool" -d 'List or deliver the jobs kept by `submit --spool` while no tracker answered'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "stats" -d 'Counts by state and group, throughput and queue age'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "bench" -d 'Load a cluster (or an in-process one) and print throughput and latency'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes cancel suspend resume trigger retry feedback spool stats cron bench completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "submit" -d 'Submit a job and print its task id'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "jobs" -d 'List jobs'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "job" -d 'Show one job with its runs'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "nodes" -d 'List the nodes (from the registry, else the tracker) or watch them join, leave and change master'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "edit" -d 'Change a job\'s schedule, params, command or limits; its history stays'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "cancel" -d 'Cancel a job (or, with --all, every job selected): no more runs; a queued run leaves the queue, a running one is stopped'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "suspend" -d 'Suspend a job (or, with --all, every job selected): no more ticks; a running run finishes'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "resume" -d 'Resume a suspended job (or, with --all, every one selected): missed ticks follow its misfire policy'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "trigger" -d 'Run a job once more now; its schedule is untouched'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "retry" -d 'Run a job\'s last run again when it did not succeed'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "feedback" -d 'Print (and acknowledge) the results of jobs submitted with --feedback'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "spool" -d 'List or deliver the jobs kept by `submit --spool` while no tracker answered'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "purge" -d 'Delete ended jobs, with their runs and logs, now'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "stats" -d 'Counts by state and group, throughput and queue age'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "status" -d 'The cluster at a glance: trackers (version, leader, store), workers, queues'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "version" -d 'This client\'s version and the tracker\'s, and their protocol'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "bench" -d 'Load a cluster (or an in-process one) and print throughput and latency'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "list" -d 'List the jobs waiting in the spool, oldest first'
 complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "flush" -d 'Deliver the waiting jobs to the tracker, in the order they were spooled'

@@ -44,7 +44,7 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l threads -d 'How
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l runner -d 'The program that runs jobs (job JSON on stdin), or builtin:noop' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l grace -d 'On SIGTERM, how long running jobs may take to finish before they are stopped' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l data -d 'Where the role keeps its state [default: the platform data dir + lts]' -r -F
-complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; required to listen on a non-loopback address [default: `token` in lts/config.toml]' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; a role that listens on a non-loopback address requires it [default: `token` in lts/config.toml]' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l tls-cert -d 'Serve TLS only, with this PEM certificate (chain); see `ltsd cert`' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l allow-commands -d 'Run the command a job carries (`lts submit -- CMD ARGS..`)'
@@ -58,20 +58,20 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l store -d 'The stor
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l leader-ttl -d 'On a shared store: how long the leader lease lasts unrenewed (the leader fires ticks, expires leases and prunes)' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l registry -d 'Register with this registry, so that workers and clients find this tracker' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l data -d 'Where the role keeps its state [default: the platform data dir + lts]' -r -F
-complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; required to listen on a non-loopback address [default: `token` in lts/config.toml]' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; a role that listens on a non-loopback address requires it [default: `token` in lts/config.toml]' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l tls-cert -d 'Serve TLS only, with this PEM certificate (chain); see `ltsd cert`' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l tls-ca -d 'Dial over TLS, trusting this PEM certificate or CA (a self-signed certificate is its own CA) [default: `tls_ca` in lts/config.toml]' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l mdns -d 'Advertise this tracker on the local network by mDNS (_lts._tcp.local)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -s h -l help -d 'Print help'
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l group -d 'The worker\'s node group' -r
-complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tracker -l peers -d 'The tracker(s) to pull from (a static peer list; the worker pulls from each) [default: the registry\'s trackers with --registry, else 127.0.0.1:7420]' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tracker -l peers -d 'The tracker(s) to pull from (a static peer list, also spelled --peers; the worker pulls from each) [default: the registry\'s trackers with --registry, else 127.0.0.1:7420]' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l registry -d 'Register with this registry; without --tracker, pull from the trackers it lists (the master first)' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l threads -d 'How many runs at once' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l runner -d 'The program that runs jobs (job JSON on stdin), or builtin:noop' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l grace -d 'On SIGTERM, how long running jobs may take to finish before they are stopped' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l data -d 'Where the role keeps its state [default: the platform data dir + lts]' -r -F
-complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; required to listen on a non-loopback address [default: `token` in lts/config.toml]' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; a role that listens on a non-loopback address requires it [default: `token` in lts/config.toml]' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tls-ca -d 'Dial over TLS, trusting this PEM certificate or CA (a self-signed certificate is its own CA) [default: `tls_ca` in lts/config.toml]' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tls-cert -d 'The cluster\'s PEM certificate, as the trackers serve it: dial over TLS trusting it (as --tls-ca)' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l tls-key -d 'The certificate\'s key; a dialing role does not use it (accepted so every role takes the same pair)' -r -F
@@ -81,7 +81,7 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -s h -l help -d 'Print
 complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -l listen -d 'The address to listen on' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -l ttl -d 'How long a node stays registered without a heartbeat (nodes heartbeat every third of it)' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -l data -d 'Where the role keeps its state [default: the platform data dir + lts]' -r -F
-complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; required to listen on a non-loopback address [default: `token` in lts/config.toml]' -r
+complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -l token -d 'The cluster\'s shared secret, proved to peers without being sent; a role that listens on a non-loopback address requires it [default: `token` in lts/config.toml]' -r
 complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -l tls-cert -d 'Serve TLS only, with this PEM certificate (chain); see `ltsd cert`' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand registry" -s h -l help -d 'Print help'

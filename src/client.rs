@@ -8,10 +8,11 @@
 
 use crate::balance::{Balancer, Policy, Retry};
 use crate::model::{FeedbackItem, JobDetail, JobSpec, JobView, NodeView, StoreStats};
+use crate::protocol::registry::EventPage;
 use crate::protocol::{
-    connect, ConnectError, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobPage, JobRef,
-    LogPage, LogQuery, PullRequest, RunsPage, Security, SubmitAck, TrackerRpcClient, Upstream,
-    WireError,
+    connect, BulkAction, BulkOutcome, ConnectError, Dispatch, Heartbeat, HeartbeatReply, JobEdit,
+    JobFilter, JobPage, JobRef, LogPage, LogQuery, PullRequest, PurgeFilter, RunsPage, Security,
+    SubmitAck, TrackerRpcClient, TrackerStatus, Upstream, WireError,
 };
 use crate::protocol::{context, CONNECT_TIMEOUT};
 use crate::registry::RegistryClient;
@@ -44,6 +45,8 @@ pub enum ClientError {
 
 /// How long a plain call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a bulk action or a purge may take.
+const BULK_TIMEOUT: Duration = Duration::from_secs(300);
 /// Extra time a long poll gets beyond its wait.
 const POLL_SLACK: Duration = Duration::from_secs(10);
 
@@ -456,6 +459,72 @@ impl Client {
             async move { c.ack_feedback(ctx, client_group, up_to).await }
         })
         .await
+    }
+
+    /// Change a job's schedule, params, command or limits. Sent again after
+    /// a lost connection: the same edit twice leaves the same job.
+    pub async fn edit(&self, job: JobRef, edit: JobEdit) -> Result<JobView, ClientError> {
+        self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| {
+            let (job, edit) = (job.clone(), edit.clone());
+            async move { c.edit(ctx, job, edit).await }
+        })
+        .await
+    }
+
+    /// Suspend, resume or cancel every job `filter` selects (or, with
+    /// `dry_run`, count them). Idempotent: a second attempt selects only
+    /// the jobs the first left.
+    pub async fn act_all(
+        &self,
+        filter: JobFilter,
+        action: BulkAction,
+        dry_run: bool,
+    ) -> Result<BulkOutcome, ClientError> {
+        self.call(BULK_TIMEOUT, Retry::Idempotent, |c, ctx| {
+            let filter = filter.clone();
+            async move { c.act_all(ctx, filter, action, dry_run).await }
+        })
+        .await
+    }
+
+    /// Delete ended jobs (or, with `dry_run`, count them).
+    pub async fn purge(
+        &self,
+        filter: PurgeFilter,
+        dry_run: bool,
+    ) -> Result<BulkOutcome, ClientError> {
+        self.call(BULK_TIMEOUT, Retry::Idempotent, |c, ctx| {
+            let filter = filter.clone();
+            async move { c.purge(ctx, filter, dry_run).await }
+        })
+        .await
+    }
+
+    /// The tracker's version, store, leadership and addresses.
+    pub async fn status(&self) -> Result<TrackerStatus, ClientError> {
+        self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| async move {
+            c.status(ctx).await
+        })
+        .await
+    }
+
+    /// Membership events after `after` (`None`: from now), waiting up to
+    /// `wait` for one (a tracker that keeps membership itself).
+    pub async fn watch_nodes(
+        &self,
+        after: Option<u64>,
+        wait: Duration,
+    ) -> Result<EventPage, ClientError> {
+        let wait_ms = wait.as_millis() as u64;
+        self.call(wait + POLL_SLACK, Retry::Idempotent, |c, ctx| async move {
+            c.watch_nodes(ctx, after, wait_ms).await
+        })
+        .await
+    }
+
+    /// The address of the tracker this client is connected to, once it is.
+    pub async fn connected_to(&self) -> Option<String> {
+        self.current.lock().await.as_ref().map(|(_, a)| a.clone())
     }
 
     /// (Workers) claim up to `request.free` runs, waiting for work. Never

@@ -24,6 +24,8 @@ pub struct FileConfig {
     pub tls_ca: Option<PathBuf>,
     /// The balancing policy over several trackers: random, round-robin, first.
     pub balance: Option<crate::balance::Policy>,
+    /// The client node group `lts feedback` reads when none is named.
+    pub client_group: Option<String>,
 }
 
 /// The config file's path, whether or not it exists.

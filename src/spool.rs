@@ -344,6 +344,18 @@ impl Spool {
         })
     }
 
+    /// Note why a spooled job is still waiting (the tracker could not be
+    /// reached when it was spooled).
+    pub fn note_error(&self, group: &str, task_id: &str, error: &str) -> Result<(), SpoolError> {
+        self.conn()
+            .execute(
+                "UPDATE spool SET last_error = ?3 WHERE grp = ?1 AND task_id = ?2",
+                params![group, task_id, error],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
     /// Every waiting job, in spool order.
     pub fn list(&self) -> Result<Vec<SpooledJob>, SpoolError> {
         self.batch_after(0, usize::MAX)
@@ -451,6 +463,13 @@ impl Spool {
                     break;
                 }
                 Err(e) => {
+                    // Each job of the batch says why it is still here.
+                    let error = e.to_string();
+                    let kept: Vec<(i64, Settle)> = batch
+                        .iter()
+                        .map(|b| (b.seq, Settle::Kept(error.clone())))
+                        .collect();
+                    self.settle(&kept)?;
                     report.stopped = Some(e);
                     break;
                 }

@@ -42,6 +42,9 @@ pub struct BenchArgs {
     /// Jobs per submit call (1: one call and one acknowledged commit per job)
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub batch: u32,
+    /// Give up waiting for the runs after this long: the jobs not run yet are cancelled
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = super::submit::parse_dur)]
+    pub deadline: Duration,
 }
 
 /// p50, p99 and max of a set of microsecond figures.
@@ -63,6 +66,39 @@ fn bar(len: usize, what: &str) -> ProgressBar {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
+}
+
+/// Past the deadline: cancel the bench's jobs that have not run (so none
+/// is left queued) and say why.
+async fn give_up(
+    addrs: &[String],
+    security: &Security,
+    args: &BenchArgs,
+    prefix: &str,
+    done: usize,
+    total: usize,
+) -> CliError {
+    let client = Client::new(addrs.to_vec()).with_security(security.clone());
+    let filter = crate::protocol::JobFilter {
+        group: Some(args.group.clone()),
+        text: Some(prefix.to_string()),
+        ..Default::default()
+    };
+    let cancelled = match client
+        .act_all(filter, crate::protocol::BulkAction::Cancel, false)
+        .await
+    {
+        Ok(outcome) => format!("cancelled the {} not run", outcome.done),
+        Err(e) => format!("could not cancel the rest: {e}"),
+    };
+    CliError::new(
+        super::error::exit::FAILED,
+        format!(
+            "gave up after {}: about {done} of {total} jobs had run in group '{}'; {cancelled}",
+            crate::model::format_duration(args.deadline),
+            crate::model::cut(&args.group, 80)
+        ),
+    )
 }
 
 /// One job of the load: kind `now`, `at` (1 s from now) or `cron` (every second).
@@ -203,6 +239,7 @@ async fn measure(
     // Wait for each job's first run, from several clients at once.
     let progress = bar(sent.len(), "done");
     let sent = Arc::new(sent);
+    let noted = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut waiters = Vec::new();
     for c in 0..clients {
         let (addrs, security, sent, progress, group) = (
@@ -213,18 +250,28 @@ async fn measure(
             args.group.clone(),
         );
         let cancel = args.kind == "cron";
+        let noted = noted.clone();
         waiters.push(tokio::spawn(async move {
             let client = Client::new(addrs).with_security(security);
             let mut out = Vec::new();
+            // The first wait is short, so that a group without a worker is
+            // said at once.
+            let mut slice = Duration::from_secs(2);
             for (task_id, at, _) in sent.iter().skip(c).step_by(clients) {
                 let job = JobRef {
                     task_id: task_id.clone(),
                     group: Some(group.clone()),
                 };
                 let detail = loop {
-                    let detail = client.wait(job.clone(), Duration::from_secs(20)).await?;
+                    let detail = client.wait(job.clone(), slice).await?;
+                    slice = Duration::from_secs(20);
                     if first_run_ended(&detail) {
                         break detail;
+                    }
+                    if let Some(note) = &detail.job.note {
+                        if !noted.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                            progress.suspend(|| eprintln!("waiting: {note}"));
+                        }
                     }
                 };
                 if cancel {
@@ -249,12 +296,21 @@ async fn measure(
         }));
     }
     let mut runs = Vec::new();
-    for waiter in waiters {
-        runs.extend(
-            waiter
-                .await
-                .map_err(|e| CliError::new(1, e.to_string()))??,
-        );
+    let deadline = tokio::time::Instant::now() + args.deadline;
+    let mut waiters = waiters.into_iter();
+    while let Some(mut waiter) = waiters.next() {
+        let joined = match tokio::time::timeout_at(deadline, &mut waiter).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                waiter.abort();
+                waiters.for_each(|w| w.abort());
+                progress.abandon();
+                return Err(
+                    give_up(&addrs, &security, args, &prefix, runs.len(), sent.len()).await,
+                );
+            }
+        };
+        runs.extend(joined.map_err(|e| CliError::new(1, e.to_string()))??);
     }
     progress.finish_and_clear();
     let last_end = runs.iter().map(|r| r.2).max().unwrap_or(start_ms);
@@ -280,6 +336,8 @@ async fn measure(
             );
             println!("submits/s       {}", report["submit_per_s"]);
             println!("end-to-end/s    {}", report["e2e_per_s"]);
+            // Run times are the tracker's, to the millisecond: print ms.
+            let ms = |v: &serde_json::Value| format!("{:.1}", v.as_f64().unwrap_or(0.0) / 1000.0);
             for (name, key) in [
                 ("submit latency", "submit_latency_us"),
                 ("queue wait", "queue_wait_us"),
@@ -287,8 +345,10 @@ async fn measure(
             ] {
                 let p = &report[key];
                 println!(
-                    "{name:<16}p50 {} µs  p99 {} µs  max {} µs",
-                    p["p50"], p["p99"], p["max"]
+                    "{name:<16}p50 {} ms  p99 {} ms  max {} ms",
+                    ms(&p["p50"]),
+                    ms(&p["p99"]),
+                    ms(&p["max"])
                 );
             }
         }

@@ -45,8 +45,8 @@ pub fn run(args: &CronArgs, format: Format) -> Result<(), CliError> {
             exit::USAGE,
             format!(
                 "'{}' never fires after {} (check its year and day fields)",
-                args.expr,
-                from.to_rfc3339()
+                crate::model::cut(&args.expr, 80),
+                from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
         ));
     }

@@ -49,7 +49,7 @@ impl From<WireError> for CliError {
     fn from(e: WireError) -> Self {
         let code = match &e {
             WireError::InvalidInput(_) | WireError::Ambiguous { .. } => exit::USAGE,
-            WireError::NotFound { .. } => exit::NOT_FOUND,
+            WireError::NotFound { .. } | WireError::Missing(_) => exit::NOT_FOUND,
             WireError::ShuttingDown => exit::UNREACHABLE,
             WireError::Exists { .. } | WireError::Conflict(_) | WireError::Store(_) => exit::FAILED,
         };

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct FeedbackArgs {
-    /// The client node group whose results to read
-    #[arg(long, value_name = "G", required = true)]
-    pub client_group: String,
+    /// The client node group whose results to read [default: `client_group` in the config file]
+    #[arg(long, value_name = "G", env = "LTS_CLIENT_GROUP")]
+    pub client_group: Option<String>,
     /// Keep waiting for results and print them as they come, until interrupted
     #[arg(long, short = 'f')]
     pub follow: bool,
@@ -31,12 +31,20 @@ const HEADER: [&str; 8] = [
     "TASK ID", "GROUP", "RUN", "ATTEMPT", "OUTCOME", "EXIT", "ENDED", "REASON",
 ];
 
-pub async fn run(client: &Client, args: &FeedbackArgs, format: Format) -> Result<(), CliError> {
-    let group = &args.client_group;
+pub async fn run(
+    client: &Client,
+    group: &String,
+    args: &FeedbackArgs,
+    format: Format,
+) -> Result<(), CliError> {
     if !valid_name(group, 64) {
         return Err(CliError::usage(format!(
-            "--client-group: '{group}' is not a valid group"
+            "--client-group: '{}' is not a valid group",
+            crate::model::cut(group, 80)
         )));
+    }
+    if !args.follow && format == Format::Json {
+        return json_once(client, group).await;
     }
     let wait = if args.follow {
         FOLLOW_WAIT
@@ -63,8 +71,11 @@ pub async fn run(client: &Client, args: &FeedbackArgs, format: Format) -> Result
             if args.follow {
                 continue;
             }
-            if !printed_header && format == Format::Table {
-                eprintln!("no feedback for client group {group}");
+            if !printed_header {
+                match format {
+                    Format::Table => eprintln!("no feedback for client group {group}"),
+                    Format::Json => println!("[]"),
+                }
             }
             return Ok(());
         }
@@ -73,6 +84,31 @@ pub async fn run(client: &Client, args: &FeedbackArgs, format: Format) -> Result
         let up_to = items.iter().map(|i| i.id).max().unwrap_or_default();
         acknowledge(client, group, up_to, args.follow).await?;
     }
+}
+
+/// `-o json` without `--follow`: every waiting result in one array (`[]`
+/// when none), acknowledged once printed.
+async fn json_once(client: &Client, group: &str) -> Result<(), CliError> {
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let items = client
+            .feedback(group.to_string(), after, Duration::ZERO)
+            .await?;
+        let Some(last) = items.iter().map(|i| i.id).max() else {
+            break;
+        };
+        after = last;
+        all.extend(items);
+    }
+    let doc = serde_json::Value::Array(all.iter().map(item_json).collect());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{doc}")?;
+    out.flush()?;
+    if after > 0 {
+        acknowledge(client, group, after, false).await?;
+    }
+    Ok(())
 }
 
 /// Acknowledge what was printed; while following, a lost tracker is waited

@@ -1,12 +1,14 @@
 //! `lts job ID`: one job's fields and its run history.
 
 use super::output::{
-    cell, job_detail_json, print_json, print_table, schedule, short_time, table, Format,
+    cell, cut_cell, job_detail_json, print_json, print_table, schedule, short_time, state_cell,
+    table, Format, WIDE_CELL,
 };
 use super::{CliError, JobRefArgs};
 use crate::client::Client;
 use crate::model::format_duration;
 use crate::protocol::RunsPage;
+use comfy_table::Cell;
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
@@ -94,18 +96,20 @@ pub async fn run(client: &Client, args: &JobArgs, format: Format) -> Result<(), 
         "ENDED",
         "REASON",
     ]);
-    for run in &detail.runs {
+    // Newest first, as `git log` shows history.
+    for run in detail.runs.iter().rev() {
         t.add_row(vec![
-            run.run.to_string(),
-            run.attempt.to_string(),
-            run.state.as_str().to_string(),
-            cell(run.outcome),
-            cell(run.exit_code),
-            cell(run.worker.clone()),
-            short_time(run.scheduled_at),
-            cell(run.started_at.map(short_time)),
-            cell(run.ended_at.map(short_time)),
-            run.reason.clone().unwrap_or_default(),
+            Cell::new(run.run),
+            Cell::new(run.attempt),
+            Cell::new(run.state.as_str()),
+            run.outcome
+                .map_or_else(|| Cell::new("-"), |o| state_cell(o.as_str())),
+            Cell::new(cell(run.exit_code)),
+            Cell::new(cut_cell(run.worker.as_deref().unwrap_or("-"), WIDE_CELL)),
+            Cell::new(short_time(run.scheduled_at)),
+            Cell::new(cell(run.started_at.map(short_time))),
+            Cell::new(cell(run.ended_at.map(short_time))),
+            Cell::new(cut_cell(run.reason.as_deref().unwrap_or_default(), 80)),
         ]);
     }
     print_table(&t);

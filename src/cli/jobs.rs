@@ -1,11 +1,15 @@
 //! `lts jobs`: a table (or JSON array) of jobs, filtered.
 
-use super::output::{cell, job_json, print_json, print_table, schedule, short_time, table, Format};
+use super::output::{
+    cell, cut_cell, job_json, print_json, print_table, schedule, short_time, state_cell, table,
+    Format, WIDE_CELL,
+};
 use super::CliError;
 use crate::client::Client;
 use crate::model::{JobKind, JobState};
 use crate::protocol::JobFilter;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
+use comfy_table::Cell;
 
 #[derive(Debug, clap::Args)]
 pub struct JobsArgs {
@@ -65,18 +69,21 @@ pub async fn run(client: &Client, args: &JobsArgs, format: Format) -> Result<(),
     let mut t = table(&header);
     for job in &jobs {
         let mut row = vec![
-            job.spec.task_id.clone(),
-            job.spec.group.clone(),
-            job.spec.schedule.kind().to_string(),
-            job.state.to_string(),
-            schedule(&job.spec.schedule),
-            job.spec.priority.to_string(),
-            job.runs.to_string(),
-            cell(job.next_fire.map(short_time)),
-            short_time(job.updated_at),
+            Cell::new(cut_cell(&job.spec.task_id, WIDE_CELL)),
+            Cell::new(cut_cell(&job.spec.group, WIDE_CELL)),
+            Cell::new(job.spec.schedule.kind()),
+            state_cell(job.state.as_str()),
+            Cell::new(cut_cell(&schedule(&job.spec.schedule), WIDE_CELL)),
+            Cell::new(job.spec.priority),
+            Cell::new(job.runs),
+            Cell::new(cell(job.next_fire.map(short_time))),
+            Cell::new(short_time(job.updated_at)),
         ];
         if with_notes {
-            row.push(job.note.clone().unwrap_or_default());
+            row.push(Cell::new(cut_cell(
+                job.note.as_deref().unwrap_or_default(),
+                WIDE_CELL,
+            )));
         }
         t.add_row(row);
     }

@@ -35,6 +35,14 @@ pub async fn run(client: &Client, args: &LogsArgs, format: Format) -> Result<(),
         attempt: None,
         wait_ms: 0,
     };
+    if args.follow {
+        // Say once why nothing comes, when no worker can run the job.
+        if let Ok(detail) = client.job(args.job.job_ref()).await {
+            if let Some(note) = &detail.job.note {
+                eprintln!("waiting: {note}");
+            }
+        }
+    }
     let mut out = std::io::stdout().lock();
     loop {
         let page = client.logs(query.clone()).await?;

@@ -7,6 +7,7 @@ mod completions;
 mod control;
 mod cron;
 mod discovery;
+mod edit;
 mod error;
 mod feedback;
 mod job;
@@ -14,8 +15,10 @@ mod jobs;
 mod logs;
 mod nodes;
 mod output;
+mod purge;
 mod spool;
 mod stats;
+mod status;
 mod submit;
 pub mod submit_file;
 
@@ -28,6 +31,9 @@ use clap::{Parser, Subcommand};
 use control::Op;
 use spool::SpoolCommand;
 use std::path::PathBuf;
+
+/// The help heading of the options every subcommand takes.
+const GLOBAL: &str = "Global options";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,40 +55,47 @@ Exit codes: 0 ok; 1 the job or operation failed; 2 bad usage or bad input; \
 )]
 pub struct Cli {
     /// Tracker address(es) to talk to, comma-separated
-    #[arg(long, global = true, env = "LTS_TRACKER", value_name = "ADDR[,ADDR..]")]
+    #[arg(long, global = true,
+        help_heading = GLOBAL, env = "LTS_TRACKER", value_name = "ADDR[,ADDR..]")]
     pub tracker: Option<String>,
     /// The cluster's shared secret, proved to the tracker without being sent
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL,
         env = "LTS_TOKEN",
         value_name = "T",
         hide_env_values = true
     )]
     pub token: Option<String>,
     /// Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)
-    #[arg(long, global = true, env = "LTS_TLS_CA", value_name = "FILE")]
+    #[arg(long, global = true,
+        help_heading = GLOBAL, env = "LTS_TLS_CA", value_name = "FILE")]
     pub tls_ca: Option<PathBuf>,
     /// A registry to find trackers through (and to ask for `nodes`)
-    #[arg(long, global = true, env = "LTS_REGISTRY", value_name = "ADDR")]
+    #[arg(long, global = true,
+        help_heading = GLOBAL, env = "LTS_REGISTRY", value_name = "ADDR")]
     pub registry: Option<String>,
     /// With several trackers, which one to use [default: random]
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL,
         env = "LTS_BALANCE",
         value_enum,
         value_name = "POLICY"
     )]
     pub balance: Option<crate::balance::Policy>,
     /// Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub mdns: bool,
     /// Where lts keeps its spool [default: the platform data dir + lts]
-    #[arg(long, global = true, env = "LTS_DATA", value_name = "DIR")]
+    #[arg(long, global = true,
+        help_heading = GLOBAL, env = "LTS_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Output format
-    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
+    #[arg(short = 'o', long = "output", global = true,
+        help_heading = GLOBAL, value_enum, default_value_t = Format::Table)]
     pub output: Format,
     #[command(subcommand)]
     pub command: Command,
@@ -100,12 +113,14 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// List the nodes (from the registry, else the tracker) or watch them join, leave and change master
     Nodes(nodes::NodesArgs),
-    /// Cancel a job: no more runs; a queued run leaves the queue, a running one is stopped
-    Cancel(control::ControlArgs),
-    /// Suspend a job: no more ticks; a running run finishes
-    Suspend(control::ControlArgs),
-    /// Resume a suspended job: missed ticks follow its misfire policy
-    Resume(control::ControlArgs),
+    /// Change a job's schedule, params, command or limits; its history stays
+    Edit(Box<edit::EditArgs>),
+    /// Cancel a job (or, with --all, every job selected): no more runs; a queued run leaves the queue, a running one is stopped
+    Cancel(control::BulkArgs),
+    /// Suspend a job (or, with --all, every job selected): no more ticks; a running run finishes
+    Suspend(control::BulkArgs),
+    /// Resume a suspended job (or, with --all, every one selected): missed ticks follow its misfire policy
+    Resume(control::BulkArgs),
     /// Run a job once more now; its schedule is untouched
     Trigger(control::ControlArgs),
     /// Run a job's last run again when it did not succeed
@@ -114,8 +129,14 @@ pub enum Command {
     Feedback(feedback::FeedbackArgs),
     /// List or deliver the jobs kept by `submit --spool` while no tracker answered
     Spool(spool::SpoolArgs),
+    /// Delete ended jobs, with their runs and logs, now
+    Purge(purge::PurgeArgs),
     /// Counts by state and group, throughput and queue age
     Stats(stats::StatsArgs),
+    /// The cluster at a glance: trackers (version, leader, store), workers, queues
+    Status,
+    /// This client's version and the tracker's, and their protocol
+    Version,
     /// Print the next fire times of a cron expression, or why it is invalid
     Cron(cron::CronArgs),
     /// Load a cluster (or an in-process one) and print throughput and latency
@@ -153,6 +174,9 @@ impl Cli {
         };
         if addrs.is_empty() {
             return Err(CliError::usage("--tracker: no address given"));
+        }
+        for addr in &addrs {
+            check_tracker(addr)?;
         }
         let policy = self.balance.or(file.balance).unwrap_or_default();
         let turn = match policy {
@@ -204,11 +228,47 @@ impl Cli {
         file.registry.as_deref().map(check_registry).transpose()
     }
 
+    /// The client group `lts feedback` reads: `--client-group`, else
+    /// `LTS_CLIENT_GROUP` (clap reads both), else the config file's
+    /// `client_group`.
+    fn client_group(&self, args: &feedback::FeedbackArgs) -> Result<String, CliError> {
+        if let Some(group) = &args.client_group {
+            return Ok(group.clone());
+        }
+        let file = crate::config::load_file_config().map_err(CliError::usage)?;
+        file.client_group.ok_or_else(|| {
+            CliError::usage(
+                "--client-group G is required (or set LTS_CLIENT_GROUP, or client_group in the config file)",
+            )
+        })
+    }
+
     /// The data dir, where the spool lives.
     fn data_dir(&self) -> PathBuf {
         self.data
             .clone()
             .unwrap_or_else(crate::config::default_data_dir)
+    }
+}
+
+/// A tracker address must be HOST:PORT with a port in 1-65535: a malformed
+/// one is bad input (exit 2), not an unreachable tracker.
+fn check_tracker(addr: &str) -> Result<(), CliError> {
+    let ok = match addr.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && !host.contains(char::is_whitespace)
+                && port.parse::<u16>().is_ok_and(|p| p > 0)
+        }
+        None => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::usage(format!(
+            "--tracker '{}': expected HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:7420",
+            crate::model::cut(addr, 80)
+        )))
     }
 }
 
@@ -231,16 +291,27 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Logs(args) => logs::run(&cli.client().await?, args, format).await,
         Command::Nodes(args) => nodes::run(&cli, args, format).await,
         Command::Stats(args) => stats::run(&cli.client().await?, args, format).await,
-        Command::Cancel(args) => control::run(&cli.client().await?, Op::Cancel, args, format).await,
-        Command::Suspend(args) => {
-            control::run(&cli.client().await?, Op::Suspend, args, format).await
+        Command::Cancel(args) => {
+            control::bulk(&cli.client().await?, Op::Cancel, args, format).await
         }
-        Command::Resume(args) => control::run(&cli.client().await?, Op::Resume, args, format).await,
+        Command::Suspend(args) => {
+            control::bulk(&cli.client().await?, Op::Suspend, args, format).await
+        }
+        Command::Resume(args) => {
+            control::bulk(&cli.client().await?, Op::Resume, args, format).await
+        }
+        Command::Edit(args) => edit::run(&cli.client().await?, args, format).await,
+        Command::Purge(args) => purge::run(&cli.client().await?, args, format).await,
+        Command::Status => status::status(&cli, format).await,
+        Command::Version => status::version(&cli, format).await,
         Command::Trigger(args) => {
             control::run(&cli.client().await?, Op::Trigger, args, format).await
         }
         Command::Retry(args) => control::run(&cli.client().await?, Op::Retry, args, format).await,
-        Command::Feedback(args) => feedback::run(&cli.client().await?, args, format).await,
+        Command::Feedback(args) => {
+            let group = cli.client_group(args)?;
+            feedback::run(&cli.client().await?, &group, args, format).await
+        }
         Command::Spool(args) => match args.command {
             SpoolCommand::List => spool::list(&cli.data_dir(), format),
             SpoolCommand::Flush => {

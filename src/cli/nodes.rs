@@ -9,8 +9,8 @@ use super::output::{
 };
 use super::{Cli, CliError};
 use crate::client::Client;
-use crate::model::{JobState, NodeEvent, NodeEventKind, NodeView, Role};
-use crate::protocol::JobFilter;
+use crate::model::{NodeEvent, NodeEventKind, NodeView, Role};
+use crate::protocol::registry::EventPage;
 use crate::registry::RegistryClient;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,7 +25,7 @@ pub struct NodesArgs {
     /// Only nodes of this group
     #[arg(long, short = 'g', value_name = "G")]
     pub group: Option<String>,
-    /// Print join, leave and master events as they happen (needs a registry)
+    /// Print join, leave and master events as they happen (from the registry, else the tracker)
     #[arg(long, short = 'w')]
     pub watch: bool,
     /// With --watch: start after event SEQ (an earlier event's `seq`) instead of now; 0 replays the history the registry keeps
@@ -41,21 +41,20 @@ impl NodesArgs {
 
 /// How long the count of waiting jobs may take before it is left out.
 const WAITING_TIMEOUT: Duration = Duration::from_secs(5);
-/// How many queued jobs are looked at for groups without a worker.
-const WAITING_SAMPLE: u32 = 1_000;
 /// How long one watch call waits for an event.
 const WATCH_WAIT: Duration = Duration::from_secs(20);
 
 pub async fn run(cli: &Cli, args: &NodesArgs, format: Format) -> Result<(), CliError> {
     let registry = cli.registry()?;
     if args.watch {
-        let Some(addr) = registry else {
-            return Err(CliError::usage(
-                "--watch follows a registry: pass --registry ADDR or set LTS_REGISTRY",
-            ));
+        let source = match registry {
+            Some(addr) => {
+                Source::Registry(RegistryClient::new(addr, "client").with_security(cli.security()?))
+            }
+            // A tracker without a registry keeps membership itself.
+            None => Source::Tracker(cli.client().await?),
         };
-        let registry = RegistryClient::new(addr, "client").with_security(cli.security()?);
-        return watch(&registry, args, format).await;
+        return watch(&source, args, format).await;
     }
     // Worker groups known to have had workers, whether or not one is live now.
     let (nodes, mut groups, client) = match registry {
@@ -90,9 +89,9 @@ pub async fn run(cli: &Cli, args: &NodesArgs, format: Format) -> Result<(), CliE
         print_json(&serde_json::Value::Array(
             nodes.iter().map(node_json).collect(),
         ));
-        return Ok(());
+    } else {
+        print_nodes(&nodes);
     }
-    print_nodes(&nodes);
     if args.role.is_some_and(|r| r != Role::Worker) {
         return Ok(());
     }
@@ -113,9 +112,15 @@ pub async fn run(cli: &Cli, args: &NodesArgs, format: Format) -> Result<(), CliE
         .iter()
         .filter(|g| !live.contains(g.as_str()) && args.wants(Role::Worker, g))
     {
-        match waiting.get(group) {
-            Some(n) => println!("group '{group}' has no live worker ({n} queued job(s) wait)"),
-            None => println!("group '{group}' has no live worker"),
+        let line = match waiting.get(group) {
+            Some(1) => format!("group '{group}' has no live worker (1 queued run waits)"),
+            Some(n) => format!("group '{group}' has no live worker ({n} queued runs wait)"),
+            None => format!("group '{group}' has no live worker"),
+        };
+        // With -o json, stdout stays one array of nodes; the note goes to stderr.
+        match format {
+            Format::Json => eprintln!("{line}"),
+            Format::Table => println!("{line}"),
         }
     }
     Ok(())
@@ -151,32 +156,64 @@ fn print_nodes(nodes: &[NodeView]) {
     print_table(&t);
 }
 
-/// Queued jobs by group, among the oldest `WAITING_SAMPLE`; empty when no
-/// tracker answers in time (the node list stands on its own).
-async fn waiting_jobs(client: &Client) -> BTreeMap<String, usize> {
-    let filter = JobFilter {
-        state: Some(JobState::Queued),
-        limit: WAITING_SAMPLE,
-        ..JobFilter::default()
-    };
+/// Queued runs by group, counted by the tracker (every group, however
+/// deep its queue); empty when no tracker answers in time (the node list
+/// stands on its own).
+async fn waiting_jobs(client: &Client) -> BTreeMap<String, u64> {
     let mut waiting = BTreeMap::new();
-    if let Ok(Ok(jobs)) = tokio::time::timeout(WAITING_TIMEOUT, client.jobs(filter)).await {
-        for job in jobs.jobs {
-            *waiting.entry(job.spec.group).or_insert(0) += 1;
+    if let Ok(Ok(stats)) = tokio::time::timeout(WAITING_TIMEOUT, client.stats(None, 60_000)).await {
+        for queue in stats.queues.into_iter().filter(|q| q.runs > 0) {
+            waiting.insert(queue.group, queue.runs);
         }
     }
     waiting
 }
 
+/// Where membership events come from: a registry, or a tracker that keeps
+/// membership itself (standalone, or without a registry).
+enum Source {
+    Registry(RegistryClient),
+    Tracker(Client),
+}
+
+impl Source {
+    fn name(&self) -> String {
+        match self {
+            Source::Registry(r) => format!("the registry at {}", r.addr()),
+            Source::Tracker(c) => format!("the tracker at {}", c.addrs().join(",")),
+        }
+    }
+
+    /// The last event's number.
+    async fn now(&self) -> Result<u64, CliError> {
+        Ok(match self {
+            Source::Registry(r) => r.list().await?.seq,
+            Source::Tracker(c) => c.watch_nodes(None, Duration::ZERO).await?.last_seq,
+        })
+    }
+
+    async fn events(&self, after: u64) -> Result<EventPage, (bool, CliError)> {
+        match self {
+            Source::Registry(r) => r
+                .watch(after, WATCH_WAIT)
+                .await
+                .map_err(|e| (e.is_unavailable(), e.into())),
+            Source::Tracker(c) => c
+                .watch_nodes(Some(after), WATCH_WAIT)
+                .await
+                .map_err(|e| (crate::spool::is_unavailable(&e), e.into())),
+        }
+    }
+}
+
 /// Print events from now on until interrupted; reconnect while the
 /// registry is away.
-async fn watch(
-    registry: &RegistryClient,
-    args: &NodesArgs,
-    format: Format,
-) -> Result<(), CliError> {
-    let now = registry.list().await?.seq;
+async fn watch(source: &Source, args: &NodesArgs, format: Format) -> Result<(), CliError> {
+    let now = source.now().await?;
     let mut cursor = args.after.unwrap_or(now);
+    if cursor > now {
+        eprintln!("lts: the latest event is {now}; waiting for the events after {cursor}");
+    }
     if format == Format::Table {
         println!(
             "{:<20}  {:<6}  {:<8}  {:<12}  {:<30}  {:<21}  DETAIL",
@@ -186,22 +223,32 @@ async fn watch(
     let mut backoff = Duration::from_millis(100);
     let mut away = false;
     loop {
-        match registry.watch(cursor, WATCH_WAIT).await {
+        match source.events(cursor).await {
             Ok(page) => {
                 if away {
-                    eprintln!("lts: the registry at {} answers again", registry.addr());
+                    eprintln!("lts: {} answers again", source.name());
                     away = false;
                 }
                 backoff = Duration::from_millis(100);
                 if page.reset {
-                    eprintln!("lts: the registry no longer has the events after {cursor}; some may be missing");
+                    eprintln!(
+                        "lts: {} no longer has the events after {cursor}; some may be missing",
+                        source.name()
+                    );
+                    cursor = page.last_seq;
                 }
-                for event in page.events.iter().filter(|e| args.wants(e.role, &e.group)) {
+                for event in page
+                    .events
+                    .iter()
+                    .filter(|e| e.seq > cursor && args.wants(e.role, &e.group))
+                {
                     print_event(event, format);
                 }
-                cursor = page.last_seq;
+                // A cursor ahead of the last event stays: those events are still to come.
+                let last = page.events.iter().map(|e| e.seq).max().unwrap_or(0);
+                cursor = cursor.max(last);
             }
-            Err(e) if e.is_unavailable() => {
+            Err((true, e)) => {
                 if !away {
                     eprintln!("lts: {e}; retrying");
                     away = true;
@@ -209,7 +256,7 @@ async fn watch(
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
-            Err(e) => return Err(e.into()),
+            Err((false, e)) => return Err(e),
         }
     }
 }

@@ -148,8 +148,9 @@ fn note_refusals(report: &FlushReport) {
 /// The error of a flush that stopped early, saying what stays.
 fn stopped(e: ClientError, remaining: usize) -> CliError {
     let mut err = CliError::from(e);
+    let stay = if remaining == 1 { "stays" } else { "stay" };
     err.message = format!(
-        "{}; {remaining} {} stay in the spool",
+        "{}; {remaining} {} {stay} in the spool",
         err.message,
         jobs(remaining)
     );
@@ -200,7 +201,9 @@ pub async fn deliver_waiting(
 
 /// `lts submit --spool` when no tracker answered: keep the job and say so.
 pub fn keep(data: &Path, job: &JobSpec, why: &ClientError, format: Format) -> Result<(), CliError> {
-    let pushed = Spool::open(data)?.push(job)?;
+    let spool = Spool::open(data)?;
+    let pushed = spool.push(job)?;
+    spool.note_error(&job.group, &job.task_id, &why.to_string())?;
     match format {
         Format::Json => print_json(&json!({
             "task_id": job.task_id,

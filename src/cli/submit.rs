@@ -41,7 +41,7 @@ pub struct SubmitArgs {
     #[arg(long, value_name = "RFC3339", conflicts_with_all = ["delay", "repeat_count"])]
     pub at: Option<String>,
     /// Run once after this long (`90s`, `15m`, `1h30m`, `3d`)
-    #[arg(long, value_name = "DUR", value_parser = parse_dur, conflicts_with = "repeat_count")]
+    #[arg(long, value_name = "DUR", value_parser = parse_dur, conflicts_with = "repeat_count", allow_hyphen_values = true)]
     pub delay: Option<Duration>,
     /// Run N times (-1: forever), --repeat-interval apart
     #[arg(
@@ -52,7 +52,7 @@ pub struct SubmitArgs {
     )]
     pub repeat_count: Option<i64>,
     /// The time between repeated runs
-    #[arg(long, value_name = "DUR", value_parser = parse_dur, requires = "repeat_count")]
+    #[arg(long, value_name = "DUR", value_parser = parse_dur, requires = "repeat_count", allow_hyphen_values = true)]
     pub repeat_interval: Option<Duration>,
     /// Higher runs first among due jobs
     #[arg(
@@ -63,30 +63,30 @@ pub struct SubmitArgs {
     )]
     pub priority: i32,
     /// Run again on failure, up to N times
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_retries, allow_negative_numbers = true)]
     pub max_retries: u32,
     /// The first retry's delay; doubled each time, with jitter, capped at 1h
-    #[arg(long, value_name = "DUR", value_parser = parse_dur, default_value = "1s")]
+    #[arg(long, value_name = "DUR", value_parser = parse_dur, default_value = "1s", allow_hyphen_values = true)]
     pub retry_backoff: Duration,
     /// Stop a run that takes longer, and count it as timed out
-    #[arg(long, value_name = "DUR", value_parser = parse_dur)]
+    #[arg(long, value_name = "DUR", value_parser = parse_dur, allow_hyphen_values = true)]
     pub timeout: Option<Duration>,
     /// Replace an existing job with the same task id and group
     #[arg(long)]
     pub replace: bool,
-    /// When a tick comes while the previous run still goes
-    #[arg(long, value_name = "POLICY", default_value = "skip",
+    /// When a tick comes while the previous run still goes [default: skip]
+    #[arg(long, value_name = "POLICY",
           value_parser = PossibleValuesParser::new(["skip", "allow", "buffer-one", "replace"]).map(|s| overlap(&s)))]
-    pub overlap: Overlap,
+    pub overlap: Option<Overlap>,
     /// The same as --overlap skip (LTS's relyOnPrevCycle)
     #[arg(long, conflicts_with = "overlap")]
     pub rely_on_prev_cycle: bool,
-    /// Ticks missed while no tracker ran
-    #[arg(long, value_name = "POLICY", default_value = "fire-once",
+    /// Ticks missed while no tracker ran [default: fire-once]
+    #[arg(long, value_name = "POLICY",
           value_parser = PossibleValuesParser::new(["fire-once", "skip", "fire-all"]).map(|s| misfire(&s)))]
-    pub misfire: Misfire,
+    pub misfire: Option<Misfire>,
     /// With --misfire fire-all, catch up only ticks this recent
-    #[arg(long, value_name = "DUR", value_parser = parse_dur)]
+    #[arg(long, value_name = "DUR", value_parser = parse_dur, allow_hyphen_values = true)]
     pub catch_up_window: Option<Duration>,
     /// Keep the result in the client group's feedback queue until read
     #[arg(long, requires = "client_group")]
@@ -102,14 +102,25 @@ pub struct SubmitArgs {
     #[arg(long, conflicts_with = "wait")]
     pub spool: bool,
     /// Submit many jobs: one JSON job a line, with the flags' names as keys
-    #[arg(long, value_name = "jobs.jsonl", conflicts_with_all = ["wait", "spool", "task_id", "group", "command"])]
+    #[arg(long, value_name = "jobs.jsonl", conflicts_with_all = [
+        "wait", "spool", "task_id", "group", "command", "params", "params_json", "cron", "tz",
+        "at", "delay", "repeat_count", "repeat_interval", "priority", "max_retries",
+        "retry_backoff", "timeout", "replace", "overlap", "rely_on_prev_cycle", "misfire",
+        "catch_up_window", "feedback", "client_group",
+    ])]
     pub file: Option<std::path::PathBuf>,
     /// The job's own command, run by workers started with --allow-commands
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 
-fn parse_dur(s: &str) -> Result<Duration, String> {
+pub(super) fn parse_dur(s: &str) -> Result<Duration, String> {
+    if s.trim_start().starts_with('-') {
+        return Err(format!(
+            "'{}' is negative: a duration is 0s or more, e.g. 5s",
+            crate::model::cut(s, 40)
+        ));
+    }
     let d = parse_duration(s)?;
     if d > Duration::from_millis(crate::model::MAX_DURATION_MS) {
         return Err(format!("'{s}' is longer than 100 years"));
@@ -117,7 +128,20 @@ fn parse_dur(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-fn parse_param(s: &str) -> Result<(String, String), String> {
+/// `--max-retries`: a count, with a message that fits a negative one (clap's
+/// own tip, "use '-- -1'", would start the job's command here).
+pub(super) fn parse_retries(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if n < 0 => Err(format!("'{n}' is negative: give 0 (no retries) or more")),
+        Ok(n) => u32::try_from(n).map_err(|_| format!("'{n}' is too large (at most 10000)")),
+        Err(_) => Err(format!(
+            "'{}' is not a number of retries",
+            crate::model::cut(s, 40)
+        )),
+    }
+}
+
+pub(super) fn parse_param(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
         _ => Err(format!("'{s}' is not KEY=VALUE")),
@@ -145,11 +169,11 @@ pub fn parse_misfire(s: &str) -> Option<Misfire> {
     }
 }
 
-fn overlap(s: &str) -> Overlap {
+pub(super) fn overlap(s: &str) -> Overlap {
     parse_overlap(s).unwrap_or_default()
 }
 
-fn misfire(s: &str) -> Misfire {
+pub(super) fn misfire(s: &str) -> Misfire {
     parse_misfire(s).unwrap_or_default()
 }
 
@@ -170,12 +194,26 @@ pub fn job_from_args(args: &SubmitArgs) -> Result<JobSpec, CliError> {
     job.retry_backoff_ms = millis(args.retry_backoff);
     job.timeout_ms = args.timeout.map(millis);
     job.replace = args.replace;
+    if job.schedule == Schedule::Now {
+        // Policies of ticks have no tick to apply to: refuse, do not ignore.
+        let given = [
+            (args.overlap.is_some(), "--overlap"),
+            (args.rely_on_prev_cycle, "--rely-on-prev-cycle"),
+            (args.misfire.is_some(), "--misfire"),
+            (args.catch_up_window.is_some(), "--catch-up-window"),
+        ];
+        if let Some((_, flag)) = given.iter().find(|(on, _)| *on) {
+            return Err(CliError::usage(format!(
+                "{flag}: applies to cron and repeat jobs, not to a job that runs now                  (give --cron, --at, --delay or --repeat-count)"
+            )));
+        }
+    }
     job.overlap = if args.rely_on_prev_cycle {
         Overlap::Skip
     } else {
-        args.overlap
+        args.overlap.unwrap_or_default()
     };
-    job.misfire = args.misfire;
+    job.misfire = args.misfire.unwrap_or_default();
     job.catch_up_window_ms = args.catch_up_window.map(millis);
     job.feedback = args.feedback;
     job.client_group = args.client_group.clone();
@@ -294,7 +332,7 @@ pub async fn run(
         if crate::daemon::tracker::first_run_ended(&detail) {
             break detail;
         }
-        if let (Some(note), false, Format::Table) = (&detail.job.note, noted, format) {
+        if let (Some(note), false) = (&detail.job.note, noted) {
             eprintln!("waiting: {note}");
             noted = true;
         }
@@ -315,10 +353,12 @@ pub async fn run(
             let what = outcome
                 .map(|o| o.as_str())
                 .unwrap_or(detail.job.state.as_str());
+            // "exited with code 3" says no more than "(exit 3)".
             let reason = first
                 .and_then(|r| r.reason.clone())
                 .filter(|_| outcome != Some(RunOutcome::Succeeded))
-                .map(|r| format!(": {r}"))
+                .filter(|r| !r.starts_with("exited with code"))
+                .map(|r| format!(": {}", crate::model::cut(&r, 200)))
                 .unwrap_or_default();
             eprintln!("{}: {what}{exit_code}{reason}", ack.task_id);
         }

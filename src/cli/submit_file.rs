@@ -12,7 +12,7 @@ use crate::model::{parse_duration, JobSpec, Misfire, Overlap};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
@@ -113,9 +113,9 @@ impl JobLine {
                 .unwrap_or(Duration::from_secs(1)),
             timeout: duration("timeout", self.timeout)?,
             replace: self.replace.unwrap_or(false),
-            overlap,
+            overlap: self.overlap.is_some().then_some(overlap),
             rely_on_prev_cycle: self.rely_on_prev_cycle.unwrap_or(false),
-            misfire,
+            misfire: self.misfire.is_some().then_some(misfire),
             catch_up_window: duration("catch_up_window", self.catch_up_window)?,
             feedback: self.feedback.unwrap_or(false),
             client_group: self.client_group,
@@ -135,24 +135,44 @@ pub fn job_from_line(value: serde_json::Value) -> Result<JobSpec, String> {
     line.job()
 }
 
-/// Read and check every line; the first bad one is the error.
+/// Read and check every line; the first bad one is the error. A task id
+/// given twice in one group is bad too: the second would be refused after
+/// the first was sent.
 fn read_jobs(path: &Path) -> Result<Vec<(usize, JobSpec)>, CliError> {
+    let shown = crate::model::cut(&path.display().to_string(), 120);
     let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::usage(format!("--file {}: {e}", path.display())))?;
+        .map_err(|e| CliError::usage(format!("--file '{shown}': {e}")))?;
     let mut jobs = Vec::new();
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: JobLine = serde_json::from_str(line)
-            .map_err(|e| CliError::usage(format!("{} line {n}: not a job: {e}", path.display())))?;
+        let parsed: JobLine = serde_json::from_str(line).map_err(|e| {
+            CliError::usage(format!(
+                "{shown} line {n}: not a job: {}",
+                crate::model::cut(&e.to_string(), 200)
+            ))
+        })?;
         let job = parsed
             .job()
-            .map_err(|e| CliError::usage(format!("{} line {n}: {e}", path.display())))?;
+            .map_err(|e| CliError::usage(format!("{shown} line {n}: {e}")))?;
+        let key = (job.group.clone(), job.task_id.clone());
+        if let Some(first) = seen.insert(key, n) {
+            return Err(CliError::usage(format!(
+                "{shown} line {n}: task id '{}' in group '{}' is already on line {first}",
+                crate::model::cut(&job.task_id, 80),
+                crate::model::cut(&job.group, 80)
+            )));
+        }
         jobs.push((n, job));
     }
     Ok(jobs)
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 pub async fn run(client: &Client, path: &Path, format: Format) -> Result<(), CliError> {
@@ -162,7 +182,8 @@ pub async fn run(client: &Client, path: &Path, format: Format) -> Result<(), Cli
         ProgressStyle::with_template("{bar:40} {pos}/{len} jobs {per_sec} {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let (mut accepted, mut refused) = (0usize, 0usize);
+    let mut submitted = Vec::new();
+    let mut refused = Vec::new();
     for chunk in jobs.chunks(BATCH) {
         let specs: Vec<JobSpec> = chunk.iter().map(|(_, job)| job.clone()).collect();
         let acks = match client.submit_many(specs).await {
@@ -173,9 +194,10 @@ pub async fn run(client: &Client, path: &Path, format: Format) -> Result<(), Cli
                 return Err(CliError::new(
                     e.code,
                     format!(
-                        "{} (after {accepted} of {} jobs were submitted)",
+                        "{} (after {} of {} were submitted)",
                         e.message,
-                        jobs.len()
+                        submitted.len(),
+                        plural(jobs.len(), "job", "jobs")
                     ),
                 ));
             }
@@ -183,31 +205,37 @@ pub async fn run(client: &Client, path: &Path, format: Format) -> Result<(), Cli
         for ((n, job), ack) in chunk.iter().zip(acks) {
             match ack {
                 Ok(ack) => {
-                    accepted += 1;
-                    bar.suspend(|| match format {
-                        Format::Json => print_json(&json!({"task_id": ack.task_id, "group": ack.group, "state": ack.state.as_str()})),
-                        Format::Table => println!("{}", ack.task_id),
-                    });
+                    if format == Format::Table {
+                        bar.suspend(|| println!("{}", ack.task_id));
+                    }
+                    submitted.push(json!({"task_id": ack.task_id, "group": ack.group, "state": ack.state.as_str()}));
                 }
                 Err(e) => {
-                    refused += 1;
-                    bar.suspend(|| eprintln!("line {n} ({}): {e}", job.task_id));
+                    if format == Format::Table {
+                        bar.suspend(|| eprintln!("line {n} ({}): {e}", job.task_id));
+                    }
+                    refused
+                        .push(json!({"line": n, "task_id": job.task_id, "error": e.to_string()}));
                 }
             }
             bar.inc(1);
         }
     }
     bar.finish_and_clear();
+    if format == Format::Json {
+        print_json(&json!({"submitted": submitted, "refused": refused}));
+    }
     eprintln!(
-        "submitted {accepted} jobs from {}{}",
-        path.display(),
-        if refused > 0 {
-            format!(", {refused} refused")
-        } else {
+        "submitted {} from {}{}",
+        plural(submitted.len(), "job", "jobs"),
+        crate::model::cut(&path.display().to_string(), 120),
+        if refused.is_empty() {
             String::new()
+        } else {
+            format!(", {} refused", refused.len())
         }
     );
-    if refused > 0 {
+    if !refused.is_empty() {
         return Err(CliError::new(exit::FAILED, ""));
     }
     Ok(())

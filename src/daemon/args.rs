@@ -49,7 +49,7 @@ pub struct CommonArgs {
     /// Where the role keeps its state [default: the platform data dir + lts]
     #[arg(long, env = "LTS_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// The cluster's shared secret, proved to peers without being sent; required to listen on a non-loopback address [default: `token` in lts/config.toml]
+    /// The cluster's shared secret, proved to peers without being sent; a role that listens on a non-loopback address requires it [default: `token` in lts/config.toml]
     #[arg(long, env = "LTS_TOKEN", value_name = "T", hide_env_values = true)]
     pub token: Option<String>,
 }
@@ -168,7 +168,7 @@ pub struct WorkerArgs {
     /// The worker's node group
     #[arg(long, value_name = "G")]
     pub group: String,
-    /// The tracker(s) to pull from (a static peer list; the worker pulls from each) [default: the registry's trackers with --registry, else 127.0.0.1:7420]
+    /// The tracker(s) to pull from (a static peer list, also spelled --peers; the worker pulls from each) [default: the registry's trackers with --registry, else 127.0.0.1:7420]
     #[arg(
         long,
         visible_alias = "peers",

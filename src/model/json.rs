@@ -71,10 +71,10 @@ pub fn run_json(run: &RunView) -> Value {
     })
 }
 
-/// A job with its runs as JSON.
+/// A job with its runs as JSON, newest first.
 pub fn job_detail_json(detail: &JobDetail) -> Value {
     let mut value = job_json(&detail.job);
-    value["runs"] = Value::Array(detail.runs.iter().map(run_json).collect());
+    value["runs"] = Value::Array(detail.runs.iter().rev().map(run_json).collect());
     value
 }
 

@@ -11,7 +11,9 @@ mod validate;
 pub use duration::{format_duration, parse_duration};
 pub use ids::{new_task_id, valid_name};
 pub use stats::{OutcomeCount, QueueCount, StateCount, StoreStats};
-pub use validate::{validate_job, ValidationError, MAX_DURATION_MS, MAX_TIME_MS};
+pub use validate::{
+    validate_job, ValidationError, MAX_DURATION_MS, MAX_PAYLOAD_BYTES, MAX_TIME_MS, MIN_INTERVAL_MS,
+};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -32,14 +32,30 @@ fn duration_ok(field: &'static str, ms: u64) -> Result<(), ValidationError> {
     Ok(())
 }
 
-const NAME_RULE: &str = "letters, digits, '-', '_', '.', ':' or '@'";
+const NAME_RULE: &str = "ASCII letters, digits, '-', '_', '.', ':' or '@', not starting with '-' \
+(it would read as a flag)";
+
+/// The most bytes a job's params and command may take together.
+pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
+/// The finest schedule: no repeat interval under this.
+pub const MIN_INTERVAL_MS: u64 = 1_000;
+/// The most runs a repeat job may ask for (`-1` is forever).
+pub const MAX_REPEAT_COUNT: i64 = 1_000_000_000;
+
+/// User text in a message: quoted by the caller, cut and kept on one line here.
+fn shown(text: &str) -> String {
+    super::cut(text, 80)
+}
 
 /// Check every field of a job, cron expressions and time zones included.
 pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
     if !valid_name(&job.group, 64) {
         return Err(bad(
             "--group",
-            format!("'{}' is not a valid group: 1-64 {NAME_RULE}", job.group),
+            format!(
+                "'{}' is not a valid group: 1-64 {NAME_RULE}",
+                shown(&job.group)
+            ),
         ));
     }
     if !valid_name(&job.task_id, 128) {
@@ -47,13 +63,16 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
             "--task-id",
             format!(
                 "'{}' is not a valid task id: 1-128 {NAME_RULE}",
-                job.task_id
+                shown(&job.task_id)
             ),
         ));
     }
     for key in job.params.keys() {
         if key.is_empty() || key.contains('=') || key.contains('\0') {
-            return Err(bad("--param", format!("'{key}' is not a valid key")));
+            return Err(bad(
+                "--param",
+                format!("'{}' is not a valid key", shown(key)),
+            ));
         }
     }
     if job.params.values().any(|v| v.contains('\0')) {
@@ -64,6 +83,31 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
     }
     if job.command.first().is_some_and(|c| c.is_empty()) {
         return Err(bad("command", "the command name is empty"));
+    }
+    let payload: usize = job
+        .params
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .chain(job.command.iter().map(String::len))
+        .sum();
+    if payload > MAX_PAYLOAD_BYTES {
+        return Err(bad(
+            "params and command",
+            format!("{payload} bytes; a job's params and command take at most 1 MiB together"),
+        ));
+    }
+    if job.schedule == Schedule::Now {
+        let policies = [
+            (job.overlap != super::Overlap::default(), "--overlap"),
+            (job.misfire != super::Misfire::default(), "--misfire"),
+            (job.catch_up_window_ms.is_some(), "--catch-up-window"),
+        ];
+        if let Some((_, flag)) = policies.iter().find(|(on, _)| *on) {
+            return Err(bad(
+                flag,
+                "applies to cron and repeat jobs, not to a job that runs now",
+            ));
+        }
     }
     if job.max_retries > 10_000 {
         return Err(bad("--max-retries", "at most 10000"));
@@ -81,7 +125,7 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
         if !valid_name(group, 64) {
             return Err(bad(
                 "--client-group",
-                format!("'{group}' is not a valid group: 1-64 {NAME_RULE}"),
+                format!("'{}' is not a valid group: 1-64 {NAME_RULE}", shown(group)),
             ));
         }
     }
@@ -100,22 +144,31 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
         }
         Schedule::Cron { expr, .. } => {
             let plan = Plan::new(&job.schedule, 0, chrono_tz::Tz::UTC).map_err(|e| match e {
-                PlanError::Cron(e) => bad("--cron", format!("'{expr}': {e}")),
+                PlanError::Cron(e) => bad("--cron", format!("'{}': {e}", shown(expr))),
                 PlanError::Zone(e) => bad("--tz", e),
             })?;
             if plan.after(super::now_ms()).is_none() {
                 return Err(bad(
                     "--cron",
-                    format!("'{expr}' never fires again (check its year and day fields)"),
+                    format!(
+                        "'{}' never fires again (check its year and day fields)",
+                        shown(expr)
+                    ),
                 ));
             }
         }
         Schedule::Repeat { count, interval_ms } => {
-            if *count == 0 || *count < -1 {
-                return Err(bad("--repeat-count", "must be -1 (forever) or at least 1"));
+            if *count == 0 || *count < -1 || *count > MAX_REPEAT_COUNT {
+                return Err(bad(
+                    "--repeat-count",
+                    "must be -1 (forever) or 1 to 1000000000",
+                ));
             }
-            if *interval_ms == 0 {
-                return Err(bad("--repeat-interval", "must be longer than 0s"));
+            if *interval_ms < MIN_INTERVAL_MS {
+                return Err(bad(
+                    "--repeat-interval",
+                    "at least 1s: the finest schedule is once a second",
+                ));
             }
             duration_ok("--repeat-interval", *interval_ms)?;
         }

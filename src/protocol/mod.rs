@@ -24,13 +24,15 @@ pub use transport::{
 };
 
 use crate::model::{
-    FeedbackItem, JobDetail, JobKind, JobSpec, JobState, JobView, LogEntry, Millis, NodeView,
-    RunOutcome, StoreStats, Stream,
+    FeedbackItem, JobDetail, JobKind, JobSpec, JobState, JobView, LogEntry, Millis, Misfire,
+    NodeView, Overlap, RunOutcome, Schedule, StoreStats, Stream,
 };
+use registry::EventPage;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Bumped whenever a message changes shape; peers must agree exactly.
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// How a caller names a job: by task id, with its group when the id alone is
 /// not unique in the cluster.
@@ -141,6 +143,9 @@ pub struct WorkerInfo {
     pub threads: u32,
     pub version: String,
     pub started_at: Millis,
+    /// Where the worker serves its metrics and health checks, when it does.
+    #[serde(default)]
+    pub http: Option<String>,
 }
 
 /// A worker asking for up to `free` runs, waiting up to `wait_ms` for work.
@@ -207,6 +212,97 @@ pub struct RunResult {
     pub reason: Option<String>,
 }
 
+/// What `lts edit` changes in a job: each field that is `Some` replaces the
+/// job's own; the rest stay. The job keeps its task id, group and history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobEdit {
+    pub schedule: Option<Schedule>,
+    /// Parameters to set (added or replaced).
+    pub set_params: BTreeMap<String, String>,
+    /// Replace every parameter with `set_params` rather than merging.
+    pub replace_params: bool,
+    pub command: Option<Vec<String>>,
+    pub priority: Option<i32>,
+    pub max_retries: Option<u32>,
+    pub retry_backoff_ms: Option<u64>,
+    /// `Some(None)` removes the timeout.
+    pub timeout_ms: Option<Option<u64>>,
+    pub overlap: Option<Overlap>,
+    pub misfire: Option<Misfire>,
+    pub catch_up_window_ms: Option<Option<u64>>,
+}
+
+impl JobEdit {
+    /// Whether the edit changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == JobEdit::default()
+    }
+}
+
+/// What `suspend | resume | cancel --all` does to each job it selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkAction {
+    Suspend,
+    Resume,
+    Cancel,
+}
+
+impl BulkAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkAction::Suspend => "suspend",
+            BulkAction::Resume => "resume",
+            BulkAction::Cancel => "cancel",
+        }
+    }
+}
+
+/// One job a bulk action or a purge left alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub task_id: String,
+    pub group: String,
+    pub reason: String,
+}
+
+/// What a bulk action or a purge did: how many jobs it selected, changed
+/// (or deleted), and the first of those it left alone with why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkOutcome {
+    pub matched: u64,
+    pub done: u64,
+    /// How many were left alone in all (`skipped` holds at most 100).
+    pub skipped_count: u64,
+    pub skipped: Vec<Skipped>,
+}
+
+/// What `lts purge` deletes: ended jobs of the filter's group and state
+/// that last changed before `before`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeFilter {
+    pub group: Option<String>,
+    pub state: Option<JobState>,
+    pub before: Millis,
+}
+
+/// A tracker at a glance, for `lts status` and `lts version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackerStatus {
+    pub id: String,
+    pub version: String,
+    pub protocol: u32,
+    pub address: String,
+    /// The console and HTTP API, when served.
+    pub http: Option<String>,
+    /// `sqlite`, or the PostgreSQL URL without its password.
+    pub store: String,
+    /// Whether this tracker fires ticks, expires leases and prunes.
+    pub leader: bool,
+    pub started_at: Millis,
+    pub now: Millis,
+}
+
 /// The tracker's service. Client calls first, then the worker's.
 #[tarpc::service]
 pub trait TrackerRpc {
@@ -235,6 +331,24 @@ pub trait TrackerRpc {
     ) -> Result<Vec<FeedbackItem>, WireError>;
     /// Acknowledge (remove) a client group's feedback up to `up_to`.
     async fn ack_feedback(client_group: String, up_to: i64) -> Result<u64, WireError>;
+    /// Change a job's schedule, params, command or limits; its runs stay.
+    async fn edit(job: JobRef, edit: JobEdit) -> Result<JobView, WireError>;
+    /// Suspend, resume or cancel every job the filter selects (its limit
+    /// aside) that the action applies to; with `dry_run`, only count them.
+    async fn act_all(
+        filter: JobFilter,
+        action: BulkAction,
+        dry_run: bool,
+    ) -> Result<BulkOutcome, WireError>;
+    /// Delete ended jobs, with their runs and log lines, now; with
+    /// `dry_run`, only count them.
+    async fn purge(filter: PurgeFilter, dry_run: bool) -> Result<BulkOutcome, WireError>;
+    /// The tracker's version, store, leadership and addresses.
+    async fn status() -> Result<TrackerStatus, WireError>;
+    /// Membership events (workers joining, leaving, changing master) after
+    /// `after_seq` (`None`: from now), waiting up to `wait_ms` for one: what
+    /// a registry's watch answers, for a tracker that keeps membership itself.
+    async fn watch_nodes(after_seq: Option<u64>, wait_ms: u64) -> Result<EventPage, WireError>;
 
     /// Claim up to `free` due runs for the worker's group (long poll).
     async fn pull(request: PullRequest) -> Result<Vec<Dispatch>, WireError>;

@@ -142,6 +142,8 @@ pub trait Store: Send {
     fn insert_job(&mut self, job: &JobRecord) -> Result<Option<i64>>;
     /// Store a job's state, next fire, run count and note (its spec is fixed).
     fn update_job(&mut self, job: &JobRecord) -> Result<()>;
+    /// Store a job's spec (and its kind) as `lts edit` changed it.
+    fn update_spec(&mut self, job: &JobRecord) -> Result<()>;
     /// Delete a job with its runs and their log lines.
     fn delete_job(&mut self, id: i64) -> Result<()>;
     fn job_by_key(&mut self, group: &str, task_id: &str) -> Result<Option<JobRecord>>;

@@ -426,6 +426,15 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn update_spec(&mut self, job: &JobRecord) -> Result<()> {
+        let spec = spec_json(&job.spec)?;
+        self.conn
+            .prepare_cached("UPDATE jobs SET spec = ?2, kind = ?3 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![job.id, spec, job.spec.schedule.kind().as_str()]))
+            .map_err(backend)?;
+        Ok(())
+    }
+
     fn delete_job(&mut self, id: i64) -> Result<()> {
         self.conn
             .execute("DELETE FROM jobs WHERE id = ?1", [id])

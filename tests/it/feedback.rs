@@ -30,17 +30,14 @@ fn submit_with_feedback(home: &Path, tracker: &str, id: &str, script: &str) {
     .ok();
 }
 
-/// `lts -o json feedback --client-group cg`, one JSON object a line.
+/// `lts -o json feedback --client-group cg`: one JSON array (`[]` when empty).
 fn read_feedback(home: &Path, tracker: &str) -> Vec<serde_json::Value> {
     let out = lts(
         home,
         tracker,
         &["-o", "json", "feedback", "--client-group", "cg"],
     );
-    out.ok()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
+    out.json().as_array().cloned().expect("an array")
 }
 
 #[test]

@@ -422,9 +422,15 @@ pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-/// A job's JSON (`lts -o json job ID`).
+/// A job's JSON (`lts -o json job ID`), with its runs put oldest first so
+/// that tests read a job's history in the order it happened (`lts` prints
+/// them newest first; `cli::runs_are_newest_first` checks that).
 pub fn job_json(home: &Path, tracker: &str, id: &str) -> serde_json::Value {
-    lts(home, tracker, &["-o", "json", "job", id]).json()
+    let mut job = lts(home, tracker, &["-o", "json", "job", id]).json();
+    if let Some(runs) = job["runs"].as_array_mut() {
+        runs.reverse();
+    }
+    job
 }
 
 /// Wait until a job reaches `state`.

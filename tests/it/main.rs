@@ -19,6 +19,7 @@ mod api;
 mod auth;
 mod bad_input;
 mod balance;
+mod cli;
 mod cluster;
 mod core;
 mod docs;

@@ -9,7 +9,7 @@
 //! event counter across restarts. Events reach watchers only once saved, so
 //! a restarted registry never hands out an epoch or a sequence number twice.
 
-mod members;
+pub(crate) mod members;
 mod persist;
 mod service;
 

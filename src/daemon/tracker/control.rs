@@ -1,11 +1,12 @@
-//! What an operator does to a job: cancel, suspend, resume, trigger, retry.
+//! What an operator does to a job: cancel, suspend, resume, trigger, retry,
+//! edit.
 //! Each runs in one store transaction and leaves run records that say what
 //! happened.
 
 use super::queue::{end_run, push_feedback, resolve, settle, Outcome};
 use super::scheduler::{apply_misfire, Missed};
-use crate::model::{JobKind, JobState, Millis, RunOutcome, RunState};
-use crate::protocol::{JobRef, WireError};
+use crate::model::{JobKind, JobState, Millis, RunOutcome, RunState, Schedule};
+use crate::protocol::{BulkAction, JobEdit, JobRef, WireError};
 use crate::schedule::Plan;
 use crate::store::{JobRecord, RunRecord, Store};
 use chrono_tz::Tz;
@@ -215,4 +216,107 @@ pub fn retry(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
     }
     queue_again(s, &job, Some(last), now)?;
     back_in_queue(s, job, now)
+}
+
+/// Change a job's schedule, params, command or limits; its runs stay. A
+/// new schedule takes effect from now: its next tick is the first one after
+/// now (a repeat stays aligned to the job's first fire and counts its runs
+/// from there). A run already queued or running keeps going; the next
+/// dispatch carries the new spec.
+pub fn edit(
+    s: &mut dyn Store,
+    r: &JobRef,
+    edit: &JobEdit,
+    now: Millis,
+    zone: Tz,
+) -> Outcome<JobRecord> {
+    let mut job = resolve(s, r)?;
+    if job.state.is_final() {
+        return Err(refuse(
+            &job,
+            &format!(
+                "has {}; submit it again to run it (--replace keeps its task id)",
+                job.state
+            ),
+        ));
+    }
+    let mut spec = job.spec.clone();
+    if let Some(schedule) = &edit.schedule {
+        if spec.schedule.kind() == JobKind::Now {
+            return Err(refuse(
+                &job,
+                "runs now and has no schedule to change; submit it again with --replace",
+            ));
+        }
+        if schedule.kind() == JobKind::Now {
+            return Err(WireError::InvalidInput(
+                "a schedule is needed (--cron, --at, --delay or --repeat-count); \
+                 to run the job once more now, use lts trigger"
+                    .into(),
+            ));
+        }
+        spec.schedule = schedule.clone();
+    }
+    if edit.replace_params {
+        spec.params = edit.set_params.clone();
+    } else {
+        spec.params.extend(edit.set_params.clone());
+    }
+    if let Some(command) = &edit.command {
+        spec.command = command.clone();
+    }
+    if let Some(priority) = edit.priority {
+        spec.priority = priority;
+    }
+    if let Some(retries) = edit.max_retries {
+        spec.max_retries = retries;
+    }
+    if let Some(backoff) = edit.retry_backoff_ms {
+        spec.retry_backoff_ms = backoff;
+    }
+    if let Some(timeout) = edit.timeout_ms {
+        spec.timeout_ms = timeout;
+    }
+    if let Some(overlap) = edit.overlap {
+        spec.overlap = overlap;
+    }
+    if let Some(misfire) = edit.misfire {
+        spec.misfire = misfire;
+    }
+    if let Some(window) = edit.catch_up_window_ms {
+        spec.catch_up_window_ms = window;
+    }
+    crate::model::validate_job(&spec).map_err(|e| WireError::InvalidInput(e.to_string()))?;
+    if edit.schedule.is_some() && spec.schedule != job.spec.schedule {
+        let next = match &spec.schedule {
+            Schedule::At { at_ms } => Some((*at_ms).max(now)),
+            schedule => Plan::new(schedule, job.submitted_at, zone)
+                .map_err(|e| WireError::InvalidInput(e.to_string()))?
+                .after(now),
+        };
+        if next.is_none() {
+            return Err(WireError::InvalidInput(
+                "the new schedule has no tick after now (a repeat counts its runs from the \
+                 job's first fire)"
+                    .into(),
+            ));
+        }
+        job.next_fire = next;
+    }
+    job.spec = spec;
+    job.updated_at = now;
+    s.update_spec(&job)?;
+    settle(s, &mut job, None)?;
+    s.update_job(&job)?;
+    Ok(job)
+}
+
+/// Whether `action` applies to a job in `state`: bulk actions select only
+/// the jobs they can change, so a finished job is never "refused".
+pub fn bulk_applies(action: BulkAction, state: JobState) -> bool {
+    match action {
+        BulkAction::Cancel => !state.is_final(),
+        BulkAction::Suspend => !state.is_final() && state != JobState::Suspended,
+        BulkAction::Resume => state == JobState::Suspended,
+    }
 }

@@ -90,6 +90,10 @@ pub(crate) struct Tracker {
     /// Whether other trackers share the store (their deliveries wake
     /// followers here only through `changes`).
     shared_store: bool,
+    /// The console's address, when it serves one.
+    http_address: Option<String>,
+    /// `sqlite`, or the shared store's URL without its password.
+    store_name: String,
 }
 
 /// The file name of the SQLite store inside the data dir.
@@ -138,7 +142,7 @@ pub async fn run(
     let tracker = Arc::new(Tracker {
         store: store.clone(),
         wake: Wake::default(),
-        nodes: Nodes::default(),
+        nodes: Nodes::new(config.lease.as_millis().max(1) as u64),
         lease_ms: config.lease.as_millis().max(1) as u64,
         max_log_bytes: config.max_log_bytes,
         id,
@@ -150,6 +154,14 @@ pub async fn run(
         leader,
         shared_store: config.shared_store.is_some(),
         metrics: Arc::new(metrics::Metrics::new()),
+        http_address: http
+            .as_ref()
+            .and_then(|h| h.local_addr().ok())
+            .map(|a| a.to_string()),
+        store_name: config
+            .shared_store
+            .as_deref()
+            .map_or_else(|| "sqlite".to_string(), crate::store::postgres::redact),
     });
     {
         let metrics = tracker.metrics.clone();

@@ -1,12 +1,18 @@
 //! The workers a tracker knows: who they are, where they connect from, how
 //! busy they are and when they were last heard from. Workers announce
 //! themselves with every pull and heartbeat, so a restarted tracker relearns
-//! them within one heartbeat.
+//! them within one heartbeat. Joins, leaves and master changes are kept as
+//! numbered events in the registry's own membership state
+//! (`daemon::registry::members`), so `lts nodes --watch` against a tracker
+//! without a registry answers what a registry answers.
 
+use crate::daemon::registry::members::Members;
 use crate::model::{Millis, NodeView, Role};
+use crate::protocol::registry::{EventPage, NodeInfo};
 use crate::protocol::WorkerInfo;
 use std::collections::HashMap;
 use std::sync::Mutex;
+use tokio::sync::Notify;
 
 /// How many workers are remembered before quiet ones are forgotten early.
 const MAX_KNOWN_WORKERS: usize = 10_000;
@@ -22,12 +28,65 @@ struct WorkerNode {
     connections: u32,
 }
 
-#[derive(Default)]
 pub struct Nodes {
     workers: Mutex<HashMap<String, WorkerNode>>,
+    /// Membership as a registry keeps it: events for `watch`.
+    members: Mutex<Members>,
+    /// Notified whenever an event is added.
+    pub events: Notify,
+}
+
+/// Where a worker is shown to be: its HTTP address when it serves one, else
+/// the host its connection comes from (its port is an ephemeral one).
+fn shown_address(info: &WorkerInfo, peer: &str) -> String {
+    if let Some(http) = info.http.as_ref().filter(|h| !h.is_empty()) {
+        return http.clone();
+    }
+    match peer.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr.ip().to_string(),
+        Err(_) => peer.to_string(),
+    }
 }
 
 impl Nodes {
+    /// Workers not heard from within `lease_ms` leave the membership.
+    pub fn new(lease_ms: u64) -> Self {
+        Nodes {
+            workers: Mutex::new(HashMap::new()),
+            members: Mutex::new(Members::new(lease_ms)),
+            events: Notify::new(),
+        }
+    }
+
+    fn members(&self) -> std::sync::MutexGuard<'_, Members> {
+        self.members.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Apply a membership change; wake watchers when it added events.
+    fn change(&self, f: impl FnOnce(&mut Members)) {
+        let mut members = self.members();
+        let before = members.last_seq();
+        f(&mut members);
+        if members.last_seq() != before {
+            self.events.notify_waiters();
+        }
+    }
+
+    /// Membership events after `after` (`None`: the last one's number and
+    /// no event), expiring quiet workers first.
+    pub fn events_after(&self, after: Option<u64>, now: Millis, limit: usize) -> EventPage {
+        self.change(|m| {
+            m.expire(now);
+        });
+        let members = self.members();
+        members.events_after(after.unwrap_or(members.last_seq()), limit)
+    }
+
+    /// When the next worker's membership runs out, if any is held.
+    pub fn next_expiry(&self) -> Option<Millis> {
+        self.members().next_expiry()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, WorkerNode>> {
         self.workers
             .lock()
@@ -59,18 +118,47 @@ impl Nodes {
                 connections: 0,
             });
         node.info = info.clone();
-        node.address = address.to_string();
+        node.address = shown_address(info, address);
         node.running = running;
         node.last_seen = now;
         if new_connection {
             node.connections += 1;
         }
+        let shown = node.address.clone();
+        drop(workers);
+        self.change(|m| {
+            let known = m.heartbeat(&info.id, running, now) == crate::protocol::registry::Beat::Ok;
+            if !known || new_connection {
+                let node = NodeInfo {
+                    id: info.id.clone(),
+                    role: Role::Worker,
+                    group: info.group.clone(),
+                    address: shown,
+                    version: info.version.clone(),
+                    slots: info.threads,
+                    started_at: info.started_at,
+                };
+                // Refused only past the registry's node cap: the list stands.
+                let _ = m.register(node.clone(), node.address, now);
+                m.heartbeat(&info.id, running, now);
+            }
+        });
     }
 
     /// A connection that named `worker_id` closed.
     pub fn disconnected(&self, worker_id: &str) {
-        if let Some(node) = self.lock().get_mut(worker_id) {
-            node.connections = node.connections.saturating_sub(1);
+        let gone = match self.lock().get_mut(worker_id) {
+            Some(node) => {
+                node.connections = node.connections.saturating_sub(1);
+                node.connections == 0
+            }
+            None => false,
+        };
+        if gone {
+            let now = crate::model::now_ms();
+            self.change(|m| {
+                m.leave(worker_id, now);
+            });
         }
     }
 

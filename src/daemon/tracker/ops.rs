@@ -8,8 +8,10 @@ use super::{control, queue, Tracker};
 use crate::model::{
     now_ms, FeedbackItem, JobDetail, JobSpec, JobState, JobView, NodeView, Role, StoreStats,
 };
+use crate::protocol::registry::EventPage;
 use crate::protocol::{
-    JobFilter, JobPage, JobRef, LogPage, LogQuery, RunsPage, SubmitAck, WireError,
+    BulkAction, BulkOutcome, JobEdit, JobFilter, JobPage, JobRef, LogPage, LogQuery, PurgeFilter,
+    RunsPage, Skipped, SubmitAck, TrackerStatus, WireError, PROTOCOL_VERSION,
 };
 use crate::store::{JobQuery, JobRecord};
 use std::time::Duration;
@@ -19,6 +21,12 @@ use tokio::sync::Notify;
 pub(super) const MAX_WAIT: Duration = Duration::from_secs(30);
 /// Log lines per page.
 const LOG_PAGE: usize = 1000;
+/// Jobs a bulk action or a purge handles per transaction.
+const BULK_PAGE: usize = 500;
+/// How many skipped jobs a bulk answer names.
+const SKIPPED_SHOWN: usize = 100;
+/// Membership events per watch answer.
+const EVENT_PAGE: usize = 1000;
 
 /// A change a caller asks for on one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,6 +339,211 @@ impl Tracker {
                 || !wait_for(notified.as_mut(), deadline, self).await
             {
                 return Ok(items);
+            }
+        }
+    }
+
+    /// Change a job's schedule, params, command or limits; its runs stay.
+    pub async fn edit(&self, job: JobRef, edit: JobEdit) -> Result<JobView, WireError> {
+        if edit.is_empty() {
+            return Err(WireError::InvalidInput(
+                "nothing to change: give a schedule, --param, a command or a limit".into(),
+            ));
+        }
+        let (now, zone) = (now_ms(), self.zone);
+        let job = self
+            .store
+            .call(move |s| control::edit(s, &job, &edit, now, zone))
+            .await?;
+        self.wake.changed();
+        self.wake.schedule_changed();
+        Ok(self.shown(&job))
+    }
+
+    /// Suspend, resume or cancel every job the filter selects that the
+    /// action applies to (a finished job cannot be cancelled, so it is not
+    /// selected), a page per transaction; with `dry_run`, only count them.
+    pub async fn act_all(
+        &self,
+        filter: JobFilter,
+        action: BulkAction,
+        dry_run: bool,
+    ) -> Result<BulkOutcome, WireError> {
+        let mut out = BulkOutcome::default();
+        let mut cursor = None;
+        let mut groups = std::collections::BTreeSet::new();
+        loop {
+            let query = JobQuery {
+                group: filter.group.clone(),
+                state: filter.state,
+                kind: filter.kind,
+                text: filter.text.clone().filter(|t| !t.is_empty()),
+                before_id: cursor,
+                limit: BULK_PAGE,
+            };
+            let (now, zone) = (now_ms(), self.zone);
+            let (seen, next, page) = self
+                .store
+                .call(move |s| {
+                    let jobs = s.list_jobs(&query)?;
+                    let next = jobs.first().map(|j| j.id);
+                    let mut page = Vec::new();
+                    for job in jobs
+                        .iter()
+                        .filter(|j| control::bulk_applies(action, j.state))
+                    {
+                        let r = JobRef {
+                            task_id: job.spec.task_id.clone(),
+                            group: Some(job.spec.group.clone()),
+                        };
+                        let done = if dry_run {
+                            Ok(false)
+                        } else {
+                            match action {
+                                BulkAction::Cancel => control::cancel(s, &r, now).map(|_| false),
+                                BulkAction::Suspend => control::suspend(s, &r, now).map(|_| false),
+                                BulkAction::Resume => {
+                                    control::resume(s, &r, now, zone).map(|(_, queued)| queued)
+                                }
+                            }
+                        };
+                        match done {
+                            Ok(queued) => page.push((r, Ok(queued))),
+                            Err(e @ (WireError::Store(_) | WireError::ShuttingDown)) => {
+                                return Err(e)
+                            }
+                            Err(e) => page.push((r, Err(e.to_string()))),
+                        }
+                    }
+                    Ok::<_, WireError>((jobs.len(), next, page))
+                })
+                .await?;
+            for (r, done) in page {
+                out.matched += 1;
+                match done {
+                    Ok(queued) => {
+                        out.done += u64::from(!dry_run);
+                        if queued {
+                            groups.insert(r.group.unwrap_or_default());
+                        }
+                    }
+                    Err(reason) => {
+                        out.skipped_count += 1;
+                        if out.skipped.len() < SKIPPED_SHOWN {
+                            out.skipped.push(Skipped {
+                                task_id: r.task_id,
+                                group: r.group.unwrap_or_default(),
+                                reason,
+                            });
+                        }
+                    }
+                }
+            }
+            if seen < BULK_PAGE || next.is_none() {
+                break;
+            }
+            cursor = next;
+        }
+        if out.done > 0 {
+            self.wake.work_for(&groups);
+            self.wake.changed();
+            self.wake.schedule_changed();
+        }
+        Ok(out)
+    }
+
+    /// Delete ended jobs (succeeded, failed, cancelled) of the filter's
+    /// group and state that last changed before `filter.before`, with their
+    /// runs and log lines, a page per transaction; with `dry_run`, only
+    /// count them.
+    pub async fn purge(
+        &self,
+        filter: PurgeFilter,
+        dry_run: bool,
+    ) -> Result<BulkOutcome, WireError> {
+        if let Some(state) = filter.state.filter(|s| !s.is_final()) {
+            return Err(WireError::InvalidInput(format!(
+                "--state {state}: only ended jobs are purged (succeeded, failed or cancelled)"
+            )));
+        }
+        let mut out = BulkOutcome::default();
+        let mut cursor = None;
+        loop {
+            let query = JobQuery {
+                group: filter.group.clone(),
+                state: filter.state,
+                before_id: cursor,
+                limit: BULK_PAGE,
+                ..JobQuery::default()
+            };
+            let before = filter.before;
+            let (seen, next, deleted) = self
+                .store
+                .call(move |s| {
+                    let jobs = s.list_jobs(&query)?;
+                    let next = jobs.first().map(|j| j.id);
+                    let mut deleted = 0u64;
+                    for job in jobs
+                        .iter()
+                        .filter(|j| j.state.is_final() && j.updated_at < before)
+                    {
+                        if !dry_run {
+                            s.delete_job(job.id)?;
+                        }
+                        deleted += 1;
+                    }
+                    Ok::<_, WireError>((jobs.len(), next, deleted))
+                })
+                .await?;
+            out.matched += deleted;
+            if !dry_run {
+                out.done += deleted;
+            }
+            if seen < BULK_PAGE || next.is_none() {
+                break;
+            }
+            cursor = next;
+        }
+        Ok(out)
+    }
+
+    /// This tracker's version, store, leadership and addresses.
+    pub fn status(&self) -> TrackerStatus {
+        TrackerStatus {
+            id: self.id.clone(),
+            version: crate::VERSION.into(),
+            protocol: PROTOCOL_VERSION,
+            address: self.address.clone(),
+            http: self.http_address.clone(),
+            store: self.store_name.clone(),
+            leader: self.leader.current().is_some(),
+            started_at: self.started_at,
+            now: now_ms(),
+        }
+    }
+
+    /// Membership events after `after` (`None`: from now), waiting up to
+    /// `wait_ms` for one; wakes when a worker joins or leaves, and when the
+    /// next membership runs out.
+    pub async fn watch_nodes(&self, after: Option<u64>, wait_ms: u64) -> EventPage {
+        let deadline = deadline_in(wait_ms);
+        loop {
+            let mut notified = armed(&self.nodes.events);
+            let page = self.nodes.events_after(after, now_ms(), EVENT_PAGE);
+            if !page.events.is_empty() || page.reset || after.is_none() || wait_ms == 0 {
+                return page;
+            }
+            let until = match self.nodes.next_expiry() {
+                Some(at) => deadline.min(
+                    tokio::time::Instant::now()
+                        + Duration::from_millis((at - now_ms()).max(0) as u64 + 1),
+                ),
+                None => deadline,
+            };
+            if !wait_for(notified.as_mut(), until, self).await
+                && (tokio::time::Instant::now() >= deadline || self.stopping())
+            {
+                return self.nodes.events_after(after, now_ms(), EVENT_PAGE);
             }
         }
     }

@@ -18,7 +18,11 @@ use std::collections::{BTreeSet, HashMap};
 
 impl From<StoreError> for WireError {
     fn from(e: StoreError) -> Self {
-        WireError::Store(e.to_string())
+        // The backend's own message, without a second "store error:".
+        match e {
+            StoreError::Backend(message) => WireError::Store(message),
+            other => WireError::Store(other.to_string()),
+        }
     }
 }
 
@@ -645,6 +649,12 @@ pub fn detail(s: &mut dyn Store, r: &JobRef, zone: Tz, page: RunsPage) -> Outcom
 /// A job as the tracker shows it, with its next fire times.
 pub fn view(job: &JobRecord, zone: Tz) -> JobView {
     let mut view = job.view();
+    if job.state == JobState::Suspended {
+        // The pending tick is kept for `resume`, but nothing fires meanwhile.
+        view.next_fire = None;
+        view.next_fires.clear();
+        return view;
+    }
     if let Some(next) = job.next_fire {
         view.next_fires = match Plan::new(&job.spec.schedule, job.submitted_at, zone) {
             Ok(plan) => {
@@ -723,9 +733,10 @@ pub fn read_logs(
     let Some(run) = chosen else {
         if let Some(n) = query.run {
             if job.state.is_final() || n > job.run_count {
-                return Err(WireError::InvalidInput(format!(
+                return Err(WireError::Missing(format!(
                     "job '{}' has no run {n} (it has {})",
-                    job.spec.task_id, job.run_count
+                    crate::model::cut(&job.spec.task_id, 80),
+                    job.run_count
                 )));
             }
         }

@@ -6,9 +6,11 @@
 use super::ops::{armed, deadline_in, wait_for, Action};
 use super::{queue, Tracker};
 use crate::model::{now_ms, FeedbackItem, JobDetail, JobSpec, JobView, NodeView, StoreStats};
+use crate::protocol::registry::EventPage;
 use crate::protocol::{
-    serve_connection, Dispatch, Heartbeat, HeartbeatReply, JobFilter, JobPage, JobRef, LogPage,
-    LogQuery, PullRequest, RunsPage, SubmitAck, TrackerRpc, Upstream, WireError, WorkerInfo,
+    serve_connection, BulkAction, BulkOutcome, Dispatch, Heartbeat, HeartbeatReply, JobEdit,
+    JobFilter, JobPage, JobRef, LogPage, LogQuery, PullRequest, PurgeFilter, RunsPage, SubmitAck,
+    TrackerRpc, TrackerStatus, Upstream, WireError, WorkerInfo,
 };
 use futures::StreamExt;
 use std::net::SocketAddr;
@@ -140,6 +142,42 @@ impl TrackerRpc for Conn {
         up_to: i64,
     ) -> Result<u64, WireError> {
         self.t.ack_feedback(client_group, up_to).await
+    }
+
+    async fn edit(self, _: Context, job: JobRef, edit: JobEdit) -> Result<JobView, WireError> {
+        self.t.edit(job, edit).await
+    }
+
+    async fn act_all(
+        self,
+        _: Context,
+        filter: JobFilter,
+        action: BulkAction,
+        dry_run: bool,
+    ) -> Result<BulkOutcome, WireError> {
+        self.t.act_all(filter, action, dry_run).await
+    }
+
+    async fn purge(
+        self,
+        _: Context,
+        filter: PurgeFilter,
+        dry_run: bool,
+    ) -> Result<BulkOutcome, WireError> {
+        self.t.purge(filter, dry_run).await
+    }
+
+    async fn status(self, _: Context) -> Result<TrackerStatus, WireError> {
+        Ok(self.t.status())
+    }
+
+    async fn watch_nodes(
+        self,
+        _: Context,
+        after_seq: Option<u64>,
+        wait_ms: u64,
+    ) -> Result<EventPage, WireError> {
+        Ok(self.t.watch_nodes(after_seq, wait_ms).await)
     }
 
     async fn pull(self, _: Context, request: PullRequest) -> Result<Vec<Dispatch>, WireError> {

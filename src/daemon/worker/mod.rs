@@ -111,6 +111,7 @@ async fn session(
         threads: config.threads,
         version: crate::VERSION.into(),
         started_at: now_ms(),
+        http: None,
     };
     tracing::info!(worker = %info.id, group = %config.group, threads = config.threads, runner = ?config.runner, "worker starting");
     let spool = match &config.spool_dir {

@@ -385,6 +385,15 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    fn update_spec(&mut self, job: &JobRecord) -> Result<()> {
+        let spec = spec_json(&job.spec)?;
+        self.execute(
+            "UPDATE jobs SET spec = $2, kind = $3 WHERE id = $1",
+            &[&job.id, &spec, &job.spec.schedule.kind().as_str()],
+        )?;
+        Ok(())
+    }
+
     fn delete_job(&mut self, id: i64) -> Result<()> {
         self.execute("DELETE FROM jobs WHERE id = $1", &[&id])?;
         Ok(())

@@ -50,7 +50,7 @@ impl From<WireError> for ApiError {
     fn from(e: WireError) -> Self {
         let status = match &e {
             WireError::InvalidInput(_) | WireError::Ambiguous { .. } => StatusCode::BAD_REQUEST,
-            WireError::NotFound { .. } => StatusCode::NOT_FOUND,
+            WireError::NotFound { .. } | WireError::Missing(_) => StatusCode::NOT_FOUND,
             WireError::Exists { .. } | WireError::Conflict(_) => StatusCode::CONFLICT,
             WireError::ShuttingDown | WireError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
