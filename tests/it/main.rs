@@ -19,6 +19,7 @@ mod auth;
 mod bad_input;
 mod balance;
 mod cluster;
+mod console;
 mod core;
 mod docs;
 mod faults;
