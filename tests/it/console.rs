@@ -405,6 +405,26 @@ fn suspend_from_the_job_page_and_lts_job_says_suspended() {
             suspend.attr("disabled").await.expect("attr").as_deref(),
             Some("true")
         );
+        // Many at once: select it in the list and resume it from there.
+        c.goto(&format!("{}/jobs?state=suspended", con.url))
+            .await
+            .expect("list");
+        let resume = find(c, r#"button[value="resume"]"#).await;
+        assert!(
+            !resume.is_enabled().await.expect("enabled"),
+            "nothing selected yet"
+        );
+        find(c, r#"input[name="job"][value="default/to-suspend"]"#)
+            .await
+            .click()
+            .await
+            .expect("select");
+        wait_text(c, "[data-selected-count]", "1 selected").await;
+        resume.click().await.expect("resume");
+        wait_text(c, "p.flash", "Resumed 1 job.").await;
+        assert_eq!(path_of(c).await, "/jobs");
+        let job = con.lts(&["-o", "json", "job", "to-suspend"]).json();
+        assert_eq!(job["state"], "scheduled");
     });
 }
 

@@ -1,9 +1,10 @@
 //! `/jobs/{group}/{task_id}`: one job. Its spec, next fires in the job's
-//! own zone, its runs, a run's log (`?run=N`), and, while that run goes, its
-//! log live (the script follows `data-stream`, an event stream of `line`
-//! events ending with `end`). Trigger, suspend, resume, cancel and retry are
-//! POST forms (`/jobs/{group}/{task_id}/{action}`) answered with a redirect
-//! back and a flash message.
+//! own zone, its runs, a run's log (`?run=N`), and, while the job has a run
+//! queued or running, that log live (the script follows `data-stream`, an
+//! event stream of `line` events ending with `end`). Trigger, suspend,
+//! resume, cancel and retry are POST forms
+//! (`/jobs/{group}/{task_id}/{action}`) answered with a redirect back and a
+//! flash message.
 
 use super::fmt;
 use super::jobs::{job_href, past};
@@ -368,7 +369,8 @@ fn log_section(
                     p.error role="alert" { (e.to_string()) }
                 }
                 Ok(page) => {
-                    @let live = !page.done && (asked.is_none() || asked == latest);
+                    @let open = detail.runs.iter().any(|r| r.state != RunState::Done);
+                    @let live = open && !page.done && (asked.is_none() || asked == latest);
                     @let stream = live.then(|| log_stream_href(&spec.group, &spec.task_id, page.run.or(asked), LOG_TAIL));
                     div.log-head {
                         h2 #log-h {
