@@ -29,7 +29,12 @@ pub const LOG_TAIL: u32 = 500;
 pub struct JobQuery {
     /// The run whose log is shown; the latest that started by default.
     run: Option<String>,
+    /// `all`: every attempt the tracker handed out, not only the latest few.
+    runs: Option<String>,
 }
+
+/// Attempts listed unless all are asked for.
+const RUNS_SHOWN: usize = 10;
 
 #[derive(Debug, Deserialize)]
 pub struct ActForm {
@@ -100,7 +105,7 @@ pub async fn page(
                 (params(&detail))
             }
         }
-        (runs(&ctx, &detail, log.as_ref().ok().and_then(|l| l.run)))
+        (runs(&ctx, &detail, log.as_ref().ok().and_then(|l| l.run), query.runs.as_deref() == Some("all")))
         @if let Some(problem) = run_problem { p.flash.error role="alert" { (problem) } }
         (log_section(&ctx, &detail, run, log))
     };
@@ -296,9 +301,14 @@ fn run_badge(run: &RunView) -> Markup {
     }
 }
 
-fn runs(ctx: &Ctx, detail: &JobDetail, shown: Option<u32>) -> Markup {
+fn runs(ctx: &Ctx, detail: &JobDetail, shown: Option<u32>, all: bool) -> Markup {
     let mut runs: Vec<&RunView> = detail.runs.iter().collect();
     runs.sort_by_key(|r| std::cmp::Reverse((r.run, r.attempt)));
+    let loaded = runs.len();
+    if !all {
+        runs.truncate(RUNS_SHOWN);
+    }
+    let run_param = shown.map(|r| format!("run={r}&")).unwrap_or_default();
     html! {
         section aria-labelledby="runs-h" {
             h2 #runs-h { "Runs" }
@@ -336,8 +346,17 @@ fn runs(ctx: &Ctx, detail: &JobDetail, shown: Option<u32>) -> Markup {
                     }
                 }
                 p.muted.small {
-                    @if runs.len() == 1 { "The latest attempt; " } @else { "The latest " (runs.len()) " attempts; " }
-                    code { "lts job " (detail.job.spec.task_id) " --runs N" } " pages through older ones." }
+                    @if runs.len() < loaded {
+                        "The latest " (runs.len()) " attempts; "
+                        a href={ "?" (run_param) "runs=all#runs-h" } { "show " (loaded) }
+                        "; "
+                    } @else if runs.len() == 1 {
+                        "The latest attempt; "
+                    } @else {
+                        "The latest " (runs.len()) " attempts; "
+                    }
+                    code { "lts job " (detail.job.spec.task_id) " --runs N" } " pages through older ones."
+                }
             }
         }
     }

@@ -274,7 +274,13 @@ fn table(ctx: &Ctx, jobs: &[JobView]) -> Markup {
                             (crate::model::cut(&json::schedule(&spec.schedule), 40))
                         }
                         td { (badge(job.state.as_str())) }
-                        td { (ctx.maybe_time(job.next_fires.first().copied().or(job.next_fire))) }
+                        td {
+                            @if job.state == JobState::Suspended {
+                                span.muted { "held" }
+                            } @else {
+                                (ctx.maybe_time(job.next_fires.first().copied().or(job.next_fire)))
+                            }
+                        }
                         td.num { (job.runs) }
                         td { (ctx.time(job.updated_at)) }
                     }
