@@ -714,6 +714,114 @@ fn stats_by_group_state_queue_and_window(s: &mut dyn Store) {
     s.commit().unwrap();
 }
 
+fn runs_by_minute_with_fire_lag(s: &mut dyn Store) {
+    const M: Millis = 60_000;
+    s.begin().unwrap();
+    assert!(s.runs_by_minute(0).unwrap().is_empty());
+    let a = insert(s, now_job("a", "1"));
+    let b = insert(s, now_job("b", "1"));
+    // (job, run, attempt, tick, started, ended, outcome)
+    let rows = [
+        (
+            &a,
+            1,
+            1,
+            10 * M,
+            Some(10 * M + 500),
+            10 * M + 1_000,
+            RunOutcome::Succeeded,
+        ),
+        (
+            &a,
+            2,
+            1,
+            10 * M + 100,
+            Some(10 * M + 1_600),
+            10 * M + 59_999,
+            RunOutcome::Succeeded,
+        ),
+        // A retry waited for its backoff, not for a worker: no fire lag.
+        (
+            &a,
+            2,
+            2,
+            10 * M + 100,
+            Some(11 * M),
+            11 * M + 10,
+            RunOutcome::Failed,
+        ),
+        (&a, 3, 1, 11 * M, None, 11 * M + 20, RunOutcome::Skipped),
+        (
+            &b,
+            1,
+            1,
+            9 * M,
+            Some(11 * M + 5),
+            11 * M + 30,
+            RunOutcome::TimedOut,
+        ),
+        // Before the window.
+        (
+            &a,
+            4,
+            1,
+            8 * M,
+            Some(8 * M),
+            10 * M - 1,
+            RunOutcome::Succeeded,
+        ),
+    ];
+    for (j, run, attempt, tick, started, ended, outcome) in rows {
+        let mut r = RunRecord::queued(j, run, tick);
+        r.attempt = attempt;
+        r.started_at = started;
+        r.id = s.insert_run(&r).unwrap();
+        r.end(outcome, ended, "done");
+        s.update_run(&r).unwrap();
+    }
+    // A run still going is not counted.
+    let mut running = add_run(s, &b, 2, 11 * M);
+    running.state = RunState::Running;
+    running.started_at = Some(11 * M + 1);
+    s.update_run(&running).unwrap();
+
+    let got: Vec<_> = s
+        .runs_by_minute(10 * M)
+        .unwrap()
+        .into_iter()
+        .map(|m| {
+            (
+                m.group,
+                m.minute / M,
+                m.outcome,
+                m.count,
+                m.started,
+                m.lag_total_ms,
+                m.lag_max_ms,
+            )
+        })
+        .collect();
+    let a = || "a".to_string();
+    assert_eq!(
+        got,
+        vec![
+            (a(), 10, RunOutcome::Succeeded, 2, 2, 2_000, 1_500),
+            (a(), 11, RunOutcome::Failed, 1, 0, 0, 0),
+            (a(), 11, RunOutcome::Skipped, 1, 0, 0, 0),
+            (
+                "b".into(),
+                11,
+                RunOutcome::TimedOut,
+                1,
+                1,
+                2 * M + 5,
+                2 * M + 5
+            ),
+        ]
+    );
+    s.commit().unwrap();
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -753,6 +861,7 @@ contract!(
     savepoints_and_rollback,
     leader_lease,
     stats_by_group_state_queue_and_window,
+    runs_by_minute_with_fire_lag,
 );
 
 #[test]

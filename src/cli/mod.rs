@@ -24,6 +24,8 @@ pub mod submit_file;
 
 pub use error::CliError;
 pub use output::Format;
+/// The console's submit form builds and checks a job the way `lts submit` does.
+pub use submit::{job_from_args, parse_misfire, parse_overlap, SubmitArgs};
 
 use crate::client::Client;
 use crate::protocol::Security;

@@ -10,7 +10,7 @@ mod validate;
 
 pub use duration::{format_duration, parse_duration};
 pub use ids::{new_task_id, valid_name};
-pub use stats::{OutcomeCount, QueueCount, StateCount, StoreStats};
+pub use stats::{MinuteCount, OutcomeCount, QueueCount, StateCount, StoreStats};
 pub use validate::{
     validate_job, ValidationError, MAX_DURATION_MS, MAX_PAYLOAD_BYTES, MAX_TIME_MS, MIN_INTERVAL_MS,
 };

@@ -1,6 +1,8 @@
 //! Aggregate counts for `lts stats`: jobs by (group, state), the queue of each
-//! group and the runs that ended in a recent window. The store computes them
-//! in a few aggregate queries; the CLI turns them into a table or JSON.
+//! group and the runs that ended in a recent window; and, for the console's
+//! chart, the runs that ended in each minute. The store computes them in a
+//! few aggregate queries; the CLI and the console turn them into tables,
+//! JSON and charts.
 
 use super::json::time;
 use super::{JobState, Millis, RunOutcome};
@@ -32,6 +34,22 @@ pub struct OutcomeCount {
     pub group: String,
     pub outcome: RunOutcome,
     pub count: u64,
+}
+
+/// How many runs of a group ended in one minute with one outcome, and the
+/// fire lag (start minus tick time) of the first attempts among them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinuteCount {
+    pub group: String,
+    /// The minute's first instant.
+    pub minute: Millis,
+    pub outcome: RunOutcome,
+    pub count: u64,
+    /// First attempts that started (retries wait for their backoff, not for a worker).
+    pub started: u64,
+    /// Their fire lags added up, and the longest.
+    pub lag_total_ms: i64,
+    pub lag_max_ms: i64,
 }
 
 /// Everything `lts stats` shows, as of `at`.

@@ -19,8 +19,8 @@ pub use records::{JobRecord, LogRecord, RunRecord};
 pub use sqlite::SqliteStore;
 
 use crate::model::{
-    FeedbackItem, JobKind, JobState, Millis, OutcomeCount, QueueCount, RunOutcome, StateCount,
-    StoreStats,
+    FeedbackItem, JobKind, JobState, Millis, MinuteCount, OutcomeCount, QueueCount, RunOutcome,
+    StateCount, StoreStats,
 };
 use thiserror::Error;
 
@@ -123,6 +123,34 @@ fn stats_from_rows(
     })
 }
 
+/// One row of `runs_by_minute`: (group, minute, outcome, count, started,
+/// lag total, lag max).
+type MinuteRow = (String, i64, String, i64, i64, i64, i64);
+
+/// The width of `runs_by_minute`'s buckets.
+pub const MINUTE_MS: Millis = 60_000;
+
+/// The runs whose fire lag `runs_by_minute` measures: first attempts that started.
+const LAGGED: &str = "attempt = 1 AND started_at IS NOT NULL";
+
+fn minutes_from_rows(rows: Vec<MinuteRow>) -> Result<Vec<MinuteCount>> {
+    rows.into_iter()
+        .map(|(group, minute, outcome, count, started, total, max)| {
+            let outcome = RunOutcome::parse(&outcome)
+                .ok_or_else(|| StoreError::Invalid(format!("unknown run outcome '{outcome}'")))?;
+            Ok(MinuteCount {
+                group,
+                minute,
+                outcome,
+                count: count.max(0) as u64,
+                started: started.max(0) as u64,
+                lag_total_ms: total.max(0),
+                lag_max_ms: max.max(0),
+            })
+        })
+        .collect()
+}
+
 /// Row-level operations on jobs, runs and log lines. Every call happens
 /// inside a transaction that `StoreHandle` opens; `savepoint` and
 /// `rollback_to_savepoint` let one caller's failure leave the others' work in
@@ -192,6 +220,11 @@ pub trait Store: Send {
     /// time among those due at `now`, and runs that ended in the last
     /// `window_ms` by (group, outcome): a few aggregate queries on indexes.
     fn stats(&mut self, now: Millis, window_ms: i64) -> Result<StoreStats>;
+    /// Runs that ended at or after `since`, by (group, minute of their end,
+    /// outcome), with the fire lag of the first attempts among them; one
+    /// aggregate query on the index of ended runs. Ordered by group, minute,
+    /// outcome.
+    fn runs_by_minute(&mut self, since: Millis) -> Result<Vec<MinuteCount>>;
     /// Running runs whose lease ended before `now`.
     fn expired_runs(&mut self, now: Millis, limit: usize) -> Result<Vec<RunRecord>>;
     /// Runs a worker holds, as far as the tracker knows.

@@ -3,9 +3,12 @@
 //! The schema is versioned with `PRAGMA user_version` and migrated forward on
 //! open; a file from a newer ltsd is refused rather than touched.
 
-use super::{JobQuery, JobRecord, LogRecord, LogStats, Result, RunRecord, Store, StoreError};
+use super::{
+    JobQuery, JobRecord, LogRecord, LogStats, Result, RunRecord, Store, StoreError, LAGGED,
+};
 use crate::model::{
-    FeedbackItem, JobSpec, JobState, Millis, QueueCount, RunOutcome, RunState, StoreStats, Stream,
+    FeedbackItem, JobSpec, JobState, Millis, MinuteCount, QueueCount, RunOutcome, RunState,
+    StoreStats, Stream,
 };
 use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
@@ -727,6 +730,36 @@ impl Store for SqliteStore {
             })
             .map_err(backend)?;
         super::stats_from_rows(now, window_ms, jobs, queues, ended)
+    }
+
+    fn runs_by_minute(&mut self, since: Millis) -> Result<Vec<MinuteCount>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT grp, ended_at - ended_at % {m} AS minute, outcome, count(*), \
+                 count(CASE WHEN {LAGGED} THEN 1 END), \
+                 coalesce(sum(CASE WHEN {LAGGED} THEN started_at - scheduled_at END), 0), \
+                 coalesce(max(CASE WHEN {LAGGED} THEN started_at - scheduled_at END), 0) \
+                 FROM runs INDEXED BY runs_ended \
+                 WHERE state = 'done' AND ended_at >= ?1 AND outcome IS NOT NULL \
+                 GROUP BY grp, minute, outcome ORDER BY grp, minute, outcome",
+                m = super::MINUTE_MS
+            ))
+            .and_then(|mut st| {
+                st.query_map(params![since], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(backend)
+            .and_then(super::minutes_from_rows)
     }
 
     fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>> {

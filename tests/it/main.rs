@@ -21,6 +21,7 @@ mod bad_input;
 mod balance;
 mod cli;
 mod cluster;
+mod console;
 mod core;
 mod docs;
 mod faults;

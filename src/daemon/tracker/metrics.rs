@@ -215,7 +215,7 @@ impl Metrics {
             for g in &groups {
                 for state in JobState::ALL {
                     let labels = vec![("group", g.clone()), ("state", state.as_str().to_string())];
-                    self.jobs.get_or_create(&labels);
+                    let _ = self.jobs.get_or_create(&labels);
                 }
             }
             for q in &stats.queues {

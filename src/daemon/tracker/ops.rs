@@ -6,7 +6,8 @@
 
 use super::{control, queue, Tracker};
 use crate::model::{
-    now_ms, FeedbackItem, JobDetail, JobSpec, JobState, JobView, NodeView, Role, StoreStats,
+    now_ms, FeedbackItem, JobDetail, JobSpec, JobState, JobView, MinuteCount, NodeView, Role,
+    StoreStats,
 };
 use crate::protocol::registry::EventPage;
 use crate::protocol::{
@@ -298,6 +299,17 @@ impl Tracker {
             Some(group) => stats.only(&group),
             None => stats,
         })
+    }
+
+    /// Runs that ended in the last `minutes` whole minutes and the current
+    /// one, by group, minute and outcome, with fire lag: the console's chart.
+    pub async fn runs_by_minute(&self, minutes: u32) -> Result<Vec<MinuteCount>, WireError> {
+        let step = crate::store::MINUTE_MS;
+        let now = now_ms();
+        let since = now - now.rem_euclid(step) - i64::from(minutes) * step;
+        self.store
+            .call(move |s| Ok::<_, WireError>(s.runs_by_minute(since)?))
+            .await
     }
 
     /// This tracker and the workers it knows.

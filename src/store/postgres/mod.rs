@@ -17,9 +17,11 @@ pub use schema::SCHEMA_VERSION;
 
 use super::{
     JobQuery, JobRecord, LogRecord, LogStats, Result, RunRecord, Store, StoreError, BUFFERED,
+    LAGGED,
 };
 use crate::model::{
-    FeedbackItem, JobSpec, JobState, Millis, QueueCount, RunOutcome, RunState, StoreStats, Stream,
+    FeedbackItem, JobSpec, JobState, Millis, MinuteCount, QueueCount, RunOutcome, RunState,
+    StoreStats, Stream,
 };
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Row, Statement};
@@ -630,6 +632,35 @@ impl Store for PostgresStore {
             &[&(now - window_ms)],
         )?)?;
         super::stats_from_rows(now, window_ms, jobs, queues, ended)
+    }
+
+    fn runs_by_minute(&mut self, since: Millis) -> Result<Vec<MinuteCount>> {
+        let sql = format!(
+            "SELECT grp, ended_at - ended_at % {m} AS minute, outcome, count(*), \
+             count(*) FILTER (WHERE {LAGGED}), \
+             coalesce(sum(started_at - scheduled_at) FILTER (WHERE {LAGGED}), 0)::BIGINT, \
+             coalesce(max(started_at - scheduled_at) FILTER (WHERE {LAGGED}), 0) \
+             FROM runs WHERE state = 'done' AND ended_at >= $1 AND outcome IS NOT NULL \
+             GROUP BY grp, minute, outcome ORDER BY grp, minute, outcome",
+            m = super::MINUTE_MS
+        );
+        let rows = self
+            .query(&sql, &[&since])?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                    r.try_get(5)?,
+                    r.try_get(6)?,
+                ))
+            })
+            .collect::<std::result::Result<Vec<_>, postgres::Error>>()
+            .map_err(backend)?;
+        super::minutes_from_rows(rows)
     }
 
     fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>> {
