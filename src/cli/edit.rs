@@ -160,3 +160,94 @@ pub async fn run(client: &Client, args: &EditArgs, format: Format) -> Result<(),
     }
     Ok(())
 }
+
+/// A change as JSON, keyed as the flags are (`{"cron": "..", "params":
+/// {..}, "timeout": null}`): what the HTTP API's `PATCH` takes. A `null`
+/// timeout removes it.
+pub fn edit_from_line(value: serde_json::Value) -> Result<JobEdit, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct EditLine {
+        cron: Option<String>,
+        tz: Option<String>,
+        at: Option<String>,
+        delay: Option<String>,
+        repeat_count: Option<i64>,
+        repeat_interval: Option<String>,
+        params: Option<serde_json::Map<String, serde_json::Value>>,
+        #[serde(default)]
+        replace_params: bool,
+        command: Option<Vec<String>>,
+        priority: Option<i32>,
+        max_retries: Option<u32>,
+        retry_backoff: Option<String>,
+        #[serde(default, deserialize_with = "present")]
+        timeout: Option<Option<String>>,
+        overlap: Option<String>,
+        misfire: Option<String>,
+        catch_up_window: Option<String>,
+    }
+    /// A key given as `null` is `Some(None)`; a key left out is `None`.
+    fn present<'de, D>(d: D) -> Result<Option<Option<String>>, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        serde::Deserialize::deserialize(d).map(Some)
+    }
+    let line: EditLine = serde_json::from_value(value).map_err(|e| format!("not a change: {e}"))?;
+    let dur = |name: &str, v: &Option<String>| -> Result<Option<Duration>, String> {
+        v.as_deref()
+            .map(|t| parse_dur(t).map_err(|e| format!("{name}: {e}")))
+            .transpose()
+    };
+    if line.repeat_count.is_some() != line.repeat_interval.is_some() {
+        return Err("repeat_count and repeat_interval go together".into());
+    }
+    if line.tz.is_some() && line.cron.is_none() {
+        return Err("tz needs cron".into());
+    }
+    let policy = |name: &str, v: &Option<String>, ok: &[&str]| -> Result<(), String> {
+        match v {
+            Some(p) if !ok.contains(&p.as_str()) => Err(format!(
+                "{name}: '{}' is not one of {}",
+                crate::model::cut(p, 40),
+                ok.join(", ")
+            )),
+            _ => Ok(()),
+        }
+    };
+    policy(
+        "overlap",
+        &line.overlap,
+        &["skip", "allow", "buffer-one", "replace"],
+    )?;
+    policy("misfire", &line.misfire, &["fire-once", "skip", "fire-all"])?;
+    let params_json = line
+        .params
+        .map(|p| serde_json::Value::Object(p).to_string());
+    let args = EditArgs {
+        job: JobRefArgs {
+            id: String::new(),
+            group: None,
+        },
+        cron: line.cron,
+        tz: line.tz,
+        at: line.at,
+        delay: dur("delay", &line.delay)?,
+        repeat_count: line.repeat_count,
+        repeat_interval: dur("repeat_interval", &line.repeat_interval)?,
+        params: Vec::new(),
+        params_json,
+        replace_params: line.replace_params,
+        priority: line.priority,
+        max_retries: line.max_retries,
+        retry_backoff: dur("retry_backoff", &line.retry_backoff)?,
+        timeout: dur("timeout", &line.timeout.clone().flatten())?,
+        no_timeout: matches!(line.timeout, Some(None)),
+        overlap: line.overlap.as_deref().map(overlap),
+        misfire: line.misfire.as_deref().map(misfire),
+        catch_up_window: dur("catch_up_window", &line.catch_up_window)?,
+        command: line.command.unwrap_or_default(),
+    };
+    edit_from(&args).map_err(|e| e.message)
+}

@@ -7,7 +7,7 @@ mod completions;
 mod control;
 mod cron;
 mod discovery;
-mod edit;
+pub mod edit;
 mod error;
 mod feedback;
 mod job;

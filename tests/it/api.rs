@@ -116,7 +116,7 @@ fn every_documented_route_answers_with_its_documented_shape() {
     let paths = doc["paths"].as_object().expect("paths");
     let mut checked = 0;
     for (path, item) in paths {
-        for method in ["get", "post"] {
+        for method in ["get", "post", "patch"] {
             let Some(op) = item.get(method) else { continue };
             // Actions change the job: suspend before resume, cancel last.
             let target = path.replace("{group}", "default").replace(
@@ -127,9 +127,13 @@ fn every_documented_route_answers_with_its_documented_shape() {
                     "tick"
                 },
             );
+            let address = format!("{url}{}", target.trim_start_matches('/'));
             let mut request = match method {
-                "get" => http.get(format!("{url}{}", target.trim_start_matches('/'))),
-                _ => http.post(format!("{url}{}", target.trim_start_matches('/'))),
+                "get" => http.get(address),
+                "patch" => http
+                    .patch(address)
+                    .json(&json!({"priority": 7, "params": {"k": "v"}})),
+                _ => http.post(address),
             };
             if path == "/api/v1/cron" {
                 request = request.query(&[("expr", "0 0 3 * * ?"), ("count", "3")]);
@@ -154,9 +158,15 @@ fn every_documented_route_answers_with_its_documented_shape() {
         .send()
         .unwrap();
     check(&doc, cancel, "post", "cancel", response);
-    assert!(checked >= 14, "only {checked} routes checked");
+    assert!(checked >= 16, "only {checked} routes checked");
     // The actions did what they say.
-    assert_eq!(job_json(home, &d.addr, "tick")["state"], "cancelled");
+    let tick = job_json(home, &d.addr, "tick");
+    assert_eq!(tick["state"], "cancelled");
+    assert_eq!(
+        (&tick["priority"], &tick["params"]["k"]),
+        (&json!(7), &json!("v")),
+        "{tick}"
+    );
     assert_eq!(job_json(home, &d.addr, "posted")["group"], "default");
 }
 

@@ -40,7 +40,7 @@ const OPENAPI: &str = include_str!("openapi.json");
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/jobs", get(jobs).post(submit))
-        .route("/jobs/{group}/{task_id}", get(job))
+        .route("/jobs/{group}/{task_id}", get(job).patch(edit))
         .route("/jobs/{group}/{task_id}/logs", get(logs))
         .route("/jobs/{group}/{task_id}/{action}", post(act))
         .route("/nodes", get(nodes))
@@ -182,6 +182,20 @@ async fn job(
     };
     let detail = app.t.job(job_ref(group, task_id), page).await?;
     Ok(Json(job_detail_json(&detail)))
+}
+
+/// `PATCH /jobs/{group}/{task_id}`: change the job's schedule, params,
+/// command or limits, keyed as `lts edit`'s flags; the job as it is after.
+async fn edit(
+    State(app): State<App>,
+    Path((group, task_id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    let change = crate::cli::edit::edit_from_line(value).map_err(ApiError::bad_request)?;
+    let view = app.t.edit(job_ref(group, task_id), change).await?;
+    Ok(Json(job_json(&view)))
 }
 
 /// `POST /jobs/{group}/{task_id}/{action}`: suspend, resume, cancel, trigger
