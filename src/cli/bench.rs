@@ -143,6 +143,8 @@ async fn start_in_process(group: &str) -> Result<InProcess, CliError> {
         grace: Duration::from_secs(5),
         spool_dir: None,
         registry: None,
+        metrics: Default::default(),
+        http: None,
     };
     let roles = tokio::spawn(async move {
         let _ = crate::daemon::standalone::run(

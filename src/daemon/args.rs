@@ -182,6 +182,9 @@ pub struct WorkerArgs {
     /// Find trackers by mDNS (_lts._tcp.local) instead of --tracker
     #[arg(long)]
     pub mdns: bool,
+    /// Serve /metrics, /healthz and /readyz here (non-loopback needs a token, which /metrics then asks for)
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
     #[command(flatten)]
     pub worker: WorkerOpts,
     #[command(flatten)]

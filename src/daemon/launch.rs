@@ -97,6 +97,19 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
                 tls_ca: a.tls.tls_ca.clone().or(a.cluster_tls.tls_cert.clone()),
             };
             let security = security(&a.common, None, Some(&dial))?;
+            let http = match &a.http {
+                Some(addr) => bind_http(check_http(addr, &security)?).await?,
+                None => None,
+            };
+            if let Some(http) = http {
+                config.http = Some(http.local_addr()?.to_string());
+                tokio::spawn(worker::metrics::serve(
+                    http,
+                    config.metrics.clone(),
+                    security.clone(),
+                    shutdown.clone(),
+                ));
+            }
             trigger.on_signals(|| std::process::exit(0));
             match (&a.tracker, &config.registry) {
                 // Through a registry: one session, with the tracker it lists first.
@@ -148,15 +161,9 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             let http = bind_http(http).await?;
             tracing::info!(data = %dir.path.display(), "standalone: tracker and worker in one process");
             trigger.on_signals(|| std::process::exit(0));
-            standalone::run(
-                listener,
-                http,
-                store,
-                tracker_config(&a.tracker, security, postgres_url),
-                config,
-                shutdown,
-            )
-            .await?;
+            let mut tracker = tracker_config(&a.tracker, security, postgres_url);
+            tracker.worker_metrics = Some(config.metrics.clone());
+            standalone::run(listener, http, store, tracker, config, shutdown).await?;
             drop(dir);
         }
         RoleCmd::Cert(a) => make_cert(&a)?,
@@ -291,6 +298,8 @@ fn worker_config(group: String, opts: &WorkerOpts) -> Result<WorkerConfig, Launc
         grace: opts.grace,
         spool_dir: None,
         registry: None,
+        metrics: Default::default(),
+        http: None,
     })
 }
 

@@ -7,6 +7,7 @@ mod accept;
 pub mod args;
 pub mod cert;
 pub mod datadir;
+pub mod http;
 pub mod launch;
 pub mod registry;
 pub mod shutdown;

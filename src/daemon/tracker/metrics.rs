@@ -5,6 +5,7 @@
 //! scraped. Labels are bounded: group, state, outcome, reason — never a task id.
 
 use super::Tracker;
+use crate::daemon::worker::metrics::WorkerMetrics;
 use crate::model::{JobState, Role};
 use crate::store::RunEvent;
 use prometheus_client::encoding::text::encode;
@@ -15,7 +16,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 type Labels = Vec<(&'static str, String)>;
@@ -52,16 +53,12 @@ pub struct Metrics {
     slots: Family<Labels, Gauge>,
     leader: Gauge,
     alerts_firing: Family<Labels, Gauge>,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics::new()
-    }
+    /// The worker in this process (standalone), shown beside.
+    worker: Option<Arc<WorkerMetrics>>,
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    pub fn new(worker: Option<Arc<WorkerMetrics>>) -> Metrics {
         let mut registry = Registry::with_prefix("lts");
         let m = Metrics {
             registry: Mutex::new(Registry::default()),
@@ -80,6 +77,7 @@ impl Metrics {
             slots: Family::default(),
             leader: Gauge::default(),
             alerts_firing: Family::default(),
+            worker,
         };
         registry.register("submits", "Jobs accepted", m.submits.clone());
         registry.register(
@@ -144,6 +142,9 @@ impl Metrics {
             "Alerts raised and not resolved, by rule",
             m.alerts_firing.clone(),
         );
+        if let Some(worker) = &m.worker {
+            worker.register(&mut registry);
+        }
         *m.registry.lock().unwrap_or_else(|p| p.into_inner()) = registry;
         m
     }
@@ -248,6 +249,9 @@ impl Metrics {
             }
         }
         self.leader.set(i64::from(t.leader.current().is_some()));
+        if let Some(worker) = &self.worker {
+            worker.refresh();
+        }
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         if encode(&mut out, &registry).is_err() {

@@ -53,6 +53,9 @@ pub struct TrackerConfig {
     pub shared_store: Option<String>,
     /// How long the leader lease lasts without renewal (shared store only).
     pub leader_ttl: Duration,
+    /// A worker in the same process (standalone), whose metrics `/metrics`
+    /// shows beside the tracker's.
+    pub worker_metrics: Option<Arc<crate::daemon::worker::metrics::WorkerMetrics>>,
 }
 
 impl Default for TrackerConfig {
@@ -65,6 +68,7 @@ impl Default for TrackerConfig {
             registry: None,
             shared_store: None,
             leader_ttl: Duration::from_secs(5),
+            worker_metrics: None,
         }
     }
 }
@@ -153,7 +157,7 @@ pub async fn run(
         security: config.security.clone(),
         leader,
         shared_store: config.shared_store.is_some(),
-        metrics: Arc::new(metrics::Metrics::new()),
+        metrics: Arc::new(metrics::Metrics::new(config.worker_metrics.clone())),
         http_address: http
             .as_ref()
             .and_then(|h| h.local_addr().ok())

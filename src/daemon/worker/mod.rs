@@ -6,6 +6,7 @@
 //! group (slots: `--threads`; once, from its first session), and leaves once
 //! drained.
 
+pub mod metrics;
 mod outbox;
 pub mod pool;
 mod process;
@@ -44,6 +45,10 @@ pub struct WorkerConfig {
     pub spool_dir: Option<std::path::PathBuf>,
     /// A registry to register with (as role `worker` in its group).
     pub registry: Option<String>,
+    /// What `/metrics` shows of this worker.
+    pub metrics: Arc<metrics::WorkerMetrics>,
+    /// Where the worker serves its metrics and health checks, to tell trackers.
+    pub http: Option<String>,
 }
 
 /// How long one pull waits for work.
@@ -111,8 +116,9 @@ async fn session(
         threads: config.threads,
         version: crate::VERSION.into(),
         started_at: now_ms(),
-        http: None,
+        http: config.http.clone(),
     };
+    config.metrics.set_threads(config.threads);
     tracing::info!(worker = %info.id, group = %config.group, threads = config.threads, runner = ?config.runner, "worker starting");
     let spool = match &config.spool_dir {
         Some(dir) => match spool::WorkerSpool::open(dir, &info.id) {
@@ -125,6 +131,7 @@ async fn session(
         None => None,
     };
     let (outbox, shipper) = outbox::start(client.clone(), info.id.clone(), shutdown.clone(), spool);
+    config.metrics.watch_outbox(outbox.undelivered_map());
     let shared = Arc::new(Shared {
         config,
         slots,
@@ -185,6 +192,7 @@ async fn pull_loop(shared: &Arc<Shared>, shutdown: &Shutdown) {
         };
         match pulled {
             Ok(dispatches) => {
+                shared.config.metrics.contact();
                 if reported {
                     tracing::info!("tracker reachable again");
                     reported = false;
@@ -267,6 +275,7 @@ fn start_run(
         },
     );
     let shared = shared.clone();
+    shared.config.metrics.run_started();
     tokio::spawn(async move {
         let (run_id, fence) = (dispatch.run_id, dispatch.fence);
         let execution = execute(&shared, &dispatch, stop_rx.clone());
@@ -296,6 +305,7 @@ fn start_run(
             ),
             other => (other.0, reason),
         };
+        shared.config.metrics.run_ended(outcome);
         shared.outbox.send(Upstream::Done(RunResult {
             run_id,
             fence,

@@ -43,6 +43,11 @@ impl Outbox {
         let _ = self.tx.send(item);
     }
 
+    /// The map of results on their way, for the worker's metrics.
+    pub fn undelivered_map(&self) -> Undelivered {
+        self.undelivered.clone()
+    }
+
     /// The runs whose results have not reached the tracker yet.
     pub fn undelivered(&self) -> Vec<(i64, i64)> {
         lock(&self.undelivered)

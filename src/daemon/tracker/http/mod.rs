@@ -21,12 +21,8 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 pub use auth::Auth;
 
@@ -36,12 +32,6 @@ pub(crate) struct App {
     pub t: Arc<Tracker>,
     pub auth: Arc<Auth>,
 }
-
-/// How long a client may take to finish its TLS handshake, or to send a
-/// request's headers.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The most console connections served at once; more wait to be accepted.
-const MAX_CONNECTIONS: usize = 512;
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -88,89 +78,9 @@ async fn secure_headers(request: Request, next: Next) -> Response {
 /// Serve the console and the API on `listener` until `shutdown`. With the
 /// tracker's TLS configuration, HTTPS only.
 pub(crate) async fn serve(listener: TcpListener, t: Arc<Tracker>, shutdown: Shutdown) {
-    let tls = t.security.serve_config().map(|config| {
-        let mut config = (**config).clone();
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        TlsAcceptor::from(Arc::new(config))
-    });
-    let scheme = if tls.is_some() { "https" } else { "http" };
+    let tls = crate::daemon::http::acceptor(&t.security);
     let auth = Arc::new(Auth::new(t.security.token().cloned(), tls.is_some()));
     let app = App { t, auth };
-    match listener.local_addr() {
-        // The address comes last: tests and scripts read it from the end of the line.
-        Ok(addr) => tracing::info!(
-            token = app.auth.required(),
-            url = %format!("{scheme}://{addr}/"),
-            "console listening"
-        ),
-        Err(e) => tracing::warn!("console: {e}"),
-    }
-    let service = router(app);
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => return,
-            },
-            _ = shutdown.wait() => return,
-        };
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of descriptors, say: wait a little rather than spin.
-                    tracing::warn!("console accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.wait() => return,
-        };
-        let service = service.clone();
-        let tls = tls.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            let hyper_service = hyper_util::service::TowerToHyperService::new(service);
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            // A client that never finishes its headers is dropped.
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(TLS_HANDSHAKE_TIMEOUT);
-            let served = match tls {
-                Some(acceptor) => {
-                    let stream =
-                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-                            .await
-                        {
-                            Ok(Ok(stream)) => stream,
-                            Ok(Err(e)) => {
-                                tracing::debug!(%peer, "console TLS handshake: {e}");
-                                return;
-                            }
-                            Err(_) => return,
-                        };
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
-                    tokio::select! {
-                        served = conn => served,
-                        _ = shutdown.wait() => Ok(()),
-                    }
-                }
-                None => {
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
-                    tokio::select! {
-                        served = conn => served,
-                        _ = shutdown.wait() => Ok(()),
-                    }
-                }
-            };
-            if let Err(e) = served {
-                tracing::debug!(%peer, "console connection: {e}");
-            }
-        });
-    }
+    crate::daemon::http::announce(&listener, tls.is_some(), app.auth.required(), "console");
+    crate::daemon::http::serve(listener, router(app), tls, shutdown).await;
 }
