@@ -50,6 +50,8 @@ async fn main() {
         grace: Duration::from_secs(30),
         spool_dir: Some(lts::config::default_data_dir()),
         registry,
+        metrics: Default::default(),
+        http: None,
     };
     let (trigger, shutdown) = Shutdown::new();
     trigger.on_signals(|| std::process::exit(0));
