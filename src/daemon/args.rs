@@ -259,7 +259,7 @@ fn ranged(s: &str, min: u64, max: u64, what: &str) -> Result<std::time::Duration
     let d = crate::model::parse_duration(s)?;
     let range = std::time::Duration::from_secs(min)..=std::time::Duration::from_secs(max);
     if !range.contains(&d) {
-        return Err(format!("'{s}': {what}"));
+        return Err(format!("'{}': {what}", crate::model::cut(s, 40)));
     }
     Ok(d)
 }

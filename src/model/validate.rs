@@ -1,6 +1,7 @@
 //! Checks a job before it is stored: each bad field gets its own message
 //! naming the field, so the CLI can print one clear line.
 
+use super::cut;
 use super::{valid_name, JobSpec, Schedule};
 use crate::schedule::{Plan, PlanError};
 use thiserror::Error;
@@ -39,7 +40,10 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
     if !valid_name(&job.group, 64) {
         return Err(bad(
             "--group",
-            format!("'{}' is not a valid group: 1-64 {NAME_RULE}", job.group),
+            format!(
+                "'{}' is not a valid group: 1-64 {NAME_RULE}",
+                cut(&job.group, 80)
+            ),
         ));
     }
     if !valid_name(&job.task_id, 128) {
@@ -47,13 +51,16 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
             "--task-id",
             format!(
                 "'{}' is not a valid task id: 1-128 {NAME_RULE}",
-                job.task_id
+                cut(&job.task_id, 80)
             ),
         ));
     }
     for key in job.params.keys() {
         if key.is_empty() || key.contains('=') || key.contains('\0') {
-            return Err(bad("--param", format!("'{key}' is not a valid key")));
+            return Err(bad(
+                "--param",
+                format!("'{}' is not a valid key", cut(key, 80)),
+            ));
         }
     }
     if job.params.values().any(|v| v.contains('\0')) {
@@ -81,7 +88,10 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
         if !valid_name(group, 64) {
             return Err(bad(
                 "--client-group",
-                format!("'{group}' is not a valid group: 1-64 {NAME_RULE}"),
+                format!(
+                    "'{}' is not a valid group: 1-64 {NAME_RULE}",
+                    cut(group, 80)
+                ),
             ));
         }
     }
@@ -100,13 +110,16 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
         }
         Schedule::Cron { expr, .. } => {
             let plan = Plan::new(&job.schedule, 0, chrono_tz::Tz::UTC).map_err(|e| match e {
-                PlanError::Cron(e) => bad("--cron", format!("'{expr}': {e}")),
+                PlanError::Cron(e) => bad("--cron", format!("'{}': {e}", cut(expr, 80))),
                 PlanError::Zone(e) => bad("--tz", e),
             })?;
             if plan.after(super::now_ms()).is_none() {
                 return Err(bad(
                     "--cron",
-                    format!("'{expr}' never fires again (check its year and day fields)"),
+                    format!(
+                        "'{}' never fires again (check its year and day fields)",
+                        cut(expr, 80)
+                    ),
                 ));
             }
         }

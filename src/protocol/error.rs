@@ -1,6 +1,7 @@
 //! Errors that cross the wire: typed, so the CLI can map each to an exit code
 //! and a message without parsing strings.
 
+use crate::model::cut;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -10,19 +11,23 @@ pub enum WireError {
     #[error("{0}")]
     InvalidInput(String),
     /// No job with that task id (in that group).
-    #[error("no job '{task_id}'{}", group.as_ref().map(|g| format!(" in group '{g}'")).unwrap_or_default())]
+    #[error("no job '{}'{}", cut(task_id, 80), group.as_ref().map(|g| format!(" in group '{}'", cut(g, 80))).unwrap_or_default())]
     NotFound {
         task_id: String,
         group: Option<String>,
     },
     /// The task id exists in several groups.
-    #[error("task id '{task_id}' exists in groups {}: pass --group", groups.join(", "))]
+    #[error("task id '{}' exists in groups {}: pass --group", cut(task_id, 80), cut(&groups.join(", "), 200))]
     Ambiguous {
         task_id: String,
         groups: Vec<String>,
     },
     /// A job with that key exists and `--replace` was not given.
-    #[error("job '{task_id}' already exists in group '{group}' (pass --replace to replace it)")]
+    #[error(
+        "job '{}' already exists in group '{}' (pass --replace to replace it)",
+        cut(task_id, 80),
+        cut(group, 80)
+    )]
     Exists { task_id: String, group: String },
     /// The operation does not apply to the job in its current state.
     #[error("{0}")]

@@ -350,3 +350,40 @@ fn the_spool_lists_on_a_full_disk_and_refuses_an_empty_or_corrupt_file_in_one_li
         "left as it was"
     );
 }
+
+#[test]
+fn echoed_input_is_quoted_and_cut() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let d = Daemon::standalone(home, &sb.path("data"), &[]);
+    let long = "x".repeat(100_000);
+    for args in [
+        vec!["submit", "-g", "g", "--task-id", &long, "--", "true"],
+        vec!["submit", "-g", &long, "--", "true"],
+        vec!["job", &long],
+        vec!["submit", "-g", "g", "--cron", &long, "--", "true"],
+        vec![
+            "submit",
+            "-g",
+            "g",
+            "--cron",
+            "0 0 * * *",
+            "--tz",
+            &long,
+            "--",
+            "true",
+        ],
+    ] {
+        let out = lts(home, &d.addr, &args);
+        assert_ne!(out.code, 0, "{args:?}");
+        let line = out.stderr.trim();
+        assert_eq!(
+            line.lines().count(),
+            1,
+            "one line: {}",
+            &line[..line.len().min(500)]
+        );
+        assert!(line.len() < 600, "{} bytes: {}…", line.len(), &line[..500]);
+        assert!(line.contains("'xxx"), "quoted: {line}");
+    }
+}

@@ -48,7 +48,10 @@ fn check(node: &NodeInfo) -> Result<(), RegistryError> {
         return bad("a node id is 1-200 printable characters".into());
     }
     if !valid_name(&node.group, 64) {
-        return bad(format!("'{}' is not a valid group", node.group));
+        return bad(format!(
+            "'{}' is not a valid group",
+            crate::model::cut(&node.group, 80)
+        ));
     }
     if node.role == Role::Registry {
         return bad("a registry does not register with a registry".into());
