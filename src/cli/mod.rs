@@ -19,6 +19,8 @@ mod stats;
 mod submit;
 mod submit_file;
 
+pub use submit_file::parse_job_line;
+
 pub use error::CliError;
 pub use output::Format;
 

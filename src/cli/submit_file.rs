@@ -128,6 +128,12 @@ impl JobLine {
     }
 }
 
+/// One line of a `--file`: the job it describes, or why it is none.
+pub fn parse_job_line(line: &str) -> Result<JobSpec, String> {
+    let parsed: JobLine = serde_json::from_str(line).map_err(|e| format!("not a job: {e}"))?;
+    parsed.job()
+}
+
 /// Read and check every line; the first bad one is the error.
 fn read_jobs(path: &Path) -> Result<Vec<(usize, JobSpec)>, CliError> {
     let text = std::fs::read_to_string(path)
