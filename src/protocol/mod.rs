@@ -8,6 +8,8 @@
 pub mod auth;
 mod error;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 mod handshake;
 pub mod registry;
