@@ -28,6 +28,9 @@ _ltsd() {
             ltsd,standalone)
                 cmd="ltsd__subcmd__standalone"
                 ;;
+            ltsd,token)
+                cmd="ltsd__subcmd__token"
+                ;;
             ltsd,tracker)
                 cmd="ltsd__subcmd__tracker"
                 ;;
@@ -46,6 +49,9 @@ _ltsd() {
             ltsd__subcmd__help,standalone)
                 cmd="ltsd__subcmd__help__subcmd__standalone"
                 ;;
+            ltsd__subcmd__help,token)
+                cmd="ltsd__subcmd__help__subcmd__token"
+                ;;
             ltsd__subcmd__help,tracker)
                 cmd="ltsd__subcmd__help__subcmd__tracker"
                 ;;
@@ -59,7 +65,7 @@ _ltsd() {
 
     case "${cmd}" in
         ltsd)
-            opts="-h -V --help --version standalone tracker worker registry cert help"
+            opts="-h -V --help --version standalone tracker worker registry cert token help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -95,7 +101,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__help)
-            opts="standalone tracker worker registry cert help"
+            opts="standalone tracker worker registry cert token help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -164,6 +170,20 @@ _ltsd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ltsd__subcmd__help__subcmd__token)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ltsd__subcmd__help__subcmd__tracker)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -193,7 +213,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__registry)
-            opts="-h --listen --ttl --data --token --tls-cert --tls-key --help"
+            opts="-h --listen --ttl --max-connections --max-connections-per-peer --idle-timeout --data --token --tls-cert --tls-key --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -204,6 +224,18 @@ _ltsd() {
                     return 0
                     ;;
                 --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-peer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -231,7 +263,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__standalone)
-            opts="-h --listen --http --lease --retain --max-log-bytes --store --leader-ttl --group --threads --runner --allow-commands --grace --data --token --tls-cert --tls-key --help"
+            opts="-h --listen --http --lease --retain --max-log-bytes --store --leader-ttl --init --read-token --max-connections --max-connections-per-peer --idle-timeout --group --threads --runner --allow-commands --grace --data --token --tls-cert --tls-key --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -262,6 +294,22 @@ _ltsd() {
                     return 0
                     ;;
                 --leader-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --read-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-peer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -304,8 +352,22 @@ _ltsd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ltsd__subcmd__token)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ltsd__subcmd__tracker)
-            opts="-h --listen --http --lease --retain --max-log-bytes --store --leader-ttl --registry --mdns --data --token --tls-cert --tls-key --tls-ca --help"
+            opts="-h --listen --http --lease --retain --max-log-bytes --store --leader-ttl --init --read-token --max-connections --max-connections-per-peer --idle-timeout --registry --mdns --data --token --tls-cert --tls-key --tls-ca --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -336,6 +398,22 @@ _ltsd() {
                     return 0
                     ;;
                 --leader-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --read-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-peer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -371,7 +449,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__worker)
-            opts="-h --group --peers --tracker --registry --mdns --threads --runner --allow-commands --grace --data --token --tls-ca --tls-cert --tls-key --help"
+            opts="-h --group --peers --tracker --registry --mdns --http --threads --runner --allow-commands --grace --data --token --tls-ca --tls-cert --tls-key --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -390,6 +468,10 @@ _ltsd() {
                     return 0
                     ;;
                 --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --http)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -14,7 +14,7 @@ use crate::protocol::{
     JobFilter, JobPage, JobRef, LogPage, LogQuery, PullRequest, PurgeFilter, RunsPage, Security,
     SubmitAck, TrackerRpcClient, TrackerStatus, Upstream, WireError,
 };
-use crate::protocol::{context, CONNECT_TIMEOUT};
+use crate::protocol::{context, CONNECT_TIMEOUT, REDIAL_AFTER};
 use crate::registry::RegistryClient;
 use std::future::Future;
 use std::time::Duration;
@@ -68,6 +68,9 @@ pub struct Client {
     role: &'static str,
     security: Security,
     current: Mutex<Option<(TrackerRpcClient, String)>>,
+    /// When the connection last ended a call: one unused for
+    /// `REDIAL_AFTER` is dialed afresh (the tracker closes idle ones).
+    used: std::sync::Mutex<std::time::Instant>,
 }
 
 impl Client {
@@ -84,6 +87,7 @@ impl Client {
             role,
             security: Security::none(),
             current: Mutex::new(None),
+            used: std::sync::Mutex::new(std::time::Instant::now()),
         }
     }
 
@@ -113,6 +117,7 @@ impl Client {
             role,
             security: Security::none(),
             current: Mutex::new(None),
+            used: std::sync::Mutex::new(std::time::Instant::now()),
         }
     }
 
@@ -174,6 +179,9 @@ impl Client {
 
     async fn rpc(&self) -> Result<(TrackerRpcClient, String), ClientError> {
         let mut current = self.current.lock().await;
+        if self.touch() > REDIAL_AFTER {
+            *current = None;
+        }
         if let Some(live) = current.as_ref() {
             return Ok(live.clone());
         }
@@ -207,6 +215,14 @@ impl Client {
         })
     }
 
+    /// Note a use of the connection now; how long it was unused before.
+    fn touch(&self) -> Duration {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = used.elapsed();
+        *used = std::time::Instant::now();
+        idle
+    }
+
     /// Forget the connection after a failure, so the next call dials again,
     /// starting at the tracker after this one.
     async fn reset(&self, addr: &str) {
@@ -236,7 +252,9 @@ impl Client {
             let second = attempt > 0;
             attempt += 1;
             let (rpc, addr) = self.rpc().await?;
-            let failure = match f(rpc, context(timeout)).await {
+            let answer = f(rpc, context(timeout)).await;
+            self.touch();
+            let failure = match answer {
                 // A tracker that is stopping did nothing: an idempotent call
                 // may go elsewhere. Others (worker traffic above all, whose
                 // batches are sent once and whose runs belong to this

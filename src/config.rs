@@ -40,18 +40,50 @@ pub fn load_file_config() -> Result<FileConfig, String> {
         return Ok(FileConfig::default());
     };
     match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str(&text).map_err(|e| {
-            // Name the line, so that a bad value is found with its key.
-            let at = e.span().map_or(String::new(), |span| {
-                let line = text[..span.start.min(text.len())].matches('\n').count();
-                let shown = text.lines().nth(line).unwrap_or_default().trim();
-                format!(" line {} (`{shown}`):", line + 1)
-            });
-            format!("config file {}:{at} {}", path.display(), e.message())
-        }),
+        Ok(text) => toml::from_str(&text).map_err(|e| describe_error(&path, &text, &e)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
         Err(e) => Err(format!("config file {}: {e}", path.display())),
     }
+}
+
+/// A config file's parse error as one line that names the line and its key,
+/// never the value: the line may hold the token. The parser's own message
+/// is cut, since it may quote the input.
+fn describe_error(path: &std::path::Path, text: &str, e: &toml::de::Error) -> String {
+    let at = e.span().map_or(String::new(), |span| {
+        let start = span.start.min(text.len());
+        let line = text.as_bytes()[..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        let key = text
+            .lines()
+            .nth(line)
+            .and_then(|l| l.split_once('='))
+            .map(|(key, _)| key.trim())
+            .filter(|key| {
+                !key.is_empty()
+                    && key.len() <= 40
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            });
+        match key {
+            Some(key) => format!(" line {} (key `{key}`):", line + 1),
+            None => format!(" line {}:", line + 1),
+        }
+    });
+    let message = e.message();
+    // The parser quotes what it read for some errors; never echo a value.
+    let message = match message.find('`') {
+        Some(i) => message[..i].trim_end().trim_end_matches(':'),
+        None => message,
+    };
+    format!(
+        "config file {}:{at} {}",
+        path.display(),
+        crate::model::cut(message.trim(), 120)
+    )
 }
 
 /// The data dir: `LTS_DATA` (handled by clap), else the platform data dir + `lts`.
@@ -79,4 +111,37 @@ pub fn split_addrs(list: &str) -> Vec<String> {
         .filter(|a| !a.is_empty())
         .map(String::from)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "s3cr3t-t0ken-value-xyz";
+
+    fn error_for(text: &str) -> String {
+        let e = toml::from_str::<FileConfig>(text).expect_err("malformed");
+        describe_error(std::path::Path::new("/etc/lts/config.toml"), text, &e)
+    }
+
+    #[test]
+    fn a_malformed_line_is_named_by_its_key_never_echoed() {
+        for text in [
+            format!("tracker = \"127.0.0.1:7420\"\ntoken = \"{SECRET}\n"),
+            format!("token = {SECRET}\n"),
+            format!("token = \"{SECRET}\" trailing\n"),
+            format!("token = [\"{SECRET}\"]\n"),
+            format!("tokn = \"{SECRET}\"\n"),
+            format!("token \"{SECRET}\"\n"),
+            format!("{SECRET}\n"),
+        ] {
+            let shown = error_for(&text);
+            assert!(!shown.contains(SECRET), "{shown}");
+            assert!(!shown.contains("t0ken"), "no part of it either: {shown}");
+            assert_eq!(shown.lines().count(), 1, "{shown}");
+            assert!(shown.contains("line "), "{shown}");
+        }
+        let shown = error_for(&format!("tracker = \"x\"\ntoken = {SECRET}\n"));
+        assert!(shown.contains("line 2 (key `token`)"), "{shown}");
+    }
 }

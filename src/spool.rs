@@ -75,7 +75,7 @@ pub enum SpoolError {
     #[error("the spool {path} is not usable: {reason}")]
     Corrupt { path: String, reason: String },
     /// Reading or writing the file failed.
-    #[error("spool {path}: {source}")]
+    #[error("spool {path}: {}", one_line(&source.to_string()))]
     Sql {
         path: String,
         #[source]
@@ -84,6 +84,37 @@ pub enum SpoolError {
     /// The job is not acceptable; bad input is never spooled.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+}
+
+/// `text` on one line: SQLite's messages may span several.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Refuse an empty spool file: it held jobs once (see [`Spool::open`]).
+fn check_not_empty(path: &Path) -> Result<(), SpoolError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.len() == 0 => Err(SpoolError::Corrupt {
+            path: path.display().to_string(),
+            reason: "it is empty (0 bytes), so the jobs it held are lost; move it aside to start a new spool".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the spool at `path` has a write-ahead log with something in it.
+fn has_log(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_os_string();
+    wal.push("-wal");
+    std::fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
+}
+
+/// `path` for an SQLite URI: `?` and `#` escaped.
+fn uri_path(path: &Path) -> String {
+    path.to_string_lossy()
+        .replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23")
 }
 
 /// Why [`SpoolingClient::submit`] neither delivered nor spooled a job.
@@ -187,13 +218,20 @@ enum Settle {
 
 impl Spool {
     /// Open the spool in `dir`, creating the dir and the file when missing.
+    /// An empty (0-byte) `spool.db` is refused: a spool is created whole
+    /// (written aside, then linked into place), so an empty one is a spool
+    /// that lost its jobs, and starting afresh over it would hide that.
     pub fn open(dir: &Path) -> Result<Spool, SpoolError> {
         let path = dir.join(SPOOL_FILE);
         std::fs::create_dir_all(dir).map_err(|e| SpoolError::Open {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        Spool::open_file(path, OpenFlags::SQLITE_OPEN_CREATE)
+        if !path.exists() {
+            Spool::create(&path)?;
+        }
+        check_not_empty(&path)?;
+        Spool::open_file(path, OpenFlags::empty())
     }
 
     /// Open the spool in `dir` if there is one; `None` when no job was ever
@@ -203,14 +241,92 @@ impl Spool {
         if !path.exists() {
             return Ok(None);
         }
+        check_not_empty(&path)?;
         Spool::open_file(path, OpenFlags::empty()).map(Some)
+    }
+
+    /// Write a new, empty spool next to `path` and link it into place,
+    /// unless another process did first.
+    fn create(path: &Path) -> Result<(), SpoolError> {
+        let open_err = |reason: String| SpoolError::Open {
+            path: path.display().to_string(),
+            reason,
+        };
+        let fresh = path.with_extension(format!("new-{}", std::process::id()));
+        let made = Spool::open_file(fresh.clone(), OpenFlags::SQLITE_OPEN_CREATE);
+        let linked = made.and_then(|spool| {
+            drop(spool);
+            match std::fs::hard_link(&fresh, path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(open_err(e.to_string())),
+            }
+        });
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = fresh.as_os_str().to_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(name));
+        }
+        linked
+    }
+
+    /// Read the spool in `dir` without writing a byte: for listing it on a
+    /// full disk or a read-only mount. `None` when there is none.
+    pub fn open_read_only(dir: &Path) -> Result<Option<Spool>, SpoolError> {
+        let path = dir.join(SPOOL_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        check_not_empty(&path)?;
+        let read_only = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let shown = path.display().to_string();
+        let open_err = |e: rusqlite::Error| SpoolError::Open {
+            path: shown.clone(),
+            reason: one_line(&e.to_string()),
+        };
+        let spool = |conn: Connection| Spool {
+            path: path.clone(),
+            conn: Mutex::new(conn),
+        };
+        let first = Connection::open_with_flags(&path, read_only)
+            .and_then(|conn| conn.busy_timeout(BUSY_TIMEOUT).map(|()| conn))
+            .map_err(open_err)
+            .map(spool)
+            .and_then(|s| s.check_version().map(|()| s));
+        match first {
+            Ok(spool) => Ok(Some(spool)),
+            // Reading a WAL database needs its shared-memory file, which a
+            // full disk may not let SQLite make; with no log to read, the
+            // database file alone is the whole spool.
+            Err(SpoolError::Sql { .. } | SpoolError::Open { .. }) if !has_log(&path) => {
+                let uri = format!("file:{}?immutable=1", uri_path(&path));
+                let conn = Connection::open_with_flags(uri, read_only | OpenFlags::SQLITE_OPEN_URI)
+                    .map_err(open_err)?;
+                let spool = spool(conn);
+                spool.check_version()?;
+                Ok(Some(spool))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The schema version is one this build reads.
+    fn check_version(&self) -> Result<(), SpoolError> {
+        let version: i64 = self
+            .conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        if version != SCHEMA_VERSION {
+            return Err(self.corrupt(format!("schema {version}, this lts reads {SCHEMA_VERSION}")));
+        }
+        Ok(())
     }
 
     fn open_file(path: PathBuf, extra: OpenFlags) -> Result<Spool, SpoolError> {
         let shown = path.display().to_string();
         let open_err = |e: rusqlite::Error| SpoolError::Open {
             path: shown.clone(),
-            reason: e.to_string(),
+            reason: one_line(&e.to_string()),
         };
         let conn = Connection::open_with_flags(
             &path,
@@ -250,7 +366,7 @@ impl Spool {
             {
                 SpoolError::Corrupt {
                     path,
-                    reason: source.to_string(),
+                    reason: one_line(&source.to_string()),
                 }
             }
             _ => SpoolError::Sql { path, source },

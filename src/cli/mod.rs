@@ -22,6 +22,8 @@ mod status;
 mod submit;
 pub mod submit_file;
 
+pub use submit_file::parse_job_line;
+
 pub use error::CliError;
 pub use output::Format;
 /// The console's submit form builds and checks a job the way `lts submit` does.

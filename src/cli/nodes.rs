@@ -171,6 +171,7 @@ async fn waiting_jobs(client: &Client) -> BTreeMap<String, u64> {
 
 /// Where membership events come from: a registry, or a tracker that keeps
 /// membership itself (standalone, or without a registry).
+#[allow(clippy::large_enum_variant)] // one value per command: size does not matter
 enum Source {
     Registry(RegistryClient),
     Tracker(Client),

@@ -36,9 +36,9 @@ impl From<SpoolError> for CliError {
     }
 }
 
-/// `lts spool list`.
+/// `lts spool list`: reads the spool without writing (it works on a full disk).
 pub fn list(data: &Path, format: Format) -> Result<(), CliError> {
-    let waiting = match Spool::open_existing(data)? {
+    let waiting = match Spool::open_read_only(data)? {
         Some(spool) => spool.list()?,
         None => Vec::new(),
     };

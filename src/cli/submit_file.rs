@@ -128,6 +128,12 @@ impl JobLine {
     }
 }
 
+/// One line of a `--file`: the job it describes, or why it is none.
+pub fn parse_job_line(line: &str) -> Result<JobSpec, String> {
+    let parsed: JobLine = serde_json::from_str(line).map_err(|e| format!("not a job: {e}"))?;
+    parsed.job()
+}
+
 /// A job given as one line of a file would be (the HTTP API's `POST
 /// /api/v1/jobs` takes the same), checked as the flags would be.
 pub fn job_from_line(value: serde_json::Value) -> Result<JobSpec, String> {

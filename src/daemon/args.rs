@@ -16,8 +16,10 @@ trackers and workers started with --registry, `standalone` runs a tracker and a 
 in one process (on the embedded SQLite store unless --store names PostgreSQL); `cert` writes a self-signed TLS certificate \
 for them.\n\n\
 Securing a cluster: give every node the same --token (or LTS_TOKEN, or `token` in \
-lts/config.toml); nodes prove it to each other without sending it, and a role refuses \
-to listen on a non-loopback address without one. With --tls-cert and --tls-key a \
+lts/config.toml), at least 16 bytes (`ltsd token` prints a fresh one); nodes prove it \
+to each other without sending it, and a role refuses to listen on a non-loopback \
+address without one. Wrong tokens from one address are answered slower and slower. A \
+tracker's --read-token lets its holders read but change nothing. With --tls-cert and --tls-key a \
 listening role serves TLS only; dialing nodes and `lts` then need --tls-ca (or \
 LTS_TLS_CA) naming that certificate or its CA.\n\n\
 Logs go to stderr, filtered by RUST_LOG (default: info). SIGTERM or SIGINT stops a role \
@@ -41,6 +43,8 @@ pub enum RoleCmd {
     Registry(RegistryArgs),
     /// Write a self-signed TLS certificate and its key, for --tls-cert/--tls-key and --tls-ca
     Cert(CertArgs),
+    /// Print a fresh random cluster token (for --token, LTS_TOKEN or --read-token)
+    Token,
 }
 
 /// Options every role takes.
@@ -52,6 +56,30 @@ pub struct CommonArgs {
     /// The cluster's shared secret, proved to peers without being sent; a role that listens on a non-loopback address requires it [default: `token` in lts/config.toml]
     #[arg(long, env = "LTS_TOKEN", value_name = "T", hide_env_values = true)]
     pub token: Option<String>,
+}
+
+/// How many connections a listening role takes, and how long one may idle.
+#[derive(Debug, Clone, Args)]
+pub struct ConnArgs {
+    /// Connections at once, in all; the last few are kept for lts, so workers holding the rest cannot lock it out (lowered to fit ulimit -n)
+    #[arg(long, value_name = "N", default_value_t = crate::daemon::accept::DEFAULT_MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    pub max_connections: u32,
+    /// Connections at once from one peer address
+    #[arg(long, value_name = "N", default_value_t = crate::daemon::accept::DEFAULT_PER_PEER as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_peer: u32,
+    /// Close a connection that has had no request in flight this long (a long poll is in flight)
+    #[arg(long, value_name = "DUR", default_value = "2m", value_parser = parse_idle)]
+    pub idle_timeout: std::time::Duration,
+}
+
+impl ConnArgs {
+    pub fn limits(&self) -> crate::daemon::accept::ConnLimits {
+        crate::daemon::accept::ConnLimits {
+            max: self.max_connections as usize,
+            per_peer: self.max_connections_per_peer as usize,
+            idle: self.idle_timeout,
+        }
+    }
 }
 
 /// TLS for a role that listens.
@@ -110,6 +138,14 @@ pub struct TrackerOpts {
     /// On a shared store: how long the leader lease lasts unrenewed (the leader fires ticks, expires leases and prunes)
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_leader_ttl)]
     pub leader_ttl: std::time::Duration,
+    /// Create the SQLite store even over an empty (0-byte) lts.db; without it an empty file is refused, since it was a store once
+    #[arg(long)]
+    pub init: bool,
+    /// A second token that may only read (jobs, logs, nodes, stats, feedback): for dashboards and on-call; needs --token
+    #[arg(long, env = "LTS_READ_TOKEN", value_name = "T", hide_env_values = true)]
+    pub read_token: Option<String>,
+    #[command(flatten)]
+    pub conn: ConnArgs,
 }
 
 /// Options of the worker part of a role.
@@ -214,6 +250,8 @@ pub struct RegistryArgs {
     #[arg(long, value_name = "DUR", default_value = "6s", value_parser = parse_ttl)]
     pub ttl: std::time::Duration,
     #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]
     pub tls: ServeTlsArgs,
@@ -224,7 +262,7 @@ fn ranged(s: &str, min: u64, max: u64, what: &str) -> Result<std::time::Duration
     let d = crate::model::parse_duration(s)?;
     let range = std::time::Duration::from_secs(min)..=std::time::Duration::from_secs(max);
     if !range.contains(&d) {
-        return Err(format!("'{s}': {what}"));
+        return Err(format!("'{}': {what}", crate::model::cut(s, 40)));
     }
     Ok(d)
 }
@@ -252,6 +290,11 @@ fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
 /// dead leader's work does not wait long.
 fn parse_leader_ttl(s: &str) -> Result<std::time::Duration, String> {
     ranged(s, 1, 60, "the leader lease must be from 1s to 1m")
+}
+
+/// At least a second; at most a day.
+fn parse_idle(s: &str) -> Result<std::time::Duration, String> {
+    ranged(s, 1, 86_400, "the idle timeout must be from 1s to 1d")
 }
 
 fn parse_grace(s: &str) -> Result<std::time::Duration, String> {

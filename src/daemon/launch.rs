@@ -72,12 +72,13 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
         RoleCmd::Tracker(a) => {
             let postgres_url = store_url(&a.tracker)?;
             let security = security(&a.common, Some(&a.tls), Some(&a.dial_tls))?;
+            let security = with_read_token(security, &a.tracker)?;
             let listen = check_listen(&a.tracker.listen, &security)?;
             let http = check_http(&a.tracker.http, &security)?;
             let mut config = tracker_config(&a.tracker, security, postgres_url.clone());
             config.registry = check_registry(a.registry.as_deref())?;
             let dir = open_data_dir(&a.common, "tracker")?;
-            let store = open_store(&dir, &postgres_url).await?;
+            let store = open_store(&dir, &postgres_url, a.tracker.init).await?;
             let listener = bind(listen).await?;
             let http = bind_http(http).await?;
             let _advertised = match a.mdns {
@@ -145,17 +146,19 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             let loaded = registry::Loaded::open(&dir.path, a.ttl)?;
             let listener = bind(listen).await?;
             trigger.on_signals(|| std::process::exit(0));
-            registry::run(listener, loaded, security, shutdown).await?;
+            let limits = a.conn.limits().fit_to_fd_limit();
+            registry::run(listener, loaded, security, limits, shutdown).await?;
             drop(dir);
         }
         RoleCmd::Standalone(a) => {
             let postgres_url = store_url(&a.tracker)?;
             let security = security(&a.common, Some(&a.tls), None)?;
+            let security = with_read_token(security, &a.tracker)?;
             let listen = check_listen(&a.tracker.listen, &security)?;
             let mut config = worker_config(a.group.clone(), &a.worker)?;
             config.spool_dir = Some(data_path(&a.common));
             let dir = open_data_dir(&a.common, "tracker")?;
-            let store = open_store(&dir, &postgres_url).await?;
+            let store = open_store(&dir, &postgres_url, a.tracker.init).await?;
             let http = check_http(&a.tracker.http, &security)?;
             let listener = bind(listen).await?;
             let http = bind_http(http).await?;
@@ -167,6 +170,7 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
             drop(dir);
         }
         RoleCmd::Cert(a) => make_cert(&a)?,
+        RoleCmd::Token => println!("{}", crate::protocol::Token::generate().reveal()),
     }
     Ok(())
 }
@@ -193,10 +197,15 @@ fn store_url(opts: &TrackerOpts) -> Result<Option<String>, LaunchError> {
     }
 }
 
-/// Open the store `--store` named: SQLite in the data dir, or PostgreSQL.
-async fn open_store(dir: &DataDir, url: &Option<String>) -> Result<StoreHandle, LaunchError> {
+/// Open the store `--store` named: SQLite in the data dir (over an empty
+/// file only with `--init`), or PostgreSQL.
+async fn open_store(
+    dir: &DataDir,
+    url: &Option<String>,
+    init: bool,
+) -> Result<StoreHandle, LaunchError> {
     Ok(match url {
-        None => tracker::open_sqlite(&dir.path)?,
+        None => tracker::open_sqlite_with(&dir.path, init)?,
         Some(url) => tracker::open_postgres(url).await?,
     })
 }
@@ -213,6 +222,7 @@ fn tracker_config(
         shared_store,
         leader_ttl: opts.leader_ttl,
         security,
+        limits: opts.conn.limits().fit_to_fd_limit(),
         ..TrackerConfig::default()
     }
 }
@@ -258,6 +268,13 @@ fn security(
         }
     }
     Ok(security)
+}
+
+/// A tracker's `--read-token` (or LTS_READ_TOKEN), next to its cluster token.
+fn with_read_token(security: Security, opts: &TrackerOpts) -> Result<Security, LaunchError> {
+    security
+        .with_read_token(opts.read_token.as_deref())
+        .map_err(LaunchError::Usage)
 }
 
 /// `ltsd cert`: write the pair and say where it is and how to use it.

@@ -3,7 +3,7 @@
 //! tracker client) and a `Shutdown`, so tests and `standalone` can start
 //! roles in-process, ready by construction.
 
-mod accept;
+pub mod accept;
 pub mod args;
 pub mod cert;
 pub mod datadir;

@@ -10,13 +10,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if trimmed.is_empty() {
         return Err("empty duration (expected something like 90s, 15m, 1h30m, 3d)".into());
     }
+    let shown = super::cut(trimmed, 40);
     if trimmed.chars().all(|c| c.is_ascii_digit()) {
         return Err(format!(
-            "duration '{trimmed}' has no unit (expected something like {trimmed}s or {trimmed}ms)"
+            "duration '{shown}' has no unit (expected something like {shown}s or {shown}ms)"
         ));
     }
     humantime::parse_duration(trimmed).map_err(|e| {
-        format!("invalid duration '{trimmed}': {e} (expected something like 90s, 15m, 1h30m, 3d)")
+        let e = super::cut(&e.to_string(), 80);
+        format!("invalid duration '{shown}': {e} (expected something like 90s, 15m, 1h30m, 3d)")
     })
 }
 

@@ -22,20 +22,43 @@ const SCHEME: &[u8] = b"lts cluster token proof v1";
 #[derive(Clone)]
 pub struct Token(Arc<str>);
 
+/// The fewest bytes a token may have.
+pub const MIN_TOKEN_BYTES: usize = 16;
+
 /// Why a string cannot be a token.
 #[derive(Debug, Error)]
-#[error("the cluster token is empty")]
-pub struct EmptyToken;
+pub enum TokenError {
+    #[error("the cluster token is empty")]
+    Empty,
+    #[error("the cluster token is {len} bytes; it must be at least {MIN_TOKEN_BYTES} (make one with `ltsd token`)")]
+    TooShort { len: usize },
+}
 
 impl Token {
     /// A token from its text; surrounding whitespace (a trailing newline from
-    /// a file, say) is not part of it, and an empty token is refused.
-    pub fn new(text: &str) -> Result<Token, EmptyToken> {
+    /// a file, say) is not part of it. An empty token, or one shorter than
+    /// `MIN_TOKEN_BYTES`, is refused: a short secret is guessed.
+    pub fn new(text: &str) -> Result<Token, TokenError> {
         let text = text.trim();
         if text.is_empty() {
-            return Err(EmptyToken);
+            return Err(TokenError::Empty);
+        }
+        if text.len() < MIN_TOKEN_BYTES {
+            return Err(TokenError::TooShort { len: text.len() });
         }
         Ok(Token(text.into()))
+    }
+
+    /// A fresh random token: 32 random bytes as hex.
+    pub fn generate() -> Token {
+        let mut bytes = [0u8; 32];
+        rand::Rng::fill(&mut rand::rng(), &mut bytes[..]);
+        Token(hex(&bytes).into())
+    }
+
+    /// The token's text, for `ltsd token` to print; never log it.
+    pub fn reveal(&self) -> &str {
+        &self.0
     }
 
     /// Whether `presented` is this token; the comparison takes the same time
@@ -164,8 +187,9 @@ pub fn unhex(text: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// A token from a short word, made long enough.
     fn token(t: &str) -> Token {
-        Token::new(t).unwrap()
+        Token::new(&format!("{t} of sixteen bytes")).unwrap()
     }
 
     fn transcript<'a>(client: &'a str, server: &'a str) -> Transcript<'a> {
@@ -184,7 +208,12 @@ mod tests {
         let proof = prove(&token("secret"), Side::Client, &t);
         assert!(verify(&token("secret"), Side::Client, &t, &proof));
         // Surrounding whitespace is not part of the token.
-        assert!(verify(&token(" secret\n"), Side::Client, &t, &proof));
+        assert!(verify(
+            &Token::new(" secret of sixteen bytes\n").unwrap(),
+            Side::Client,
+            &t,
+            &proof
+        ));
     }
 
     #[test]
@@ -263,7 +292,15 @@ mod tests {
     fn nonces_are_fresh_and_an_empty_token_is_refused() {
         assert_ne!(nonce(), nonce());
         assert_eq!(nonce().len(), NONCE_BYTES * 2);
-        assert!(Token::new("  \n").is_err());
+        assert!(matches!(Token::new("  \n"), Err(TokenError::Empty)));
+        assert!(matches!(
+            Token::new(" fifteen bytes!\n"),
+            Err(TokenError::TooShort { len: 14 })
+        ));
+        assert!(Token::new("sixteen bytes!!!").is_ok());
         assert_eq!(format!("{:?}", token("secret")), "Token(..)");
+        let fresh = Token::generate();
+        assert!(Token::new(fresh.reveal()).is_ok());
+        assert_ne!(fresh.reveal(), Token::generate().reveal());
     }
 }

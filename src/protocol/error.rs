@@ -20,7 +20,7 @@ pub enum WireError {
     #[error("{0}")]
     Missing(String),
     /// The task id exists in several groups.
-    #[error("task id '{}' exists in groups {}: pass --group", cut(task_id, 80), groups.join(", "))]
+    #[error("task id '{}' exists in groups {}: pass --group", cut(task_id, 80), cut(&groups.join(", "), 200))]
     Ambiguous {
         task_id: String,
         groups: Vec<String>,

@@ -6,7 +6,9 @@
 //! version (or none) can read a refusal and print it.
 
 use super::auth::{self, Side, Token, Transcript};
+use super::security::{Access, Security};
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -15,6 +17,9 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 const MAGIC: &str = "lts";
 const MAX_FRAME: u32 = 64 * 1024;
+
+/// The role `lts` (and any program on the library's `Client`) says it has.
+pub const CLIENT_ROLE: &str = "client";
 
 /// What a server with a token answers a missing or wrong proof.
 pub const WRONG_TOKEN: &str = "wrong or missing cluster token";
@@ -178,28 +183,47 @@ pub(crate) enum Rejected {
     Dropped(String),
 }
 
+/// What the accepting side of a handshake knows besides the stream.
+pub(crate) struct Accepting<'a> {
+    pub node_id: &'a str,
+    pub security: &'a Security,
+    pub peer: IpAddr,
+    /// TLS channel binding (empty without TLS).
+    pub binding: &'a [u8],
+    /// The connection holds a slot kept for `lts` clients: refuse others.
+    pub clients_only: bool,
+}
+
+/// What a node at its connection limit tells a peer that is not `lts`.
+pub const AT_LIMIT: &str =
+    "this node is at its connection limit (--max-connections); its last slots are kept for lts";
+
 /// The accepting side: read the hello, refuse it or welcome it; with a
-/// `token`, challenge the caller, check its proof and prove the token back.
+/// token, challenge the caller, check its proof (the cluster token, or the
+/// read-only token) and prove the same token back. A peer address that
+/// failed too often lately is refused before its proof is checked.
 pub(crate) async fn server_side<S>(
     io: &mut S,
-    node_id: &str,
-    token: Option<&Token>,
-    binding: &[u8],
-) -> Result<Hello, Rejected>
+    at: &Accepting<'_>,
+) -> Result<(Hello, Access), Rejected>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let node_id = at.node_id;
     let dropped = |e: std::io::Error| Rejected::Dropped(e.to_string());
     let hello: Hello = read_frame(io).await.map_err(dropped)?;
-    if let Some(reason) = hello.refusal() {
+    let refusal = hello
+        .refusal()
+        .or_else(|| (at.clients_only && hello.role != CLIENT_ROLE).then(|| AT_LIMIT.to_string()));
+    if let Some(reason) = refusal {
         let _ = write_frame(io, &Welcome::new(node_id, Some(reason.clone()), None)).await;
         return Err(Rejected::Refused(reason));
     }
-    let Some(token) = token else {
+    let Some(token) = at.security.token() else {
         write_frame(io, &Welcome::new(node_id, None, None))
             .await
             .map_err(dropped)?;
-        return Ok(hello);
+        return Ok((hello, Access::Full));
     };
     let server_nonce = auth::nonce();
     write_frame(io, &Welcome::new(node_id, None, Some(server_nonce.clone())))
@@ -215,29 +239,50 @@ where
         client_nonce: &hello.nonce,
         server_nonce: &server_nonce,
         role: &hello.role,
-        binding,
+        binding: at.binding,
     };
-    let refused = match &answer.proof {
-        None => Some(format!("{who} presented no cluster token")),
-        Some(proof) if !auth::verify(token, Side::Client, &transcript, proof) => {
-            Some(format!("{who} presented a wrong cluster token"))
+    let guard = at.security.guard();
+    let now = std::time::Instant::now();
+    let checked = match (&answer.proof, guard.barred(at.peer, now)) {
+        (_, Some(wait)) => Err((
+            format!("too many wrong cluster tokens from {}: try again in {}s", at.peer, wait.as_secs() + 1),
+            format!("{who} was refused unchecked: too many wrong cluster tokens from its address lately"),
+        )),
+        (None, None) => Err((WRONG_TOKEN.to_string(), format!("{who} presented no cluster token"))),
+        (Some(proof), None) => {
+            if auth::verify(token, Side::Client, &transcript, proof) {
+                Ok((Access::Full, token))
+            } else {
+                match at.security.read_token() {
+                    Some(read) if auth::verify(read, Side::Client, &transcript, proof) => {
+                        Ok((Access::Read, read))
+                    }
+                    _ => {
+                        guard.failed(at.peer, now);
+                        Err((WRONG_TOKEN.to_string(), format!("{who} presented a wrong cluster token")))
+                    }
+                }
+            }
         }
-        Some(_) => None,
     };
-    if let Some(reason) = refused {
-        let verdict = Verdict {
-            error: Some(WRONG_TOKEN.into()),
-            proof: None,
-        };
-        let _ = write_frame(io, &verdict).await;
-        return Err(Rejected::Refused(reason));
-    }
+    let (access, proven) = match checked {
+        Ok(found) => found,
+        Err((told, reason)) => {
+            let verdict = Verdict {
+                error: Some(told),
+                proof: None,
+            };
+            let _ = write_frame(io, &verdict).await;
+            return Err(Rejected::Refused(reason));
+        }
+    };
+    guard.succeeded(at.peer);
     let verdict = Verdict {
         error: None,
-        proof: Some(auth::prove(token, Side::Server, &transcript)),
+        proof: Some(auth::prove(proven, Side::Server, &transcript)),
     };
     write_frame(io, &verdict).await.map_err(dropped)?;
-    Ok(hello)
+    Ok((hello, access))
 }
 
 /// The role a peer claims, fit for a log line: a short plain word, or "a peer".
@@ -290,8 +335,15 @@ where
             "not an lts peer (handshake frame too large)",
         ));
     }
-    let mut body = vec![0; len as usize];
-    io.read_exact(&mut body).await?;
+    // Grown as bytes arrive, not reserved as announced.
+    let mut body = Vec::new();
+    (&mut *io)
+        .take(u64::from(len))
+        .read_to_end(&mut body)
+        .await?;
+    if body.len() != len as usize {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
     serde_json::from_slice(&body).map_err(|_| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,

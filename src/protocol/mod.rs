@@ -7,6 +7,10 @@
 
 pub mod auth;
 mod error;
+pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod guard;
 mod handshake;
 pub mod registry;
 mod security;
@@ -15,12 +19,12 @@ mod transport;
 
 pub use auth::Token;
 pub use error::WireError;
-pub use handshake::{Hello, Welcome, HANDSHAKE_TIMEOUT, WRONG_TOKEN};
-pub use security::Security;
+pub use handshake::{Hello, Welcome, AT_LIMIT, CLIENT_ROLE, HANDSHAKE_TIMEOUT, WRONG_TOKEN};
+pub use security::{Access, Security};
 pub use tls::TlsError;
 pub use transport::{
-    accept, connect, context, dial, serve_connection, transport, BoxedIo, ConnectError, Connected,
-    Transport, CONNECT_TIMEOUT,
+    accept, connect, context, dial, serve_connection, transport, Accepted, BoxedIo, ConnectError,
+    Connected, Transport, CONNECT_TIMEOUT, REDIAL_AFTER,
 };
 
 use crate::model::{

@@ -3,18 +3,19 @@
 //! the token proofs) on it; `transport` frames a stream for any tarpc service;
 //! `connect` and `serve_connection` are those steps for the tracker's service.
 
+use super::frame::FrameCodec;
 use super::handshake::{
-    client_side, refuse, server_side, Failed, Hello, Rejected, Welcome, HANDSHAKE_TIMEOUT,
+    client_side, refuse, server_side, Accepting, Failed, Hello, Rejected, Welcome,
+    HANDSHAKE_TIMEOUT,
 };
-use super::security::Security;
+use super::security::{Access, Security};
 use super::tls;
 use super::TrackerRpcClient;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tarpc::serde_transport;
 use tarpc::tokio_serde::formats::Bincode;
-use tarpc::tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tarpc::tokio_util::codec::Framed;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -39,9 +40,14 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 /// A handshaken stream, ready to be framed for a service.
 pub type BoxedIo = Box<dyn Io>;
 
-/// A framed stream carrying one tarpc service's messages.
-pub type Transport<Item, SinkItem> =
-    serde_transport::Transport<BoxedIo, Item, SinkItem, Bincode<Item, SinkItem>>;
+/// A framed stream carrying one tarpc service's messages (see `frame` for
+/// how a frame's memory is bounded).
+pub type Transport<Item, SinkItem> = tarpc::tokio_serde::Framed<
+    Framed<BoxedIo, FrameCodec>,
+    Item,
+    SinkItem,
+    Bincode<Item, SinkItem>,
+>;
 
 /// A live connection to a tracker and what the peer said about itself.
 pub struct Connected {
@@ -50,7 +56,10 @@ pub struct Connected {
     pub addr: String,
 }
 
-const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+/// A client dials afresh rather than use a connection it left unused this
+/// long: well within the server's idle timeout (`--idle-timeout`, at least
+/// its default), so it never sends a call down a connection being closed.
+pub const REDIAL_AFTER: Duration = Duration::from_secs(60);
 
 /// How long dialing and handshaking one address may take, for any client.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -68,10 +77,7 @@ where
     Item: for<'de> Deserialize<'de>,
     SinkItem: Serialize,
 {
-    let codec = LengthDelimitedCodec::builder()
-        .max_frame_length(MAX_MESSAGE)
-        .new_codec();
-    serde_transport::new(Framed::new(io, codec), Bincode::default())
+    tarpc::tokio_serde::Framed::new(Framed::new(io, FrameCodec::new()), Bincode::default())
 }
 
 /// Dial `addr` and handshake as `role` with `security` (TLS first when it
@@ -179,21 +185,34 @@ pub async fn connect(
     })
 }
 
+/// A handshaken connection: its stream, what the peer said about itself
+/// and what it may do.
+pub struct Accepted {
+    pub io: BoxedIo,
+    pub hello: Hello,
+    pub access: Access,
+}
+
 /// Handshake an accepted stream with `security`: TLS when this node serves
-/// it, then the handshake and, with a token, the proofs. Refusals are
-/// answered, logged and closed; a peer that sends garbage or nothing is
-/// dropped after `HANDSHAKE_TIMEOUT`.
+/// it, then the handshake and, with a token, the proofs. With
+/// `clients_only` (the connection holds a slot kept for `lts`), a peer of
+/// another role is refused. Refusals are answered, logged (a counted
+/// summary per peer address and kind) and closed; a peer that sends garbage
+/// or nothing is dropped after `HANDSHAKE_TIMEOUT`.
 pub async fn accept(
     stream: TcpStream,
     peer: SocketAddr,
     node_id: &str,
     security: &Security,
-) -> Option<(BoxedIo, Hello)> {
+    clients_only: bool,
+) -> Option<Accepted> {
     let _ = stream.set_nodelay(true);
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept_within(stream, node_id, security)).await {
+    let within = accept_within(stream, peer, node_id, security, clients_only);
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, within).await {
         Ok(Ok(accepted)) => Some(accepted),
         Ok(Err(Rejected::Refused(reason))) => {
-            tracing::warn!(%peer, "refused connection: {reason}");
+            let key = format!("{} ({})", peer.ip(), refusal_kind(&reason));
+            security.refusals().note(&key, &reason);
             None
         }
         Ok(Err(Rejected::Dropped(reason))) => {
@@ -207,22 +226,51 @@ pub async fn accept(
     }
 }
 
+/// What a refusal is about, for counting refusals of one kind together.
+fn refusal_kind(reason: &str) -> &'static str {
+    if reason.contains("too many wrong") {
+        "barred"
+    } else if reason.contains("wrong cluster token") {
+        "wrong token"
+    } else if reason.contains("no cluster token") || reason.contains("instead of proving") {
+        "no token"
+    } else if reason.contains("connection limit") {
+        "limit"
+    } else if reason.contains("TLS") {
+        "tls"
+    } else {
+        "handshake"
+    }
+}
+
 async fn accept_within(
     mut stream: TcpStream,
+    peer: SocketAddr,
     node_id: &str,
     security: &Security,
-) -> Result<(BoxedIo, Hello), Rejected> {
-    let token = security.token();
+    clients_only: bool,
+) -> Result<Accepted, Rejected> {
     let mut first = [0u8; 1];
     let speaks_tls = match stream.peek(&mut first).await {
         Ok(0) => return Err(Rejected::Dropped("closed before the handshake".into())),
         Ok(_) => first[0] == tls::TLS_HANDSHAKE_BYTE,
         Err(e) => return Err(Rejected::Dropped(e.to_string())),
     };
+    let at = |binding| Accepting {
+        node_id,
+        security,
+        peer: peer.ip(),
+        binding,
+        clients_only,
+    };
     match (security.serve_config(), speaks_tls) {
         (None, false) => {
-            let hello = server_side(&mut stream, node_id, token, &[]).await?;
-            Ok((Box::new(stream), hello))
+            let (hello, access) = server_side(&mut stream, &at(&[])).await?;
+            Ok(Accepted {
+                io: Box::new(stream),
+                hello,
+                access,
+            })
         }
         (None, true) => Err(Rejected::Refused(
             "the peer speaks TLS, but this node serves plain TCP (start it with --tls-cert and --tls-key to serve TLS)"
@@ -240,8 +288,12 @@ async fn accept_within(
                 .await
                 .map_err(|e| Rejected::Refused(format!("TLS handshake failed: {e}")))?;
             let binding = tls::export_binding(stream.get_ref().1);
-            let hello = server_side(&mut stream, node_id, token, &binding).await?;
-            Ok((Box::new(tls::EndAtEof(stream)), hello))
+            let (hello, access) = server_side(&mut stream, &at(&binding)).await?;
+            Ok(Accepted {
+                io: Box::new(tls::EndAtEof(stream)),
+                hello,
+                access,
+            })
         }
     }
 }
@@ -258,7 +310,8 @@ pub async fn serve_connection(
     peer: SocketAddr,
     node_id: &str,
     security: &Security,
-) -> Option<(ServerTransport, Hello)> {
-    let (io, hello) = accept(stream, peer, node_id, security).await?;
-    Some((transport(io), hello))
+    clients_only: bool,
+) -> Option<(ServerTransport, Hello, Access)> {
+    let accepted = accept(stream, peer, node_id, security, clients_only).await?;
+    Some((transport(accepted.io), accepted.hello, accepted.access))
 }

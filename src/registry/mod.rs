@@ -60,6 +60,8 @@ pub struct RegistryClient {
     role: &'static str,
     security: Security,
     current: Mutex<Option<RegistryRpcClient>>,
+    /// When the connection was last used (see `protocol::REDIAL_AFTER`).
+    used: std::sync::Mutex<std::time::Instant>,
 }
 
 impl RegistryClient {
@@ -70,6 +72,7 @@ impl RegistryClient {
             role,
             security: Security::none(),
             current: Mutex::new(None),
+            used: std::sync::Mutex::new(std::time::Instant::now()),
         }
     }
 
@@ -88,8 +91,19 @@ impl RegistryClient {
         &self.addr
     }
 
+    /// Note a use of the connection now; how long it was unused before.
+    fn touch(&self) -> Duration {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = used.elapsed();
+        *used = std::time::Instant::now();
+        idle
+    }
+
     async fn rpc(&self) -> Result<RegistryRpcClient, RegistryClientError> {
         let mut current = self.current.lock().await;
+        if self.touch() > crate::protocol::REDIAL_AFTER {
+            *current = None;
+        }
         if let Some(rpc) = current.as_ref() {
             return Ok(rpc.clone());
         }
@@ -117,7 +131,9 @@ impl RegistryClient {
         Fut: Future<Output = Result<Result<T, RegistryError>, tarpc::client::RpcError>>,
     {
         let rpc = self.rpc().await?;
-        match f(rpc, context(timeout)).await {
+        let answer = f(rpc, context(timeout)).await;
+        self.touch();
+        match answer {
             Ok(answer) => answer.map_err(|source| RegistryClientError::Registry {
                 addr: self.addr.clone(),
                 source,

@@ -84,10 +84,14 @@ const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 /// How many years ahead a search looks before it says "never".
 const SEARCH_YEARS: i32 = 400;
 
+/// The longest reason a cron error gives: it quotes parts of the
+/// expression, and those may be anything.
+const MAX_REASON: usize = 300;
+
 fn err(field: &'static str, reason: impl Into<String>) -> CronError {
     CronError {
         field,
-        reason: reason.into(),
+        reason: crate::model::cut(&reason.into(), MAX_REASON),
     }
 }
 

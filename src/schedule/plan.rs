@@ -18,7 +18,10 @@ pub fn local_zone() -> Tz {
 /// Parse a zone name, or say why it is not one.
 pub fn parse_zone(name: &str) -> Result<Tz, String> {
     name.parse::<Tz>().map_err(|_| {
-        format!("unknown time zone '{name}' (expected Area/City, e.g. Europe/Paris, or UTC)")
+        format!(
+            "unknown time zone '{}' (expected Area/City, e.g. Europe/Paris, or UTC)",
+            crate::model::cut(name, 60)
+        )
     })
 }
 

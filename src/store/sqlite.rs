@@ -135,7 +135,80 @@ pub struct SqliteStore {
     journal: super::Journal,
 }
 
+/// `text` on one line: SQLite's messages (and `quick_check`'s) may span several.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Refuse to create a store at `path` over the remains of one: an empty
+/// (0-byte) file, or a write-ahead log without its database. An absent file
+/// is a new store; a file that is there but empty held a store once (SQLite
+/// writes its header with the first table), so it is refused unless `init`
+/// says to begin afresh (which also clears a stale log).
+pub fn check_not_lost(path: &Path, init: bool) -> Result<()> {
+    let shown = path.display().to_string();
+    let lost = |what: &str| {
+        StoreError::Open {
+        path: shown.clone(),
+        reason: format!(
+            "{what}: a store is never re-created silently; restore it from a backup, or start with --init to begin an empty one"
+        ),
+    }
+    };
+    let side = |suffix: &str| {
+        let mut name = path.as_os_str().to_os_string();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let wal = side("-wal");
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).ok();
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.len() == 0 => {
+            if !init {
+                return Err(lost("it is empty (0 bytes)"));
+            }
+        }
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if wal_len.is_some_and(|len| len > 0) && !init {
+                return Err(lost(
+                    "it is missing but its write-ahead log (-wal) is there",
+                ));
+            }
+        }
+        Err(e) => {
+            return Err(StoreError::Open {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })
+        }
+    }
+    if init {
+        for stale in [wal, side("-shm")] {
+            match std::fs::remove_file(&stale) {
+                Ok(()) => tracing::warn!(file = %stale.display(), "--init: removed a stale file"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(StoreError::Open {
+                        path: stale.display().to_string(),
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 impl SqliteStore {
+    /// Open the database at `path` and migrate it, creating it when it is
+    /// absent; the remains of a lost store are refused unless `init` (see
+    /// `check_not_lost`).
+    pub fn open_or_init(path: &Path, init: bool) -> Result<Self> {
+        check_not_lost(path, init)?;
+        SqliteStore::open(path)
+    }
+
     /// Open (creating when missing) the database at `path` and migrate it.
     pub fn open(path: &Path) -> Result<Self> {
         let shown = path.display().to_string();
@@ -169,7 +242,7 @@ impl SqliteStore {
             {
                 StoreError::Corrupt {
                     path,
-                    reason: e.to_string(),
+                    reason: one_line(&e.to_string()),
                 }
             }
             rusqlite::Error::SqliteFailure(f, _)
@@ -247,7 +320,7 @@ impl SqliteStore {
         if check != "ok" {
             return Err(StoreError::Corrupt {
                 path: self.path.display().to_string(),
-                reason: check,
+                reason: one_line(&check),
             });
         }
         Ok(())

@@ -790,3 +790,85 @@ fn every_tracker_on_a_shared_store_serves_the_whole_console() {
     );
     assert_eq!(on_a["state"], "suspended");
 }
+
+#[test]
+fn the_read_token_reads_the_console_and_changes_nothing() {
+    const READ: &str = "api-read-only-token-98765";
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let (d, url) = cluster(&sb, &["--token", TOKEN, "--read-token", READ]);
+    lts_env(
+        home,
+        &d.addr,
+        &[("LTS_TOKEN", TOKEN)],
+        &[
+            "submit",
+            "-g",
+            "default",
+            "--task-id",
+            "kept",
+            "--delay",
+            "1h",
+            "--",
+            "true",
+        ],
+    )
+    .ok();
+    let http = client();
+    let job = format!("{url}api/v1/jobs/default/kept");
+    assert_eq!(
+        http.get(&job).bearer_auth(READ).send().unwrap().status(),
+        200
+    );
+    let m = assert_error(
+        http.post(format!("{job}/cancel"))
+            .bearer_auth(READ)
+            .send()
+            .unwrap(),
+        401,
+        "unauthorized",
+    );
+    assert!(m.contains("read-only"), "{m}");
+    // A session from the read token is read-only too.
+    let login = http
+        .post(format!("{url}login"))
+        .form(&[("token", READ)])
+        .send()
+        .unwrap();
+    let session = login.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        http.get(&job)
+            .header(header::COOKIE, &session)
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_error(
+        http.post(format!("{job}/suspend"))
+            .header(header::COOKIE, &session)
+            .send()
+            .unwrap(),
+        401,
+        "unauthorized",
+    );
+    assert_eq!(
+        json_of(http.get(&job).bearer_auth(TOKEN).send().unwrap())["state"],
+        "scheduled"
+    );
+    // The full token still changes things.
+    assert_eq!(
+        http.post(format!("{job}/cancel"))
+            .bearer_auth(TOKEN)
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+}

@@ -59,7 +59,11 @@ fn lts_works_with_the_trackers_token_and_is_refused_without_it() {
         "the standalone's own worker proves the token too: {ok:?}"
     );
 
-    let wrong = lts(home, &d.addr, &["--token", "guess", "jobs"]);
+    let wrong = lts(
+        home,
+        &d.addr,
+        &["--token", "a wrong guess at the token", "jobs"],
+    );
     assert_one_line_error(&wrong, 1, &["wrong or missing cluster token", &d.addr]);
     d.wait_for_log("client presented a wrong cluster token", |_| Some(()));
 
@@ -107,7 +111,11 @@ fn a_worker_with_a_wrong_token_is_refused_and_never_runs_a_job() {
         home,
         &tracker.addr,
         "g",
-        &["--allow-commands", "--token", "not the token"],
+        &[
+            "--allow-commands",
+            "--token",
+            "not the cluster token at all",
+        ],
     );
     let tokenless = Daemon::worker(home, &tracker.addr, "g", &["--allow-commands"]);
     tracker.wait_for_log("worker presented a wrong cluster token", |_| Some(()));
@@ -387,4 +395,177 @@ fn unusable_tls_files_are_bad_usage() {
         &["--tls-ca", not_pem.to_str().unwrap(), "jobs"],
     );
     assert_one_line_error(&out, 2, &["--tls-ca", "no certificate"]);
+}
+
+#[test]
+fn a_short_token_is_refused_with_a_way_to_make_one() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let data = sb.path("data");
+    let out = ltsd(
+        home,
+        &[
+            "standalone",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+            "--token",
+            "a",
+        ],
+    );
+    assert_one_line_error(&out, 2, &["--token", "at least 16", "ltsd token"]);
+    let out = lts(home, "127.0.0.1:9", &["--token", "fifteen bytes!!", "jobs"]);
+    assert_one_line_error(&out, 2, &["at least 16", "ltsd token"]);
+
+    let made = ltsd(home, &["token"]);
+    assert_eq!(made.code, 0, "{made:?}");
+    let token = made.stdout.trim();
+    assert!(
+        token.len() >= 32 && token.chars().all(|c| c.is_ascii_hexdigit()),
+        "{made:?}"
+    );
+    assert_ne!(
+        ltsd(home, &["token"]).stdout.trim(),
+        token,
+        "fresh each time"
+    );
+    let d = Daemon::standalone(home, &data, &["--token", token]);
+    assert_eq!(lts(home, &d.addr, &["--token", token, "jobs"]).code, 0);
+}
+
+#[test]
+fn guessing_the_token_slows_down_and_is_logged_as_a_count() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let d = Daemon::tracker_with(home, &sb.path("data"), "127.0.0.1:0", &["--token", TOKEN]);
+    // Guess until the tracker stops checking guesses from this address.
+    let mut guesses = 0;
+    let barred = loop {
+        guesses += 1;
+        assert!(
+            guesses < 40,
+            "never barred after {guesses} guesses:\n{}",
+            d.log()
+        );
+        let out = lts(
+            home,
+            &d.addr,
+            &[
+                "--token",
+                &format!("guess number {guesses:04} at it"),
+                "jobs",
+            ],
+        );
+        assert_eq!(out.code, 1, "{out:?}");
+        if out.stderr.contains("too many wrong cluster tokens") {
+            break out;
+        }
+    };
+    assert!(guesses > 5, "a few typos are free: barred after {guesses}");
+    assert_one_line_error(
+        &barred,
+        1,
+        &["too many wrong cluster tokens", "try again in"],
+    );
+    // While barred, even the right token waits; afterwards it works.
+    eventually("the right token to be taken again", || {
+        (lts(home, &d.addr, &["--token", TOKEN, "jobs"]).code == 0).then_some(())
+    });
+    // One line at once, and the rest counted, not a line per guess.
+    let log = d.log();
+    let wrong = log
+        .lines()
+        .filter(|l| l.contains("presented a wrong cluster token"))
+        .count();
+    assert!(wrong <= 2, "{wrong} lines for {guesses} guesses:\n{log}");
+    d.wait_for_log("more in the last", |_| Some(()));
+    assert!(!d.log().contains(TOKEN));
+}
+
+#[test]
+fn the_read_token_reads_and_changes_nothing() {
+    const READ: &str = "a token for dashboards only";
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let data = sb.path("data");
+    let d = Daemon::standalone(home, &data, &["--token", TOKEN, "--read-token", READ]);
+    let submitted = lts(
+        home,
+        &d.addr,
+        &[
+            "--token",
+            TOKEN,
+            "submit",
+            "--wait",
+            "-g",
+            "default",
+            "--task-id",
+            "seen",
+            "--",
+            "echo",
+            "hi",
+        ],
+    );
+    assert_eq!(submitted.code, 0, "{submitted:?}");
+
+    // It reads jobs, one job, its logs, nodes and stats.
+    for args in [
+        &["jobs"][..],
+        &["job", "seen"],
+        &["logs", "seen"],
+        &["nodes"],
+        &["stats"],
+    ] {
+        let out = lts(home, &d.addr, &[&["--token", READ][..], args].concat());
+        assert_eq!(out.code, 0, "{args:?}: {out:?}");
+    }
+    // It changes nothing: each refusal is one line, exit 1.
+    for args in [
+        &["submit", "-g", "default", "--", "true"][..],
+        &["cancel", "seen"],
+        &["trigger", "seen"],
+        &["retry", "seen"],
+        &["suspend", "seen"],
+    ] {
+        let out = lts(home, &d.addr, &[&["--token", READ][..], args].concat());
+        assert_one_line_error(&out, 1, &["read-only token"]);
+    }
+    let job = lts(
+        home,
+        &d.addr,
+        &["--token", TOKEN, "-o", "json", "job", "seen"],
+    )
+    .json();
+    assert_eq!(job["state"], "succeeded", "{job}");
+
+    // It needs a cluster token, and must not be it.
+    let alone = ltsd(
+        home,
+        &[
+            "tracker",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            sb.path("d2").to_str().unwrap(),
+            "--read-token",
+            READ,
+        ],
+    );
+    assert_one_line_error(&alone, 2, &["--read-token", "cluster token"]);
+    let same = ltsd(
+        home,
+        &[
+            "tracker",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            sb.path("d3").to_str().unwrap(),
+            "--token",
+            TOKEN,
+            "--read-token",
+            TOKEN,
+        ],
+    );
+    assert_one_line_error(&same, 2, &["--read-token", "differ"]);
 }

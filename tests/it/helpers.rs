@@ -72,12 +72,24 @@ pub struct Daemon {
 impl Daemon {
     /// Start `ltsd ARGS`; when `listens`, wait until it says where it listens.
     pub fn start(home: &Path, args: &[&str], listens: bool) -> Daemon {
+        Daemon::start_with(home, args, listens, |_| {})
+    }
+
+    /// As `start`, with `prepare` adjusting the command first (its
+    /// environment, limits set before exec).
+    pub fn start_with(
+        home: &Path,
+        args: &[&str],
+        listens: bool,
+        prepare: impl FnOnce(&mut Command),
+    ) -> Daemon {
         let mut cmd = Command::new(LTSD);
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         isolate(&mut cmd, home);
+        prepare(&mut cmd);
         let mut child = cmd.spawn().expect("start ltsd");
         let log = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().expect("stderr");

@@ -26,6 +26,7 @@ mod core;
 mod docs;
 mod faults;
 mod feedback;
+mod hardening;
 mod postgres;
 mod roles;
 mod scale_out;

@@ -16,6 +16,7 @@ mod service;
 pub use members::{Members, Snapshot};
 pub use persist::{PersistError, StateFile, STATE_FILE};
 
+use crate::daemon::accept::{ConnLimits, Gate};
 use crate::daemon::Shutdown;
 use crate::model::{now_ms, NodeEvent, NodeEventKind};
 use crate::protocol::Security;
@@ -76,6 +77,8 @@ pub(crate) struct Registry {
     address: String,
     /// The cluster token and TLS every connection is accepted with.
     security: Security,
+    /// How long a connection may stay without a request in flight.
+    idle: Duration,
     shutdown: Shutdown,
 }
 
@@ -119,6 +122,7 @@ pub async fn run(
     listener: TcpListener,
     loaded: Loaded,
     security: Security,
+    limits: ConnLimits,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
     let address = listener.local_addr()?.to_string();
@@ -132,15 +136,17 @@ pub async fn run(
         id: format!("registry@{address}"),
         address: address.clone(),
         security,
+        idle: limits.idle,
         shutdown: shutdown.clone(),
     });
+    let gate = Gate::new(limits);
     // Restoring may itself have changed masters.
     registry.dirty.notify_one();
     tracing::info!(%address, ttl_ms, "registry listening");
     let saver = tokio::spawn(save_changes(registry.clone(), loaded.file));
     let expirer = tokio::spawn(expire(registry.clone()));
-    crate::daemon::accept_until(&listener, &shutdown, |stream, peer| {
-        service::serve(registry.clone(), stream, peer)
+    crate::daemon::accept_until(&listener, &shutdown, &gate, |stream, peer, slot| {
+        service::serve(registry.clone(), stream, peer, slot)
     })
     .await;
     drop(listener);

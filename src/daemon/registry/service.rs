@@ -3,12 +3,12 @@
 //! timer loop.
 
 use super::Registry;
+use crate::daemon::accept::{serve_requests, Slot};
 use crate::model::{now_ms, valid_name, NodeView, Role};
 use crate::protocol::registry::{
     Beat, EventPage, Members, NodeInfo, Registered, RegistryError, RegistryRpc,
 };
 use crate::protocol::{accept, transport};
-use futures::StreamExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,18 +29,16 @@ struct Conn {
 }
 
 /// Handshake and serve one connection until it closes.
-pub(super) async fn serve(r: Arc<Registry>, stream: TcpStream, peer: SocketAddr) {
-    let Some((io, hello)) = accept(stream, peer, &r.id, &r.security).await else {
+pub(super) async fn serve(r: Arc<Registry>, stream: TcpStream, peer: SocketAddr, slot: Slot) {
+    let Some(accepted) = accept(stream, peer, &r.id, &r.security, slot.clients_only).await else {
         return;
     };
-    tracing::debug!(%peer, role = %hello.role, "connected");
+    tracing::debug!(%peer, role = %accepted.hello.role, "connected");
+    let idle = r.idle;
     let conn = Conn { r, peer };
-    BaseChannel::with_defaults(transport(io))
-        .execute(conn.serve())
-        .for_each(|request| async {
-            tokio::spawn(request);
-        })
-        .await;
+    let requests = BaseChannel::with_defaults(transport(accepted.io)).execute(conn.serve());
+    serve_requests(requests, idle, peer).await;
+    drop(slot);
 }
 
 /// Check what a peer says about itself.
@@ -50,7 +48,10 @@ fn check(node: &NodeInfo) -> Result<(), RegistryError> {
         return bad("a node id is 1-200 printable characters".into());
     }
     if !valid_name(&node.group, 64) {
-        return bad(format!("'{}' is not a valid group", node.group));
+        return bad(format!(
+            "'{}' is not a valid group",
+            crate::model::cut(&node.group, 80)
+        ));
     }
     if node.role == Role::Registry {
         return bad("a registry does not register with a registry".into());

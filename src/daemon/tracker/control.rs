@@ -15,7 +15,11 @@ use chrono_tz::Tz;
 const HELD_BY_SUSPEND: &str = "the job was suspended before the run started";
 
 fn describe(job: &JobRecord) -> String {
-    format!("job '{}' in group '{}'", job.spec.task_id, job.spec.group)
+    format!(
+        "job '{}' in group '{}'",
+        crate::model::cut(&job.spec.task_id, 80),
+        crate::model::cut(&job.spec.group, 80)
+    )
 }
 
 fn refuse(job: &JobRecord, why: &str) -> WireError {

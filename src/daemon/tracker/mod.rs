@@ -21,6 +21,7 @@ mod wake;
 pub use ops::Action;
 pub use queue::{backoff_ms, first_run_ended};
 
+use crate::daemon::accept::{ConnLimits, Gate};
 use crate::daemon::Shutdown;
 use crate::model::{now_ms, Millis, Role};
 use crate::protocol::registry::NodeInfo;
@@ -56,6 +57,8 @@ pub struct TrackerConfig {
     /// A worker in the same process (standalone), whose metrics `/metrics`
     /// shows beside the tracker's.
     pub worker_metrics: Option<Arc<crate::daemon::worker::metrics::WorkerMetrics>>,
+    /// Connections at once (in all, per peer) and how long one may idle.
+    pub limits: ConnLimits,
 }
 
 impl Default for TrackerConfig {
@@ -69,6 +72,7 @@ impl Default for TrackerConfig {
             shared_store: None,
             leader_ttl: Duration::from_secs(5),
             worker_metrics: None,
+            limits: ConnLimits::default(),
         }
     }
 }
@@ -87,6 +91,8 @@ pub(crate) struct Tracker {
     zone: chrono_tz::Tz,
     shutdown: Shutdown,
     security: Security,
+    /// How long a connection may stay without a request in flight.
+    idle: Duration,
     /// Whether this tracker fires ticks, expires leases and prunes.
     leader: leader::Leadership,
     /// What `/metrics` shows.
@@ -105,8 +111,14 @@ pub const DB_FILE: &str = "lts.db";
 
 /// Open the embedded store in `data_dir` and start its thread.
 pub fn open_sqlite(data_dir: &Path) -> Result<StoreHandle, StoreError> {
+    open_sqlite_with(data_dir, false)
+}
+
+/// Open the embedded store in `data_dir` and start its thread; an empty
+/// `lts.db` (a store that was lost) is refused unless `init`.
+pub fn open_sqlite_with(data_dir: &Path, init: bool) -> Result<StoreHandle, StoreError> {
     crate::store::alloc::keep_freed_memory();
-    let store = SqliteStore::open(&data_dir.join(DB_FILE))?;
+    let store = SqliteStore::open_or_init(&data_dir.join(DB_FILE), init)?;
     Ok(StoreHandle::spawn(Box::new(store)))
 }
 
@@ -155,6 +167,7 @@ pub async fn run(
         zone: crate::schedule::local_zone(),
         shutdown: shutdown.clone(),
         security: config.security.clone(),
+        idle: config.limits.idle,
         leader,
         shared_store: config.shared_store.is_some(),
         metrics: Arc::new(metrics::Metrics::new(config.worker_metrics.clone())),
@@ -171,10 +184,13 @@ pub async fn run(
         let metrics = tracker.metrics.clone();
         store.observe(Arc::new(move |events, took| metrics.observe(events, took)));
     }
+    let gate = Gate::new(config.limits);
     // The address comes last: tests and scripts read it from the end of the line.
     tracing::info!(
         token = tracker.security.token().is_some(),
         tls = tracker.security.serves_tls(),
+        read_token = tracker.security.read_token().is_some(),
+        max_connections = config.limits.max,
         shared_store = config.shared_store.is_some(),
         %address,
         "tracker listening"
@@ -205,8 +221,8 @@ pub async fn run(
         };
         Registration::start(addr, config.security.clone(), node, || 0)
     });
-    crate::daemon::accept_until(&listener, &shutdown, |stream, peer| {
-        service::serve(tracker.clone(), stream, peer)
+    crate::daemon::accept_until(&listener, &shutdown, &gate, |stream, peer, slot| {
+        service::serve(tracker.clone(), stream, peer, slot)
     })
     .await;
     drop(listener);

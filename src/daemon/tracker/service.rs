@@ -5,14 +5,14 @@
 
 use super::ops::{armed, deadline_in, wait_for, Action};
 use super::{queue, Tracker};
+use crate::daemon::accept::{serve_requests, Slot};
 use crate::model::{now_ms, FeedbackItem, JobDetail, JobSpec, JobView, NodeView, StoreStats};
 use crate::protocol::registry::EventPage;
 use crate::protocol::{
-    serve_connection, BulkAction, BulkOutcome, Dispatch, Heartbeat, HeartbeatReply, JobEdit,
-    JobFilter, JobPage, JobRef, LogPage, LogQuery, PullRequest, PurgeFilter, RunsPage, SubmitAck,
-    TrackerRpc, TrackerStatus, Upstream, WireError, WorkerInfo,
+    serve_connection, Access, BulkAction, BulkOutcome, Dispatch, Heartbeat, HeartbeatReply,
+    JobEdit, JobFilter, JobPage, JobRef, LogPage, LogQuery, PullRequest, PurgeFilter, RunsPage,
+    SubmitAck, TrackerRpc, TrackerStatus, Upstream, WireError, WorkerInfo,
 };
-use futures::StreamExt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,25 +27,31 @@ struct Conn {
     peer: String,
     /// The worker this connection speaks for, once it has said.
     worker: Arc<Mutex<Option<String>>>,
+    /// What the token the peer proved allows.
+    access: Access,
 }
 
-/// Handshake and serve one connection until it closes.
-pub(super) async fn serve(t: Arc<Tracker>, stream: TcpStream, peer: SocketAddr) {
-    let Some((transport, hello)) = serve_connection(stream, peer, &t.id, &t.security).await else {
+/// What a peer that proved the read-only token hears when it asks for a change.
+pub(crate) const READ_ONLY: &str =
+    "this connection proved the read-only token (--read-token): it may read jobs, logs, nodes and stats, not change anything; use the cluster token";
+
+/// Handshake and serve one connection until it closes or stays idle too long.
+pub(super) async fn serve(t: Arc<Tracker>, stream: TcpStream, peer: SocketAddr, slot: Slot) {
+    let Some((transport, hello, access)) =
+        serve_connection(stream, peer, &t.id, &t.security, slot.clients_only).await
+    else {
         return;
     };
-    tracing::debug!(%peer, role = %hello.role, "connected");
+    tracing::debug!(%peer, role = %hello.role, ?access, "connected");
     let conn = Conn {
         t: t.clone(),
         peer: peer.to_string(),
         worker: Arc::new(Mutex::new(None)),
+        access,
     };
-    BaseChannel::with_defaults(transport)
-        .execute(conn.clone().serve())
-        .for_each(|request| async {
-            tokio::spawn(request);
-        })
-        .await;
+    let requests = BaseChannel::with_defaults(transport).execute(conn.clone().serve());
+    serve_requests(requests, t.idle, peer).await;
+    drop(slot);
     let worker = conn.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(worker) = worker {
         tracing::info!(%peer, %worker, "worker disconnected");
@@ -54,6 +60,14 @@ pub(super) async fn serve(t: Arc<Tracker>, stream: TcpStream, peer: SocketAddr) 
 }
 
 impl Conn {
+    /// Refuse a change to a peer that may only read.
+    fn may_change(&self) -> Result<(), WireError> {
+        match self.access {
+            Access::Full => Ok(()),
+            Access::Read => Err(WireError::Conflict(READ_ONLY.into())),
+        }
+    }
+
     /// Note that this connection speaks for `info`'s worker.
     fn register(&self, info: &WorkerInfo, running: u32) {
         let mut slot = self.worker.lock().unwrap_or_else(|p| p.into_inner());
@@ -73,6 +87,9 @@ impl Conn {
 
 impl TrackerRpc for Conn {
     async fn submit(self, _: Context, jobs: Vec<JobSpec>) -> Vec<Result<SubmitAck, WireError>> {
+        if let Err(e) = self.may_change() {
+            return jobs.iter().map(|_| Err(e.clone())).collect();
+        }
         self.t.submit(jobs).await
     }
 
@@ -85,22 +102,27 @@ impl TrackerRpc for Conn {
     }
 
     async fn cancel(self, _: Context, job: JobRef) -> Result<JobView, WireError> {
+        self.may_change()?;
         self.t.act(job, Action::Cancel).await
     }
 
     async fn suspend(self, _: Context, job: JobRef) -> Result<JobView, WireError> {
+        self.may_change()?;
         self.t.act(job, Action::Suspend).await
     }
 
     async fn resume(self, _: Context, job: JobRef) -> Result<JobView, WireError> {
+        self.may_change()?;
         self.t.act(job, Action::Resume).await
     }
 
     async fn trigger(self, _: Context, job: JobRef) -> Result<JobView, WireError> {
+        self.may_change()?;
         self.t.act(job, Action::Trigger).await
     }
 
     async fn retry(self, _: Context, job: JobRef) -> Result<JobView, WireError> {
+        self.may_change()?;
         self.t.act(job, Action::Retry).await
     }
 
@@ -141,10 +163,12 @@ impl TrackerRpc for Conn {
         client_group: String,
         up_to: i64,
     ) -> Result<u64, WireError> {
+        self.may_change()?;
         self.t.ack_feedback(client_group, up_to).await
     }
 
     async fn edit(self, _: Context, job: JobRef, edit: JobEdit) -> Result<JobView, WireError> {
+        self.may_change()?;
         self.t.edit(job, edit).await
     }
 
@@ -155,6 +179,9 @@ impl TrackerRpc for Conn {
         action: BulkAction,
         dry_run: bool,
     ) -> Result<BulkOutcome, WireError> {
+        if !dry_run {
+            self.may_change()?;
+        }
         self.t.act_all(filter, action, dry_run).await
     }
 
@@ -164,6 +191,9 @@ impl TrackerRpc for Conn {
         filter: PurgeFilter,
         dry_run: bool,
     ) -> Result<BulkOutcome, WireError> {
+        if !dry_run {
+            self.may_change()?;
+        }
         self.t.purge(filter, dry_run).await
     }
 
@@ -181,6 +211,7 @@ impl TrackerRpc for Conn {
     }
 
     async fn pull(self, _: Context, request: PullRequest) -> Result<Vec<Dispatch>, WireError> {
+        self.may_change()?;
         self.register(&request.worker, request.running);
         if self.t.stopping() {
             return Err(WireError::ShuttingDown);
@@ -227,6 +258,7 @@ impl TrackerRpc for Conn {
     }
 
     async fn heartbeat(self, _: Context, beat: Heartbeat) -> Result<HeartbeatReply, WireError> {
+        self.may_change()?;
         self.register(&beat.worker, beat.runs.len() as u32);
         let (now, lease) = (now_ms(), self.t.lease_ms);
         let beat = self
@@ -247,6 +279,7 @@ impl TrackerRpc for Conn {
         worker_id: String,
         items: Vec<Upstream>,
     ) -> Result<(), WireError> {
+        self.may_change()?;
         let (now, cap) = (now_ms(), self.t.max_log_bytes);
         let count = items.len();
         let delivered = self

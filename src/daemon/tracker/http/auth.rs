@@ -12,7 +12,7 @@ use super::error::ApiError;
 use super::App;
 use crate::model::now_ms;
 use crate::protocol::auth::{hex, nonce, unhex};
-use crate::protocol::Token;
+use crate::protocol::{Access, Security};
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
@@ -31,10 +31,10 @@ pub const COOKIE: &str = "lts_session";
 /// How long a console session lasts.
 const SESSION_MS: i64 = 12 * 3_600_000;
 
-/// The console's credentials: the token to check, and the key sessions and
-/// CSRF tokens are signed with.
+/// The console's credentials: the tokens to check (the cluster token, and
+/// the read-only one), and the key sessions and CSRF tokens are signed with.
 pub struct Auth {
-    token: Option<Token>,
+    security: Security,
     key: [u8; 32],
     secure: bool,
 }
@@ -46,11 +46,20 @@ pub struct Caller {
     pub csrf: String,
     /// Whether the console shows a log-out button.
     pub session: bool,
+    /// What the caller may do: a read-only token changes nothing.
+    pub access: Access,
+}
+
+impl Caller {
+    /// Whether this caller may change jobs.
+    pub fn may_change(&self) -> bool {
+        self.access == Access::Full
+    }
 }
 
 impl Auth {
-    pub fn new(token: Option<Token>, secure: bool) -> Auth {
-        let key = match &token {
+    pub fn new(security: Security, secure: bool) -> Auth {
+        let key = match security.token() {
             Some(token) => token.derive("console session"),
             None => {
                 let mut key = [0u8; 32];
@@ -58,12 +67,16 @@ impl Auth {
                 key
             }
         };
-        Auth { token, key, secure }
+        Auth {
+            security,
+            key,
+            secure,
+        }
     }
 
     /// Whether a token is needed.
     pub fn required(&self) -> bool {
-        self.token.is_some()
+        self.security.token().is_some()
     }
 
     fn mac(&self, parts: &[&str]) -> String {
@@ -89,20 +102,26 @@ impl Auth {
         mac.verify_slice(&bytes).is_ok()
     }
 
-    /// A new session's cookie value: expiry, nonce, signature.
-    fn new_session(&self) -> String {
+    /// A new session's cookie value: expiry, access, nonce, signature.
+    fn new_session(&self, access: Access) -> String {
         let expires = (now_ms() + SESSION_MS).to_string();
+        let level = level(access);
         let id = nonce();
-        let sig = self.mac(&["session", &expires, &id]);
-        format!("{expires}.{id}.{sig}")
+        let sig = self.mac(&["session", &expires, level, &id]);
+        format!("{expires}.{level}.{id}.{sig}")
     }
 
-    /// The session id of a cookie value that is ours and unexpired.
-    fn session_id<'a>(&self, value: &'a str) -> Option<&'a str> {
-        let mut parts = value.splitn(3, '.');
-        let (expires, id, sig) = (parts.next()?, parts.next()?, parts.next()?);
+    /// The session id and access of a cookie value that is ours and unexpired.
+    fn session<'a>(&self, value: &'a str) -> Option<(&'a str, Access)> {
+        let mut parts = value.splitn(4, '.');
+        let (expires, lvl, id, sig) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         let at: i64 = expires.parse().ok()?;
-        (at > now_ms() && self.verify(&["session", expires, id], sig)).then_some(id)
+        let access = match lvl {
+            "f" => Access::Full,
+            "r" => Access::Read,
+            _ => return None,
+        };
+        (at > now_ms() && self.verify(&["session", expires, lvl, id], sig)).then_some((id, access))
     }
 
     fn csrf_for(&self, session: &str) -> String {
@@ -127,28 +146,39 @@ impl Auth {
     /// Who `headers` come from, or `None` when a token is needed and none
     /// was shown.
     fn identify(&self, headers: &HeaderMap) -> Option<Caller> {
-        let session = cookie(headers, COOKIE).and_then(|v| self.session_id(v));
-        let Some(token) = &self.token else {
+        let session = cookie(headers, COOKIE).and_then(|v| self.session(v));
+        if !self.required() {
             // Open console: one anonymous session per key.
             return Some(Caller {
-                csrf: self.csrf_for(session.unwrap_or("open")),
+                csrf: self.csrf_for(session.map_or("open", |(id, _)| id)),
                 session: false,
+                access: Access::Full,
             });
-        };
-        if let Some(id) = session {
+        }
+        if let Some((id, access)) = session {
             return Some(Caller {
                 csrf: self.csrf_for(id),
                 session: true,
+                access,
             });
         }
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))?;
-        token.matches(bearer).then(|| Caller {
+        self.security.access(bearer).map(|access| Caller {
             csrf: self.csrf_for("bearer"),
             session: false,
+            access,
         })
+    }
+}
+
+/// How a session cookie names its access.
+fn level(access: Access) -> &'static str {
+    match access {
+        Access::Full => "f",
+        Access::Read => "r",
     }
 }
 
@@ -194,6 +224,11 @@ pub async fn guard(State(app): State<App>, mut request: Request, next: Next) -> 
         return ApiError::unauthorized("a request from another origin may not change anything")
             .into_response();
     }
+    // Logging out changes nothing; anything else that writes needs full access.
+    if changes && !caller.may_change() && request.uri().path() != "/logout" {
+        return ApiError::unauthorized("the read-only token may look but not change anything")
+            .into_response();
+    }
     request.extensions_mut().insert(caller);
     next.run(request).await
 }
@@ -237,15 +272,16 @@ async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = local_path(form.next.as_deref()).to_string();
-    let Some(token) = &app.auth.token else {
+    if !app.auth.required() {
         return Redirect::to(&next).into_response();
-    };
-    if cross_origin(&headers) || !token.matches(&form.token) {
+    }
+    let access = app.auth.security.access(&form.token);
+    let Some(access) = access.filter(|_| !cross_origin(&headers)) else {
         tracing::warn!("console: a login with a wrong token");
         let page = login_markup(&next, Some("That is not the cluster token."));
         return (StatusCode::UNAUTHORIZED, page).into_response();
-    }
-    let value = app.auth.new_session();
+    };
+    let value = app.auth.new_session(access);
     (
         [(
             header::SET_COOKIE,

@@ -79,7 +79,7 @@ async fn secure_headers(request: Request, next: Next) -> Response {
 /// tracker's TLS configuration, HTTPS only.
 pub(crate) async fn serve(listener: TcpListener, t: Arc<Tracker>, shutdown: Shutdown) {
     let tls = crate::daemon::http::acceptor(&t.security);
-    let auth = Arc::new(Auth::new(t.security.token().cloned(), tls.is_some()));
+    let auth = Arc::new(Auth::new(t.security.clone(), tls.is_some()));
     let app = App { t, auth };
     crate::daemon::http::announce(&listener, tls.is_some(), app.auth.required(), "console");
     crate::daemon::http::serve(listener, router(app), tls, shutdown).await;

@@ -152,6 +152,9 @@ impl Ctx {
                             span.cluster title="This tracker and its version" {
                                 (t.id) " · v" (crate::VERSION)
                             }
+                            @if !self.caller.may_change() {
+                                span.muted title="Logged in with the read-only token: actions are refused" { " · read-only" }
+                            }
                             @if self.caller.session {
                                 form.logout method="post" action="/logout" {
                                     (self.csrf_field())
