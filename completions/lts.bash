@@ -219,7 +219,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__bench)
-            opts="-g -o -h --standalone --jobs --clients --group --kind --payload --batch --deadline --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
+            opts="-g -o -h --standalone --jobs --clients --group --kind --payload --batch --deadline --no-metrics --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

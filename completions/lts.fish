@@ -462,6 +462,7 @@ complete -c lts -n "__fish_lts_using_subcommand bench" -l data -d 'Where lts kee
 complete -c lts -n "__fish_lts_using_subcommand bench" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand bench" -l standalone -d 'Start a tracker and a no-op worker in this process, on a temporary store'
+complete -c lts -n "__fish_lts_using_subcommand bench" -l no-metrics -d 'With --standalone: count no metrics (to measure what counting costs)'
 complete -c lts -n "__fish_lts_using_subcommand bench" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand bench" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand completions" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r

@@ -56,4 +56,18 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
         echo "could not install chromium: the browser tests will fail, naming it"
 fi
 
+# promtool, to check contrib/'s Prometheus alerting rules. Its package would
+# start a Prometheus server: keep services from starting while it installs.
+if ! command -v promtool >/dev/null; then
+    echo "no promtool: installing Debian's prometheus (for promtool only)"
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy"
+        apt_install --no-install-recommends prometheus || echo "could not install promtool: its test will fail, naming it"
+        $sudo rm -f "$policy"
+    else
+        apt_install --no-install-recommends prometheus || echo "could not install promtool: its test will fail, naming it"
+    fi
+fi
+
 exec cargo test "$@"

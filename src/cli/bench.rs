@@ -45,6 +45,9 @@ pub struct BenchArgs {
     /// Give up waiting for the runs after this long: the jobs not run yet are cancelled
     #[arg(long, value_name = "DUR", default_value = "5m", value_parser = super::submit::parse_dur)]
     pub deadline: Duration,
+    /// With --standalone: count no metrics (to measure what counting costs)
+    #[arg(long, hide = true, requires = "standalone")]
+    pub no_metrics: bool,
 }
 
 /// p50, p99 and max of a set of microsecond figures.
@@ -128,7 +131,7 @@ struct InProcess {
     roles: tokio::task::JoinHandle<()>,
 }
 
-async fn start_in_process(group: &str) -> Result<InProcess, CliError> {
+async fn start_in_process(group: &str, metrics: bool) -> Result<InProcess, CliError> {
     let dir = std::env::temp_dir().join(format!("lts-bench-{}", new_task_id()));
     std::fs::create_dir_all(&dir)?;
     let store = tracker::open_sqlite(&dir).map_err(|e| CliError::new(1, e.to_string()))?;
@@ -151,7 +154,10 @@ async fn start_in_process(group: &str) -> Result<InProcess, CliError> {
             listener,
             None,
             store,
-            TrackerConfig::default(),
+            TrackerConfig {
+                metrics,
+                ..TrackerConfig::default()
+            },
             worker,
             shutdown,
         )
@@ -167,7 +173,7 @@ async fn start_in_process(group: &str) -> Result<InProcess, CliError> {
 
 pub async fn run(client: Client, args: &BenchArgs, format: Format) -> Result<(), CliError> {
     let in_process = if args.standalone {
-        Some(start_in_process(&args.group).await?)
+        Some(start_in_process(&args.group, !args.no_metrics).await?)
     } else {
         None
     };

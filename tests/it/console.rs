@@ -637,3 +637,57 @@ fn the_submit_page_previews_cron_as_you_type_and_submits() {
         assert_eq!(kept.as_deref(), Some("from-form"));
     });
 }
+
+#[test]
+fn edit_a_job_from_its_page_and_lts_job_shows_the_change() {
+    let con = Console::start("edit", None);
+    con.lts(&[
+        "submit",
+        "-g",
+        "default",
+        "--task-id",
+        "to-edit",
+        "--cron",
+        "0 0 3 * * ?",
+        "--param",
+        "day=mon",
+        "--",
+        "true",
+    ])
+    .ok();
+    browse(|c| async move {
+        let c = &c;
+        c.goto(&format!("{}/jobs/default/to-edit", con.url))
+            .await
+            .expect("open");
+        find(c, r#"a[href$="/edit"]"#)
+            .await
+            .click()
+            .await
+            .expect("edit");
+        wait_text(c, ".page-head", "Edit").await;
+        let cron = find(c, "input[name=cron]").await;
+        cron.clear().await.expect("clear");
+        cron.send_keys("0 30 4 * * ?").await.expect("type");
+        wait_text(c, ".cron-preview", "04:30").await;
+        let params = find(c, "textarea[name=params]").await;
+        params.clear().await.expect("clear");
+        params.send_keys("day=tue").await.expect("type");
+        con.shot(c, "edit").await;
+        find(c, "button.primary").await.click().await.expect("save");
+        wait_text(c, "p.flash", "Changed").await;
+        assert_eq!(path_of(c).await, "/jobs/default/to-edit");
+        let job = con.lts(&["-o", "json", "job", "to-edit"]).json();
+        assert!(
+            job["schedule"].as_str().unwrap().contains("0 30 4 * * ?"),
+            "{job}"
+        );
+        assert_eq!(job["params"]["day"], "tue", "{job}");
+        // Nothing changed is said so, and changes nothing.
+        c.goto(&format!("{}/jobs/default/to-edit/edit", con.url))
+            .await
+            .expect("open");
+        find(c, "button.primary").await.click().await.expect("save");
+        wait_text(c, "p.flash.error", "Nothing was changed").await;
+    });
+}

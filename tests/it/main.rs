@@ -27,6 +27,7 @@ mod docs;
 mod faults;
 mod feedback;
 mod hardening;
+mod metrics;
 mod postgres;
 mod roles;
 mod scale_out;

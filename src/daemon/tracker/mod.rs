@@ -57,6 +57,9 @@ pub struct TrackerConfig {
     /// A worker in the same process (standalone), whose metrics `/metrics`
     /// shows beside the tracker's.
     pub worker_metrics: Option<Arc<crate::daemon::worker::metrics::WorkerMetrics>>,
+    /// Whether committed events are counted for `/metrics` (on unless a
+    /// benchmark measures what counting costs).
+    pub metrics: bool,
     /// Connections at once (in all, per peer) and how long one may idle.
     pub limits: ConnLimits,
 }
@@ -72,6 +75,7 @@ impl Default for TrackerConfig {
             shared_store: None,
             leader_ttl: Duration::from_secs(5),
             worker_metrics: None,
+            metrics: true,
             limits: ConnLimits::default(),
         }
     }
@@ -180,7 +184,7 @@ pub async fn run(
             .as_deref()
             .map_or_else(|| "sqlite".to_string(), crate::store::postgres::redact),
     });
-    {
+    if config.metrics {
         let metrics = tracker.metrics.clone();
         store.observe(Arc::new(move |events, took| metrics.observe(events, took)));
     }

@@ -11,6 +11,7 @@
 //! message (post/redirect/get), or the page again with the error.
 
 mod alerts;
+mod edit;
 mod fmt;
 mod job;
 mod jobs;
@@ -37,6 +38,10 @@ pub fn routes() -> Router<App> {
         .route("/jobs", get(jobs::page))
         .route("/jobs/bulk", post(jobs::bulk))
         .route("/jobs/{group}/{task_id}", get(job::page))
+        .route(
+            "/jobs/{group}/{task_id}/edit",
+            get(edit::page).post(edit::save),
+        )
         .route("/jobs/{group}/{task_id}/{action}", post(job::act))
         .route("/submit", get(submit::page).post(submit::submit))
         .route("/nodes", get(nodes::page))

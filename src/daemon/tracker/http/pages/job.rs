@@ -164,7 +164,11 @@ fn head(ctx: &Ctx, detail: &JobDetail) -> Markup {
                     }
                 }
             }
-            span.button.disabled aria-disabled="true" title="Editing a job arrives in a later release" { "Edit" }
+            @if detail.job.state.is_final() {
+                span.button.disabled aria-disabled="true" title="Not now: the job has ended" { "Edit" }
+            } @else {
+                a.button href={ (base) "/edit" } { "Edit" }
+            }
         }
     }
 }
