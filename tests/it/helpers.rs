@@ -186,6 +186,14 @@ impl Daemon {
         })
     }
 
+    /// A worker's `--http` base URL, as it logged it.
+    pub fn worker_http_url(&self) -> String {
+        self.wait_for_log("worker http listening", |line| {
+            let rest = line.split("url=").nth(1)?;
+            rest.split_whitespace().next().map(String::from)
+        })
+    }
+
     /// This worker's node id, as it logged it.
     pub fn worker_id(&self) -> String {
         self.wait_for_log("worker starting", |line| {

@@ -120,9 +120,7 @@ fn a_worker_with_http_serves_its_metrics_and_health() {
             "3",
         ],
     );
-    let url = w.wait_for_log("worker http listening", |line| {
-        line.split("url=").nth(1).map(|u| u.trim().to_string())
-    });
+    let url = w.worker_http_url();
     assert_eq!(get(&format!("{url}healthz")).0, 200);
     eventually("the worker to be ready", || {
         (get(&format!("{url}readyz")).0 == 200).then_some(())
@@ -216,9 +214,7 @@ fn contrib_names_only_metrics_that_exist() {
         "g",
         &["--http", "127.0.0.1:0", "--allow-commands"],
     );
-    let worker_url = w.wait_for_log("worker http listening", |line| {
-        line.split("url=").nth(1).map(|u| u.trim().to_string())
-    });
+    let worker_url = w.worker_http_url();
     // A scrape shows a labelled family once it has a series: make each move.
     // A failed run, and ticks skipped while a run still goes.
     lts(

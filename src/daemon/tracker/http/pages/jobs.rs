@@ -174,16 +174,7 @@ pub async fn page(ctx: Ctx, Query(query): Query<JobsQuery>) -> Response {
 }
 
 fn filter_form(ctx: &Ctx, f: &Filters) -> Markup {
-    let mut groups: Vec<String> = ctx
-        .app
-        .t
-        .nodes()
-        .into_iter()
-        .filter(|n| n.role == Role::Worker)
-        .map(|n| n.group)
-        .collect();
-    groups.sort();
-    groups.dedup();
+    let groups = ctx.worker_groups();
     let kinds = [JobKind::Now, JobKind::At, JobKind::Cron, JobKind::Repeat];
     html! {
         form.filters method="get" action="/jobs" role="search" {

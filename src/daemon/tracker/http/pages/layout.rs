@@ -191,6 +191,21 @@ impl Ctx {
         html! { input type="hidden" name="csrf" value=(self.caller.csrf); }
     }
 
+    /// The groups of the workers this tracker knows, sorted, each once.
+    pub fn worker_groups(&self) -> Vec<String> {
+        let mut groups: Vec<String> = self
+            .app
+            .t
+            .nodes()
+            .into_iter()
+            .filter(|n| n.role == crate::model::Role::Worker)
+            .map(|n| n.group)
+            .collect();
+        groups.sort();
+        groups.dedup();
+        groups
+    }
+
     /// Whether a form's CSRF token is this caller's.
     pub fn csrf_ok(&self, presented: &str) -> bool {
         self.app.auth.csrf_ok(&self.caller, presented)

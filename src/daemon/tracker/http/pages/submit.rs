@@ -231,16 +231,7 @@ pub async fn submit(ctx: Ctx, Form(form): Form<SubmitForm>) -> Response {
 }
 
 fn render(ctx: &Ctx, f: &SubmitForm, error: Option<&str>) -> Markup {
-    let mut groups: Vec<String> = ctx
-        .app
-        .t
-        .nodes()
-        .into_iter()
-        .filter(|n| n.role == Role::Worker)
-        .map(|n| n.group)
-        .collect();
-    groups.sort();
-    groups.dedup();
+    let groups = ctx.worker_groups();
     let when = if f.when.is_empty() {
         "now"
     } else {
