@@ -25,8 +25,12 @@ pub struct CronArgs {
 }
 
 pub fn run(args: &CronArgs, format: Format) -> Result<(), CliError> {
-    let expr = CronExpr::parse(&args.expr)
-        .map_err(|e| CliError::usage(format!("invalid cron expression '{}': {e}", args.expr)))?;
+    let expr = CronExpr::parse(&args.expr).map_err(|e| {
+        CliError::usage(format!(
+            "invalid cron expression '{}': {e}",
+            crate::model::cut(&args.expr, 80)
+        ))
+    })?;
     let tz = match &args.tz {
         Some(name) => parse_zone(name).map_err(|e| CliError::usage(format!("--tz: {e}")))?,
         None => local_zone(),
