@@ -1,8 +1,9 @@
 //! Cron expressions. Quartz's form (`sec min hour dom mon dow [year]`, with
 //! `?`, `L`, `L-n`, `W`, `LW`, `L-nW`, `nL`, `n#m`, steps, ranges, lists,
-//! names and day-of-week 1 = SUN) and the 5-field Unix form with Vixie cron's
+//! names and day-of-week 1 = SUN), the 5-field Unix form with Vixie cron's
 //! meaning (`min hour dom mon dow`, 0 or 7 = SUN, day-of-month OR
-//! day-of-week when both are restricted).
+//! day-of-week when both are restricted), and the macros `@yearly` ..
+//! `@hourly`.
 //!
 //! Where Quartz 2's `CronExpression` refuses (a step past the field's
 //! largest value, a backwards year range, `L` in a day list) we refuse too;
@@ -81,6 +82,19 @@ enum DowRule {
     /// `n#m`: the m-th such weekday of the month.
     Nth { weekday: u32, nth: u32 },
 }
+
+/// The macros and the Quartz expressions they stand for (as Vixie cron's:
+/// `@weekly` is Sunday midnight, `@hourly` minute 0 of each hour).
+/// `@reboot` and `@every` are refused.
+const MACROS: [(&str, &str); 7] = [
+    ("@yearly", "0 0 0 1 1 ? *"),
+    ("@annually", "0 0 0 1 1 ? *"),
+    ("@monthly", "0 0 0 1 * ?"),
+    ("@weekly", "0 0 0 ? * SUN"),
+    ("@daily", "0 0 0 * * ?"),
+    ("@midnight", "0 0 0 * * ?"),
+    ("@hourly", "0 0 * * * ?"),
+];
 
 const MONTHS: [&str; 12] = [
     "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
@@ -328,8 +342,12 @@ fn is_star(field: &str) -> bool {
 }
 
 impl CronExpr {
-    /// Parse a Quartz (6 or 7 fields) or Unix (5 fields) expression.
+    /// Parse a Quartz (6 or 7 fields) or Unix (5 fields) expression, or a
+    /// macro (`@daily`, ..; see `MACROS`).
     pub fn parse(expr: &str) -> Result<CronExpr, CronError> {
+        if expr.trim_start().starts_with('@') {
+            return Self::parse_macro(expr.trim());
+        }
         let fields: Vec<&str> = expr.split_whitespace().collect();
         match fields.len() {
             5 => Self::parse_unix(expr, &fields),
@@ -342,6 +360,42 @@ impl CronExpr {
                 ),
             )),
         }
+    }
+
+    fn parse_macro(text: &str) -> Result<CronExpr, CronError> {
+        let mut words = text.split_whitespace();
+        let name = words.next().unwrap_or_default();
+        let lower = name.to_ascii_lowercase();
+        let Some((_, expansion)) = MACROS.iter().find(|(m, _)| *m == lower) else {
+            let why = match lower.as_str() {
+                "@reboot" => format!(
+                    "'{}' is not supported: lts fires on a clock, not when a machine starts",
+                    q(name)
+                ),
+                "@every" => format!(
+                    "'{}' is not supported: use a repeat schedule (--repeat-count -1 --repeat-interval DUR)",
+                    q(name)
+                ),
+                _ => format!(
+                    "unknown macro '{}': expected {}",
+                    q(name),
+                    MACROS.map(|(m, _)| m).join(", ")
+                ),
+            };
+            return Err(err("expression", why));
+        };
+        if let Some(extra) = words.next() {
+            return Err(err(
+                "expression",
+                format!(
+                    "{lower} stands alone, with nothing after it (got '{}')",
+                    q(extra)
+                ),
+            ));
+        }
+        let mut cron = Self::parse(expansion)?;
+        cron.source = text.to_string();
+        Ok(cron)
     }
 
     fn parse_quartz(expr: &str, f: &[&str]) -> Result<CronExpr, CronError> {

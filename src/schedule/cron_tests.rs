@@ -1427,6 +1427,59 @@ mod against_quartz {
         ];
     }
 
+    // The macros are not Quartz's; the rows are Quartz's answers for the
+    // expressions they stand for.
+    utc_table! {
+        macro_yearly: "@yearly", "2026-01-01T00:00:00Z" => [
+            "2027-01-01T00:00:00Z", "2028-01-01T00:00:00Z", "2029-01-01T00:00:00Z",
+        ];
+        macro_annually: "@annually", "2026-06-01T00:00:00Z" => [
+            "2027-01-01T00:00:00Z", "2028-01-01T00:00:00Z",
+        ];
+        macro_monthly: "@monthly", "2026-01-01T00:00:00Z" => [
+            "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z",
+        ];
+        macro_weekly_is_sunday_midnight: "@weekly", "2026-01-01T00:00:00Z" => [
+            "2026-01-04T00:00:00Z", "2026-01-11T00:00:00Z", "2026-01-18T00:00:00Z",
+        ];
+        macro_daily: "@daily", "2026-01-01T00:00:00Z" => [
+            "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z", "2026-01-04T00:00:00Z",
+        ];
+        macro_midnight: "@midnight", "2026-01-01T00:00:00Z" => [
+            "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z",
+        ];
+        macro_hourly_is_minute_0: "@hourly", "2026-01-01T00:00:00Z" => [
+            "2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z", "2026-01-01T03:00:00Z",
+        ];
+        macro_any_case_and_blanks: "  @Daily ", "2026-01-01T00:00:00Z" => [
+            "2026-01-02T00:00:00Z",
+        ];
+    }
+
+    tz_table! {
+        macro_daily_in_paris: "@daily", Paris, "2026-01-01T00:00:00Z" => [
+            ("2026-01-01T23:00:00Z", "2026-01-02T00:00:00", EXACT),
+            ("2026-01-02T23:00:00Z", "2026-01-03T00:00:00", EXACT),
+        ];
+        macro_weekly_in_paris: "@weekly", Paris, "2026-01-01T00:00:00Z" => [
+            ("2026-01-03T23:00:00Z", "2026-01-04T00:00:00", EXACT),
+            ("2026-01-10T23:00:00Z", "2026-01-11T00:00:00", EXACT),
+        ];
+        // Quartz: 01:00Z, 02:00Z, 03:00Z; the same instants, and SPEC names
+        // the skipped 02:00 as the first (moved to the end of the gap).
+        macro_hourly_across_paris_spring_forward: "@hourly", Paris, "2026-03-29T00:00:00Z" => [
+            ("2026-03-29T01:00:00Z", "2026-03-29T02:00:00", MOVED),
+            ("2026-03-29T02:00:00Z", "2026-03-29T04:00:00", EXACT),
+            ("2026-03-29T03:00:00Z", "2026-03-29T05:00:00", EXACT),
+        ];
+        // Quartz: 02:00Z, 03:00Z; 02:00 local comes twice and fires once,
+        // at its first occurrence (00:00Z, before the start here).
+        macro_hourly_across_paris_fall_back: "@hourly", Paris, "2026-10-25T00:00:00Z" => [
+            ("2026-10-25T02:00:00Z", "2026-10-25T03:00:00", EXACT),
+            ("2026-10-25T03:00:00Z", "2026-10-25T04:00:00", EXACT),
+        ];
+    }
+
     error_table! {
         // Quartz: "Increment > 60 : 120", and so on for each field.
         seconds_step_120: "0/120 * * * * ?" => ["seconds"];
@@ -1462,6 +1515,34 @@ mod against_quartz {
         w_after_a_day_list: "0 0 12 2,16W * ?" => ["day-of-month"];
         // Quartz reads `L-W` as LW; we want the offset written.
         l_minus_nothing_w: "0 0 12 L-W * ?" => ["day-of-month"];
+        // Macros lts does not have.
+        macro_reboot: "@reboot" => ["expression"];
+        macro_every: "@every 5m" => ["expression"];
+        macro_unknown: "@fortnightly" => ["expression"];
+        macro_bare_at: "@" => ["expression"];
+        macro_with_fields_after: "@daily 0 0" => ["expression"];
+    }
+}
+
+#[test]
+fn a_macro_keeps_its_name_and_fires_as_its_expansion() {
+    for (name, expansion) in [
+        ("@yearly", "0 0 0 1 1 ? *"),
+        ("@annually", "0 0 0 1 1 ? *"),
+        ("@monthly", "0 0 0 1 * ?"),
+        ("@weekly", "0 0 0 ? * SUN"),
+        ("@daily", "0 0 0 * * ?"),
+        ("@midnight", "0 0 0 * * ?"),
+        ("@hourly", "0 0 * * * ?"),
+    ] {
+        let (m, e) = (parse(name), parse(expansion));
+        assert_eq!(m.as_str(), name);
+        let mut at = instant("2026-03-01T00:00:00Z");
+        for _ in 0..60 {
+            let (a, b) = (m.next_after(at, &Paris), e.next_after(at, &Paris));
+            assert_eq!(a, b, "{name} vs {expansion:?} after {}", rfc(at));
+            at = a.expect("fires").at;
+        }
     }
 }
 
@@ -1474,9 +1555,14 @@ fn errors_are_one_line_quoting_the_text_cut() {
         .expect_err("L-nW in a list");
     assert!(e.reason.contains('…'), "cut: {e}");
     assert!(e.reason.len() < 200, "cut: {e}");
-    let e = CronExpr::parse("0 0 12 \u{7}bell * ?").expect_err("control character");
+    let e = CronExpr::parse("@\u{7}bell").expect_err("control character");
     assert!(e.reason.contains("\\u{7}"), "escaped: {e}");
-    for bad in ["0/120 * * * * ?", "0 0 0 1 1 ? 2030-2025", "0 0 12 1,L * ?"] {
+    for bad in [
+        "0/120 * * * * ?",
+        "0 0 0 1 1 ? 2030-2025",
+        "0 0 12 1,L * ?",
+        "@every 5m",
+    ] {
         let e = CronExpr::parse(bad).expect_err(bad);
         let line = e.to_string();
         assert!(!line.contains('\n'), "{bad:?}: {line}");
