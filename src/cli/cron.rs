@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 #[derive(Debug, clap::Args)]
 pub struct CronArgs {
-    /// A Quartz expression with seconds (`0 0/1 * * * ?`) or 5-field Unix cron
+    /// A Quartz expression with seconds (`0 0/1 * * * ?`), 5-field Unix cron, or a macro (`@daily`)
     #[arg(value_name = "EXPR")]
     pub expr: String,
     /// How many fire times
