@@ -62,7 +62,7 @@ complete -c lts -n "__fish_lts_using_subcommand submit" -l task-id -d 'The job\'
 complete -c lts -n "__fish_lts_using_subcommand submit" -s g -l group -d 'The worker node group that may run it' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l param -d 'A parameter for the runner (repeatable)' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l params-json -d 'Parameters as a JSON object' -r
-complete -c lts -n "__fish_lts_using_subcommand submit" -l cron -d 'Quartz cron with seconds (`0 0/1 * * * ?`) or 5-field Unix cron' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l cron -d 'Quartz cron with seconds (`0 0/1 * * * ?`), 5-field Unix cron, or a macro (`@daily`)' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l tz -d 'Time zone of the cron expression [default: the tracker\'s]' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l at -d 'Run once at this time' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l delay -d 'Run once after this long (`90s`, `15m`, `1h30m`, `3d`)' -r
@@ -175,7 +175,7 @@ complete -c lts -n "__fish_lts_using_subcommand nodes" -s w -l watch -d 'Print j
 complete -c lts -n "__fish_lts_using_subcommand nodes" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand nodes" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand edit" -s g -l group -d 'The job\'s worker group, when the task id alone is ambiguous' -r
-complete -c lts -n "__fish_lts_using_subcommand edit" -l cron -d 'A new cron schedule: Quartz with seconds or 5-field Unix cron' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l cron -d 'A new cron schedule: Quartz with seconds, 5-field Unix cron, or a macro (`@daily`)' -r
 complete -c lts -n "__fish_lts_using_subcommand edit" -l tz -d 'Time zone of the new cron expression [default: the tracker\'s]' -r
 complete -c lts -n "__fish_lts_using_subcommand edit" -l at -d 'Run once at this time instead' -r
 complete -c lts -n "__fish_lts_using_subcommand edit" -l delay -d 'Run once this long from now instead' -r

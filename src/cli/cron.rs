@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 #[derive(Debug, clap::Args)]
 pub struct CronArgs {
-    /// A Quartz expression with seconds (`0 0/1 * * * ?`) or 5-field Unix cron
+    /// A Quartz expression with seconds (`0 0/1 * * * ?`), 5-field Unix cron, or a macro (`@daily`)
     #[arg(value_name = "EXPR")]
     pub expr: String,
     /// How many fire times
@@ -25,8 +25,12 @@ pub struct CronArgs {
 }
 
 pub fn run(args: &CronArgs, format: Format) -> Result<(), CliError> {
-    let expr = CronExpr::parse(&args.expr)
-        .map_err(|e| CliError::usage(format!("invalid cron expression '{}': {e}", args.expr)))?;
+    let expr = CronExpr::parse(&args.expr).map_err(|e| {
+        CliError::usage(format!(
+            "invalid cron expression '{}': {e}",
+            crate::model::cut(&args.expr, 80)
+        ))
+    })?;
     let tz = match &args.tz {
         Some(name) => parse_zone(name).map_err(|e| CliError::usage(format!("--tz: {e}")))?,
         None => local_zone(),

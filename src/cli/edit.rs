@@ -15,7 +15,7 @@ use std::time::Duration;
 pub struct EditArgs {
     #[command(flatten)]
     pub job: JobRefArgs,
-    /// A new cron schedule: Quartz with seconds or 5-field Unix cron
+    /// A new cron schedule: Quartz with seconds, 5-field Unix cron, or a macro (`@daily`)
     #[arg(long, value_name = "EXPR", conflicts_with_all = ["at", "delay", "repeat_count"])]
     pub cron: Option<String>,
     /// Time zone of the new cron expression [default: the tracker's]

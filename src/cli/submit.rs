@@ -31,7 +31,7 @@ pub struct SubmitArgs {
     /// Parameters as a JSON object
     #[arg(long, value_name = "JSON")]
     pub params_json: Option<String>,
-    /// Quartz cron with seconds (`0 0/1 * * * ?`) or 5-field Unix cron
+    /// Quartz cron with seconds (`0 0/1 * * * ?`), 5-field Unix cron, or a macro (`@daily`)
     #[arg(long, value_name = "EXPR", conflicts_with_all = ["at", "delay", "repeat_count"])]
     pub cron: Option<String>,
     /// Time zone of the cron expression [default: the tracker's]

@@ -1,8 +1,14 @@
 //! Cron expressions. Quartz's form (`sec min hour dom mon dow [year]`, with
-//! `?`, `L`, `L-n`, `W`, `LW`, `nL`, `n#m`, steps, ranges, lists, names and
-//! day-of-week 1 = SUN) and the 5-field Unix form with Vixie cron's meaning
-//! (`min hour dom mon dow`, 0 or 7 = SUN, day-of-month OR day-of-week when
-//! both are restricted).
+//! `?`, `L`, `L-n`, `W`, `LW`, `L-nW`, `nL`, `n#m`, steps, ranges, lists,
+//! names and day-of-week 1 = SUN), the 5-field Unix form with Vixie cron's
+//! meaning (`min hour dom mon dow`, 0 or 7 = SUN, day-of-month OR
+//! day-of-week when both are restricted), and the macros `@yearly` ..
+//! `@hourly`.
+//!
+//! Where Quartz 2's `CronExpression` refuses (a step past the field's
+//! largest value, a backwards year range, `L` in a day list) we refuse too;
+//! where it accepts something and then mis-fires (`2W,16` fires on 2W alone,
+//! `1-5W` on days 1-5, `L-30W` never answers) we refuse or define it.
 //!
 //! Fire times are computed in a time zone: a local time skipped by a DST
 //! change fires at the first instant after the gap (`moved_by_dst`); a
@@ -62,8 +68,9 @@ enum DomRule {
     Last(u32),
     /// `nW`: the weekday nearest day n, within the month.
     NearestWeekday(u32),
-    /// `LW`: the last weekday of the month.
-    LastWeekday,
+    /// `LW` (0) or `L-nW`: the weekday nearest the last day of the month
+    /// less `n`, within the month.
+    LastWeekday(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +82,19 @@ enum DowRule {
     /// `n#m`: the m-th such weekday of the month.
     Nth { weekday: u32, nth: u32 },
 }
+
+/// The macros and the Quartz expressions they stand for (as Vixie cron's:
+/// `@weekly` is Sunday midnight, `@hourly` minute 0 of each hour).
+/// `@reboot` and `@every` are refused.
+const MACROS: [(&str, &str); 7] = [
+    ("@yearly", "0 0 0 1 1 ? *"),
+    ("@annually", "0 0 0 1 1 ? *"),
+    ("@monthly", "0 0 0 1 * ?"),
+    ("@weekly", "0 0 0 ? * SUN"),
+    ("@daily", "0 0 0 * * ?"),
+    ("@midnight", "0 0 0 * * ?"),
+    ("@hourly", "0 0 * * * ?"),
+];
 
 const MONTHS: [&str; 12] = [
     "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
@@ -104,6 +124,9 @@ struct FieldSpec {
     names: &'static [&'static str],
     names_base: u32,
     what: &'static str,
+    /// A range may run backwards through the end of the field (`22-2`,
+    /// `FRI-MON`); not so for years, where Quartz refuses it.
+    wraps: bool,
 }
 
 const SECONDS: FieldSpec = FieldSpec {
@@ -113,6 +136,7 @@ const SECONDS: FieldSpec = FieldSpec {
     names: &[],
     names_base: 0,
     what: "a second (0-59)",
+    wraps: true,
 };
 const MINUTES: FieldSpec = FieldSpec {
     name: "minutes",
@@ -121,6 +145,7 @@ const MINUTES: FieldSpec = FieldSpec {
     names: &[],
     names_base: 0,
     what: "a minute (0-59)",
+    wraps: true,
 };
 const HOURS: FieldSpec = FieldSpec {
     name: "hours",
@@ -129,6 +154,7 @@ const HOURS: FieldSpec = FieldSpec {
     names: &[],
     names_base: 0,
     what: "an hour (0-23)",
+    wraps: true,
 };
 const DAYS_OF_MONTH: FieldSpec = FieldSpec {
     name: "day-of-month",
@@ -137,6 +163,7 @@ const DAYS_OF_MONTH: FieldSpec = FieldSpec {
     names: &[],
     names_base: 0,
     what: "a day of the month (1-31)",
+    wraps: true,
 };
 const MONTH: FieldSpec = FieldSpec {
     name: "month",
@@ -145,6 +172,7 @@ const MONTH: FieldSpec = FieldSpec {
     names: &MONTHS,
     names_base: 1,
     what: "a month (1-12 or JAN-DEC)",
+    wraps: true,
 };
 const QUARTZ_DOW: FieldSpec = FieldSpec {
     name: "day-of-week",
@@ -153,6 +181,7 @@ const QUARTZ_DOW: FieldSpec = FieldSpec {
     names: &DAYS,
     names_base: 1,
     what: "a day of the week (1-7 or SUN-SAT, 1 = SUN)",
+    wraps: true,
 };
 const UNIX_DOW: FieldSpec = FieldSpec {
     name: "day-of-week",
@@ -161,6 +190,7 @@ const UNIX_DOW: FieldSpec = FieldSpec {
     names: &DAYS,
     names_base: 0,
     what: "a day of the week (0-7 or SUN-SAT, 0 and 7 = SUN)",
+    wraps: true,
 };
 const YEAR: FieldSpec = FieldSpec {
     name: "year",
@@ -169,6 +199,7 @@ const YEAR: FieldSpec = FieldSpec {
     names: &[],
     names_base: 0,
     what: "a year (1970-2099)",
+    wraps: false,
 };
 
 impl FieldSpec {
@@ -185,45 +216,48 @@ impl FieldSpec {
         let upper = text.to_ascii_uppercase();
         match self.names.iter().position(|n| *n == upper) {
             Some(i) => Ok(i as u32 + self.names_base),
-            None => Err(err(self.name, format!("'{text}' is not {}", self.what))),
+            None => Err(err(
+                self.name,
+                format!("'{}' is not {}", q(text), self.what),
+            )),
         }
     }
 
     /// Parse a list of `*`, `a`, `a-b`, with optional `/step`, into sorted values.
-    fn values(&self, field: &str) -> Result<Vec<u32>, CronError> {
+    fn values(&self, field: &str, steps: Steps) -> Result<Vec<u32>, CronError> {
         let mut out = Vec::new();
         for item in field.split(',') {
             if item.is_empty() {
-                return Err(err(self.name, format!("empty item in '{field}'")));
+                return Err(err(self.name, format!("empty item in '{}'", q(field))));
             }
             if item.contains('?') {
                 return Err(err(
                     self.name,
-                    format!("'?' is only allowed in day-of-month and day-of-week (in '{field}')"),
+                    format!(
+                        "'?' is only allowed in day-of-month and day-of-week (in '{}')",
+                        q(field)
+                    ),
                 ));
             }
             let (range, step) = match item.split_once('/') {
-                Some((range, step)) => {
-                    let step: u32 = step.parse().map_err(|_| {
-                        err(
-                            self.name,
-                            format!("'{step}' in '{item}' is not a step (a whole number)"),
-                        )
-                    })?;
-                    if step == 0 {
-                        return Err(err(
-                            self.name,
-                            format!("step 0 in '{item}' must be at least 1"),
-                        ));
-                    }
-                    (range, Some(step))
-                }
+                Some((range, step)) => (range, Some(self.step(item, step, steps)?)),
                 None => (item, None),
             };
             let (start, end) = if range == "*" {
                 (self.min, self.max)
             } else if let Some((a, b)) = range.split_once('-') {
-                (self.value(a)?, self.value(b)?)
+                let (a, b) = (self.value(a)?, self.value(b)?);
+                if b < a && !self.wraps {
+                    return Err(err(
+                        self.name,
+                        format!(
+                            "'{}' goes backwards: a {} range runs from the earlier to the later",
+                            q(item),
+                            self.name
+                        ),
+                    ));
+                }
+                (a, b)
             } else {
                 let a = self.value(range)?;
                 // `a/step` runs from a to the end of the field.
@@ -242,6 +276,69 @@ impl FieldSpec {
         out.dedup();
         Ok(out)
     }
+
+    /// The step after `/` in `item`.
+    fn step(&self, item: &str, step: &str, steps: Steps) -> Result<u32, CronError> {
+        let n: u32 = step.parse().map_err(|_| {
+            err(
+                self.name,
+                format!(
+                    "'{}' in '{}' is not a step (a whole number)",
+                    q(step),
+                    q(item)
+                ),
+            )
+        })?;
+        if n == 0 {
+            return Err(err(
+                self.name,
+                format!("step 0 in '{}' must be at least 1", q(item)),
+            ));
+        }
+        if steps == Steps::UpToMax && n > self.max {
+            return Err(err(
+                self.name,
+                format!(
+                    "step {n} in '{}' is more than {}: a step counts within one {}",
+                    q(item),
+                    self.max,
+                    self.unit()
+                ),
+            ));
+        }
+        Ok(n)
+    }
+
+    /// What one round of this field spans, for messages.
+    fn unit(&self) -> &'static str {
+        match self.name {
+            "seconds" => "minute",
+            "minutes" => "hour",
+            "hours" => "day",
+            "day-of-month" => "month",
+            "month" => "year",
+            "day-of-week" => "week",
+            _ => "field",
+        }
+    }
+}
+
+/// Which steps (`/n`) a field takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Steps {
+    /// Quartz: at most the field's largest value (59 for seconds, 23 for
+    /// hours, 31 for days of the month, 12 for months, 7 for days of the
+    /// week); a larger one is an error, as in Quartz's `CronExpression`.
+    UpToMax,
+    /// Vixie cron, and Quartz's year field: any step; one that leaves the
+    /// range gives the start alone.
+    Any,
+}
+
+/// User text quoted in a message: control characters escaped, cut to a
+/// readable length.
+fn q(text: &str) -> String {
+    crate::model::cut(text, 40)
 }
 
 fn is_star(field: &str) -> bool {
@@ -249,8 +346,12 @@ fn is_star(field: &str) -> bool {
 }
 
 impl CronExpr {
-    /// Parse a Quartz (6 or 7 fields) or Unix (5 fields) expression.
+    /// Parse a Quartz (6 or 7 fields) or Unix (5 fields) expression, or a
+    /// macro (`@daily`, ..; see `MACROS`).
     pub fn parse(expr: &str) -> Result<CronExpr, CronError> {
+        if expr.trim_start().starts_with('@') {
+            return Self::parse_macro(expr.trim());
+        }
         let fields: Vec<&str> = expr.split_whitespace().collect();
         match fields.len() {
             5 => Self::parse_unix(expr, &fields),
@@ -265,15 +366,56 @@ impl CronExpr {
         }
     }
 
+    fn parse_macro(text: &str) -> Result<CronExpr, CronError> {
+        let mut words = text.split_whitespace();
+        let name = words.next().unwrap_or_default();
+        let lower = name.to_ascii_lowercase();
+        let Some((_, expansion)) = MACROS.iter().find(|(m, _)| *m == lower) else {
+            let why = match lower.as_str() {
+                "@reboot" => format!(
+                    "'{}' is not supported: lts fires on a clock, not when a machine starts",
+                    q(name)
+                ),
+                "@every" => format!(
+                    "'{}' is not supported: use a repeat schedule (--repeat-count -1 --repeat-interval DUR)",
+                    q(name)
+                ),
+                _ => format!(
+                    "unknown macro '{}': expected {}",
+                    q(name),
+                    MACROS.map(|(m, _)| m).join(", ")
+                ),
+            };
+            return Err(err("expression", why));
+        };
+        if let Some(extra) = words.next() {
+            return Err(err(
+                "expression",
+                format!(
+                    "{lower} stands alone, with nothing after it (got '{}')",
+                    q(extra)
+                ),
+            ));
+        }
+        let mut cron = Self::parse(expansion)?;
+        cron.source = text.to_string();
+        Ok(cron)
+    }
+
     fn parse_quartz(expr: &str, f: &[&str]) -> Result<CronExpr, CronError> {
-        let seconds = SECONDS.values(f[0])?;
-        let minutes = MINUTES.values(f[1])?;
-        let hours = HOURS.values(f[2])?;
-        let months = MONTH.values(f[4])?;
+        let seconds = SECONDS.values(f[0], Steps::UpToMax)?;
+        let minutes = MINUTES.values(f[1], Steps::UpToMax)?;
+        let hours = HOURS.values(f[2], Steps::UpToMax)?;
+        let months = MONTH.values(f[4], Steps::UpToMax)?;
         let years = match f.get(6) {
             None => None,
             Some(y) if is_star(y) => None,
-            Some(y) => Some(YEAR.values(y)?.into_iter().map(|y| y as i32).collect()),
+            Some(y) => Some(
+                YEAR.values(y, Steps::Any)?
+                    .into_iter()
+                    .map(|y| y as i32)
+                    .collect(),
+            ),
         };
         let (dom_text, dow_text) = (f[3], f[5]);
         let dom_free = dom_text == "?" || is_star(dom_text);
@@ -288,7 +430,9 @@ impl CronExpr {
             return Err(err(
                 "day-of-week",
                 format!(
-                    "a value in both day-of-month ('{dom_text}') and day-of-week ('{dow_text}') is not supported; put ? in one of them"
+                    "a value in both day-of-month ('{}') and day-of-week ('{}') is not supported; put ? in one of them",
+                    q(dom_text),
+                    q(dow_text)
                 ),
             ));
         }
@@ -321,11 +465,11 @@ impl CronExpr {
                 return Err(err(field, format!("'{c}' is a Quartz form: use the 6-field Quartz syntax (with seconds) for it")));
             }
         }
-        let minutes = MINUTES.values(f[0])?;
-        let hours = HOURS.values(f[1])?;
-        let dom_days = DAYS_OF_MONTH.values(f[2])?;
-        let months = MONTH.values(f[3])?;
-        let dow_days = UNIX_DOW.values(f[4])?;
+        let minutes = MINUTES.values(f[0], Steps::Any)?;
+        let hours = HOURS.values(f[1], Steps::Any)?;
+        let dom_days = DAYS_OF_MONTH.values(f[2], Steps::Any)?;
+        let months = MONTH.values(f[3], Steps::Any)?;
+        let dow_days = UNIX_DOW.values(f[4], Steps::Any)?;
         // Vixie cron: both day fields always apply; when neither starts with
         // '*', a day matches if either does (OR), otherwise both must (AND).
         let dom = Some(DomRule::Days(dom_days.iter().fold(0, |b, d| b | 1 << d)));
@@ -476,7 +620,9 @@ fn dom_matches(rule: &DomRule, date: NaiveDate, dim: u32) -> bool {
         DomRule::Days(bits) => bits & (1 << day) != 0,
         DomRule::Last(offset) => dim > *offset && day == dim - offset,
         DomRule::NearestWeekday(n) => *n <= dim && day == nearest_weekday(date, *n, dim),
-        DomRule::LastWeekday => day == nearest_weekday(date, dim, dim),
+        DomRule::LastWeekday(offset) => {
+            dim > *offset && day == nearest_weekday(date, dim - offset, dim)
+        }
     }
 }
 
@@ -509,43 +655,48 @@ fn month_bits(months: &[u32]) -> u16 {
 
 fn parse_dom(text: &str) -> Result<DomRule, CronError> {
     let upper = text.to_ascii_uppercase();
+    let bad = |why: String| Err(err("day-of-month", format!("'{}': {why}", q(text))));
     if upper.contains('#') {
-        return Err(err(
-            "day-of-month",
-            format!("'#' is only allowed in day-of-week (in '{text}')"),
-        ));
+        return bad("'#' is only allowed in day-of-week".into());
     }
-    if upper == "L" {
-        return Ok(DomRule::Last(0));
+    if upper.contains(['L', 'W']) && upper.contains(',') {
+        // Quartz refuses L in a list ("not implemented"), and takes nW in
+        // one but then fires on the nW day alone, dropping the others.
+        return bad(
+            "L, L-n, LW, L-nW and nW stand alone in day-of-month, not in a list with other days"
+                .into(),
+        );
     }
-    if upper == "LW" {
-        return Ok(DomRule::LastWeekday);
-    }
-    if let Some(n) = upper.strip_prefix("L-") {
-        let n: u32 = n.parse().ok().filter(|n| *n <= 30).ok_or_else(|| {
-            err(
-                "day-of-month",
-                format!("'{text}': expected L-n with n from 0 to 30"),
-            )
-        })?;
-        return Ok(DomRule::Last(n));
+    if let Some(rest) = upper.strip_prefix('L') {
+        // L, LW, L-n, L-nW.
+        let (offset, weekday) = match rest.strip_suffix('W') {
+            Some(offset) => (offset, true),
+            None => (rest, false),
+        };
+        let offset = match offset {
+            "" => Some(0),
+            _ => offset
+                .strip_prefix('-')
+                .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|n| n.parse::<u32>().ok())
+                .filter(|n| *n <= 30),
+        };
+        return match (offset, weekday) {
+            (Some(n), false) => Ok(DomRule::Last(n)),
+            (Some(n), true) => Ok(DomRule::LastWeekday(n)),
+            (None, _) => bad("expected L, L-n, LW or L-nW, with n from 0 to 30".into()),
+        };
     }
     if let Some(n) = upper.strip_suffix('W') {
-        if n.contains([',', '-', '/', '*']) {
-            return Err(err(
-                "day-of-month",
-                format!("'{text}': W takes one day, not a list or range"),
-            ));
+        if n.contains(['-', '/', '*']) {
+            return bad("W takes one day, not a range or step".into());
         }
         return Ok(DomRule::NearestWeekday(DAYS_OF_MONTH.value(n)?));
     }
-    if upper.contains('L') || upper.contains('W') {
-        return Err(err(
-            "day-of-month",
-            format!("'{text}': L and W cannot be combined with lists, ranges or steps"),
-        ));
+    if upper.contains(['L', 'W']) {
+        return bad("L and W cannot be combined with ranges or steps".into());
     }
-    let days = DAYS_OF_MONTH.values(text)?;
+    let days = DAYS_OF_MONTH.values(text, Steps::UpToMax)?;
     Ok(DomRule::Days(days.iter().fold(0, |b, d| b | 1 << d)))
 }
 
@@ -554,7 +705,7 @@ fn parse_quartz_dow(text: &str) -> Result<DowRule, CronError> {
     if upper.contains('W') && !DAYS.iter().any(|d| upper.contains(d) && d.contains('W')) {
         return Err(err(
             "day-of-week",
-            format!("'W' is only allowed in day-of-month (in '{text}')"),
+            format!("'W' is only allowed in day-of-month (in '{}')", q(text)),
         ));
     }
     if upper == "L" {
@@ -569,7 +720,7 @@ fn parse_quartz_dow(text: &str) -> Result<DowRule, CronError> {
             .ok_or_else(|| {
                 err(
                     "day-of-week",
-                    format!("'{text}': expected DAY#N with N from 1 to 5"),
+                    format!("'{}': expected DAY#N with N from 1 to 5", q(text)),
                 )
             })?;
         return Ok(DowRule::Nth { weekday, nth });
@@ -578,12 +729,12 @@ fn parse_quartz_dow(text: &str) -> Result<DowRule, CronError> {
         if day.contains([',', '-', '/', '*']) {
             return Err(err(
                 "day-of-week",
-                format!("'{text}': L takes one day, not a list or range"),
+                format!("'{}': L takes one day, not a list or range", q(text)),
             ));
         }
         return Ok(DowRule::Last(QUARTZ_DOW.value(day)? - 1));
     }
-    let days = QUARTZ_DOW.values(text)?;
+    let days = QUARTZ_DOW.values(text, Steps::UpToMax)?;
     Ok(DowRule::Days(days.iter().fold(0, |b, d| b | 1 << (d - 1))))
 }
 

@@ -1290,3 +1290,285 @@ fn checker_self_test() {
     assert_eq!(fires[0].at, instant("2026-11-01T05:30:00Z"));
     assert_eq!(fires[1].at, instant("2026-11-02T06:30:00Z"));
 }
+
+// ---------------------------------------------------------------------------
+// 7. Checked against Quartz 2's CronExpression (2.3.2, Debian's
+//    libquartz2-java 2.3.2-4, on OpenJDK 17): each expected list below is
+//    what `getNextValidTimeAfter` printed from the same instant in the same
+//    zone, and each error row is an expression Quartz refuses. Where Quartz
+//    answers wrongly or not at all, or SPEC says otherwise, the row says so
+//    and gives our answer.
+// ---------------------------------------------------------------------------
+
+mod against_quartz {
+    use super::{EXACT, MOVED};
+    use chrono_tz::Europe::Paris;
+
+    // L-nW: the weekday nearest (last day - n), within the month.
+    utc_table! {
+        l_minus_3_w: "0 0 12 L-3W * ?", "2026-01-01T00:00:00Z" => [
+            "2026-01-28T12:00:00Z", "2026-02-25T12:00:00Z",
+            "2026-03-27T12:00:00Z", // the 28th is a Saturday -> Friday 27th
+            "2026-04-27T12:00:00Z", "2026-05-28T12:00:00Z",
+            "2026-06-26T12:00:00Z", // the 27th is a Saturday -> Friday 26th
+        ];
+        l_minus_3_w_lower_case: "0 0 12 l-3w * ?", "2026-01-01T00:00:00Z" => [
+            "2026-01-28T12:00:00Z", "2026-02-25T12:00:00Z", "2026-03-27T12:00:00Z",
+        ];
+        l_minus_0_w_is_lw: "0 0 12 L-0W * ?", "2026-01-01T00:00:00Z" => [
+            "2026-01-30T12:00:00Z", "2026-02-27T12:00:00Z", "2026-03-31T12:00:00Z",
+            "2026-04-30T12:00:00Z", "2026-05-29T12:00:00Z", "2026-06-30T12:00:00Z",
+        ];
+        lw_unchanged: "0 0 12 LW * ?", "2026-01-01T00:00:00Z" => [
+            "2026-01-30T12:00:00Z", "2026-02-27T12:00:00Z", "2026-03-31T12:00:00Z",
+            "2026-04-30T12:00:00Z", "2026-05-29T12:00:00Z", "2026-06-30T12:00:00Z",
+        ];
+        l_minus_1_w: "0 0 12 L-1W * ?", "2026-01-01T00:00:00Z" => [
+            "2026-01-30T12:00:00Z", "2026-02-27T12:00:00Z", "2026-03-30T12:00:00Z",
+            "2026-04-29T12:00:00Z", "2026-05-29T12:00:00Z", "2026-06-29T12:00:00Z",
+        ];
+        l_minus_2_w: "0 0 12 L-2W * ?", "2026-01-01T00:00:00Z" => [
+            "2026-01-29T12:00:00Z", "2026-02-26T12:00:00Z", "2026-03-30T12:00:00Z",
+            "2026-04-28T12:00:00Z", "2026-05-29T12:00:00Z", "2026-06-29T12:00:00Z",
+        ];
+        // Near the start of the month: a Sunday moves forward to Monday.
+        l_minus_27_w: "0 0 12 L-27W * ?", "2026-01-01T00:00:00Z" => [
+            "2026-01-05T12:00:00Z", "2026-02-02T12:00:00Z", "2026-03-04T12:00:00Z",
+            "2026-04-03T12:00:00Z", "2026-05-04T12:00:00Z", "2026-06-03T12:00:00Z",
+        ];
+        l_minus_3_w_in_february: "0 0 12 L-3W 2 ?", "2026-01-01T00:00:00Z" => [
+            "2026-02-25T12:00:00Z", "2027-02-25T12:00:00Z", "2028-02-25T12:00:00Z",
+            "2029-02-26T12:00:00Z", "2030-02-25T12:00:00Z", "2031-02-25T12:00:00Z",
+        ];
+        // L-30: only months of 31 days have a day 31 - 30.
+        l_minus_30: "0 0 12 L-30 * ?", "2026-01-01T00:00:00Z" => [
+            "2026-01-01T12:00:00Z", "2026-03-01T12:00:00Z", "2026-05-01T12:00:00Z",
+            "2026-07-01T12:00:00Z", "2026-08-01T12:00:00Z", "2026-10-01T12:00:00Z",
+        ];
+        // Quartz never answers for L-30W (its search loops); ours is 1W in
+        // the months of 31 days, by the rule of the rows above.
+        l_minus_30_w_ours: "0 0 12 L-30W * ?", "2026-01-01T00:00:00Z" => [
+            "2026-01-01T12:00:00Z",
+            "2026-03-02T12:00:00Z", // the 1st is a Sunday -> Monday 2nd
+            "2026-05-01T12:00:00Z", "2026-07-01T12:00:00Z",
+            "2026-08-03T12:00:00Z", // the 1st is a Saturday -> Monday 3rd
+            "2026-10-01T12:00:00Z",
+        ];
+    }
+
+    tz_table! {
+        // The day is the local one: 00:30 in Paris is the evening before in UTC.
+        l_minus_3_w_in_paris: "0 30 0 L-3W * ?", Paris, "2026-01-01T00:00:00Z" => [
+            ("2026-01-27T23:30:00Z", "2026-01-28T00:30:00", EXACT),
+            ("2026-02-24T23:30:00Z", "2026-02-25T00:30:00", EXACT),
+            ("2026-03-26T23:30:00Z", "2026-03-27T00:30:00", EXACT),
+            ("2026-04-26T22:30:00Z", "2026-04-27T00:30:00", EXACT),
+            ("2026-05-27T22:30:00Z", "2026-05-28T00:30:00", EXACT),
+            ("2026-06-25T22:30:00Z", "2026-06-26T00:30:00", EXACT),
+        ];
+        lw_in_paris: "0 30 0 LW * ?", Paris, "2026-01-01T00:00:00Z" => [
+            ("2026-01-29T23:30:00Z", "2026-01-30T00:30:00", EXACT),
+            ("2026-02-26T23:30:00Z", "2026-02-27T00:30:00", EXACT),
+            ("2026-03-30T22:30:00Z", "2026-03-31T00:30:00", EXACT),
+        ];
+        // Quartz skips 02:30 on 2026-03-29 (in the DST gap) and answers
+        // 2027-03-29T00:30Z first; SPEC fires at the end of the gap.
+        l_minus_2_in_the_paris_gap_spec_wins: "0 30 2 L-2 3 ?", Paris, "2026-01-01T00:00:00Z" => [
+            ("2026-03-29T01:00:00Z", "2026-03-29T02:30:00", MOVED),
+            ("2027-03-29T00:30:00Z", "2027-03-29T02:30:00", EXACT),
+            ("2028-03-29T00:30:00Z", "2028-03-29T02:30:00", EXACT),
+        ];
+    }
+
+    // Steps up to the field's largest value are taken (a step that leaves
+    // the range gives the start alone); larger ones are errors below.
+    utc_table! {
+        seconds_step_59: "0/59 * * * * ?", "2026-01-01T00:00:00Z" => [
+            "2026-01-01T00:00:59Z", "2026-01-01T00:01:00Z",
+            "2026-01-01T00:01:59Z", "2026-01-01T00:02:00Z",
+        ];
+        seconds_30_step_59: "30/59 * * * * ?", "2026-01-01T00:00:00Z" => [
+            "2026-01-01T00:00:30Z", "2026-01-01T00:01:30Z", "2026-01-01T00:02:30Z",
+        ];
+        minutes_step_59: "0 0/59 * * * ?", "2026-01-01T00:00:00Z" => [
+            "2026-01-01T00:59:00Z", "2026-01-01T01:00:00Z",
+            "2026-01-01T01:59:00Z", "2026-01-01T02:00:00Z",
+        ];
+        hours_step_23: "0 0 0/23 * * ?", "2026-01-01T00:00:00Z" => [
+            "2026-01-01T23:00:00Z", "2026-01-02T00:00:00Z",
+            "2026-01-02T23:00:00Z", "2026-01-03T00:00:00Z",
+        ];
+        day_of_month_step_31: "0 0 0 1/31 * ?", "2026-01-01T00:00:00Z" => [
+            "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z",
+        ];
+        month_step_12: "0 0 0 1 1/12 ?", "2026-01-01T00:00:00Z" => [
+            "2027-01-01T00:00:00Z", "2028-01-01T00:00:00Z", "2029-01-01T00:00:00Z",
+        ];
+        day_of_week_step_7: "0 0 0 ? * 1/7", "2026-01-01T00:00:00Z" => [
+            "2026-01-04T00:00:00Z", "2026-01-11T00:00:00Z", "2026-01-18T00:00:00Z",
+        ];
+        range_step_past_its_end: "0 0-30/45 * * * ?", "2026-01-01T00:00:00Z" => [
+            "2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z", "2026-01-01T03:00:00Z",
+        ];
+        year_range_of_one: "0 0 0 1 1 ? 2030-2030", "2026-01-01T00:00:00Z" => [
+            "2030-01-01T00:00:00Z", "never",
+        ];
+        year_range_forwards: "0 0 0 1 1 ? 2025-2030", "2026-01-01T00:00:00Z" => [
+            "2027-01-01T00:00:00Z", "2028-01-01T00:00:00Z",
+            "2029-01-01T00:00:00Z", "2030-01-01T00:00:00Z", "never",
+        ];
+        // Vixie cron takes any step (Debian's cron 3.0pl1-162 installs
+        // `*/90 * * * *`); `*/90` over minutes is minute 0 alone.
+        unix_step_past_the_range_is_vixie: "*/90 * * * *", "2026-01-01T00:00:00Z" => [
+            "2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z", "2026-01-01T03:00:00Z",
+        ];
+        unix_hours_step_past_the_range: "0 */25 * * *", "2026-01-01T00:00:00Z" => [
+            "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z",
+        ];
+    }
+
+    // The macros are not Quartz's; the rows are Quartz's answers for the
+    // expressions they stand for.
+    utc_table! {
+        macro_yearly: "@yearly", "2026-01-01T00:00:00Z" => [
+            "2027-01-01T00:00:00Z", "2028-01-01T00:00:00Z", "2029-01-01T00:00:00Z",
+        ];
+        macro_annually: "@annually", "2026-06-01T00:00:00Z" => [
+            "2027-01-01T00:00:00Z", "2028-01-01T00:00:00Z",
+        ];
+        macro_monthly: "@monthly", "2026-01-01T00:00:00Z" => [
+            "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z",
+        ];
+        macro_weekly_is_sunday_midnight: "@weekly", "2026-01-01T00:00:00Z" => [
+            "2026-01-04T00:00:00Z", "2026-01-11T00:00:00Z", "2026-01-18T00:00:00Z",
+        ];
+        macro_daily: "@daily", "2026-01-01T00:00:00Z" => [
+            "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z", "2026-01-04T00:00:00Z",
+        ];
+        macro_midnight: "@midnight", "2026-01-01T00:00:00Z" => [
+            "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z",
+        ];
+        macro_hourly_is_minute_0: "@hourly", "2026-01-01T00:00:00Z" => [
+            "2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z", "2026-01-01T03:00:00Z",
+        ];
+        macro_any_case_and_blanks: "  @Daily ", "2026-01-01T00:00:00Z" => [
+            "2026-01-02T00:00:00Z",
+        ];
+    }
+
+    tz_table! {
+        macro_daily_in_paris: "@daily", Paris, "2026-01-01T00:00:00Z" => [
+            ("2026-01-01T23:00:00Z", "2026-01-02T00:00:00", EXACT),
+            ("2026-01-02T23:00:00Z", "2026-01-03T00:00:00", EXACT),
+        ];
+        macro_weekly_in_paris: "@weekly", Paris, "2026-01-01T00:00:00Z" => [
+            ("2026-01-03T23:00:00Z", "2026-01-04T00:00:00", EXACT),
+            ("2026-01-10T23:00:00Z", "2026-01-11T00:00:00", EXACT),
+        ];
+        // Quartz: 01:00Z, 02:00Z, 03:00Z; the same instants, and SPEC names
+        // the skipped 02:00 as the first (moved to the end of the gap).
+        macro_hourly_across_paris_spring_forward: "@hourly", Paris, "2026-03-29T00:00:00Z" => [
+            ("2026-03-29T01:00:00Z", "2026-03-29T02:00:00", MOVED),
+            ("2026-03-29T02:00:00Z", "2026-03-29T04:00:00", EXACT),
+            ("2026-03-29T03:00:00Z", "2026-03-29T05:00:00", EXACT),
+        ];
+        // Quartz: 02:00Z, 03:00Z; 02:00 local comes twice and fires once,
+        // at its first occurrence (00:00Z, before the start here).
+        macro_hourly_across_paris_fall_back: "@hourly", Paris, "2026-10-25T00:00:00Z" => [
+            ("2026-10-25T02:00:00Z", "2026-10-25T03:00:00", EXACT),
+            ("2026-10-25T03:00:00Z", "2026-10-25T04:00:00", EXACT),
+        ];
+    }
+
+    error_table! {
+        // Quartz: "Increment > 60 : 120", and so on for each field.
+        seconds_step_120: "0/120 * * * * ?" => ["seconds"];
+        seconds_step_60: "0/60 * * * * ?" => ["seconds"];
+        seconds_star_step_60: "*/60 * * * * ?" => ["seconds"];
+        minutes_step_61: "0 0/61 * * * ?" => ["minutes"];
+        minutes_step_60: "0 0/60 * * * ?" => ["minutes"];
+        hours_step_25: "0 0 0/25 * * ?" => ["hours"];
+        hours_step_24: "0 0 0/24 * * ?" => ["hours"];
+        day_of_month_step_32: "0 0 0 1/32 * ?" => ["day-of-month"];
+        month_step_13: "0 0 0 * 1/13 ?" => ["month"];
+        day_of_week_step_8: "0 0 0 ? * 1/8" => ["day-of-week"];
+        // Quartz: "Start year must be less than stop year".
+        year_range_backwards: "0 0 0 1 1 ? 2030-2025" => ["year"];
+        year_range_backwards_whole: "0 0 0 1 1 ? 2099-1970" => ["year"];
+        // Quartz: "Support for specifying 'L' and 'LW' with other days of
+        // the month is not implemented".
+        l_in_a_day_list: "0 0 12 1,L * ?" => ["day-of-month"];
+        l_first_in_a_day_list: "0 0 12 L,1 * ?" => ["day-of-month"];
+        lw_in_a_day_list: "0 0 12 LW,1 * ?" => ["day-of-month"];
+        l_minus_n_in_a_day_list: "0 0 12 L-3,5 * ?" => ["day-of-month"];
+        day_list_then_l_minus_n: "0 0 12 1,L-3 * ?" => ["day-of-month"];
+        // Quartz: "Offset from last day must be <= 30".
+        l_minus_31_w: "0 0 12 L-31W * ?" => ["day-of-month"];
+        // Quartz: "Illegal characters for this position".
+        lw_minus_3: "0 0 12 LW-3 * ?" => ["day-of-month"];
+        l_minus_3_ww: "0 0 12 L-3WW * ?" => ["day-of-month"];
+        // Quartz takes these and fires on 2W alone (Jan 2, Feb 2, Mar 2,
+        // Apr 2, May 1, ..), dropping the 16th; its documentation says W
+        // takes a single day. We refuse rather than drop a day.
+        w_in_a_day_list: "0 0 12 2W,16 * ?" => ["day-of-month"];
+        w_last_in_a_day_list: "0 0 12 16,2W * ?" => ["day-of-month"];
+        w_after_a_day_list: "0 0 12 2,16W * ?" => ["day-of-month"];
+        // Quartz reads `L-W` as LW; we want the offset written.
+        l_minus_nothing_w: "0 0 12 L-W * ?" => ["day-of-month"];
+        // Macros lts does not have.
+        macro_reboot: "@reboot" => ["expression"];
+        macro_every: "@every 5m" => ["expression"];
+        macro_unknown: "@fortnightly" => ["expression"];
+        macro_bare_at: "@" => ["expression"];
+        macro_with_fields_after: "@daily 0 0" => ["expression"];
+    }
+}
+
+#[test]
+fn a_macro_keeps_its_name_and_fires_as_its_expansion() {
+    for (name, expansion) in [
+        ("@yearly", "0 0 0 1 1 ? *"),
+        ("@annually", "0 0 0 1 1 ? *"),
+        ("@monthly", "0 0 0 1 * ?"),
+        ("@weekly", "0 0 0 ? * SUN"),
+        ("@daily", "0 0 0 * * ?"),
+        ("@midnight", "0 0 0 * * ?"),
+        ("@hourly", "0 0 * * * ?"),
+    ] {
+        let (m, e) = (parse(name), parse(expansion));
+        assert_eq!(m.as_str(), name);
+        let mut at = instant("2026-03-01T00:00:00Z");
+        for _ in 0..60 {
+            let (a, b) = (m.next_after(at, &Paris), e.next_after(at, &Paris));
+            assert_eq!(a, b, "{name} vs {expansion:?} after {}", rfc(at));
+            at = a.expect("fires").at;
+        }
+    }
+}
+
+#[test]
+fn errors_are_one_line_quoting_the_text_cut() {
+    let long = format!("0 0 12 {}x * ?", "1,".repeat(200));
+    let e = CronExpr::parse(&long).expect_err("x is no day");
+    assert_eq!(e.field, "day-of-month");
+    let e = CronExpr::parse(&format!("0 0 12 L-3W,{} * ?", "1".repeat(200)))
+        .expect_err("L-nW in a list");
+    assert!(e.reason.contains('…'), "cut: {e}");
+    assert!(e.reason.len() < 200, "cut: {e}");
+    let e = CronExpr::parse("@\u{7}bell").expect_err("control character");
+    assert!(e.reason.contains("\\u{7}"), "escaped: {e}");
+    for bad in [
+        "0/120 * * * * ?",
+        "0 0 0 1 1 ? 2030-2025",
+        "0 0 12 1,L * ?",
+        "@every 5m",
+    ] {
+        let e = CronExpr::parse(bad).expect_err(bad);
+        let line = e.to_string();
+        assert!(!line.contains('\n'), "{bad:?}: {line}");
+        let quoted = bad
+            .split_whitespace()
+            .find(|w| line.contains(&format!("'{w}'")));
+        assert!(quoted.is_some(), "{bad:?}: quotes none of its text: {line}");
+    }
+}
