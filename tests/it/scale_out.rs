@@ -297,9 +297,8 @@ fn a_paused_leader_cannot_fire_ticks_after_it_resumes() {
 /// contention: done (exit 0), or refused because of the job's state (exit 1,
 /// the job named), never a store error.
 fn check_call(out: &Out, call: &str, failures: &Mutex<Vec<String>>) {
-    let refused = out.code == 1
-        && out.stderr.contains("in group 'q'")
-        && !out.stderr.contains("store");
+    let refused =
+        out.code == 1 && out.stderr.contains("in group 'q'") && !out.stderr.contains("store");
     if out.code != 0 && !refused {
         let failure = format!("lts {call}: exit {}: {}", out.code, out.stderr.trim());
         failures.lock().unwrap().push(failure);
@@ -313,8 +312,18 @@ fn submit_busy_jobs(home: &Path, addr: &str, n: usize) {
         let overlap = if i % 2 == 0 { "allow" } else { "replace" };
         let task_id = format!("k{i}");
         let args = [
-            "submit", "-g", "q", "--task-id", &task_id, "--cron", "* * * * * ?", "--tz", "UTC",
-            "--overlap", overlap, "--replace",
+            "submit",
+            "-g",
+            "q",
+            "--task-id",
+            &task_id,
+            "--cron",
+            "* * * * * ?",
+            "--tz",
+            "UTC",
+            "--overlap",
+            overlap,
+            "--replace",
         ];
         lts(home, addr, &args).ok();
     }
@@ -355,7 +364,11 @@ fn operators_racing_the_scheduler_and_workers_on_two_trackers_never_see_a_store_
     let mut calls = 0;
     for round in 0..ROUNDS {
         submit_busy_jobs(home, trackers[round % 2], JOBS);
-        wait_ticks(&db, count(&db, "SELECT count(*) FROM runs"), 2 * JOBS as i64);
+        wait_ticks(
+            &db,
+            count(&db, "SELECT count(*) FROM runs"),
+            2 * JOBS as i64,
+        );
         let until = Instant::now() + CHURN;
         let calls_made = &AtomicUsize::new(0);
         std::thread::scope(|scope| {
@@ -380,7 +393,7 @@ fn operators_racing_the_scheduler_and_workers_on_two_trackers_never_see_a_store_
         // each through both trackers at once, in opposite orders.
         for (i, job) in jobs.iter().enumerate() {
             let out = lts(home, trackers[i % 2], &["resume", "-g", "q", job]);
-            check_call(&out, &format!("resume {job}"), &failures);
+            check_call(&out, &format!("resume {job}"), failures);
         }
         wait_ticks(&db, count(&db, "SELECT count(*) FROM runs"), JOBS as i64);
         std::thread::scope(|scope| {
@@ -408,7 +421,11 @@ fn operators_racing_the_scheduler_and_workers_on_two_trackers_never_see_a_store_
             );
         }
         for job in &jobs {
-            assert_eq!(job_json(home, trackers[0], job)["state"], "cancelled", "{job}");
+            assert_eq!(
+                job_json(home, trackers[0], job)["state"],
+                "cancelled",
+                "{job}"
+            );
         }
         let runs = count(&db, "SELECT count(*) FROM runs");
         std::thread::sleep(Duration::from_millis(2_500));

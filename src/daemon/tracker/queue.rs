@@ -329,7 +329,9 @@ pub fn deliver(
                 let exists = match known.get(&run_id) {
                     Some(exists) => *exists,
                     None => {
-                        let exists = s.run_by_id(run_id)?.is_some();
+                        // Not locked: a cancel may be ending the run, and a
+                        // line of it is welcome all the same.
+                        let exists = s.run_exists(run_id)?;
                         known.insert(run_id, exists);
                         exists
                     }
@@ -419,6 +421,9 @@ pub fn prune(s: &mut dyn Store, cutoff: Millis, batch: usize) -> Outcome<usize> 
 /// End a run with a worker's result. A result for a run that is no longer
 /// running under that fence (cancelled, lost, replaced) changes nothing.
 fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Option<String>> {
+    // The job first, then the run: the order in which a cancel or a tick
+    // locks them, so that two trackers never wait on each other.
+    let job = s.job_of_run(result.run_id)?;
     let Some(mut run) = s.run_by_id(result.run_id)? else {
         return Ok(None);
     };
@@ -455,7 +460,7 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
         // The worker gave the run back (it is stopping): run it elsewhere.
         return requeue(s, &run, now);
     }
-    let Some(mut job) = s.job_by_id(run.job_id)? else {
+    let Some(mut job) = job else {
         return Ok(None);
     };
     job.updated_at = now;
