@@ -210,6 +210,10 @@ pub trait Store: Send {
     fn run_by_id(&mut self, id: i64) -> Result<Option<RunRecord>>;
     /// Whether a run exists; unlike `run_by_id`, it locks nothing.
     fn run_exists(&mut self, id: i64) -> Result<bool>;
+    /// A job read to be written back (as `job_by_id`), or `None` when
+    /// another transaction holds it (or it does not exist): for a caller
+    /// that holds one of its runs already and must not wait for the job.
+    fn job_if_free(&mut self, id: i64) -> Result<Option<JobRecord>>;
     /// The job of a run, read to be written back (as `job_by_id`). Whoever
     /// changes a run and its job locks the job first, then the run: a writer
     /// that starts from a run (a worker's result) finds its job with this.
@@ -238,9 +242,7 @@ pub trait Store: Send {
     fn next_fire_at(&mut self) -> Result<Option<Millis>>;
     /// Queued runs of `group` due at `now`: highest priority first, then oldest.
     /// Runs another open transaction has claimed are skipped, so concurrent
-    /// claims (several trackers on PostgreSQL) never return the same run; so
-    /// are runs whose job another transaction is changing, and the jobs of
-    /// the runs returned are locked too, so a claim never waits for a lock.
+    /// claims (several trackers on PostgreSQL) never return the same run.
     fn due_runs(&mut self, group: &str, now: Millis, limit: usize) -> Result<Vec<RunRecord>>;
     /// The earliest due time among queued runs of `group`, ignoring
     /// buffered runs (which wait for their predecessor, not for a time).

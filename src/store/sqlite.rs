@@ -603,6 +603,11 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
+    fn job_if_free(&mut self, id: i64) -> Result<Option<JobRecord>> {
+        // One writer at a time: no other transaction holds it.
+        self.job_by_id(id)
+    }
+
     fn job_of_run(&mut self, run_id: i64) -> Result<Option<JobRecord>> {
         self.conn
             .prepare_cached(&format!(

@@ -577,6 +577,13 @@ impl Store for PostgresStore {
             .is_some())
     }
 
+    fn job_if_free(&mut self, id: i64) -> Result<Option<JobRecord>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE SKIP LOCKED");
+        self.query_opt(&sql, &[&id])?
+            .map(|r| job_from_row(&r))
+            .transpose()
+    }
+
     fn job_of_run(&mut self, run_id: i64) -> Result<Option<JobRecord>> {
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs \
@@ -648,15 +655,11 @@ impl Store for PostgresStore {
 
     fn due_runs(&mut self, group: &str, now: Millis, n: usize) -> Result<Vec<RunRecord>> {
         // SKIP LOCKED: runs another tracker is claiming right now are not
-        // handed out here too. Their jobs are locked with them, and skipped
-        // the same way: a claim that waited for a job while holding its run
-        // would close a cycle with a cancel or a tick, which lock the job
-        // first, then its runs (a deadlock).
+        // handed out here too.
         let sql = format!(
-            "SELECT {} FROM runs r JOIN jobs j ON j.id = r.job_id \
-             WHERE r.grp = $1 AND r.state = 'queued' AND r.due_at <= $2 \
-             ORDER BY r.priority DESC, r.id LIMIT $3 FOR UPDATE OF r, j SKIP LOCKED",
-            run_columns_of("r")
+            "SELECT {RUN_COLUMNS} FROM runs \
+             WHERE grp = $1 AND state = 'queued' AND due_at <= $2 \
+             ORDER BY priority DESC, id LIMIT $3 FOR UPDATE SKIP LOCKED"
         );
         self.runs(&sql, &[&group, &now, &limit(n)])
     }
