@@ -904,6 +904,30 @@ fn postgres_two_stores_claim_disjoint_runs() {
 }
 
 #[test]
+fn postgres_a_claim_need_not_wait_for_a_busy_job() {
+    let Some(db) = pg::TestDb::create() else {
+        return;
+    };
+    let mut a = PostgresStore::open(&db.url).unwrap();
+    let mut b = PostgresStore::open(&db.url).unwrap();
+    a.begin().unwrap();
+    let j = insert(&mut a, now_job("g", "a"));
+    let run = add_run(&mut a, &j, 1, 1).id;
+    a.commit().unwrap();
+
+    // A cancel's order: the job, then its run. Another tracker holding the
+    // run is told the job is busy rather than made to wait for it.
+    a.begin().unwrap();
+    assert_eq!(a.job_of_run(run).unwrap().map(|j| j.id), Some(j.id));
+    b.begin().unwrap();
+    assert!(b.run_exists(run).unwrap());
+    assert!(b.job_if_free(j.id).unwrap().is_none());
+    a.commit().unwrap();
+    assert_eq!(b.job_if_free(j.id).unwrap().map(|j| j.id), Some(j.id));
+    b.commit().unwrap();
+}
+
+#[test]
 fn postgres_check_leader_locks_the_lease_until_commit() {
     let Some(db) = pg::TestDb::create() else {
         return;

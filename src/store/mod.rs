@@ -46,6 +46,11 @@ pub enum StoreError {
     Conflict(String),
     #[error("store error: {0}")]
     Backend(String),
+    /// The transaction lost a race with another one (a deadlock, a
+    /// serialization failure) and was rolled back; run again, it may well
+    /// succeed. The group-commit actor does so before any caller hears of it.
+    #[error("store conflict with a concurrent transaction: {0}")]
+    Retryable(String),
     #[error("the store stopped before completing the operation")]
     Closed,
 }
@@ -55,6 +60,13 @@ pub enum StoreError {
 pub const BUFFERED: Millis = Millis::MAX;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// Whether running the transaction again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Retryable(_))
+    }
+}
 
 /// How a run's stored log stands against the cap: the head is kept whole,
 /// the tail is trimmed from its start; what was cut is counted.
@@ -164,6 +176,15 @@ pub trait Store: Send {
     fn savepoint(&mut self) -> Result<()>;
     fn release_savepoint(&mut self) -> Result<()>;
     fn rollback_to_savepoint(&mut self) -> Result<()>;
+    /// The retryable failure (`StoreError::Retryable`) that a statement of
+    /// the transaction in progress met, if one did: the whole transaction is
+    /// lost (PostgreSQL aborts it, and rolling back to a savepoint would keep
+    /// the locks of the operations before it), so the actor rolls it back and
+    /// runs its operations again, whatever each operation made of the error.
+    /// `begin` forgets it.
+    fn retryable_failure(&self) -> Option<StoreError> {
+        None
+    }
 
     /// Insert a job; returns its id, or `None` (and changes nothing) when
     /// its (group, task id) key is taken.
@@ -187,6 +208,16 @@ pub trait Store: Send {
     fn insert_run(&mut self, run: &RunRecord) -> Result<i64>;
     fn update_run(&mut self, run: &RunRecord) -> Result<()>;
     fn run_by_id(&mut self, id: i64) -> Result<Option<RunRecord>>;
+    /// Whether a run exists; unlike `run_by_id`, it locks nothing.
+    fn run_exists(&mut self, id: i64) -> Result<bool>;
+    /// A job read to be written back (as `job_by_id`), or `None` when
+    /// another transaction holds it (or it does not exist): for a caller
+    /// that holds one of its runs already and must not wait for the job.
+    fn job_if_free(&mut self, id: i64) -> Result<Option<JobRecord>>;
+    /// The job of a run, read to be written back (as `job_by_id`). Whoever
+    /// changes a run and its job locks the job first, then the run: a writer
+    /// that starts from a run (a worker's result) finds its job with this.
+    fn job_of_run(&mut self, run_id: i64) -> Result<Option<JobRecord>>;
     /// A job's latest `limit` run attempts, in (run, attempt) order.
     fn recent_runs(&mut self, job_id: i64, limit: usize) -> Result<Vec<RunRecord>> {
         self.runs_before(job_id, None, limit)
@@ -225,7 +256,8 @@ pub trait Store: Send {
     /// aggregate query on the index of ended runs. Ordered by group, minute,
     /// outcome.
     fn runs_by_minute(&mut self, since: Millis) -> Result<Vec<MinuteCount>>;
-    /// Running runs whose lease ended before `now`.
+    /// Running runs whose lease ended before `now`; like `due_runs`, those
+    /// another transaction is changing, or whose job it is, are skipped.
     fn expired_runs(&mut self, now: Millis, limit: usize) -> Result<Vec<RunRecord>>;
     /// Runs a worker holds, as far as the tracker knows.
     fn running_runs_of(&mut self, worker: &str) -> Result<Vec<RunRecord>>;

@@ -669,6 +669,27 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
+    fn run_exists(&mut self, id: i64) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM runs WHERE id = ?1")
+            .and_then(|mut st| st.exists([id]))
+            .map_err(backend)
+    }
+
+    fn job_if_free(&mut self, id: i64) -> Result<Option<JobRecord>> {
+        // One writer at a time: no other transaction holds it.
+        self.job_by_id(id)
+    }
+
+    fn job_of_run(&mut self, run_id: i64) -> Result<Option<JobRecord>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE id = (SELECT job_id FROM runs WHERE id = ?1)"
+            ))
+            .and_then(|mut st| st.query_row([run_id], job_from_row).optional())
+            .map_err(backend)
+    }
+
     fn runs_before(
         &mut self,
         job_id: i64,

@@ -6,6 +6,8 @@ use crate::helpers::*;
 use crate::pg;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A tracker on the shared store, with a short leader lease.
@@ -289,4 +291,163 @@ fn a_paused_leader_cannot_fire_ticks_after_it_resumes() {
         "the new leader keeps the lease"
     );
     assert_every_tick_accounted_for(&db);
+}
+
+/// Note an operator's call that did not come back as it may under
+/// contention: done (exit 0), or refused because of the job's state (exit 1,
+/// the job named), never a store error.
+fn check_call(out: &Out, call: &str, failures: &Mutex<Vec<String>>) {
+    let refused =
+        out.code == 1 && out.stderr.contains("in group 'q'") && !out.stderr.contains("store");
+    if out.code != 0 && !refused {
+        let failure = format!("lts {call}: exit {}: {}", out.code, out.stderr.trim());
+        failures.lock().unwrap().push(failure);
+    }
+}
+
+/// Every-second cron jobs `k0`.. in group `q`, half of them replacing a run
+/// that still goes (so ticks end running runs too), submitted to `addr`.
+fn submit_busy_jobs(home: &Path, addr: &str, n: usize) {
+    for i in 0..n {
+        let overlap = if i % 2 == 0 { "allow" } else { "replace" };
+        let task_id = format!("k{i}");
+        let args = [
+            "submit",
+            "-g",
+            "q",
+            "--task-id",
+            &task_id,
+            "--cron",
+            "* * * * * ?",
+            "--tz",
+            "UTC",
+            "--overlap",
+            overlap,
+            "--replace",
+        ];
+        lts(home, addr, &args).ok();
+    }
+}
+
+/// Issue 14, item 8: on two trackers sharing PostgreSQL, `lts cancel` of an
+/// every-second cron job failed with "deadlock detected" and the job kept
+/// firing. Operators suspend, resume, trigger and cancel busy cron jobs
+/// through both trackers at once, while a worker pulling from both runs and
+/// ends their runs: every call succeeds or is refused for the job's state,
+/// and a cancelled job fires no more.
+#[test]
+fn operators_racing_the_scheduler_and_workers_on_two_trackers_never_see_a_store_error() {
+    const JOBS: usize = 6;
+    const ROUNDS: usize = 3;
+    const CHURN: Duration = Duration::from_secs(8);
+    const CALLERS: usize = 4;
+    let Some(db) = pg::TestDb::create() else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let a = tracker(home, &sb.path("a"), &db.url);
+    a.wait_for_log("leading", |_| Some(()));
+    let b = tracker(home, &sb.path("b"), &db.url);
+    let both = format!("{},{}", a.addr, b.addr);
+    // Runs that last a little: cancels, suspends and replacing ticks meet
+    // running runs, and results arrive for runs being ended.
+    let _w = Daemon::worker(
+        home,
+        &both,
+        "q",
+        &["--runner", "builtin:sleep:300ms", "--threads", "32"],
+    );
+    let trackers = [a.addr.as_str(), b.addr.as_str()];
+    let jobs: Vec<String> = (0..JOBS).map(|i| format!("k{i}")).collect();
+    let failures = &Mutex::new(Vec::new());
+    let mut calls = 0;
+    for round in 0..ROUNDS {
+        submit_busy_jobs(home, trackers[round % 2], JOBS);
+        wait_ticks(
+            &db,
+            count(&db, "SELECT count(*) FROM runs"),
+            2 * JOBS as i64,
+        );
+        let until = Instant::now() + CHURN;
+        let calls_made = &AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for caller in 0..CALLERS {
+                let jobs = &jobs;
+                scope.spawn(move || {
+                    let actions = ["suspend", "trigger", "resume", "trigger"];
+                    let mut i = caller;
+                    while Instant::now() < until {
+                        calls_made.fetch_add(1, Ordering::Relaxed);
+                        let action = actions[(i / JOBS + caller) % actions.len()];
+                        let job = &jobs[i % JOBS];
+                        let out = lts(home, trackers[i % 2], &[action, "-g", "q", job]);
+                        check_call(&out, &format!("{action} {job}"), failures);
+                        i += 1;
+                    }
+                });
+            }
+        });
+        calls += calls_made.load(Ordering::Relaxed) + 3 * JOBS;
+        // Leave the jobs firing (a suspended one would not), then cancel
+        // each through both trackers at once, in opposite orders.
+        for (i, job) in jobs.iter().enumerate() {
+            let out = lts(home, trackers[i % 2], &["resume", "-g", "q", job]);
+            check_call(&out, &format!("resume {job}"), failures);
+        }
+        wait_ticks(&db, count(&db, "SELECT count(*) FROM runs"), JOBS as i64);
+        std::thread::scope(|scope| {
+            for (t, addr) in trackers.into_iter().enumerate() {
+                let jobs = &jobs;
+                scope.spawn(move || {
+                    let mut order: Vec<&String> = jobs.iter().collect();
+                    if t == 1 {
+                        order.reverse();
+                    }
+                    for job in order {
+                        let out = lts(home, addr, &["cancel", "-g", "q", job]);
+                        check_call(&out, &format!("cancel {job}"), failures);
+                    }
+                });
+            }
+        });
+        let cancelled_at = now();
+        {
+            let failures = failures.lock().unwrap();
+            assert!(
+                failures.is_empty(),
+                "round {round}: {} of about {calls} calls failed: {failures:#?}",
+                failures.len()
+            );
+        }
+        for job in &jobs {
+            assert_eq!(
+                job_json(home, trackers[0], job)["state"],
+                "cancelled",
+                "{job}"
+            );
+        }
+        let runs = count(&db, "SELECT count(*) FROM runs");
+        std::thread::sleep(Duration::from_millis(2_500));
+        let late = count(
+            &db,
+            &format!("SELECT count(*) FROM runs WHERE scheduled_at > {cancelled_at}"),
+        );
+        assert_eq!(late, 0, "round {round}: a cancelled job fired again");
+        assert_eq!(
+            count(&db, "SELECT count(*) FROM runs"),
+            runs,
+            "round {round}: cancelled jobs got runs"
+        );
+    }
+    let deadlocks = [&a, &b]
+        .iter()
+        .map(|t| t.log().matches("deadlock").count())
+        .sum::<usize>();
+    let failures = failures.lock().unwrap();
+    eprintln!(
+        "{calls} calls, {} failed; the trackers' logs name a deadlock {deadlocks} times",
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
 }

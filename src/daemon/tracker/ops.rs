@@ -124,7 +124,8 @@ impl Tracker {
         let (now, zone) = (now_ms(), self.zone);
         match self
             .store
-            .call(move |s| queue::submit(s, jobs, now, zone))
+            // Cloned: a transaction lost to a concurrent one runs again.
+            .call(move |s| queue::submit(s, jobs.clone(), now, zone))
             .await
         {
             Ok((acks, woken)) => {

@@ -153,7 +153,8 @@ fn submit_one(
     }))
 }
 
-/// What a claim found: runs to hand out, or when the next one falls due.
+/// What a claim found: runs to hand out, or when the next one falls due
+/// (or may be taken: soon, when it was left because its job was busy).
 pub struct Claim {
     pub dispatches: Vec<Dispatch>,
     pub next_due: Option<Millis>,
@@ -182,8 +183,14 @@ pub fn claim(
     }
     let first_fence = s.reserve_fences(runs.len() as i64)?;
     let mut dispatches = Vec::with_capacity(runs.len());
+    let mut busy = false;
     for (i, mut run) in runs.into_iter().enumerate() {
-        let Some(mut job) = s.job_by_id(run.job_id)? else {
+        // Holding the run, never wait for its job: a cancel or a tick locks
+        // the job first, then its runs, and waiting here would close a cycle
+        // (a deadlock between trackers). A run whose job another
+        // transaction is changing stays queued for the next pull.
+        let Some(mut job) = s.job_if_free(run.job_id)? else {
+            busy = true;
             continue;
         };
         run.state = RunState::Running;
@@ -219,9 +226,12 @@ pub fn claim(
     }
     Ok(Claim {
         dispatches,
-        next_due: None,
+        next_due: busy.then_some(now + BUSY_JOB_RETRY_MS),
     })
 }
+
+/// How soon a pull tries again for a run it left because its job was busy.
+const BUSY_JOB_RETRY_MS: Millis = 50;
 
 /// A run started this recently may be on its way to the worker still, so a
 /// heartbeat that does not mention it proves nothing yet.
@@ -329,7 +339,9 @@ pub fn deliver(
                 let exists = match known.get(&run_id) {
                     Some(exists) => *exists,
                     None => {
-                        let exists = s.run_by_id(run_id)?.is_some();
+                        // Not locked: a cancel may be ending the run, and a
+                        // line of it is welcome all the same.
+                        let exists = s.run_exists(run_id)?;
                         known.insert(run_id, exists);
                         exists
                     }
@@ -419,6 +431,9 @@ pub fn prune(s: &mut dyn Store, cutoff: Millis, batch: usize) -> Outcome<usize> 
 /// End a run with a worker's result. A result for a run that is no longer
 /// running under that fence (cancelled, lost, replaced) changes nothing.
 fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Option<String>> {
+    // The job first, then the run: the order in which a cancel or a tick
+    // locks them, so that two trackers never wait on each other.
+    let job = s.job_of_run(result.run_id)?;
     let Some(mut run) = s.run_by_id(result.run_id)? else {
         return Ok(None);
     };
@@ -455,7 +470,7 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
         // The worker gave the run back (it is stopping): run it elsewhere.
         return requeue(s, &run, now);
     }
-    let Some(mut job) = s.job_by_id(run.job_id)? else {
+    let Some(mut job) = job else {
         return Ok(None);
     };
     job.updated_at = now;

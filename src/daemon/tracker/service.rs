@@ -285,7 +285,8 @@ impl TrackerRpc for Conn {
         let delivered = self
             .t
             .store
-            .call(move |s| queue::deliver(s, items, now, cap))
+            // Cloned: a transaction lost to a concurrent one runs again.
+            .call(move |s| queue::deliver(s, items.clone(), now, cap))
             .await?;
         tracing::trace!(%worker_id, count, "delivered");
         self.t.wake.work_for(&delivered.woken);

@@ -63,6 +63,9 @@ pub struct PostgresStore {
     shown: String,
     statements: HashMap<String, Statement>,
     journal: super::Journal,
+    /// The deadlock or serialization failure the transaction in progress
+    /// met, if any: it is lost, whatever the operation did with the error.
+    retryable: Option<StoreError>,
 }
 
 /// A `postgres` error as one line, with the server's message when it sent one.
@@ -73,8 +76,18 @@ fn describe(e: &postgres::Error) -> String {
     }
 }
 
+/// A `postgres` error as a `StoreError`: a deadlock or a serialization
+/// failure is `Retryable`, since the same transaction run again may succeed.
 fn backend(e: postgres::Error) -> StoreError {
-    StoreError::Backend(describe(&e))
+    use postgres::error::SqlState;
+    let retryable = e.code().is_some_and(|code| {
+        *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE
+    });
+    if retryable {
+        StoreError::Retryable(describe(&e))
+    } else {
+        StoreError::Backend(describe(&e))
+    }
 }
 
 /// `url` with any password replaced, so that it can be logged.
@@ -129,7 +142,18 @@ impl PostgresStore {
             shown,
             statements: HashMap::new(),
             journal: super::Journal::default(),
+            retryable: None,
         })
+    }
+
+    /// A statement's error as a `StoreError`; a retryable one is kept, so
+    /// that the actor learns of it even if the operation swallows it.
+    fn failed(&mut self, e: postgres::Error) -> StoreError {
+        let e = backend(e);
+        if e.is_retryable() && self.retryable.is_none() {
+            self.retryable = Some(e.clone());
+        }
+        e
     }
 
     /// A prepared statement for `sql`, prepared once per connection.
@@ -137,33 +161,39 @@ impl PostgresStore {
         if let Some(st) = self.statements.get(sql) {
             return Ok(st.clone());
         }
-        let st = self.client.prepare(sql).map_err(backend)?;
+        let prepared = self.client.prepare(sql);
+        let st = prepared.map_err(|e| self.failed(e))?;
         self.statements.insert(sql.to_string(), st.clone());
         Ok(st)
     }
 
     fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         let st = self.stmt(sql)?;
-        self.client.query(&st, params).map_err(backend)
+        let rows = self.client.query(&st, params);
+        rows.map_err(|e| self.failed(e))
     }
 
     fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
         let st = self.stmt(sql)?;
-        self.client.query_opt(&st, params).map_err(backend)
+        let row = self.client.query_opt(&st, params);
+        row.map_err(|e| self.failed(e))
     }
 
     fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
         let st = self.stmt(sql)?;
-        self.client.query_one(&st, params).map_err(backend)
+        let row = self.client.query_one(&st, params);
+        row.map_err(|e| self.failed(e))
     }
 
     fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         let st = self.stmt(sql)?;
-        self.client.execute(&st, params).map_err(backend)
+        let n = self.client.execute(&st, params);
+        n.map_err(|e| self.failed(e))
     }
 
     fn simple(&mut self, sql: &str) -> Result<()> {
-        self.client.batch_execute(sql).map_err(backend)
+        let done = self.client.batch_execute(sql);
+        done.map_err(|e| self.failed(e))
     }
 
     fn jobs(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<JobRecord>> {
@@ -253,6 +283,15 @@ fn job_from_row(row: &Row) -> Result<JobRecord> {
 const RUN_COLUMNS: &str = "id, job_id, grp, priority, run, attempt, state, scheduled_at, due_at, \
      outcome, exit_code, worker, started_at, ended_at, lease_until, fence, reason";
 
+/// `RUN_COLUMNS` of the table aliased `alias`, for a join.
+fn run_columns_of(alias: &str) -> String {
+    RUN_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn run_from_row(row: &Row) -> Result<RunRecord> {
     let state: String = get(row, 6)?;
     let outcome: Option<String> = get(row, 9)?;
@@ -309,6 +348,7 @@ impl Store for PostgresStore {
     }
 
     fn begin(&mut self) -> Result<()> {
+        self.retryable = None;
         if self.client.is_closed() {
             // The connection was lost: the transaction that saw it failed;
             // this one starts on a new connection, or fails in turn.
@@ -347,6 +387,10 @@ impl Store for PostgresStore {
 
     fn rollback_to_savepoint(&mut self) -> Result<()> {
         self.simple("ROLLBACK TO SAVEPOINT op")
+    }
+
+    fn retryable_failure(&self) -> Option<StoreError> {
+        self.retryable.clone()
     }
 
     fn insert_job(&mut self, job: &JobRecord) -> Result<Option<i64>> {
@@ -527,6 +571,29 @@ impl Store for PostgresStore {
             .transpose()
     }
 
+    fn run_exists(&mut self, id: i64) -> Result<bool> {
+        Ok(self
+            .query_opt("SELECT 1 FROM runs WHERE id = $1", &[&id])?
+            .is_some())
+    }
+
+    fn job_if_free(&mut self, id: i64) -> Result<Option<JobRecord>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE SKIP LOCKED");
+        self.query_opt(&sql, &[&id])?
+            .map(|r| job_from_row(&r))
+            .transpose()
+    }
+
+    fn job_of_run(&mut self, run_id: i64) -> Result<Option<JobRecord>> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs \
+             WHERE id = (SELECT job_id FROM runs WHERE id = $1) FOR UPDATE"
+        );
+        self.query_opt(&sql, &[&run_id])?
+            .map(|r| job_from_row(&r))
+            .transpose()
+    }
+
     fn runs_before(
         &mut self,
         job_id: i64,
@@ -671,9 +738,12 @@ impl Store for PostgresStore {
     }
 
     fn expired_runs(&mut self, now: Millis, n: usize) -> Result<Vec<RunRecord>> {
+        // The jobs too, as `due_runs` does: a lost run is queued again.
         let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE state = 'running' AND lease_until < $1 \
-             ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED"
+            "SELECT {} FROM runs r JOIN jobs j ON j.id = r.job_id \
+             WHERE r.state = 'running' AND r.lease_until < $1 \
+             ORDER BY r.lease_until LIMIT $2 FOR UPDATE OF r, j SKIP LOCKED",
+            run_columns_of("r")
         );
         self.runs(&sql, &[&now, &limit(n)])
     }
