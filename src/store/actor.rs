@@ -2,6 +2,11 @@
 //! has arrived while the previous transaction committed runs together in the
 //! next one, each in its own savepoint, and every caller hears back only after
 //! the commit. Durability costs one fsync per batch, not per caller.
+//!
+//! A hook may run once per batch, after its operations and before the
+//! commit, in a savepoint of its own: it sees the batch's life-cycle events
+//! and writes rows that follow from them (alerts) in the same transaction.
+//! A hook that fails loses its own rows, never the batch.
 
 use super::{Result, RunEvent, Store, StoreError};
 use std::sync::{mpsc, Arc, OnceLock};
@@ -21,10 +26,20 @@ const MAX_BATCH: usize = 4096;
 /// long the commit took.
 pub type Observer = Arc<dyn Fn(&[RunEvent], Duration) + Send + Sync>;
 
+/// Runs before each commit whose batch has events the hook wants.
+#[derive(Clone)]
+pub struct Hook {
+    /// Which events the hook is about; a batch with none skips it.
+    pub wants: fn(&RunEvent) -> bool,
+    /// Write what follows from the events, in the batch's transaction.
+    pub run: Arc<dyn Fn(&mut dyn Store, &[RunEvent]) -> Result<()> + Send + Sync>,
+}
+
 #[derive(Clone)]
 pub struct StoreHandle {
     tx: mpsc::Sender<Op>,
     observer: Arc<OnceLock<Observer>>,
+    hook: Arc<OnceLock<Hook>>,
 }
 
 impl StoreHandle {
@@ -33,14 +48,21 @@ impl StoreHandle {
     pub fn spawn(store: Box<dyn Store>) -> Self {
         let (tx, rx) = mpsc::channel::<Op>();
         let observer: Arc<OnceLock<Observer>> = Arc::default();
-        let watching = observer.clone();
+        let hook: Arc<OnceLock<Hook>> = Arc::default();
+        let (watching, hooked) = (observer.clone(), hook.clone());
         let spawned = std::thread::Builder::new()
             .name("lts-store".into())
-            .spawn(move || run(store, rx, watching));
+            .spawn(move || run(store, rx, watching, hooked));
         if let Err(e) = spawned {
             tracing::error!("cannot start the store thread: {e}");
         }
-        StoreHandle { tx, observer }
+        StoreHandle { tx, observer, hook }
+    }
+
+    /// Run `hook` before each commit from now on (once: later calls are
+    /// ignored).
+    pub fn before_commit(&self, hook: Hook) {
+        let _ = self.hook.set(hook);
     }
 
     /// Tell `observer` what each commit moved from now on (once: later
@@ -81,7 +103,12 @@ impl StoreHandle {
     }
 }
 
-fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Op>, observer: Arc<OnceLock<Observer>>) {
+fn run(
+    mut store: Box<dyn Store>,
+    rx: mpsc::Receiver<Op>,
+    observer: Arc<OnceLock<Observer>>,
+    hook: Arc<OnceLock<Hook>>,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -91,7 +118,7 @@ fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Op>, observer: Arc<OnceLock
             }
         }
         let started = Instant::now();
-        let (replies, error) = run_batch(store.as_mut(), batch);
+        let (replies, error) = run_batch(store.as_mut(), batch, hook.get());
         let events = store.journal().take();
         match &error {
             Some(e) => tracing::error!("store transaction failed: {e}"),
@@ -109,7 +136,11 @@ fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Op>, observer: Arc<OnceLock
 
 /// Run a batch in one transaction. Returns the replies of the ops that ran
 /// and the error that failed the transaction, if one did.
-fn run_batch(store: &mut dyn Store, batch: Vec<Op>) -> (Vec<Reply>, Option<StoreError>) {
+fn run_batch(
+    store: &mut dyn Store,
+    batch: Vec<Op>,
+    hook: Option<&Hook>,
+) -> (Vec<Reply>, Option<StoreError>) {
     let mut replies = Vec::with_capacity(batch.len());
     if let Err(e) = store.begin() {
         return (replies, Some(e));
@@ -127,7 +158,7 @@ fn run_batch(store: &mut dyn Store, batch: Vec<Op>) -> (Vec<Reply>, Option<Store
                 };
             }
         }
-        return commit(store, replies);
+        return commit(store, replies, hook);
     }
     for op in batch {
         if let Err(e) = store.savepoint() {
@@ -148,7 +179,38 @@ fn run_batch(store: &mut dyn Store, batch: Vec<Op>) -> (Vec<Reply>, Option<Store
             return (replies, Some(e));
         }
     }
-    commit(store, replies)
+    commit(store, replies, hook)
+}
+
+/// Run the hook over the batch's events it wants, in a savepoint: if it
+/// fails (or panics), its rows and events go and the batch stays.
+fn run_hook(store: &mut dyn Store, hook: &Hook) -> Result<()> {
+    let wanted: Vec<RunEvent> = store
+        .journal()
+        .events()
+        .iter()
+        .filter(|e| (hook.wants)(e))
+        .cloned()
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mark = store.journal().mark();
+    store.savepoint()?;
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (hook.run)(store, &wanted)));
+    match ran {
+        Ok(Ok(())) => store.release_savepoint(),
+        failed => {
+            match failed {
+                Ok(Err(e)) => tracing::error!("the pre-commit hook failed: {e}"),
+                _ => tracing::error!("the pre-commit hook panicked"),
+            }
+            store.journal().rollback_to(mark);
+            store
+                .rollback_to_savepoint()
+                .and_then(|()| store.release_savepoint())
+        }
+    }
 }
 
 /// Run one operation. A bug in it fails its caller (its reply is dropped),
@@ -169,8 +231,20 @@ fn run_op(store: &mut dyn Store, op: Op) -> (bool, Reply) {
     (ok, reply)
 }
 
-/// Commit the transaction; if that fails, every caller in it hears so.
-fn commit(store: &mut dyn Store, replies: Vec<Reply>) -> (Vec<Reply>, Option<StoreError>) {
+/// Run the hook, then commit the transaction; if that fails, every caller
+/// in it hears so.
+fn commit(
+    store: &mut dyn Store,
+    replies: Vec<Reply>,
+    hook: Option<&Hook>,
+) -> (Vec<Reply>, Option<StoreError>) {
+    if let Some(hook) = hook {
+        if let Err(e) = run_hook(store, hook) {
+            // The savepoint itself failed: the transaction is unusable.
+            let _ = store.rollback();
+            return (replies, Some(e));
+        }
+    }
     match store.commit() {
         Ok(()) => (replies, None),
         Err(e) => {

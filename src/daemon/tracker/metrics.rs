@@ -174,6 +174,7 @@ impl Metrics {
                     outcome,
                     started_at,
                     ended_at,
+                    ..
                 } => {
                     let labels = vec![("group", g.clone()), ("outcome", outcome.as_str().into())];
                     self.runs_ended.get_or_create(&labels).inc();
@@ -186,12 +187,15 @@ impl Metrics {
                         self.leases_expired.get_or_create(&group(g)).inc();
                     }
                 }
-                RunEvent::Skipped { group: g, reason } => {
+                RunEvent::Skipped {
+                    group: g, reason, ..
+                } => {
                     let labels = vec![("group", g.clone()), ("outcome", "skipped".into())];
                     self.runs_ended.get_or_create(&labels).inc();
                     let labels = vec![("group", g.clone()), ("reason", reason.to_string())];
                     self.ticks_skipped.get_or_create(&labels).inc();
                 }
+                RunEvent::Alerted => {}
             }
         }
     }
