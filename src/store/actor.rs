@@ -26,13 +26,16 @@ const MAX_BATCH: usize = 4096;
 /// long the commit took.
 pub type Observer = Arc<dyn Fn(&[RunEvent], Duration) + Send + Sync>;
 
+/// What a hook does with the events it wants, in the batch's transaction.
+pub type HookFn = Arc<dyn Fn(&mut dyn Store, &[RunEvent]) -> Result<()> + Send + Sync>;
+
 /// Runs before each commit whose batch has events the hook wants.
 #[derive(Clone)]
 pub struct Hook {
     /// Which events the hook is about; a batch with none skips it.
     pub wants: fn(&RunEvent) -> bool,
     /// Write what follows from the events, in the batch's transaction.
-    pub run: Arc<dyn Fn(&mut dyn Store, &[RunEvent]) -> Result<()> + Send + Sync>,
+    pub run: HookFn,
 }
 
 #[derive(Clone)]
