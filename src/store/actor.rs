@@ -310,6 +310,48 @@ mod tests {
         }
     }
 
+    fn submitted(s: &mut dyn Store, task_id: &str) -> Result<()> {
+        s.insert_job(&job(task_id))?;
+        s.journal().push(RunEvent::Submitted { group: "g".into() });
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_hook_writes_in_the_batch_and_its_failure_never_loses_it() {
+        let wants: fn(&RunEvent) -> bool = |e| matches!(e, RunEvent::Submitted { .. });
+        for fails in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(&dir.path().join("lts.db")).unwrap();
+            let h = StoreHandle::spawn(Box::new(store));
+            h.before_commit(Hook {
+                wants,
+                run: Arc::new(move |s, events| {
+                    s.insert_job(&job(&format!("hooked-{}", events.len())))?;
+                    s.journal().push(RunEvent::Alerted);
+                    if fails {
+                        return Err(StoreError::Invalid("hook refused".into()));
+                    }
+                    Ok(())
+                }),
+            });
+            let seen: Arc<std::sync::Mutex<Vec<RunEvent>>> = Arc::default();
+            let sink = seen.clone();
+            h.observe(Arc::new(move |events, _| {
+                sink.lock().unwrap().extend(events.iter().cloned())
+            }));
+            let (a, b) =
+                tokio::join!(h.call(|s| submitted(s, "a")), h.call(|s| submitted(s, "b")),);
+            assert!(a.is_ok() && b.is_ok());
+            assert!(h.call(|s| exists(s, "a")).await.unwrap());
+            assert!(h.call(|s| exists(s, "b")).await.unwrap());
+            let hooked = h.call(|s| exists(s, "hooked-2")).await.unwrap()
+                || h.call(|s| exists(s, "hooked-1")).await.unwrap();
+            assert_eq!(hooked, !fails, "the hook's rows stay only when it succeeds");
+            let alerted = seen.lock().unwrap().contains(&RunEvent::Alerted);
+            assert_eq!(alerted, !fails, "so do its events");
+        }
+    }
+
     #[tokio::test]
     async fn a_panicking_operation_fails_its_caller_only() {
         let dir = tempfile::tempdir().unwrap();

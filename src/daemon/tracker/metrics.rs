@@ -252,6 +252,25 @@ impl Metrics {
             }
         }
         self.leader.set(i64::from(t.leader.current().is_some()));
+        let firing = t
+            .store
+            .call(|s| Ok::<_, crate::protocol::WireError>((s.rules()?, s.open_state_alerts()?)))
+            .await;
+        if let Ok((rules, open)) = firing {
+            self.alerts_firing.clear();
+            // Every rule, so a rule whose alerts resolved reads 0.
+            for rule in &rules {
+                let _ = self
+                    .alerts_firing
+                    .get_or_create(&vec![("rule", rule.name.clone())]);
+            }
+            for alert in &open {
+                let rule = alert.rule.clone().unwrap_or_default();
+                self.alerts_firing
+                    .get_or_create(&vec![("rule", rule)])
+                    .inc();
+            }
+        }
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         if encode(&mut out, &registry).is_err() {

@@ -414,11 +414,12 @@ fn store_lines(s: &mut dyn Store, lines: &[LogRecord], cap: u64) -> Outcome<()> 
 }
 
 /// Delete what retention no longer keeps, in one small batch; returns how
-/// many jobs and runs went.
+/// many jobs, runs and alerts went.
 pub fn prune(s: &mut dyn Store, cutoff: Millis, batch: usize) -> Outcome<usize> {
     let jobs = s.prune_jobs(cutoff, batch)?;
     let runs = s.prune_runs(cutoff, batch)?;
-    Ok(jobs + runs)
+    let alerts = s.prune_alerts(cutoff, batch)?;
+    Ok(jobs + runs + alerts)
 }
 
 /// End a run with a worker's result. A result for a run that is no longer

@@ -174,6 +174,8 @@ impl SubmitForm {
             catch_up_window: None,
             feedback: false,
             client_group: None,
+            alert: Vec::new(),
+            alert_to: None,
             wait: false,
             spool: false,
             file: None,
