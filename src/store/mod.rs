@@ -289,6 +289,8 @@ pub trait Store: Send {
     /// (trackers sharing a store) wait for each other until commit, so
     /// two never both find none and raise the same alert twice.
     fn latest_alert(&mut self, key: &str) -> Result<Option<Alert>>;
+    /// An alert, locked until the transaction ends (it is read to be
+    /// written back; another tracker's fold waits for it).
     fn alert_by_id(&mut self, id: i64) -> Result<Option<Alert>>;
     /// With `after_seq`: alerts changed after it, oldest change first;
     /// without: the newest `limit` (0: all), newest first. Only `group`'s

@@ -483,8 +483,12 @@ fn apply(
         raise(s, draft, now)?;
         changed = true;
     }
-    for mut open in s.open_state_alerts()? {
-        if !holding.contains(&open.key) {
+    for open in s.open_state_alerts()? {
+        if holding.contains(&open.key) {
+            continue;
+        }
+        // Read again, locked: a fold elsewhere may have changed it.
+        if let Some(mut open) = s.alert_by_id(open.id)?.filter(Alert::firing) {
             open.resolved_at = Some(now);
             s.update_alert(&open)?;
             changed = true;

@@ -1028,7 +1028,9 @@ impl Store for PostgresStore {
     }
 
     fn alert_by_id(&mut self, id: i64) -> Result<Option<Alert>> {
-        Ok(self.alerts_where("WHERE id = $1", &[&id])?.pop())
+        // Read to be written back (a delivery, a resolution): a fold by
+        // another tracker waits rather than being overwritten.
+        Ok(self.alerts_where("WHERE id = $1 FOR UPDATE", &[&id])?.pop())
     }
 
     fn list_alerts(&mut self, q: &AlertQuery) -> Result<Vec<Alert>> {
