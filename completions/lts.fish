@@ -51,6 +51,8 @@ complete -c lts -n "__fish_lts_needs_command" -f -a "retry" -d 'Run a job\'s las
 complete -c lts -n "__fish_lts_needs_command" -f -a "feedback" -d 'Print (and acknowledge) the results of jobs submitted with --feedback'
 complete -c lts -n "__fish_lts_needs_command" -f -a "spool" -d 'List or deliver the jobs kept by `submit --spool` while no tracker answered'
 complete -c lts -n "__fish_lts_needs_command" -f -a "purge" -d 'Delete ended jobs, with their runs and logs, now'
+complete -c lts -n "__fish_lts_needs_command" -f -a "alerts" -d 'Alerts raised, with each delivery attempt'
+complete -c lts -n "__fish_lts_needs_command" -f -a "alert" -d 'Alert rules: list, add, rm, test'
 complete -c lts -n "__fish_lts_needs_command" -f -a "stats" -d 'Counts by state and group, throughput and queue age'
 complete -c lts -n "__fish_lts_needs_command" -f -a "status" -d 'The cluster at a glance: trackers (version, leader, store), workers, queues'
 complete -c lts -n "__fish_lts_needs_command" -f -a "version" -d 'This client\'s version and the tracker\'s, and their protocol'
@@ -81,6 +83,8 @@ skip\t''
 fire-all\t''"
 complete -c lts -n "__fish_lts_using_subcommand submit" -l catch-up-window -d 'With --misfire fire-all, catch up only ticks this recent' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l client-group -d 'The submitting client node group' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l alert -d 'Raise an alert when a run ends so: failed (once retries are spent), timed_out, lost, skipped' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l alert-to -d 'Where the job\'s alerts go: https://.., http://.. or cmd:PATH' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l file -d 'Submit many jobs: one JSON job a line, with the flags\' names as keys' -r -F
 complete -c lts -n "__fish_lts_using_subcommand submit" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
@@ -390,6 +394,98 @@ json\t''"
 complete -c lts -n "__fish_lts_using_subcommand purge" -s y -l yes -d 'Do not ask first (needed without a terminal)'
 complete -c lts -n "__fish_lts_using_subcommand purge" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand purge" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_using_subcommand alerts" -s g -l group -d 'Only alerts of this worker group' -r
+complete -c lts -n "__fish_lts_using_subcommand alerts" -l limit -d 'How many of the newest to show' -r
+complete -c lts -n "__fish_lts_using_subcommand alerts" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand alerts" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand alerts" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand alerts" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand alerts" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand alerts" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand alerts" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand alerts" -s f -l follow -d 'Keep printing alerts as they are raised, folded, resolved or delivered (one JSON object a line with -o json)'
+complete -c lts -n "__fish_lts_using_subcommand alerts" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand alerts" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_using_subcommand alert; and not __fish_seen_subcommand_from list add rm test help" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and not __fish_seen_subcommand_from list add rm test help" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and not __fish_seen_subcommand_from list add rm test help" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand alert; and not __fish_seen_subcommand_from list add rm test help" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and not __fish_seen_subcommand_from list add rm test help" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand alert; and not __fish_seen_subcommand_from list add rm test help" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand alert; and not __fish_seen_subcommand_from list add rm test help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand alert; and not __fish_seen_subcommand_from list add rm test help" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand alert; and not __fish_seen_subcommand_from list add rm test help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_using_subcommand alert; and not __fish_seen_subcommand_from list add rm test help" -f -a "list" -d 'List the alert rules'
+complete -c lts -n "__fish_lts_using_subcommand alert; and not __fish_seen_subcommand_from list add rm test help" -f -a "add" -d 'Add a rule: raise an alert when COND holds, and deliver it to TARGET'
+complete -c lts -n "__fish_lts_using_subcommand alert; and not __fish_seen_subcommand_from list add rm test help" -f -a "rm" -d 'Remove a rule (its alerts stay)'
+complete -c lts -n "__fish_lts_using_subcommand alert; and not __fish_seen_subcommand_from list add rm test help" -f -a "test" -d 'Raise a test alert for a rule and show how its delivery went'
+complete -c lts -n "__fish_lts_using_subcommand alert; and not __fish_seen_subcommand_from list add rm test help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from list" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from list" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from list" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from list" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from list" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from list" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from list" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -l when -d 'failed | timed_out | lost | skipped | failures>=N/DUR | no-worker | queue-age>DUR | fire-lag>DUR' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -s g -l group -d 'Only this worker group [default: every group, each on its own]' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -l for -d 'The condition must hold this long before the alert is raised (states only)' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -l silence -d 'The same alert raised again within this is folded into the open one [default: 5m]' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -l to -d 'Where alerts go: https://.., http://.. (a POST of the alert JSON) or cmd:PATH (the JSON on stdin)' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -l template -d 'A file whose text is the webhook\'s body, with {{message}}, {{text}}, {{group}}, .. filled in' -r -F
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -l replace -d 'Replace a rule of the same name'
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from rm" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from rm" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from rm" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from rm" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from rm" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from rm" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from rm" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from test" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from test" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from test" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from test" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from test" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from test" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from test" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from test" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the alert rules'
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a rule: raise an alert when COND holds, and deliver it to TARGET'
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove a rule (its alerts stay)'
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "test" -d 'Raise a test alert for a rule and show how its delivery went'
+complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lts -n "__fish_lts_using_subcommand stats" -s g -l group -d 'Only this worker group' -r
 complete -c lts -n "__fish_lts_using_subcommand stats" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand stats" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
@@ -477,26 +573,32 @@ complete -c lts -n "__fish_lts_using_subcommand completions" -s o -l output -d '
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand completions" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "submit" -d 'Submit a job and print its task id'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "jobs" -d 'List jobs'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "job" -d 'Show one job with its runs'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "nodes" -d 'List the nodes (from the registry, else the tracker) or watch them join, leave and change master'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "edit" -d 'Change a job\'s schedule, params, command or limits; its history stays'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "cancel" -d 'Cancel a job (or, with --all, every job selected): no more runs; a queued run leaves the queue, a running one is stopped'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "suspend" -d 'Suspend a job (or, with --all, every job selected): no more ticks; a running run finishes'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "resume" -d 'Resume a suspended job (or, with --all, every one selected): missed ticks follow its misfire policy'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "trigger" -d 'Run a job once more now; its schedule is untouched'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "retry" -d 'Run a job\'s last run again when it did not succeed'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "feedback" -d 'Print (and acknowledge) the results of jobs submitted with --feedback'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "spool" -d 'List or deliver the jobs kept by `submit --spool` while no tracker answered'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "purge" -d 'Delete ended jobs, with their runs and logs, now'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "stats" -d 'Counts by state and group, throughput and queue age'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "status" -d 'The cluster at a glance: trackers (version, leader, store), workers, queues'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "version" -d 'This client\'s version and the tracker\'s, and their protocol'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "bench" -d 'Load a cluster (or an in-process one) and print throughput and latency'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge stats status version cron bench completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "submit" -d 'Submit a job and print its task id'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "jobs" -d 'List jobs'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "job" -d 'Show one job with its runs'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "nodes" -d 'List the nodes (from the registry, else the tracker) or watch them join, leave and change master'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "edit" -d 'Change a job\'s schedule, params, command or limits; its history stays'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "cancel" -d 'Cancel a job (or, with --all, every job selected): no more runs; a queued run leaves the queue, a running one is stopped'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "suspend" -d 'Suspend a job (or, with --all, every job selected): no more ticks; a running run finishes'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "resume" -d 'Resume a suspended job (or, with --all, every one selected): missed ticks follow its misfire policy'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "trigger" -d 'Run a job once more now; its schedule is untouched'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "retry" -d 'Run a job\'s last run again when it did not succeed'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "feedback" -d 'Print (and acknowledge) the results of jobs submitted with --feedback'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "spool" -d 'List or deliver the jobs kept by `submit --spool` while no tracker answered'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "purge" -d 'Delete ended jobs, with their runs and logs, now'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "alerts" -d 'Alerts raised, with each delivery attempt'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "alert" -d 'Alert rules: list, add, rm, test'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "stats" -d 'Counts by state and group, throughput and queue age'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "status" -d 'The cluster at a glance: trackers (version, leader, store), workers, queues'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "version" -d 'This client\'s version and the tracker\'s, and their protocol'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "bench" -d 'Load a cluster (or an in-process one) and print throughput and latency'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "list" -d 'List the jobs waiting in the spool, oldest first'
 complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "flush" -d 'Deliver the waiting jobs to the tracker, in the order they were spooled'
+complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "list" -d 'List the alert rules'
+complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "add" -d 'Add a rule: raise an alert when COND holds, and deliver it to TARGET'
+complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "rm" -d 'Remove a rule (its alerts stay)'
+complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "test" -d 'Raise a test alert for a rule and show how its delivery went'

@@ -7,7 +7,9 @@
 //! per tracker call. `lts` and embedded workers use it; so can any Rust program.
 
 use crate::balance::{Balancer, Policy, Retry};
-use crate::model::{FeedbackItem, JobDetail, JobSpec, JobView, NodeView, StoreStats};
+use crate::model::{
+    Alert, AlertQuery, AlertRule, FeedbackItem, JobDetail, JobSpec, JobView, NodeView, StoreStats,
+};
 use crate::protocol::registry::EventPage;
 use crate::protocol::{
     connect, BulkAction, BulkOutcome, ConnectError, Dispatch, Heartbeat, HeartbeatReply, JobEdit,
@@ -466,6 +468,68 @@ impl Client {
         self.call(wait + POLL_SLACK, Retry::Idempotent, |c, ctx| {
             let client_group = client_group.clone();
             async move { c.feedback(ctx, client_group, after_id, wait_ms).await }
+        })
+        .await
+    }
+
+    /// Every alert rule, by name.
+    pub async fn alert_rules(&self) -> Result<Vec<AlertRule>, ClientError> {
+        self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| async move {
+            c.alert_rules(ctx).await
+        })
+        .await
+    }
+
+    /// Store an alert rule; whether one of the same name was replaced.
+    /// Sent again after a lost connection only with `replace` (then the
+    /// same rule twice is the same rule).
+    pub async fn add_alert_rule(
+        &self,
+        rule: AlertRule,
+        replace: bool,
+    ) -> Result<bool, ClientError> {
+        let retry = if replace {
+            Retry::Idempotent
+        } else {
+            Retry::Never
+        };
+        self.call(CALL_TIMEOUT, retry, |c, ctx| {
+            let rule = rule.clone();
+            async move { c.add_alert_rule(ctx, rule, replace).await }
+        })
+        .await
+    }
+
+    pub async fn remove_alert_rule(&self, name: String) -> Result<(), ClientError> {
+        self.call(CALL_TIMEOUT, Retry::Never, |c, ctx| {
+            let name = name.clone();
+            async move { c.remove_alert_rule(ctx, name).await }
+        })
+        .await
+    }
+
+    /// Raise a test alert for a rule and wait up to `wait` for its first
+    /// delivery attempt.
+    pub async fn test_alert(&self, name: String, wait: Duration) -> Result<Alert, ClientError> {
+        let wait_ms = wait.as_millis() as u64;
+        self.call(wait + POLL_SLACK, Retry::Never, |c, ctx| {
+            let name = name.clone();
+            async move { c.test_alert(ctx, name, wait_ms).await }
+        })
+        .await
+    }
+
+    /// Alerts and their deliveries; with a cursor, those changed after it,
+    /// waiting up to `wait` for one.
+    pub async fn alerts(
+        &self,
+        query: AlertQuery,
+        wait: Duration,
+    ) -> Result<Vec<Alert>, ClientError> {
+        let wait_ms = wait.as_millis() as u64;
+        self.call(wait + POLL_SLACK, Retry::Idempotent, |c, ctx| {
+            let query = query.clone();
+            async move { c.alerts(ctx, query, wait_ms).await }
         })
         .await
     }

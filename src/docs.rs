@@ -145,6 +145,7 @@ fn examples(page: &str) -> Vec<(&'static str, &'static str)> {
             ("lts submit -g default --task-id nightly --cron '0 0 3 * * ?' -- backup.sh", "Every night at 03:00:"),
             ("lts submit -g default --wait -- make test", "Wait for the run; exit 0 if it succeeded, 1 if not:"),
             ("lts submit --file jobs.jsonl", "Many jobs, one JSON object a line:"),
+            ("lts submit -g etl --max-retries 2 --alert failed,timed_out --alert-to cmd:/usr/local/bin/page -- etl.sh", "Page when the job failed for good or timed out:"),
         ],
         "lts-jobs" => vec![
             ("lts jobs -g reports --state scheduled", "Scheduled jobs of group reports:"),
@@ -173,6 +174,15 @@ fn examples(page: &str) -> Vec<(&'static str, &'static str)> {
         "lts-trigger" | "lts-retry" => vec![("lts trigger nightly", "Run a job once more now:")],
         "lts-purge" => vec![("lts purge --older-than 7d --state succeeded --yes", "Delete jobs that succeeded over a week ago:")],
         "lts-feedback" => vec![("LTS_CLIENT_GROUP=ops lts feedback --follow", "Follow the results of jobs submitted with --feedback --client-group ops:")],
+        "lts-alerts" => vec![
+            ("lts alerts -g reports", "The newest alerts of group reports, with their delivery:"),
+            ("lts -o json alerts --follow", "Each alert as it is raised, folded, resolved or delivered, one JSON object a line:"),
+        ],
+        "lts-alert" => vec![
+            ("lts alert add etl-down --when no-worker -g etl --for 2m --to https://hooks.example.com/lts", "Page when group etl has due work and no live worker for 2 minutes:"),
+            ("lts alert add chat --when 'failures>=5/10m' --to https://hooks.slack.com/services/T/B/X --template slack.json", "A chat message through a template ({\"text\": \"{{text}}\"}):"),
+            ("lts alert test chat", "Send a test alert and say how its delivery went:"),
+        ],
         "lts-spool" => vec![("lts spool list", "The jobs kept while no tracker answered:"), ("lts spool flush", "Deliver them:")],
         "lts-stats" => vec![("lts stats -g reports", "Counts, throughput and queue age of group reports:")],
         "lts-status" => vec![("lts status", "Trackers, workers and queues at a glance:")],

@@ -8,7 +8,8 @@
 mod pg;
 
 use lts::model::{
-    FeedbackItem, JobKind, JobSpec, JobState, Millis, RunOutcome, RunState, Schedule, Stream,
+    Alert, AlertQuery, AlertRule, Condition, Delivery, FeedbackItem, JobKind, JobSpec, JobState,
+    Millis, RunOutcome, RunState, Schedule, Stream,
 };
 use lts::store::{
     JobQuery, JobRecord, LogRecord, LogStats, PostgresStore, RunRecord, SqliteStore, Store,
@@ -822,6 +823,148 @@ fn runs_by_minute_with_fire_lag(s: &mut dyn Store) {
     s.commit().unwrap();
 }
 
+fn alert(key: &str, group: &str, raised_at: Millis, state: bool) -> Alert {
+    Alert {
+        id: 0,
+        key: key.into(),
+        rule: Some("r".into()),
+        group: Some(group.into()),
+        task_id: None,
+        run: None,
+        condition: if state { "no-worker" } else { "failed" }.into(),
+        message: format!("{key} at {raised_at}"),
+        raised_at,
+        resolved_at: None,
+        state,
+        silence_until: raised_at + 300_000,
+        folded: 0,
+        sent_folded: 0,
+        target: "http://127.0.0.1:9/hook".into(),
+        deliveries: Vec::new(),
+        next_attempt_at: Some(raised_at),
+        attempts: 0,
+        seq: 0,
+    }
+}
+
+fn alert_rules_and_alerts(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let mut rule = AlertRule {
+        name: "etl-failed".into(),
+        when: Condition::FailuresAtLeast {
+            n: 3,
+            window_ms: 600_000,
+        },
+        group: Some("etl".into()),
+        for_ms: 0,
+        silence_ms: 300_000,
+        to: "https://hooks.example.com/x".into(),
+        template: Some("{\"text\": \"{{message}}\"}".into()),
+    };
+    assert!(s.put_rule(&rule, false).unwrap());
+    rule.to = "cmd:/bin/true".into();
+    assert!(!s.put_rule(&rule, false).unwrap(), "a name is taken once");
+    assert_eq!(s.rules().unwrap()[0].to, "https://hooks.example.com/x");
+    assert!(s.put_rule(&rule, true).unwrap());
+    let mut other = rule.clone();
+    other.name = "a-first".into();
+    other.when = Condition::NoWorker;
+    assert!(s.put_rule(&other, false).unwrap());
+    let rules = s.rules().unwrap();
+    assert_eq!(rules, vec![other.clone(), rule.clone()], "by name");
+    assert!(s.delete_rule("a-first").unwrap());
+    assert!(!s.delete_rule("a-first").unwrap());
+    assert_eq!(s.rules().unwrap(), vec![rule]);
+
+    let mut a = alert("k1", "etl", 1_000, false);
+    a.id = s.insert_alert(&a).unwrap();
+    let mut b = alert("k1", "etl", 2_000, false);
+    b.task_id = Some("t".into());
+    b.run = Some(4);
+    b.id = s.insert_alert(&b).unwrap();
+    let mut c = alert("k2", "web", 3_000, true);
+    c.next_attempt_at = Some(9_000);
+    c.id = s.insert_alert(&c).unwrap();
+    let latest = s.latest_alert("k1").unwrap().unwrap();
+    assert_eq!(
+        (latest.id, latest.task_id.as_deref(), latest.run),
+        (b.id, Some("t"), Some(4))
+    );
+    assert!(s.latest_alert("nope").unwrap().is_none());
+    let stored = s.alert_by_id(a.id).unwrap().unwrap();
+    assert_eq!(stored.message, a.message);
+    assert!(stored.seq > 0);
+
+    // Due deliveries, earliest first; the next one due.
+    let due = s.due_alerts(5_000, 10).unwrap();
+    assert_eq!(ids(&due, |x| x.id), vec![a.id, b.id]);
+    assert_eq!(s.due_alerts(5_000, 1).unwrap().len(), 1);
+    assert_eq!(s.next_alert_attempt().unwrap(), Some(1_000));
+
+    // A delivery and a fold are stored, and move the alert's seq past all.
+    let before = s.alert_by_id(c.id).unwrap().unwrap().seq;
+    let mut a2 = stored.clone();
+    a2.record(Delivery {
+        target: a2.target.clone(),
+        at: 1_500,
+        ok: true,
+        error: None,
+    });
+    a2.folded = 7;
+    a2.sent_folded = 7;
+    a2.next_attempt_at = None;
+    s.update_alert(&a2).unwrap();
+    let a3 = s.alert_by_id(a.id).unwrap().unwrap();
+    assert_eq!(a3.deliveries, a2.deliveries);
+    assert_eq!(
+        (a3.folded, a3.sent_folded, a3.next_attempt_at),
+        (7, 7, None)
+    );
+    assert!(a3.seq > before);
+    assert_eq!(s.next_alert_attempt().unwrap(), Some(2_000));
+
+    // Lists: newest first, by group; changes after a cursor, oldest change first.
+    let all = s.list_alerts(&AlertQuery::default()).unwrap();
+    assert_eq!(ids(&all, |x| x.id), vec![c.id, b.id, a.id]);
+    let web = AlertQuery {
+        group: Some("web".into()),
+        ..AlertQuery::default()
+    };
+    assert_eq!(ids(&s.list_alerts(&web).unwrap(), |x| x.id), vec![c.id]);
+    let changed = s
+        .list_alerts(&AlertQuery {
+            after_seq: Some(before),
+            ..AlertQuery::default()
+        })
+        .unwrap();
+    assert_eq!(ids(&changed, |x| x.id), vec![a.id]);
+    let limited = AlertQuery {
+        limit: 2,
+        ..AlertQuery::default()
+    };
+    assert_eq!(s.list_alerts(&limited).unwrap().len(), 2);
+
+    // Open state alerts; resolving one closes it.
+    assert_eq!(ids(&s.open_state_alerts().unwrap(), |x| x.id), vec![c.id]);
+    let mut c2 = s.alert_by_id(c.id).unwrap().unwrap();
+    c2.resolved_at = Some(4_000);
+    s.update_alert(&c2).unwrap();
+    assert!(s.open_state_alerts().unwrap().is_empty());
+
+    // Pruning takes old alerts that need nothing more: a (delivered), and
+    // c once delivered; never b (its delivery is pending).
+    assert_eq!(s.prune_alerts(10_000, 100).unwrap(), 1);
+    assert!(s.alert_by_id(a.id).unwrap().is_none());
+    c2.next_attempt_at = None;
+    s.update_alert(&c2).unwrap();
+    assert_eq!(s.prune_alerts(10_000, 100).unwrap(), 1);
+    assert_eq!(
+        ids(&s.list_alerts(&AlertQuery::default()).unwrap(), |x| x.id),
+        vec![b.id]
+    );
+    s.commit().unwrap();
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -862,6 +1005,7 @@ contract!(
     leader_lease,
     stats_by_group_state_queue_and_window,
     runs_by_minute_with_fire_lag,
+    alert_rules_and_alerts,
 );
 
 #[test]

@@ -67,6 +67,10 @@ pub async fn run(client: &Client, args: &JobArgs, format: Format) -> Result<(), 
     if let Some(timeout) = spec.timeout_ms {
         fields.push(("timeout", format_duration(Duration::from_millis(timeout))));
     }
+    if let (false, Some(to)) = (spec.alert.is_empty(), &spec.alert_to) {
+        let outcomes: Vec<&str> = spec.alert.iter().map(|o| o.as_str()).collect();
+        fields.push(("alerts", format!("{} → {to}", outcomes.join(", "))));
+    }
     if !job.next_fires.is_empty() {
         let fires: Vec<String> = job.next_fires.iter().map(|t| short_time(*t)).collect();
         fields.push(("next fires", fires.join(", ")));

@@ -2,6 +2,7 @@
 //! subcommand with its clap `Args` and its `run`, and the mapping from
 //! failures to SPEC's exit codes.
 
+mod alerts;
 mod bench;
 mod completions;
 mod control;
@@ -135,6 +136,10 @@ pub enum Command {
     Spool(spool::SpoolArgs),
     /// Delete ended jobs, with their runs and logs, now
     Purge(purge::PurgeArgs),
+    /// Alerts raised, with each delivery attempt
+    Alerts(alerts::AlertsArgs),
+    /// Alert rules: list, add, rm, test
+    Alert(alerts::AlertArgs),
     /// Counts by state and group, throughput and queue age
     Stats(stats::StatsArgs),
     /// The cluster at a glance: trackers (version, leader, store), workers, queues
@@ -306,6 +311,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Edit(args) => edit::run(&cli.client().await?, args, format).await,
         Command::Purge(args) => purge::run(&cli.client().await?, args, format).await,
+        Command::Alerts(args) => alerts::list_alerts(&cli.client().await?, args, format).await,
+        Command::Alert(args) => alerts::rule(&cli.client().await?, args, format).await,
         Command::Status => status::status(&cli, format).await,
         Command::Version => status::version(&cli, format).await,
         Command::Trigger(args) => {

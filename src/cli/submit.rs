@@ -94,6 +94,17 @@ pub struct SubmitArgs {
     /// The submitting client node group
     #[arg(long, value_name = "G")]
     pub client_group: Option<String>,
+    /// Raise an alert when a run ends so: failed (once retries are spent), timed_out, lost, skipped
+    #[arg(
+        long,
+        value_name = "OUTCOME[,..]",
+        value_delimiter = ',',
+        requires = "alert_to"
+    )]
+    pub alert: Vec<String>,
+    /// Where the job's alerts go: https://.., http://.. or cmd:PATH
+    #[arg(long, value_name = "TARGET", requires = "alert")]
+    pub alert_to: Option<String>,
     /// Block until the first run ends; exit 0 if it succeeded, 1 if not
     #[arg(long)]
     pub wait: bool,
@@ -106,7 +117,7 @@ pub struct SubmitArgs {
         "wait", "spool", "task_id", "group", "command", "params", "params_json", "cron", "tz",
         "at", "delay", "repeat_count", "repeat_interval", "priority", "max_retries",
         "retry_backoff", "timeout", "replace", "overlap", "rely_on_prev_cycle", "misfire",
-        "catch_up_window", "feedback", "client_group",
+        "catch_up_window", "feedback", "client_group", "alert", "alert_to",
     ])]
     pub file: Option<std::path::PathBuf>,
     /// The job's own command, run by workers started with --allow-commands
@@ -217,6 +228,9 @@ pub fn job_from_args(args: &SubmitArgs) -> Result<JobSpec, CliError> {
     job.catch_up_window_ms = args.catch_up_window.map(millis);
     job.feedback = args.feedback;
     job.client_group = args.client_group.clone();
+    job.alert = crate::model::alert::parse_outcomes(&args.alert)
+        .map_err(|e| CliError::usage(format!("--alert: {e}")))?;
+    job.alert_to = args.alert_to.clone();
     crate::model::validate_job(&job).map_err(|e| CliError::usage(e.to_string()))?;
     Ok(job)
 }

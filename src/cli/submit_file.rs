@@ -44,6 +44,9 @@ struct JobLine {
     catch_up_window: Option<String>,
     feedback: Option<bool>,
     client_group: Option<String>,
+    /// `["failed", "timed_out"]` or `"failed,timed_out"`.
+    alert: Option<serde_json::Value>,
+    alert_to: Option<String>,
 }
 
 fn duration(name: &str, value: Option<String>) -> Result<Option<Duration>, String> {
@@ -96,6 +99,28 @@ impl JobLine {
                 (k, v)
             })
             .collect();
+        let alert = match self.alert {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::String(s)) => vec![s],
+            Some(serde_json::Value::Array(items)) => items
+                .into_iter()
+                .map(|v| match v {
+                    serde_json::Value::String(s) => Ok(s),
+                    _ => Err(
+                        "alert: expected outcome names, e.g. [\"failed\", \"timed_out\"]"
+                            .to_string(),
+                    ),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(
+                    "alert: expected outcome names, e.g. [\"failed\", \"timed_out\"]".into(),
+                )
+            }
+        };
+        if alert.is_empty() != self.alert_to.is_none() {
+            return Err("alert and alert_to go together".into());
+        }
         let args = SubmitArgs {
             task_id: self.task_id,
             group: Some(self.group.ok_or("group is missing")?),
@@ -119,6 +144,8 @@ impl JobLine {
             catch_up_window: duration("catch_up_window", self.catch_up_window)?,
             feedback: self.feedback.unwrap_or(false),
             client_group: self.client_group,
+            alert,
+            alert_to: self.alert_to,
             wait: false,
             spool: false,
             file: None,

@@ -48,6 +48,8 @@ pub fn job_json(job: &JobView) -> Value {
         "priority": spec.priority,
         "max_retries": spec.max_retries,
         "timeout_ms": spec.timeout_ms,
+        "alert": spec.alert.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
+        "alert_to": spec.alert_to,
         "next_fires": job.next_fires.iter().map(|t| time(*t)).collect::<Vec<_>>(),
         "run_count": job.runs,
         "submitted_at": time(job.submitted_at),

@@ -2,12 +2,14 @@
 //! them. Plain serde types with no I/O, shared by the CLI, the daemon roles and
 //! the wire protocol. Times are milliseconds since the Unix epoch (UTC).
 
+pub mod alert;
 mod duration;
 mod ids;
 pub mod json;
 pub mod stats;
 mod validate;
 
+pub use alert::{Alert, AlertQuery, AlertRule, Condition, Delivery};
 pub use duration::{format_duration, parse_duration};
 pub use ids::{new_task_id, valid_name};
 pub use stats::{MinuteCount, OutcomeCount, QueueCount, StateCount, StoreStats};
@@ -115,6 +117,12 @@ pub struct JobSpec {
     pub catch_up_window_ms: Option<u64>,
     pub feedback: bool,
     pub client_group: Option<String>,
+    /// Run outcomes that raise an alert (`--alert`; `failed` once retries are spent).
+    #[serde(default)]
+    pub alert: Vec<RunOutcome>,
+    /// Where this job's alerts go (`--alert-to`).
+    #[serde(default)]
+    pub alert_to: Option<String>,
 }
 
 impl JobSpec {
@@ -136,6 +144,8 @@ impl JobSpec {
             catch_up_window_ms: None,
             feedback: false,
             client_group: None,
+            alert: Vec::new(),
+            alert_to: None,
         }
     }
 }

@@ -135,6 +135,36 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
             "needs --client-group G to say where results go",
         ));
     }
+    if let Some(outcome) = job
+        .alert
+        .iter()
+        .find(|o| !super::alert::ALERT_OUTCOMES.contains(o))
+    {
+        return Err(bad(
+            "--alert",
+            format!(
+                "'{outcome}' is not an outcome to alert on: use failed, timed_out, lost or skipped"
+            ),
+        ));
+    }
+    match (&job.alert_to, job.alert.is_empty()) {
+        (Some(to), false) => {
+            super::alert::check_target(to).map_err(|e| bad("--alert-to", e))?;
+        }
+        (None, false) => {
+            return Err(bad(
+                "--alert",
+                "needs --alert-to TARGET to say where alerts go",
+            ));
+        }
+        (Some(_), true) => {
+            return Err(bad(
+                "--alert-to",
+                "needs --alert OUTCOME[,..] to say which run outcomes raise an alert",
+            ));
+        }
+        (None, true) => {}
+    }
     match &job.schedule {
         Schedule::Now => {}
         Schedule::At { at_ms } => {

@@ -28,15 +28,15 @@ pub use transport::{
 };
 
 use crate::model::{
-    FeedbackItem, JobDetail, JobKind, JobSpec, JobState, JobView, LogEntry, Millis, Misfire,
-    NodeView, Overlap, RunOutcome, Schedule, StoreStats, Stream,
+    Alert, AlertQuery, AlertRule, FeedbackItem, JobDetail, JobKind, JobSpec, JobState, JobView,
+    LogEntry, Millis, Misfire, NodeView, Overlap, RunOutcome, Schedule, StoreStats, Stream,
 };
 use registry::EventPage;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bumped whenever a message changes shape; peers must agree exactly.
-pub const PROTOCOL_VERSION: u32 = 8;
+pub const PROTOCOL_VERSION: u32 = 9;
 
 /// How a caller names a job: by task id, with its group when the id alone is
 /// not unique in the cluster.
@@ -353,6 +353,19 @@ pub trait TrackerRpc {
     /// `after_seq` (`None`: from now), waiting up to `wait_ms` for one: what
     /// a registry's watch answers, for a tracker that keeps membership itself.
     async fn watch_nodes(after_seq: Option<u64>, wait_ms: u64) -> Result<EventPage, WireError>;
+
+    /// Every alert rule, by name.
+    async fn alert_rules() -> Result<Vec<AlertRule>, WireError>;
+    /// Store an alert rule (replacing one of the same name with `replace`);
+    /// whether one was replaced.
+    async fn add_alert_rule(rule: AlertRule, replace: bool) -> Result<bool, WireError>;
+    async fn remove_alert_rule(name: String) -> Result<(), WireError>;
+    /// Raise a test alert for a rule; the alert after its first delivery
+    /// attempt, or after `wait_ms`.
+    async fn test_alert(name: String, wait_ms: u64) -> Result<Alert, WireError>;
+    /// Alerts raised and their deliveries; with a cursor, those changed
+    /// after it, waiting up to `wait_ms` for one.
+    async fn alerts(query: AlertQuery, wait_ms: u64) -> Result<Vec<Alert>, WireError>;
 
     /// Claim up to `free` due runs for the worker's group (long poll).
     async fn pull(request: PullRequest) -> Result<Vec<Dispatch>, WireError>;

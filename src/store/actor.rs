@@ -8,6 +8,11 @@
 //! back whole and its operations run again, a few times, after a short
 //! random pause; callers hear of the failure only when every attempt failed.
 //! Operations are therefore `FnMut`: each attempt runs them from the start.
+//!
+//! A hook may run once per batch, after its operations and before the
+//! commit, in a savepoint of its own: it sees the batch's life-cycle events
+//! and writes rows that follow from them (alerts) in the same transaction.
+//! A hook that fails loses its own rows, never the batch.
 
 use super::{Result, RunEvent, Store, StoreError};
 use rand::Rng;
@@ -90,10 +95,23 @@ const RETRY_LOG_EVERY: Duration = Duration::from_secs(10);
 /// long the commit took.
 pub type Observer = Arc<dyn Fn(&[RunEvent], Duration) + Send + Sync>;
 
+/// What a hook does with the events it wants, in the batch's transaction.
+pub type HookFn = Arc<dyn Fn(&mut dyn Store, &[RunEvent]) -> Result<()> + Send + Sync>;
+
+/// Runs before each commit whose batch has events the hook wants.
+#[derive(Clone)]
+pub struct Hook {
+    /// Which events the hook is about; a batch with none skips it.
+    pub wants: fn(&RunEvent) -> bool,
+    /// Write what follows from the events, in the batch's transaction.
+    pub run: HookFn,
+}
+
 #[derive(Clone)]
 pub struct StoreHandle {
     tx: mpsc::Sender<Op>,
     observer: Arc<OnceLock<Observer>>,
+    hook: Arc<OnceLock<Hook>>,
 }
 
 impl StoreHandle {
@@ -102,14 +120,21 @@ impl StoreHandle {
     pub fn spawn(store: Box<dyn Store>) -> Self {
         let (tx, rx) = mpsc::channel::<Op>();
         let observer: Arc<OnceLock<Observer>> = Arc::default();
-        let watching = observer.clone();
+        let hook: Arc<OnceLock<Hook>> = Arc::default();
+        let (watching, hooked) = (observer.clone(), hook.clone());
         let spawned = std::thread::Builder::new()
             .name("lts-store".into())
-            .spawn(move || run(store, rx, watching));
+            .spawn(move || run(store, rx, watching, hooked));
         if let Err(e) = spawned {
             tracing::error!("cannot start the store thread: {e}");
         }
-        StoreHandle { tx, observer }
+        StoreHandle { tx, observer, hook }
+    }
+
+    /// Run `hook` before each commit from now on (once: later calls are
+    /// ignored).
+    pub fn before_commit(&self, hook: Hook) {
+        let _ = self.hook.set(hook);
     }
 
     /// Tell `observer` what each commit moved from now on (once: later
@@ -146,7 +171,12 @@ impl StoreHandle {
     }
 }
 
-fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Op>, observer: Arc<OnceLock<Observer>>) {
+fn run(
+    mut store: Box<dyn Store>,
+    rx: mpsc::Receiver<Op>,
+    observer: Arc<OnceLock<Observer>>,
+    hook: Arc<OnceLock<Hook>>,
+) {
     let mut retries = RetryLog::default();
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -159,7 +189,7 @@ fn run(mut store: Box<dyn Store>, rx: mpsc::Receiver<Op>, observer: Arc<OnceLock
         let started = Instant::now();
         let mut attempt = 1;
         let error = loop {
-            match run_batch(store.as_mut(), &mut batch) {
+            match run_batch(store.as_mut(), &mut batch, hook.get()) {
                 Attempt::Committed => break None,
                 Attempt::Failed(e) => break Some(e),
                 Attempt::Lost(e) => {
@@ -249,8 +279,8 @@ enum Attempt {
     Lost(StoreError),
 }
 
-/// Run a batch in one transaction.
-fn run_batch(store: &mut dyn Store, batch: &mut [Op]) -> Attempt {
+/// Run a batch in one transaction, the hook last.
+fn run_batch(store: &mut dyn Store, batch: &mut [Op], hook: Option<&Hook>) -> Attempt {
     if let Err(e) = store.begin() {
         return Attempt::Failed(e);
     }
@@ -285,9 +315,48 @@ fn run_batch(store: &mut dyn Store, batch: &mut [Op]) -> Attempt {
             return abandon(store, e);
         }
     }
+    if let Some(hook) = hook {
+        if let Err(e) = run_hook(store, hook) {
+            return abandon(store, e);
+        }
+        if let Some(e) = store.retryable_failure() {
+            return abandon(store, e);
+        }
+    }
     match store.commit() {
         Ok(()) => Attempt::Committed,
         Err(e) => abandon(store, e),
+    }
+}
+
+/// Run the hook over the batch's events it wants, in a savepoint: if it
+/// fails (or panics), its rows and events go and the batch stays.
+fn run_hook(store: &mut dyn Store, hook: &Hook) -> Result<()> {
+    let wanted: Vec<RunEvent> = store
+        .journal()
+        .events()
+        .iter()
+        .filter(|e| (hook.wants)(e))
+        .cloned()
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mark = store.journal().mark();
+    store.savepoint()?;
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (hook.run)(store, &wanted)));
+    match ran {
+        Ok(Ok(())) => store.release_savepoint(),
+        failed => {
+            match failed {
+                Ok(Err(e)) => tracing::error!("the pre-commit hook failed: {e}"),
+                _ => tracing::error!("the pre-commit hook panicked"),
+            }
+            store.journal().rollback_to(mark);
+            store
+                .rollback_to_savepoint()
+                .and_then(|()| store.release_savepoint())
+        }
     }
 }
 
@@ -453,6 +522,48 @@ mod tests {
         assert!(matches!(lost, Err(StoreError::Retryable(_))), "{lost:?}");
         assert_eq!(runs.load(Ordering::SeqCst), MAX_ATTEMPTS);
         assert!(!h.call(|s| exists(s, "never")).await.unwrap());
+    }
+
+    fn submitted(s: &mut dyn Store, task_id: &str) -> Result<()> {
+        s.insert_job(&job(task_id))?;
+        s.journal().push(RunEvent::Submitted { group: "g".into() });
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_hook_writes_in_the_batch_and_its_failure_never_loses_it() {
+        let wants: fn(&RunEvent) -> bool = |e| matches!(e, RunEvent::Submitted { .. });
+        for fails in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(&dir.path().join("lts.db")).unwrap();
+            let h = StoreHandle::spawn(Box::new(store));
+            h.before_commit(Hook {
+                wants,
+                run: Arc::new(move |s, events| {
+                    s.insert_job(&job(&format!("hooked-{}", events.len())))?;
+                    s.journal().push(RunEvent::Alerted);
+                    if fails {
+                        return Err(StoreError::Invalid("hook refused".into()));
+                    }
+                    Ok(())
+                }),
+            });
+            let seen: Arc<std::sync::Mutex<Vec<RunEvent>>> = Arc::default();
+            let sink = seen.clone();
+            h.observe(Arc::new(move |events, _| {
+                sink.lock().unwrap().extend(events.iter().cloned())
+            }));
+            let (a, b) =
+                tokio::join!(h.call(|s| submitted(s, "a")), h.call(|s| submitted(s, "b")),);
+            assert!(a.is_ok() && b.is_ok());
+            assert!(h.call(|s| exists(s, "a")).await.unwrap());
+            assert!(h.call(|s| exists(s, "b")).await.unwrap());
+            let hooked = h.call(|s| exists(s, "hooked-2")).await.unwrap()
+                || h.call(|s| exists(s, "hooked-1")).await.unwrap();
+            assert_eq!(hooked, !fails, "the hook's rows stay only when it succeeds");
+            let alerted = seen.lock().unwrap().contains(&RunEvent::Alerted);
+            assert_eq!(alerted, !fails, "so do its events");
+        }
     }
 
     #[tokio::test]

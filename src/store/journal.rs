@@ -2,7 +2,8 @@
 //! `RunEvent` where a run starts, ends or is skipped, the store keeps them
 //! with the transaction, and the group-commit actor hands them to the
 //! observer (metrics) only once they are committed. An operation that fails
-//! takes its events back with its savepoint.
+//! takes its events back with its savepoint. Before the commit, the actor's
+//! hook (alerts) reads the batch's events and may add rows of its own.
 
 use crate::model::{Millis, RunOutcome};
 
@@ -25,10 +26,24 @@ pub enum RunEvent {
         outcome: RunOutcome,
         started_at: Option<Millis>,
         ended_at: Millis,
+        /// The job and the run's number (alerts name them).
+        job_id: i64,
+        run: u32,
+        /// Another attempt of the run follows (a retry or a re-queue).
+        retrying: bool,
+        exit_code: Option<i32>,
     },
     /// A tick was recorded as skipped; `reason` is a short bounded label
     /// (`overlap`, `misfire`).
-    Skipped { group: String, reason: &'static str },
+    Skipped {
+        group: String,
+        reason: &'static str,
+        job_id: i64,
+        run: u32,
+    },
+    /// Alerts were raised or folded (by the pre-commit hook or the leader):
+    /// the delivery task has work.
+    Alerted,
 }
 
 /// The events of the transaction in progress.
@@ -55,6 +70,11 @@ impl Journal {
     /// Everything recorded, for the observer after a commit.
     pub fn take(&mut self) -> Vec<RunEvent> {
         std::mem::take(&mut self.events)
+    }
+
+    /// Everything recorded so far, in order.
+    pub fn events(&self) -> &[RunEvent] {
+        &self.events
     }
 
     pub fn clear(&mut self) {

@@ -12,15 +12,15 @@ pub mod postgres;
 mod records;
 mod sqlite;
 
-pub use actor::{Observer, StoreHandle};
+pub use actor::{Hook, Observer, StoreHandle};
 pub use journal::{Journal, RunEvent};
 pub use postgres::PostgresStore;
 pub use records::{JobRecord, LogRecord, RunRecord};
 pub use sqlite::SqliteStore;
 
 use crate::model::{
-    FeedbackItem, JobKind, JobState, Millis, MinuteCount, OutcomeCount, QueueCount, RunOutcome,
-    StateCount, StoreStats,
+    Alert, AlertQuery, AlertRule, FeedbackItem, JobKind, JobState, Millis, MinuteCount,
+    OutcomeCount, QueueCount, RunOutcome, StateCount, StoreStats,
 };
 use thiserror::Error;
 
@@ -304,6 +304,39 @@ pub trait Store: Send {
     ) -> Result<Vec<LogRecord>>;
     /// The last `n` lines of a run, in order.
     fn logs_tail(&mut self, run_id: i64, n: usize) -> Result<Vec<LogRecord>>;
+
+    /// Store an alert rule. With `replace`, one of the same name is
+    /// replaced; without, `false` (and nothing changes) when one exists.
+    fn put_rule(&mut self, rule: &AlertRule, replace: bool) -> Result<bool>;
+    /// Delete a rule; whether it existed.
+    fn delete_rule(&mut self, name: &str) -> Result<bool>;
+    /// Every rule, by name.
+    fn rules(&mut self) -> Result<Vec<AlertRule>>;
+    /// Insert an alert; returns its id. Its `seq` is assigned here.
+    fn insert_alert(&mut self, alert: &Alert) -> Result<i64>;
+    /// Store an alert's changes (resolution, folds, deliveries); its `seq`
+    /// moves past every other.
+    fn update_alert(&mut self, alert: &Alert) -> Result<()>;
+    /// The newest alert with `key`. Concurrent callers with the same key
+    /// (trackers sharing a store) wait for each other until commit, so
+    /// two never both find none and raise the same alert twice.
+    fn latest_alert(&mut self, key: &str) -> Result<Option<Alert>>;
+    /// An alert, locked until the transaction ends (it is read to be
+    /// written back; another tracker's fold waits for it).
+    fn alert_by_id(&mut self, id: i64) -> Result<Option<Alert>>;
+    /// With `after_seq`: alerts changed after it, oldest change first;
+    /// without: the newest `limit` (0: all), newest first. Only `group`'s
+    /// when given.
+    fn list_alerts(&mut self, query: &AlertQuery) -> Result<Vec<Alert>>;
+    /// Alerts with a delivery attempt due at `now`, earliest first.
+    fn due_alerts(&mut self, now: Millis, limit: usize) -> Result<Vec<Alert>>;
+    /// The earliest due delivery attempt.
+    fn next_alert_attempt(&mut self) -> Result<Option<Millis>>;
+    /// State alerts not resolved yet.
+    fn open_state_alerts(&mut self) -> Result<Vec<Alert>>;
+    /// Delete up to `limit` alerts raised before `cutoff` that need no more
+    /// delivery and are not firing; returns how many.
+    fn prune_alerts(&mut self, cutoff: Millis, limit: usize) -> Result<usize>;
 
     /// Take or renew the tracker leader lease until `now + ttl_ms`. Returns
     /// the lease's epoch when `holder` holds it after the call, `None` when

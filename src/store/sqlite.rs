@@ -7,8 +7,8 @@ use super::{
     JobQuery, JobRecord, LogRecord, LogStats, Result, RunRecord, Store, StoreError, LAGGED,
 };
 use crate::model::{
-    FeedbackItem, JobSpec, JobState, Millis, MinuteCount, QueueCount, RunOutcome, RunState,
-    StoreStats, Stream,
+    Alert, AlertQuery, AlertRule, Delivery, FeedbackItem, JobSpec, JobState, Millis, MinuteCount,
+    QueueCount, RunOutcome, RunState, StoreStats, Stream,
 };
 use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
@@ -123,6 +123,41 @@ CREATE TABLE leader (
     r#"
 -- `lts stats`: jobs counted by (group, state) from the index alone.
 CREATE INDEX jobs_by_group_state ON jobs (grp, state);
+"#,
+    r#"
+-- Alerts: the rules (`lts alert add`), and every alert raised with its
+-- delivery attempts (a JSON array) and when the next attempt is due.
+CREATE TABLE alert_rules (
+    name  TEXT PRIMARY KEY,
+    rule  TEXT NOT NULL
+);
+CREATE TABLE alerts (
+    id               INTEGER PRIMARY KEY,
+    key              TEXT    NOT NULL,
+    rule             TEXT,
+    grp              TEXT,
+    task_id          TEXT,
+    run              INTEGER,
+    condition        TEXT    NOT NULL,
+    message          TEXT    NOT NULL,
+    raised_at        INTEGER NOT NULL,
+    resolved_at      INTEGER,
+    state            INTEGER NOT NULL,
+    silence_until    INTEGER NOT NULL,
+    folded           INTEGER NOT NULL,
+    sent_folded      INTEGER NOT NULL,
+    target           TEXT    NOT NULL,
+    deliveries       TEXT    NOT NULL,
+    next_attempt_at  INTEGER,
+    attempts         INTEGER NOT NULL,
+    seq              INTEGER NOT NULL
+);
+CREATE INDEX alerts_by_key ON alerts (key, id);
+CREATE INDEX alerts_due ON alerts (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+CREATE INDEX alerts_open ON alerts (id) WHERE state = 1 AND resolved_at IS NULL;
+CREATE INDEX alerts_by_seq ON alerts (seq);
+CREATE INDEX alerts_by_raised ON alerts (raised_at);
+INSERT INTO meta (key, value) VALUES ('alert_seq', 0);
 "#,
 ];
 
@@ -420,6 +455,60 @@ fn log_from_row(row: &Row<'_>) -> rusqlite::Result<LogRecord> {
 
 fn spec_json(spec: &JobSpec) -> Result<String> {
     serde_json::to_string(spec).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+const ALERT_COLUMNS: &str = "id, key, rule, grp, task_id, run, condition, message, raised_at, \
+     resolved_at, state, silence_until, folded, sent_folded, target, deliveries, next_attempt_at, \
+     attempts, seq";
+
+fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Alert> {
+    let deliveries: String = row.get(15)?;
+    let deliveries: Vec<Delivery> = serde_json::from_str(&deliveries).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(15, rusqlite::types::Type::Text, e.into())
+    })?;
+    Ok(Alert {
+        id: row.get(0)?,
+        key: row.get(1)?,
+        rule: row.get(2)?,
+        group: row.get(3)?,
+        task_id: row.get(4)?,
+        run: row.get(5)?,
+        condition: row.get(6)?,
+        message: row.get(7)?,
+        raised_at: row.get(8)?,
+        resolved_at: row.get(9)?,
+        state: row.get(10)?,
+        silence_until: row.get(11)?,
+        folded: row.get::<_, i64>(12)?.max(0) as u64,
+        sent_folded: row.get::<_, i64>(13)?.max(0) as u64,
+        target: row.get(14)?,
+        deliveries,
+        next_attempt_at: row.get(16)?,
+        attempts: row.get(17)?,
+        seq: row.get(18)?,
+    })
+}
+
+fn deliveries_json(d: &[Delivery]) -> Result<String> {
+    serde_json::to_string(d).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+impl SqliteStore {
+    fn next_alert_seq(&mut self) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "UPDATE meta SET value = value + 1 WHERE key = 'alert_seq' RETURNING value",
+            )
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
+            .map_err(backend)
+    }
+
+    fn alerts_where(&mut self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Alert>> {
+        self.conn
+            .prepare_cached(&format!("SELECT {ALERT_COLUMNS} FROM alerts {sql}"))
+            .and_then(|mut st| st.query_map(params, alert_from_row)?.collect())
+            .map_err(backend)
+    }
 }
 
 impl Store for SqliteStore {
@@ -1117,6 +1206,169 @@ impl Store for SqliteStore {
                 lines.reverse();
                 Ok(lines)
             })
+            .map_err(backend)
+    }
+
+    fn put_rule(&mut self, rule: &AlertRule, replace: bool) -> Result<bool> {
+        let text = serde_json::to_string(rule).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let sql = if replace {
+            "INSERT INTO alert_rules (name, rule) VALUES (?1, ?2) \
+             ON CONFLICT (name) DO UPDATE SET rule = excluded.rule"
+        } else {
+            "INSERT INTO alert_rules (name, rule) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING"
+        };
+        let n = self
+            .conn
+            .prepare_cached(sql)
+            .and_then(|mut st| st.execute(params![rule.name, text]))
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    fn delete_rule(&mut self, name: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM alert_rules WHERE name = ?1")
+            .and_then(|mut st| st.execute([name]))
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    fn rules(&mut self) -> Result<Vec<AlertRule>> {
+        let texts: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT rule FROM alert_rules ORDER BY name")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(backend)?;
+        texts
+            .iter()
+            .map(|t| {
+                serde_json::from_str(t).map_err(|e| StoreError::Invalid(format!("alert rule: {e}")))
+            })
+            .collect()
+    }
+
+    fn insert_alert(&mut self, a: &Alert) -> Result<i64> {
+        let seq = self.next_alert_seq()?;
+        let deliveries = deliveries_json(&a.deliveries)?;
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, \
+                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+            ))
+            .and_then(|mut st| {
+                st.execute(params![
+                    a.key,
+                    a.rule,
+                    a.group,
+                    a.task_id,
+                    a.run,
+                    a.condition,
+                    a.message,
+                    a.raised_at,
+                    a.resolved_at,
+                    a.state,
+                    a.silence_until,
+                    a.folded as i64,
+                    a.sent_folded as i64,
+                    a.target,
+                    deliveries,
+                    a.next_attempt_at,
+                    a.attempts,
+                    seq,
+                ])
+            })
+            .map_err(backend)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn update_alert(&mut self, a: &Alert) -> Result<()> {
+        let seq = self.next_alert_seq()?;
+        let deliveries = deliveries_json(&a.deliveries)?;
+        self.conn
+            .prepare_cached(
+                "UPDATE alerts SET message = ?2, resolved_at = ?3, silence_until = ?4, \
+                 folded = ?5, sent_folded = ?6, deliveries = ?7, next_attempt_at = ?8, \
+                 attempts = ?9, seq = ?10, run = ?11, task_id = ?12 WHERE id = ?1",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    a.id,
+                    a.message,
+                    a.resolved_at,
+                    a.silence_until,
+                    a.folded as i64,
+                    a.sent_folded as i64,
+                    deliveries,
+                    a.next_attempt_at,
+                    a.attempts,
+                    seq,
+                    a.run,
+                    a.task_id,
+                ])
+            })
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn latest_alert(&mut self, key: &str) -> Result<Option<Alert>> {
+        // BEGIN IMMEDIATE already excludes every other writer.
+        Ok(self
+            .alerts_where("WHERE key = ?1 ORDER BY id DESC LIMIT 1", [key])?
+            .pop())
+    }
+
+    fn alert_by_id(&mut self, id: i64) -> Result<Option<Alert>> {
+        Ok(self.alerts_where("WHERE id = ?1", [id])?.pop())
+    }
+
+    fn list_alerts(&mut self, q: &AlertQuery) -> Result<Vec<Alert>> {
+        let limit = if q.limit == 0 { -1 } else { i64::from(q.limit) };
+        match q.after_seq {
+            Some(after) => self.alerts_where(
+                "WHERE seq > ?1 AND (?2 IS NULL OR grp = ?2) ORDER BY seq LIMIT ?3",
+                params![after, q.group, limit],
+            ),
+            None => self.alerts_where(
+                "WHERE (?1 IS NULL OR grp = ?1) ORDER BY id DESC LIMIT ?2",
+                params![q.group, limit],
+            ),
+        }
+    }
+
+    fn due_alerts(&mut self, now: Millis, limit: usize) -> Result<Vec<Alert>> {
+        self.alerts_where(
+            "INDEXED BY alerts_due WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?1 \
+             ORDER BY next_attempt_at LIMIT ?2",
+            params![now, limit as i64],
+        )
+    }
+
+    fn next_alert_attempt(&mut self) -> Result<Option<Millis>> {
+        self.conn
+            .prepare_cached(
+                "SELECT min(next_attempt_at) FROM alerts INDEXED BY alerts_due \
+                 WHERE next_attempt_at IS NOT NULL",
+            )
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
+            .map_err(backend)
+    }
+
+    fn open_state_alerts(&mut self) -> Result<Vec<Alert>> {
+        self.alerts_where(
+            "INDEXED BY alerts_open WHERE state = 1 AND resolved_at IS NULL ORDER BY id",
+            [],
+        )
+    }
+
+    fn prune_alerts(&mut self, cutoff: Millis, limit: usize) -> Result<usize> {
+        self.conn
+            .prepare_cached(
+                "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts INDEXED BY alerts_by_raised \
+                 WHERE raised_at < ?1 AND next_attempt_at IS NULL \
+                 AND (state = 0 OR resolved_at IS NOT NULL) ORDER BY raised_at LIMIT ?2)",
+            )
+            .and_then(|mut st| st.execute(params![cutoff, limit as i64]))
             .map_err(backend)
     }
 

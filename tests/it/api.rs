@@ -97,6 +97,11 @@ fn every_documented_route_answers_with_its_documented_shape() {
             "--task-id",
             "bad",
             "--wait",
+            // An alert with a delivery that fails (nothing listens on port 1).
+            "--alert",
+            "failed",
+            "--alert-to",
+            "http://127.0.0.1:1/hook",
             "--",
             "sh",
             "-c",
@@ -105,6 +110,10 @@ fn every_documented_route_answers_with_its_documented_shape() {
     );
     eventually("the cron job to have run", || {
         (job_json(home, &d.addr, "tick")["run_count"].as_u64() >= Some(1)).then_some(())
+    });
+    eventually("the alert's first delivery attempt", || {
+        let alerts = lts(home, &d.addr, &["-o", "json", "alerts"]).json();
+        (alerts[0]["deliveries"][0]["ok"] == false).then_some(())
     });
 
     let doc = json_of(

@@ -329,7 +329,7 @@ fn login_with_the_token_then_the_jobs_page_lists_a_job_from_lts() {
         for (path, needle) in [
             ("/", "default"),
             ("/nodes", "master"),
-            ("/alerts", "No alert rules yet"),
+            ("/alerts", "No rules"),
             ("/submit", "Submit a job"),
         ] {
             c.goto(&format!("{}{path}", con.url))

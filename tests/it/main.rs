@@ -15,6 +15,7 @@ mod harness {
 
 mod on_postgres;
 
+mod alerts;
 mod api;
 mod auth;
 mod bad_input;

@@ -239,6 +239,21 @@ fn contrib_names_only_metrics_that_exist() {
         ],
     )
     .ok();
+    // An alert rule, so the firing gauge has a series.
+    lts(
+        home,
+        &t.addr,
+        &[
+            "alert",
+            "add",
+            "fails",
+            "--when",
+            "failed",
+            "--to",
+            "cmd:/bin/true",
+        ],
+    )
+    .ok();
     // Queued work for a group with no worker.
     lts(home, &t.addr, &["submit", "-g", "nobody", "--", "true"]).ok();
     // A run given back by a worker that stops at once: lost.
@@ -268,12 +283,16 @@ fn contrib_names_only_metrics_that_exist() {
     let console = t.console_url();
     let mut known = eventually("every family to show", || {
         let text = get(&format!("{console}metrics")).1;
-        (text.contains("lts_ticks_skipped_total") && text.contains("lts_leases_expired_total"))
+        let all = [
+            "lts_ticks_skipped_total",
+            "lts_leases_expired_total",
+            "lts_alerts_firing",
+        ];
+        all.iter()
+            .all(|name| text.contains(name))
             .then(|| families(&text))
     });
     known.extend(families(&get(&format!("{worker_url}metrics")).1));
-    // Alert rules arrive with alerting; until one exists this family is empty.
-    known.insert(("lts_alerts_firing".into(), "gauge".into()));
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib");
     let dashboard = std::fs::read_to_string(root.join("grafana-dashboard.json")).unwrap();
     let doc: serde_json::Value = serde_json::from_str(&dashboard).expect("the dashboard is JSON");

@@ -175,6 +175,7 @@ impl Metrics {
                     outcome,
                     started_at,
                     ended_at,
+                    ..
                 } => {
                     let labels = vec![("group", g.clone()), ("outcome", outcome.as_str().into())];
                     self.runs_ended.get_or_create(&labels).inc();
@@ -187,12 +188,15 @@ impl Metrics {
                         self.leases_expired.get_or_create(&group(g)).inc();
                     }
                 }
-                RunEvent::Skipped { group: g, reason } => {
+                RunEvent::Skipped {
+                    group: g, reason, ..
+                } => {
                     let labels = vec![("group", g.clone()), ("outcome", "skipped".into())];
                     self.runs_ended.get_or_create(&labels).inc();
                     let labels = vec![("group", g.clone()), ("reason", reason.to_string())];
                     self.ticks_skipped.get_or_create(&labels).inc();
                 }
+                RunEvent::Alerted => {}
             }
         }
     }
@@ -251,6 +255,25 @@ impl Metrics {
         self.leader.set(i64::from(t.leader.current().is_some()));
         if let Some(worker) = &self.worker {
             worker.refresh();
+        }
+        let firing = t
+            .store
+            .call(|s| Ok::<_, crate::protocol::WireError>((s.rules()?, s.open_state_alerts()?)))
+            .await;
+        if let Ok((rules, open)) = firing {
+            self.alerts_firing.clear();
+            // Every rule, so a rule whose alerts resolved reads 0.
+            for rule in &rules {
+                let _ = self
+                    .alerts_firing
+                    .get_or_create(&vec![("rule", rule.name.clone())]);
+            }
+            for alert in &open {
+                let rule = alert.rule.clone().unwrap_or_default();
+                self.alerts_firing
+                    .get_or_create(&vec![("rule", rule)])
+                    .inc();
+            }
         }
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());

@@ -6,6 +6,7 @@
 //! handlers are in `service`, the rules in `queue`. With a registry it
 //! registers as a node of role `tracker`, group `tracker`.
 
+mod alerts;
 mod control;
 mod http;
 mod leader;
@@ -97,7 +98,8 @@ pub(crate) struct Tracker {
     security: Security,
     /// How long a connection may stay without a request in flight.
     idle: Duration,
-    /// Whether this tracker fires ticks, expires leases and prunes.
+    /// Whether this tracker fires ticks, expires leases, prunes, watches
+    /// alert conditions and delivers alerts.
     leader: leader::Leadership,
     /// What `/metrics` shows.
     metrics: Arc<metrics::Metrics>,
@@ -186,7 +188,17 @@ pub async fn run(
     });
     if config.metrics {
         let metrics = tracker.metrics.clone();
-        store.observe(Arc::new(move |events, took| metrics.observe(events, took)));
+        // Weak: the store must not keep the tracker alive.
+        let t = Arc::downgrade(&tracker);
+        store.observe(Arc::new(move |events, took| {
+            metrics.observe(events, took);
+            if events.contains(&crate::store::RunEvent::Alerted) {
+                if let Some(t) = t.upgrade() {
+                    t.wake.alerts_changed();
+                }
+            }
+        }));
+        store.before_commit(alerts::hook());
     }
     let gate = Gate::new(config.limits);
     // The address comes last: tests and scripts read it from the end of the line.
@@ -213,6 +225,8 @@ pub async fn run(
     let leases = tokio::spawn(expire_leases(tracker.clone()));
     let ticks = tokio::spawn(fire_ticks(tracker.clone()));
     let pruner = tokio::spawn(prune(tracker.clone(), config.retain));
+    let deliveries = tokio::spawn(alerts::deliver_alerts(tracker.clone()));
+    let conditions = tokio::spawn(alerts::watch_conditions(tracker.clone()));
     let registration = config.registry.map(|addr| {
         let node = NodeInfo {
             id: tracker.id.clone(),
@@ -241,6 +255,8 @@ pub async fn run(
     let _ = leases.await;
     let _ = ticks.await;
     let _ = pruner.await;
+    let _ = deliveries.await;
+    let _ = conditions.await;
     let _ = leading.await;
     if let Some(relay) = relay {
         let _ = relay.await;

@@ -6,8 +6,8 @@
 
 use super::{control, queue, Tracker};
 use crate::model::{
-    now_ms, FeedbackItem, JobDetail, JobSpec, JobState, JobView, MinuteCount, NodeView, Role,
-    StoreStats,
+    now_ms, Alert, AlertQuery, AlertRule, FeedbackItem, JobDetail, JobSpec, JobState, JobView,
+    MinuteCount, NodeView, Role, StoreStats,
 };
 use crate::protocol::registry::EventPage;
 use crate::protocol::{
@@ -557,6 +557,108 @@ impl Tracker {
                 && (tokio::time::Instant::now() >= deadline || self.stopping())
             {
                 return self.nodes.events_after(after, now_ms(), EVENT_PAGE);
+            }
+        }
+    }
+
+    /// Every alert rule, by name.
+    pub async fn alert_rules(&self) -> Result<Vec<AlertRule>, WireError> {
+        self.store.call(|s| Ok::<_, WireError>(s.rules()?)).await
+    }
+
+    /// Store a rule; with `replace`, one of the same name is replaced.
+    /// Returns whether one was replaced.
+    pub async fn add_alert_rule(&self, rule: AlertRule, replace: bool) -> Result<bool, WireError> {
+        rule.validate().map_err(WireError::InvalidInput)?;
+        let name = rule.name.clone();
+        let (stored, existed) = self
+            .store
+            .call(move |s| {
+                let existed = s.rules()?.iter().any(|r| r.name == rule.name);
+                Ok::<_, WireError>((s.put_rule(&rule, replace)?, existed))
+            })
+            .await?;
+        if !stored {
+            return Err(WireError::Conflict(format!(
+                "alert rule '{}' already exists (pass --replace to replace it)",
+                crate::model::cut(&name, 80)
+            )));
+        }
+        self.wake.alerts_changed();
+        Ok(existed)
+    }
+
+    /// Delete a rule; its alerts stay (state alerts of it resolve).
+    pub async fn remove_alert_rule(&self, name: String) -> Result<(), WireError> {
+        let shown = crate::model::cut(&name, 80);
+        let removed = self
+            .store
+            .call(move |s| Ok::<_, WireError>(s.delete_rule(&name)?))
+            .await?;
+        if !removed {
+            return Err(WireError::Missing(format!("no alert rule '{shown}'")));
+        }
+        self.wake.alerts_changed();
+        Ok(())
+    }
+
+    /// Raise a test alert for rule `name` through the delivery path, and
+    /// wait up to `wait_ms` for its first delivery attempt.
+    pub async fn test_alert(&self, name: String, wait_ms: u64) -> Result<Alert, WireError> {
+        let shown = crate::model::cut(&name, 80);
+        let now = now_ms();
+        let alert = self
+            .store
+            .call(move |s| {
+                let rule = s
+                    .rules()?
+                    .into_iter()
+                    .find(|r| r.name == name)
+                    .ok_or_else(|| WireError::Missing(format!("no alert rule '{shown}'")))?;
+                super::alerts::raise_test(s, &rule, now)
+            })
+            .await?;
+        let deadline = deadline_in(wait_ms);
+        loop {
+            let mut notified = armed(&self.wake.alerts);
+            let id = alert.id;
+            let now = self
+                .store
+                .call(move |s| Ok::<_, WireError>(s.alert_by_id(id)?))
+                .await?;
+            let Some(now) = now else {
+                return Ok(alert);
+            };
+            if !now.deliveries.is_empty() || !wait_for(notified.as_mut(), deadline, self).await {
+                return Ok(now);
+            }
+        }
+    }
+
+    /// State alerts whose condition holds now.
+    pub async fn firing_alerts(&self) -> Result<Vec<Alert>, WireError> {
+        self.store
+            .call(|s| Ok::<_, WireError>(s.open_state_alerts()?))
+            .await
+    }
+
+    /// Alerts: the newest (`query.after_seq` unset), or those changed after
+    /// the cursor, waiting up to `wait_ms` for one.
+    pub async fn alerts(&self, query: AlertQuery, wait_ms: u64) -> Result<Vec<Alert>, WireError> {
+        let deadline = deadline_in(wait_ms);
+        loop {
+            let mut notified = armed(&self.wake.alerts);
+            let q = query.clone();
+            let alerts = self
+                .store
+                .call(move |s| Ok::<_, WireError>(s.list_alerts(&q)?))
+                .await?;
+            if !alerts.is_empty()
+                || query.after_seq.is_none()
+                || wait_ms == 0
+                || !wait_for(notified.as_mut(), deadline, self).await
+            {
+                return Ok(alerts);
             }
         }
     }

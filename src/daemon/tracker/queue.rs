@@ -290,18 +290,23 @@ pub fn end_run(
 ) -> Outcome<()> {
     run.end(outcome, now, reason);
     s.update_run(run)?;
-    journal_ended(s, run);
+    journal_ended(s, run, false);
     Ok(())
 }
 
-/// Record that `run` (stored, done) ended.
-fn journal_ended(s: &mut dyn Store, run: &RunRecord) {
+/// Record that `run` (stored, done) ended; `retrying` when another attempt
+/// of it follows.
+fn journal_ended(s: &mut dyn Store, run: &RunRecord, retrying: bool) {
     if let (Some(outcome), Some(ended_at)) = (run.outcome, run.ended_at) {
         s.journal().push(RunEvent::Ended {
             group: run.group.clone(),
             outcome,
             started_at: run.started_at,
             ended_at,
+            job_id: run.job_id,
+            run: run.run,
+            retrying,
+            exit_code: run.exit_code,
         });
     }
 }
@@ -421,11 +426,12 @@ fn store_lines(s: &mut dyn Store, lines: &[LogRecord], cap: u64) -> Outcome<()> 
 }
 
 /// Delete what retention no longer keeps, in one small batch; returns how
-/// many jobs and runs went.
+/// many jobs, runs and alerts went.
 pub fn prune(s: &mut dyn Store, cutoff: Millis, batch: usize) -> Outcome<usize> {
     let jobs = s.prune_jobs(cutoff, batch)?;
     let runs = s.prune_runs(cutoff, batch)?;
-    Ok(jobs + runs)
+    let alerts = s.prune_alerts(cutoff, batch)?;
+    Ok(jobs + runs + alerts)
 }
 
 /// End a run with a worker's result. A result for a run that is no longer
@@ -465,12 +471,13 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
     run.lease_until = None;
     run.reason = result.reason.clone().or(run.reason);
     s.update_run(&run)?;
-    journal_ended(s, &run);
     if result.outcome == RunOutcome::Lost {
+        journal_ended(s, &run, true);
         // The worker gave the run back (it is stopping): run it elsewhere.
         return requeue(s, &run, now);
     }
     let Some(mut job) = job else {
+        journal_ended(s, &run, false);
         return Ok(None);
     };
     job.updated_at = now;
@@ -482,7 +489,9 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
     let open = s.open_runs(job.id)?;
     // Never a second open attempt of one run (a resume may have queued one).
     let retry_open = open.iter().any(|r| r.run == run.run);
-    if !succeeded && run.attempt <= job.spec.max_retries && may_retry && !retry_open {
+    let retrying = !succeeded && run.attempt <= job.spec.max_retries && may_retry && !retry_open;
+    journal_ended(s, &run, retrying);
+    if retrying {
         let mut retry = RunRecord::queued(&job, run.run, run.scheduled_at);
         retry.attempt = run.attempt + 1;
         retry.due_at = now + backoff_ms(job.spec.retry_backoff_ms, run.attempt) as i64;

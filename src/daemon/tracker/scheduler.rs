@@ -135,9 +135,14 @@ fn insert_skipped(
     run.outcome = Some(RunOutcome::Skipped);
     run.ended_at = Some(now);
     run.reason = Some(reason);
-    let group = run.group.clone();
+    let (group, number) = (run.group.clone(), run.run);
     if insert_tick(s, job, run)? {
-        s.journal().push(RunEvent::Skipped { group, reason: why });
+        s.journal().push(RunEvent::Skipped {
+            group,
+            reason: why,
+            job_id: job.id,
+            run: number,
+        });
     }
     Ok(false)
 }

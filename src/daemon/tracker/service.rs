@@ -6,7 +6,10 @@
 use super::ops::{armed, deadline_in, wait_for, Action};
 use super::{queue, Tracker};
 use crate::daemon::accept::{serve_requests, Slot};
-use crate::model::{now_ms, FeedbackItem, JobDetail, JobSpec, JobView, NodeView, StoreStats};
+use crate::model::{
+    now_ms, Alert, AlertQuery, AlertRule, FeedbackItem, JobDetail, JobSpec, JobView, NodeView,
+    StoreStats,
+};
 use crate::protocol::registry::EventPage;
 use crate::protocol::{
     serve_connection, Access, BulkAction, BulkOutcome, Dispatch, Heartbeat, HeartbeatReply,
@@ -208,6 +211,36 @@ impl TrackerRpc for Conn {
         wait_ms: u64,
     ) -> Result<EventPage, WireError> {
         Ok(self.t.watch_nodes(after_seq, wait_ms).await)
+    }
+
+    async fn alert_rules(self, _: Context) -> Result<Vec<AlertRule>, WireError> {
+        self.t.alert_rules().await
+    }
+
+    async fn add_alert_rule(
+        self,
+        _: Context,
+        rule: AlertRule,
+        replace: bool,
+    ) -> Result<bool, WireError> {
+        self.t.add_alert_rule(rule, replace).await
+    }
+
+    async fn remove_alert_rule(self, _: Context, name: String) -> Result<(), WireError> {
+        self.t.remove_alert_rule(name).await
+    }
+
+    async fn test_alert(self, _: Context, name: String, wait_ms: u64) -> Result<Alert, WireError> {
+        self.t.test_alert(name, wait_ms).await
+    }
+
+    async fn alerts(
+        self,
+        _: Context,
+        query: AlertQuery,
+        wait_ms: u64,
+    ) -> Result<Vec<Alert>, WireError> {
+        self.t.alerts(query, wait_ms).await
     }
 
     async fn pull(self, _: Context, request: PullRequest) -> Result<Vec<Dispatch>, WireError> {

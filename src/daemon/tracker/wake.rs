@@ -26,6 +26,9 @@ pub enum Signal {
     Schedule,
     /// A run was claimed: the leader may have a new lease to watch.
     Lease,
+    /// Alerts or their rules changed: deliveries may be due, followers
+    /// of `lts alerts --follow` have news.
+    Alerts,
 }
 
 impl Signal {
@@ -36,6 +39,7 @@ impl Signal {
             Signal::Changed => "*changed".into(),
             Signal::Schedule => "*schedule".into(),
             Signal::Lease => "*lease".into(),
+            Signal::Alerts => "*alerts".into(),
         }
     }
 
@@ -44,6 +48,7 @@ impl Signal {
             "*changed" => Signal::Changed,
             "*schedule" => Signal::Schedule,
             "*lease" => Signal::Lease,
+            "*alerts" => Signal::Alerts,
             group => Signal::Work(group.to_string()),
         }
     }
@@ -61,6 +66,8 @@ pub struct Wake {
     pub leases: Notify,
     /// A schedule changed, so the next tick may be earlier.
     pub schedule: Notify,
+    /// Alerts or their rules changed.
+    pub alerts: Notify,
     /// Where wakeups go to reach the other trackers on the same store.
     peers: OnceLock<mpsc::UnboundedSender<Signal>>,
 }
@@ -145,6 +152,11 @@ impl Wake {
         self.signal(Signal::Schedule);
     }
 
+    /// Wake the alert tasks and followers: alerts or rules changed.
+    pub fn alerts_changed(&self) {
+        self.signal(Signal::Alerts);
+    }
+
     /// Wake the lease watcher: a run was claimed.
     pub fn lease_created(&self) {
         self.signal(Signal::Lease);
@@ -165,6 +177,7 @@ impl Wake {
         self.changes.notify_waiters();
         self.schedule.notify_waiters();
         self.leases.notify_waiters();
+        self.alerts.notify_waiters();
         self.all_runs();
     }
 
@@ -178,6 +191,7 @@ impl Wake {
             Signal::Changed => self.changes.notify_waiters(),
             Signal::Schedule => self.schedule.notify_waiters(),
             Signal::Lease => self.leases.notify_waiters(),
+            Signal::Alerts => self.alerts.notify_waiters(),
         }
     }
 }
@@ -193,6 +207,7 @@ mod tests {
             Signal::Changed,
             Signal::Schedule,
             Signal::Lease,
+            Signal::Alerts,
         ] {
             assert_eq!(Signal::from_payload(&signal.payload()), signal);
         }

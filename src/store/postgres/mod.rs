@@ -20,8 +20,8 @@ use super::{
     LAGGED,
 };
 use crate::model::{
-    FeedbackItem, JobSpec, JobState, Millis, MinuteCount, QueueCount, RunOutcome, RunState,
-    StoreStats, Stream,
+    Alert, AlertQuery, AlertRule, Delivery, FeedbackItem, JobSpec, JobState, Millis, MinuteCount,
+    QueueCount, RunOutcome, RunState, StoreStats, Stream,
 };
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Row, Statement};
@@ -336,6 +336,58 @@ fn log_from_row(row: &Row) -> Result<LogRecord> {
 
 fn spec_json(spec: &JobSpec) -> Result<String> {
     serde_json::to_string(spec).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+const ALERT_COLUMNS: &str = "id, key, rule, grp, task_id, run, condition, message, raised_at, \
+     resolved_at, state, silence_until, folded, sent_folded, target, deliveries, next_attempt_at, \
+     attempts, seq";
+
+fn alert_from_row(row: &Row) -> Result<Alert> {
+    let deliveries: String = get(row, 15)?;
+    let deliveries: Vec<Delivery> = serde_json::from_str(&deliveries)
+        .map_err(|e| StoreError::Invalid(format!("alert deliveries: {e}")))?;
+    let run: Option<i64> = get(row, 5)?;
+    Ok(Alert {
+        id: get(row, 0)?,
+        key: get(row, 1)?,
+        rule: get(row, 2)?,
+        group: get(row, 3)?,
+        task_id: get(row, 4)?,
+        run: run
+            .map(|r| u32::try_from(r).map_err(|_| invalid("run number", r)))
+            .transpose()?,
+        condition: get(row, 6)?,
+        message: get(row, 7)?,
+        raised_at: get(row, 8)?,
+        resolved_at: get(row, 9)?,
+        state: get(row, 10)?,
+        silence_until: get(row, 11)?,
+        folded: get_u64(row, 12, "folded count")?,
+        sent_folded: get_u64(row, 13, "folded count")?,
+        target: get(row, 14)?,
+        deliveries,
+        next_attempt_at: get(row, 16)?,
+        attempts: get_u32(row, 17, "attempts")?,
+        seq: get(row, 18)?,
+    })
+}
+
+fn deliveries_json(d: &[Delivery]) -> Result<String> {
+    serde_json::to_string(d).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl PostgresStore {
+    fn alerts_where(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Alert>> {
+        let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts {sql}");
+        self.query(&sql, params)?
+            .iter()
+            .map(alert_from_row)
+            .collect()
+    }
 }
 
 // Rows read to be written back (a job by id or key, a run by id, a worker's
@@ -951,6 +1003,151 @@ impl Store for PostgresStore {
         let mut lines = self.logs(&sql, &[&run_id, &limit(n)])?;
         lines.reverse();
         Ok(lines)
+    }
+
+    fn put_rule(&mut self, rule: &AlertRule, replace: bool) -> Result<bool> {
+        let text = serde_json::to_string(rule).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let sql = if replace {
+            "INSERT INTO alert_rules (name, rule) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET rule = excluded.rule"
+        } else {
+            "INSERT INTO alert_rules (name, rule) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
+        };
+        Ok(self.execute(sql, &[&rule.name, &text])? == 1)
+    }
+
+    fn delete_rule(&mut self, name: &str) -> Result<bool> {
+        Ok(self.execute("DELETE FROM alert_rules WHERE name = $1", &[&name])? == 1)
+    }
+
+    fn rules(&mut self) -> Result<Vec<AlertRule>> {
+        let rows = self.query("SELECT rule FROM alert_rules ORDER BY name", &[])?;
+        rows.iter()
+            .map(|r| {
+                let text: String = get(r, 0)?;
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Invalid(format!("alert rule: {e}")))
+            })
+            .collect()
+    }
+
+    fn insert_alert(&mut self, a: &Alert) -> Result<i64> {
+        let deliveries = deliveries_json(&a.deliveries)?;
+        let row = self.query_one(
+            &format!(
+                "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES (DEFAULT, $1, \
+                 $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                 nextval('alert_seq')) RETURNING id"
+            ),
+            &[
+                &a.key,
+                &a.rule,
+                &a.group,
+                &a.task_id,
+                &a.run.map(i64::from),
+                &a.condition,
+                &a.message,
+                &a.raised_at,
+                &a.resolved_at,
+                &a.state,
+                &a.silence_until,
+                &as_i64(a.folded),
+                &as_i64(a.sent_folded),
+                &a.target,
+                &deliveries,
+                &a.next_attempt_at,
+                &i64::from(a.attempts),
+            ],
+        )?;
+        get(&row, 0)
+    }
+
+    fn update_alert(&mut self, a: &Alert) -> Result<()> {
+        let deliveries = deliveries_json(&a.deliveries)?;
+        self.execute(
+            "UPDATE alerts SET message = $2, resolved_at = $3, silence_until = $4, folded = $5, \
+             sent_folded = $6, deliveries = $7, next_attempt_at = $8, attempts = $9, \
+             seq = nextval('alert_seq'), run = $10, task_id = $11 WHERE id = $1",
+            &[
+                &a.id,
+                &a.message,
+                &a.resolved_at,
+                &a.silence_until,
+                &as_i64(a.folded),
+                &as_i64(a.sent_folded),
+                &deliveries,
+                &a.next_attempt_at,
+                &i64::from(a.attempts),
+                &a.run.map(i64::from),
+                &a.task_id,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn latest_alert(&mut self, key: &str) -> Result<Option<Alert>> {
+        // Trackers raising the same alert at once take turns until commit,
+        // so the second sees the first's row and folds into it.
+        self.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&key])?;
+        Ok(self
+            .alerts_where(
+                "WHERE key = $1 ORDER BY id DESC LIMIT 1 FOR UPDATE",
+                &[&key],
+            )?
+            .pop())
+    }
+
+    fn alert_by_id(&mut self, id: i64) -> Result<Option<Alert>> {
+        // Read to be written back (a delivery, a resolution): a fold by
+        // another tracker waits rather than being overwritten.
+        Ok(self.alerts_where("WHERE id = $1 FOR UPDATE", &[&id])?.pop())
+    }
+
+    fn list_alerts(&mut self, q: &AlertQuery) -> Result<Vec<Alert>> {
+        let n = if q.limit == 0 {
+            i64::MAX
+        } else {
+            i64::from(q.limit)
+        };
+        match q.after_seq {
+            Some(after) => self.alerts_where(
+                "WHERE seq > $1 AND ($2::text IS NULL OR grp = $2) ORDER BY seq LIMIT $3",
+                &[&after, &q.group, &n],
+            ),
+            None => self.alerts_where(
+                "WHERE ($1::text IS NULL OR grp = $1) ORDER BY id DESC LIMIT $2",
+                &[&q.group, &n],
+            ),
+        }
+    }
+
+    fn due_alerts(&mut self, now: Millis, n: usize) -> Result<Vec<Alert>> {
+        self.alerts_where(
+            "WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at LIMIT $2",
+            &[&now, &limit(n)],
+        )
+    }
+
+    fn next_alert_attempt(&mut self) -> Result<Option<Millis>> {
+        self.min_millis(
+            "SELECT min(next_attempt_at) FROM alerts WHERE next_attempt_at IS NOT NULL",
+            &[],
+        )
+    }
+
+    fn open_state_alerts(&mut self) -> Result<Vec<Alert>> {
+        self.alerts_where("WHERE state AND resolved_at IS NULL ORDER BY id", &[])
+    }
+
+    fn prune_alerts(&mut self, cutoff: Millis, n: usize) -> Result<usize> {
+        let deleted = self.execute(
+            "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE raised_at < $1 \
+             AND next_attempt_at IS NULL AND (NOT state OR resolved_at IS NOT NULL) \
+             ORDER BY raised_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            &[&cutoff, &limit(n)],
+        )?;
+        Ok(deleted as usize)
     }
 
     fn acquire_leadership(

@@ -1,4 +1,4 @@
-//! The core, scheduling and feedback tests again, each on two trackers
+//! The core, scheduling, feedback and alert tests again, each on two trackers
 //! sharing one PostgreSQL store (see `pg_cluster`): the same files, compiled
 //! with `pg_cluster::Daemon` in place of the helpers' one.
 
@@ -9,6 +9,9 @@ mod harness {
 }
 
 // Loading these files twice is the point.
+#[allow(clippy::duplicate_mod)]
+#[path = "../alerts.rs"]
+mod alerts;
 #[allow(clippy::duplicate_mod)]
 #[path = "../core.rs"]
 mod core;

@@ -386,9 +386,31 @@ async fn cron(Query(q): Query<CronQuery>) -> Result<Json<Value>, ApiError> {
     Ok(Json(cron_json(expr.as_str(), &tz, &fires)))
 }
 
-/// `GET /alerts`: none yet (alert rules arrive with the alerting feature).
-async fn alerts() -> Json<Value> {
-    Json(Value::Array(Vec::new()))
+#[derive(Debug, Deserialize)]
+struct AlertsQuery {
+    group: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /alerts`: the newest alerts (`limit`, default 50), newest first,
+/// each with its delivery attempts, as `lts -o json alerts`.
+async fn alerts(
+    State(app): State<App>,
+    Query(q): Query<AlertsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = parse("limit", q.limit.as_deref(), |v| {
+        v.parse::<u32>().ok().filter(|n| (1..=MAX_PAGE).contains(n))
+    })?
+    .unwrap_or(DEFAULT_PAGE);
+    let query = crate::model::AlertQuery {
+        group: q.group.filter(|g| !g.is_empty()),
+        after_seq: None,
+        limit,
+    };
+    let alerts = app.t.alerts(query, 0).await?;
+    Ok(Json(Value::Array(
+        alerts.iter().map(|a| a.json()).collect(),
+    )))
 }
 
 async fn openapi() -> Response {

@@ -6,7 +6,7 @@ use super::super::auth::encode;
 use super::layout::{badge, local_path, redirect, Ctx, Flash, Nav};
 use crate::daemon::tracker::Action;
 use crate::daemon::tracker::Tracker;
-use crate::model::{json, JobKind, JobState, JobView, Role};
+use crate::model::{json, JobKind, JobState, JobView};
 use crate::protocol::{JobFilter, JobRef, WireError};
 use axum::extract::Query;
 use axum::response::Response;

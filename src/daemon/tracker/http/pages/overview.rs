@@ -142,13 +142,16 @@ fn by_group(
 
 pub async fn page(ctx: Ctx) -> Response {
     let t = &ctx.app.t;
-    let (stats, minutes) = tokio::join!(
+    let (stats, minutes, firing) = tokio::join!(
         t.stats(None, MINUTES as i64 * MINUTE_MS),
-        t.runs_by_minute(MINUTES as u32 - 1)
+        t.runs_by_minute(MINUTES as u32 - 1),
+        t.firing_alerts()
     );
-    let (stats, minutes) = match (stats, minutes) {
-        (Ok(s), Ok(m)) => (s, m),
-        (Err(e), _) | (_, Err(e)) => return ctx.failure(Some(Nav::Overview), e),
+    let (stats, minutes, firing) = match (stats, minutes, firing) {
+        (Ok(s), Ok(m), Ok(f)) => (s, m, f),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            return ctx.failure(Some(Nav::Overview), e)
+        }
     };
     let nodes = t.nodes();
     let groups = by_group(ctx.now, &stats, &minutes, &nodes);
@@ -174,7 +177,20 @@ pub async fn page(ctx: Ctx) -> Response {
         }
         section.alerts-firing aria-labelledby="alerts-h" {
             h2 #alerts-h { "Alerts firing" }
-            p.muted { "None. Alert rules are not available yet; " a href="/alerts" { "see Alerts" } "." }
+            @if firing.is_empty() {
+                p.muted { "None. " a href="/alerts" { "See every alert raised and the rules" } "." }
+            } @else {
+                ul {
+                    @for a in &firing {
+                        li {
+                            span class="badge st-failed" { "firing" } " "
+                            strong { (a.rule.as_deref().unwrap_or("job")) } ": " (a.message)
+                            " · since " (ctx.time(a.raised_at))
+                        }
+                    }
+                }
+                p { a href="/alerts" { "Alerts and their delivery" } }
+            }
         }
         @if groups.is_empty() {
             section.empty {

@@ -11,7 +11,7 @@ use super::layout::{redirect, Ctx, Flash, Nav};
 /// Where the form's cron preview asks: the API.
 const CRON_PREVIEW: &str = "/api/v1/cron";
 use crate::cli::{job_from_args, parse_misfire, parse_overlap, SubmitArgs};
-use crate::model::{parse_duration, JobSpec, Role};
+use crate::model::{parse_duration, JobSpec};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
@@ -174,6 +174,8 @@ impl SubmitForm {
             catch_up_window: None,
             feedback: false,
             client_group: None,
+            alert: Vec::new(),
+            alert_to: None,
             wait: false,
             spool: false,
             file: None,
