@@ -93,7 +93,9 @@ const RETRY_LOG_EVERY: Duration = Duration::from_secs(10);
 /// A cheap, cloneable handle to the store thread.
 /// Told, after each commit, what the committed transaction moved and how
 /// long the commit took.
-pub type Observer = Arc<dyn Fn(&[RunEvent], Duration) + Send + Sync>;
+/// It takes the events: it runs on the store thread, so it should hand
+/// them on rather than work on them there.
+pub type Observer = Arc<dyn Fn(Vec<RunEvent>, Duration) + Send + Sync>;
 
 /// What a hook does with the events it wants, in the batch's transaction.
 pub type HookFn = Arc<dyn Fn(&mut dyn Store, &[RunEvent]) -> Result<()> + Send + Sync>;
@@ -215,7 +217,7 @@ fn run(
             Some(e) => tracing::error!("store transaction failed: {e}"),
             None => {
                 if let Some(observe) = observer.get() {
-                    observe(&events, started.elapsed());
+                    observe(events, started.elapsed());
                 }
             }
         }
@@ -471,7 +473,7 @@ mod tests {
         let h = StoreHandle::spawn(Box::new(store));
         let events = Arc::new(AtomicUsize::new(0));
         let seen = events.clone();
-        h.observe(Arc::new(move |e: &[RunEvent], _| {
+        h.observe(Arc::new(move |e: Vec<RunEvent>, _| {
             seen.fetch_add(e.len(), Ordering::SeqCst);
         }));
         // Alone in its transaction.
@@ -550,8 +552,8 @@ mod tests {
             });
             let seen: Arc<std::sync::Mutex<Vec<RunEvent>>> = Arc::default();
             let sink = seen.clone();
-            h.observe(Arc::new(move |events, _| {
-                sink.lock().unwrap().extend(events.iter().cloned())
+            h.observe(Arc::new(move |events: Vec<RunEvent>, _| {
+                sink.lock().unwrap().extend(events)
             }));
             let (a, b) =
                 tokio::join!(h.call(|s| submitted(s, "a")), h.call(|s| submitted(s, "b")),);

@@ -644,7 +644,7 @@ impl Store for SqliteStore {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE {JOB_FILTER} \
-                 AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6"
+                 AND id < ?5 ORDER BY id DESC LIMIT ?6"
             ))
             .and_then(|mut st| {
                 let mut jobs: Vec<JobRecord> = st
@@ -654,7 +654,9 @@ impl Store for SqliteStore {
                             query.state.map(|s| s.as_str()),
                             query.kind.map(|k| k.as_str()),
                             query.text,
-                            query.before_id,
+                            // Always a range on the key, so a deep page
+                            // starts where it should rather than scanning to it.
+                            query.before_id.unwrap_or(i64::MAX),
                             limit
                         ],
                         job_from_row,

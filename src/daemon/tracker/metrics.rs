@@ -149,6 +149,22 @@ impl Metrics {
         m
     }
 
+    /// A thread that counts what it is sent; it ends when the sender goes.
+    pub fn counter(metrics: Arc<Metrics>) -> std::sync::mpsc::Sender<(Vec<RunEvent>, Duration)> {
+        let (tx, rx) = std::sync::mpsc::channel::<(Vec<RunEvent>, Duration)>();
+        let spawned = std::thread::Builder::new()
+            .name("lts-metrics".into())
+            .spawn(move || {
+                for (events, took) in rx {
+                    metrics.observe(&events, took);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the metrics thread: {e}");
+        }
+        tx
+    }
+
     /// Count what one committed transaction moved.
     pub fn observe(&self, events: &[RunEvent], took: Duration) {
         self.store_commit.observe(took.as_secs_f64());

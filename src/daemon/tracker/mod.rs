@@ -187,16 +187,17 @@ pub async fn run(
             .map_or_else(|| "sqlite".to_string(), crate::store::postgres::redact),
     });
     if config.metrics {
-        let metrics = tracker.metrics.clone();
+        // Counting happens on a thread of its own, off the store thread.
+        let counting = metrics::Metrics::counter(tracker.metrics.clone());
         // Weak: the store must not keep the tracker alive.
         let t = Arc::downgrade(&tracker);
         store.observe(Arc::new(move |events, took| {
-            metrics.observe(events, took);
             if events.contains(&crate::store::RunEvent::Alerted) {
                 if let Some(t) = t.upgrade() {
                     t.wake.alerts_changed();
                 }
             }
+            let _ = counting.send((events, took));
         }));
         store.before_commit(alerts::hook());
     }

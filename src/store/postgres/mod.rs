@@ -522,7 +522,7 @@ impl Store for PostgresStore {
         let n: Option<i64> = (query.limit != 0).then(|| limit(query.limit));
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE {JOB_FILTER} \
-             AND ($5::bigint IS NULL OR id < $5) ORDER BY id DESC LIMIT $6"
+             AND id < $5 ORDER BY id DESC LIMIT $6"
         );
         let mut jobs = self.jobs(
             &sql,
@@ -531,7 +531,8 @@ impl Store for PostgresStore {
                 &query.state.map(|s| s.as_str()),
                 &query.kind.map(|k| k.as_str()),
                 &query.text,
-                &query.before_id,
+                // Always a range on the key: a deep page starts where it should.
+                &query.before_id.unwrap_or(i64::MAX),
                 &n,
             ],
         )?;
