@@ -6,6 +6,7 @@ use super::output::{print_json, print_table, relative, table, Format};
 use super::{Cli, CliError};
 use crate::client::Client;
 use crate::model::{now_ms, NodeView, Role};
+use crate::model::{Alert, AlertQuery};
 use crate::protocol::{TrackerStatus, PROTOCOL_VERSION};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -87,6 +88,18 @@ pub async fn status(cli: &Cli, format: Format) -> Result<(), CliError> {
     };
     let stats = client.stats(None, 60_000).await?;
     let workers = workers(&nodes);
+    // Alerts firing: state alerts (no worker, queue age, ...) not resolved.
+    let recent = AlertQuery {
+        group: None,
+        after_seq: None,
+        limit: 1_000,
+    };
+    let firing: Vec<Alert> = client
+        .alerts(recent, std::time::Duration::ZERO)
+        .await?
+        .into_iter()
+        .filter(|a| a.state && a.resolved_at.is_none())
+        .collect();
     let now = now_ms();
     if format == Format::Json {
         print_json(&json!({
@@ -98,6 +111,10 @@ pub async fn status(cli: &Cli, format: Format) -> Result<(), CliError> {
                 "group": q.group,
                 "queued_runs": q.runs,
                 "oldest_age_s": q.oldest_due.map(|d| (now - d).max(0) / 1000),
+            })).collect::<Vec<_>>(),
+            "alerts_firing": firing.iter().map(|a| json!({
+                "rule": a.rule, "group": a.group, "message": a.message,
+                "raised_at": crate::model::rfc3339(a.raised_at),
             })).collect::<Vec<_>>(),
         }));
         return Ok(());
@@ -155,6 +172,20 @@ pub async fn status(cli: &Cli, format: Format) -> Result<(), CliError> {
     for (g, (w, q)) in &groups {
         if w.is_none() && q.is_some_and(|(n, _)| n > 0) {
             println!("group '{}' has no live worker", crate::model::cut(g, 80));
+        }
+    }
+    println!();
+    if firing.is_empty() {
+        println!("no alerts firing");
+    } else {
+        println!("{} alert(s) firing:", firing.len());
+        for a in &firing {
+            println!(
+                "  {}  {}  since {}",
+                a.rule.as_deref().unwrap_or("-"),
+                crate::model::cut(&a.message, 100),
+                relative(a.raised_at, now)
+            );
         }
     }
     Ok(())

@@ -321,6 +321,11 @@ fn no_worker_is_raised_only_after_for_and_resolves_when_a_worker_comes() {
         body["message"].as_str().unwrap().contains("no live worker"),
         "{body}"
     );
+    // `lts status` names what is firing.
+    let status = lts(home, &t.addr, &["-o", "json", "status"]).json();
+    assert_eq!(status["alerts_firing"][0]["rule"], "stuck", "{status}");
+    let table = lts(home, &t.addr, &["status"]);
+    assert!(table.ok().contains("1 alert(s) firing"), "{table:?}");
 
     let _w = crate::helpers::Daemon::worker(home, &t.addr, "lonely", &["--allow-commands"]);
     wait_state(home, &t.addr, "w", "succeeded");
