@@ -74,6 +74,16 @@ pub async fn serve(
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _slot = slot;
+            // Handlers may ask who is calling (the token guard counts by address).
+            let service = tower::ServiceExt::map_request(
+                service,
+                move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    request
+                },
+            );
             let hyper_service = hyper_util::service::TowerToHyperService::new(service);
             let mut builder = auto::Builder::new(TokioExecutor::new());
             // A client that never finishes its headers is dropped.

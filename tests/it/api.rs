@@ -881,3 +881,50 @@ fn the_read_token_reads_the_console_and_changes_nothing() {
         200
     );
 }
+
+#[test]
+fn guessing_the_token_over_http_is_slowed_down() {
+    let sb = Sandbox::new();
+    let (_d, url) = cluster(&sb, &["--token", TOKEN]);
+    let http = client();
+    let jobs = format!("{url}api/v1/jobs");
+    // A few wrong tokens are free (typos); then the address waits, and while
+    // it waits even the right token is not checked.
+    let mut barred = None;
+    for i in 0..10 {
+        let m = assert_error(
+            http.get(&jobs)
+                .bearer_auth(format!("wrong-token-guess-{i:04}"))
+                .send()
+                .unwrap(),
+            401,
+            "unauthorized",
+        );
+        if m.contains("try again") {
+            barred = Some(i);
+            break;
+        }
+    }
+    let barred = barred.expect("wrong tokens are slowed down");
+    assert!(
+        barred >= 5,
+        "the first wrong tokens are free, barred after {barred}"
+    );
+    let m = assert_error(
+        http.get(&jobs).bearer_auth(TOKEN).send().unwrap(),
+        401,
+        "unauthorized",
+    );
+    assert!(m.contains("try again"), "{m}");
+    let login = http
+        .post(format!("{url}login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .unwrap();
+    assert_eq!(login.status(), 401);
+    assert!(login.text().unwrap().contains("try again"));
+    // Once the wait is over the right token works again.
+    eventually("the address to be let in again", || {
+        (http.get(&jobs).bearer_auth(TOKEN).send().unwrap().status() == 200).then_some(())
+    });
+}

@@ -13,7 +13,7 @@ use super::App;
 use crate::model::now_ms;
 use crate::protocol::auth::{hex, nonce, unhex};
 use crate::protocol::{Access, Security};
-use axum::extract::{Query, Request, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -23,6 +23,8 @@ use hmac::{Hmac, Mac};
 use maud::{html, Markup};
 use serde::Deserialize;
 use sha2::Sha256;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -144,19 +146,35 @@ impl Auth {
     }
 
     /// Who `headers` come from, or `None` when a token is needed and none
-    /// was shown.
-    fn identify(&self, headers: &HeaderMap) -> Option<Caller> {
+    /// was shown. A wrong bearer token counts against `peer`'s address, as a
+    /// wrong proof does on the cluster port, and a barred address is not
+    /// even checked.
+    fn identify(&self, headers: &HeaderMap, peer: Option<IpAddr>) -> Result<Caller, Refusal> {
+        let found = self.identify_unguarded(headers, peer);
+        if let (Err(Refusal::Wrong), Some(ip)) = (&found, peer) {
+            if let Some(wait) = self.security.guard().failed(ip, Instant::now()) {
+                return Err(Refusal::Barred(wait));
+            }
+        }
+        found
+    }
+
+    fn identify_unguarded(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<IpAddr>,
+    ) -> Result<Caller, Refusal> {
         let session = cookie(headers, COOKIE).and_then(|v| self.session(v));
         if !self.required() {
             // Open console: one anonymous session per key.
-            return Some(Caller {
+            return Ok(Caller {
                 csrf: self.csrf_for(session.map_or("open", |(id, _)| id)),
                 session: false,
                 access: Access::Full,
             });
         }
         if let Some((id, access)) = session {
-            return Some(Caller {
+            return Ok(Caller {
                 csrf: self.csrf_for(id),
                 session: true,
                 access,
@@ -165,13 +183,51 @@ impl Auth {
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))?;
-        self.security.access(bearer).map(|access| Caller {
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(Refusal::Missing)?;
+        if let Some(wait) = peer.and_then(|ip| self.security.guard().barred(ip, Instant::now())) {
+            return Err(Refusal::Barred(wait));
+        }
+        let access = self.security.access(bearer).ok_or(Refusal::Wrong)?;
+        if let Some(ip) = peer {
+            self.security.guard().succeeded(ip);
+        }
+        Ok(Caller {
             csrf: self.csrf_for("bearer"),
             session: false,
             access,
         })
     }
+}
+
+/// Why a request has no caller.
+#[derive(Debug)]
+enum Refusal {
+    /// No token, no session.
+    Missing,
+    /// A token that is not the cluster's (nor the read-only one).
+    Wrong,
+    /// Too many wrong tokens from this address: wait this long.
+    Barred(Duration),
+}
+
+fn barred_text(wait: Duration) -> String {
+    format!(
+        "Too many wrong tokens from this address: try again in {} s.",
+        wait.as_secs().max(1)
+    )
+}
+
+fn barred(wait: Duration) -> ApiError {
+    ApiError::unauthorized(barred_text(wait))
+}
+
+/// The caller's address, as the serve loop recorded it.
+fn peer_ip(request: &Request) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
 }
 
 /// How a session cookie names its access.
@@ -206,8 +262,17 @@ fn cross_origin(headers: &HeaderMap) -> bool {
 
 /// The guard in front of every page and API route.
 pub async fn guard(State(app): State<App>, mut request: Request, next: Next) -> Response {
-    let api = request.uri().path().starts_with("/api/");
-    let Some(caller) = app.auth.identify(request.headers()) else {
+    let api = request.uri().path().starts_with("/api/") || request.uri().path() == "/metrics";
+    let peer = peer_ip(&request);
+    let caller = match app.auth.identify(request.headers(), peer) {
+        Ok(caller) => Some(caller),
+        Err(Refusal::Barred(wait)) => return barred(wait).into_response(),
+        Err(Refusal::Wrong) if api => {
+            return ApiError::unauthorized("that is not the cluster token").into_response()
+        }
+        Err(_) => None,
+    };
+    let Some(caller) = caller else {
         if api {
             return ApiError::unauthorized("a token is required: Authorization: Bearer T")
                 .into_response();
@@ -268,6 +333,7 @@ async fn login_page(State(app): State<App>, Query(q): Query<NextQuery>) -> Respo
 
 async fn login(
     State(app): State<App>,
+    connected: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -275,12 +341,26 @@ async fn login(
     if !app.auth.required() {
         return Redirect::to(&next).into_response();
     }
+    let ip = connected.map(|axum::Extension(ConnectInfo(addr))| addr.ip());
+    let guard = app.auth.security.guard();
+    if let Some(wait) = ip.and_then(|ip| guard.barred(ip, Instant::now())) {
+        let text = barred_text(wait);
+        return (StatusCode::UNAUTHORIZED, login_markup(&next, Some(&text))).into_response();
+    }
     let access = app.auth.security.access(&form.token);
     let Some(access) = access.filter(|_| !cross_origin(&headers)) else {
-        tracing::warn!("console: a login with a wrong token");
-        let page = login_markup(&next, Some("That is not the cluster token."));
-        return (StatusCode::UNAUTHORIZED, page).into_response();
+        let wait = ip.and_then(|ip| guard.failed(ip, Instant::now()));
+        let who = ip.map_or_else(|| "?".to_string(), |ip| ip.to_string());
+        app.auth.security.refusals().note(
+            &who,
+            &format!("console: a login with a wrong token from {who}"),
+        );
+        let text = wait.map_or_else(|| "That is not the cluster token.".to_string(), barred_text);
+        return (StatusCode::UNAUTHORIZED, login_markup(&next, Some(&text))).into_response();
     };
+    if let Some(ip) = ip {
+        guard.succeeded(ip);
+    }
     let value = app.auth.new_session(access);
     (
         [(
