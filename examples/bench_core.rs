@@ -55,7 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     loop {
         let detail = client.wait(last.clone(), Duration::from_secs(20)).await?;
-        if lts::daemon::tracker::first_run_ended(&detail) {
+        if detail.first_run_ended() {
             break;
         }
     }

@@ -16,6 +16,7 @@
 //! - [`cli`]: the `lts` subcommands, one module each.
 //! - [`config`]: where addresses, tokens and data dirs come from.
 //! - [`logging`]: where the binaries' logs go.
+//! - [`shutdown`]: the shutdown signal every long-running task waits on.
 //! - [`docs`]: completion scripts and man pages generated from the clap definitions.
 
 pub mod balance;
@@ -30,6 +31,7 @@ pub mod model;
 pub mod protocol;
 pub mod registry;
 pub mod schedule;
+pub mod shutdown;
 pub mod spool;
 pub mod store;
 

@@ -7,7 +7,7 @@
 use super::output::{print_json, Format};
 use super::CliError;
 use crate::client::Client;
-use crate::daemon::tracker::{self, first_run_ended, TrackerConfig};
+use crate::daemon::tracker::{self, TrackerConfig};
 use crate::daemon::worker::{Runner, WorkerConfig};
 use crate::daemon::Shutdown;
 use crate::model::{new_task_id, now_ms, JobSpec, Millis, Schedule};
@@ -273,7 +273,7 @@ async fn measure(
                 let detail = loop {
                     let detail = client.wait(job.clone(), slice).await?;
                     slice = Duration::from_secs(20);
-                    if first_run_ended(&detail) {
+                    if detail.first_run_ended() {
                         break detail;
                     }
                     if let Some(note) = &detail.job.note {

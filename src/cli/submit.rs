@@ -343,7 +343,7 @@ pub async fn run(
     let mut noted = false;
     let detail = loop {
         let detail = client.wait(job_ref.clone(), WAIT_SLICE).await?;
-        if crate::daemon::tracker::first_run_ended(&detail) {
+        if detail.first_run_ended() {
             break detail;
         }
         if let (Some(note), false) = (&detail.job.note, noted) {

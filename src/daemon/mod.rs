@@ -10,10 +10,11 @@ pub mod datadir;
 pub mod http;
 pub mod launch;
 pub mod registry;
-pub mod shutdown;
 pub mod standalone;
 pub mod tracker;
 pub mod worker;
 
+/// The shutdown signal lives at the crate root (the client and the
+/// registry's client use it too); the roles take it from here as before.
+pub use crate::shutdown::{Shutdown, ShutdownTrigger};
 pub use accept::accept_until;
-pub use shutdown::{Shutdown, ShutdownTrigger};

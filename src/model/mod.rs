@@ -345,6 +345,21 @@ pub struct JobDetail {
     pub runs: Vec<RunView>,
 }
 
+impl JobDetail {
+    /// Whether the first run of the job has ended for good (no attempt of
+    /// it is queued or running), or the job can no longer run: what
+    /// `submit --wait` waits for.
+    pub fn first_run_ended(&self) -> bool {
+        if self.job.state.is_final() {
+            return true;
+        }
+        let mut first = self.runs.iter().filter(|r| r.run == 1).peekable();
+        first.peek().is_some()
+            && first.all(|r| r.state == RunState::Done)
+            && self.job.state != JobState::Retrying
+    }
+}
+
 /// Which output stream a log line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -4,8 +4,8 @@
 //! and leave on shutdown.
 
 use super::RegistryClient;
-use crate::daemon::Shutdown;
 use crate::protocol::registry::{Beat, NodeInfo};
+use crate::shutdown::Shutdown;
 use std::time::Duration;
 
 /// How long leaving may take on shutdown.
@@ -86,7 +86,7 @@ pub async fn keep_registered(
 
 /// A node's registration running in the background, ended by `leave`.
 pub struct Registration {
-    leave: crate::daemon::ShutdownTrigger,
+    leave: crate::shutdown::ShutdownTrigger,
     task: tokio::task::JoinHandle<()>,
 }
 

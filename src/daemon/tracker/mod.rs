@@ -20,7 +20,7 @@ mod service;
 mod wake;
 
 pub use ops::Action;
-pub use queue::{backoff_ms, first_run_ended};
+pub use queue::backoff_ms;
 
 use crate::daemon::accept::{ConnLimits, Gate};
 use crate::daemon::Shutdown;

@@ -240,8 +240,7 @@ impl Tracker {
                 .store
                 .call(move |s| queue::detail(s, &query, zone, RunsPage::default()))
                 .await?;
-            if queue::first_run_ended(&detail) || !wait_for(notified.as_mut(), deadline, self).await
-            {
+            if detail.first_run_ended() || !wait_for(notified.as_mut(), deadline, self).await {
                 self.annotate(&mut detail.job);
                 return Ok(detail);
             }

@@ -692,18 +692,6 @@ pub fn view(job: &JobRecord, zone: Tz) -> JobView {
     view
 }
 
-/// Whether the first run of a job has ended for good (no attempt of it is
-/// queued or running), or the job can no longer run.
-pub fn first_run_ended(detail: &JobDetail) -> bool {
-    if detail.job.state.is_final() {
-        return true;
-    }
-    let first: Vec<_> = detail.runs.iter().filter(|r| r.run == 1).collect();
-    !first.is_empty()
-        && first.iter().all(|r| r.state == RunState::Done)
-        && detail.job.state != JobState::Retrying
-}
-
 /// The lines a log query wants, with the run they belong to and whether that
 /// run has ended.
 pub struct LogSlice {
