@@ -208,6 +208,26 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// The file's jobs in calls of at most `BATCH` jobs and
+/// `MAX_CALL_PAYLOAD_BYTES` of payload (a call holds at least one job).
+fn batches(jobs: &[(usize, JobSpec)]) -> Vec<&[(usize, JobSpec)]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, (_, job)) in jobs.iter().enumerate() {
+        let size = crate::model::payload_bytes(job);
+        let full = i - start == BATCH || bytes + size > crate::model::MAX_CALL_PAYLOAD_BYTES;
+        if i > start && full {
+            out.push(&jobs[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < jobs.len() {
+        out.push(&jobs[start..]);
+    }
+    out
+}
+
 pub async fn run(client: &Client, path: &Path, format: Format) -> Result<(), CliError> {
     let jobs = read_jobs(path)?;
     let bar = ProgressBar::new(jobs.len() as u64);
@@ -217,7 +237,7 @@ pub async fn run(client: &Client, path: &Path, format: Format) -> Result<(), Cli
     );
     let mut submitted = Vec::new();
     let mut refused = Vec::new();
-    for chunk in jobs.chunks(BATCH) {
+    for chunk in batches(&jobs) {
         let specs: Vec<JobSpec> = chunk.iter().map(|(_, job)| job.clone()).collect();
         let acks = match client.submit_many(specs).await {
             Ok(acks) => acks,

@@ -14,7 +14,8 @@ pub use duration::{format_duration, parse_duration};
 pub use ids::{new_task_id, valid_name};
 pub use stats::{MinuteCount, OutcomeCount, QueueCount, StateCount, StoreStats};
 pub use validate::{
-    validate_job, ValidationError, MAX_DURATION_MS, MAX_PAYLOAD_BYTES, MAX_TIME_MS, MIN_INTERVAL_MS,
+    payload_bytes, validate_job, ValidationError, MAX_CALL_PAYLOAD_BYTES, MAX_DURATION_MS,
+    MAX_PAYLOAD_BYTES, MAX_TIME_MS, MIN_INTERVAL_MS,
 };
 
 use serde::{Deserialize, Serialize};

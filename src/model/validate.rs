@@ -37,6 +37,20 @@ const NAME_RULE: &str = "ASCII letters, digits, '-', '_', '.', ':' or '@', not s
 
 /// The most bytes a job's params and command may take together.
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
+
+/// The most job payload one call carries (a batch of submits, a pull, a
+/// page of jobs), well under the 64 MiB frame: calls are cut by bytes as
+/// well as by count.
+pub const MAX_CALL_PAYLOAD_BYTES: usize = 8 << 20;
+
+/// A job's params and command, in bytes: what the per-job limit counts.
+pub fn payload_bytes(job: &JobSpec) -> usize {
+    job.params
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .chain(job.command.iter().map(String::len))
+        .sum()
+}
 /// The finest schedule: no repeat interval under this.
 pub const MIN_INTERVAL_MS: u64 = 1_000;
 /// The most runs a repeat job may ask for (`-1` is forever).
@@ -84,12 +98,7 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
     if job.command.first().is_some_and(|c| c.is_empty()) {
         return Err(bad("command", "the command name is empty"));
     }
-    let payload: usize = job
-        .params
-        .iter()
-        .map(|(k, v)| k.len() + v.len())
-        .chain(job.command.iter().map(String::len))
-        .sum();
+    let payload = payload_bytes(job);
     if payload > MAX_PAYLOAD_BYTES {
         return Err(bad(
             "params and command",

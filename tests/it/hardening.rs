@@ -387,3 +387,57 @@ fn echoed_input_is_quoted_and_cut() {
         assert!(line.contains("'xxx"), "quoted: {line}");
     }
 }
+
+/// Jobs near the per-job limit travel in calls cut by bytes: 100 jobs of
+/// 700 KB (70 MB in all, more than one 64 MiB frame) are submitted from a
+/// file, listed, and run, where one call each used to exceed the frame.
+#[test]
+fn big_jobs_go_in_calls_cut_by_bytes() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let t = Daemon::tracker(home, &sb.path("tracker"), "127.0.0.1:0");
+    let blob = "x".repeat(700 * 1024);
+    let lines: String = (0..100)
+        .map(|i| format!("{{\"group\": \"big\", \"task_id\": \"big-{i:03}\", \"params\": {{\"blob\": \"{blob}\"}}}}\n"))
+        .collect();
+    let file = sb.path("big.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let out = lts_within(
+        home,
+        &t.addr,
+        &["-o", "json", "submit", "--file", file.to_str().unwrap()],
+        PATIENCE * 4,
+    );
+    let doc = out.json();
+    assert_eq!(
+        doc["submitted"].as_array().map(Vec::len),
+        Some(100),
+        "{}",
+        &out.stderr
+    );
+    // A list page stops short of the frame, and says how many there are.
+    let listed = lts(home, &t.addr, &["-o", "json", "jobs", "--limit", "100"]);
+    let page = listed.json();
+    let shown = page.as_array().map_or(0, Vec::len);
+    assert!(
+        (1..100).contains(&shown),
+        "a page of {shown} jobs of 700 KB"
+    );
+    // One worker with slots for all of them pulls them in several pulls.
+    let _w = Daemon::worker(
+        home,
+        &t.addr,
+        "big",
+        &["--runner", "builtin:noop", "--threads", "100"],
+    );
+    eventually("every big job to run", || {
+        let stats = lts(home, &t.addr, &["-o", "json", "stats", "-g", "big"]).json();
+        (stats["total"]["jobs"]["succeeded"] == 100).then_some(())
+    });
+    let lost = lts(home, &t.addr, &["-o", "json", "job", "big-000"]).json();
+    assert_eq!(
+        lost["runs"].as_array().map(Vec::len),
+        Some(1),
+        "run once, never lost: {lost}"
+    );
+}

@@ -152,12 +152,26 @@ impl Tracker {
             before_id: filter.cursor,
             limit: filter.limit as usize,
         };
-        let (jobs, total) = self
+        let (mut jobs, total) = self
             .store
             .call(move |s| Ok::<_, WireError>((s.list_jobs(&query)?, s.count_jobs(&query)?)))
             .await?;
         let full = filter.limit != 0 && jobs.len() == filter.limit as usize;
-        let next = jobs.first().filter(|_| full).map(|j| j.id);
+        // A page carries at most so much payload: keep the newest that fit.
+        let mut bytes = 0;
+        let keep = jobs
+            .iter()
+            .rev()
+            .take_while(|j| {
+                bytes += crate::model::payload_bytes(&j.spec);
+                bytes <= crate::model::MAX_CALL_PAYLOAD_BYTES
+            })
+            .count()
+            .max(1)
+            .min(jobs.len());
+        let cut = keep < jobs.len();
+        let jobs = jobs.split_off(jobs.len() - keep);
+        let next = jobs.first().filter(|_| full || cut).map(|j| j.id);
         Ok(JobPage {
             jobs: jobs.iter().map(|j| self.shown(j)).collect(),
             total,

@@ -184,7 +184,14 @@ pub fn claim(
     let first_fence = s.reserve_fences(runs.len() as i64)?;
     let mut dispatches = Vec::with_capacity(runs.len());
     let mut busy = false;
+    let mut bytes = 0;
     for (i, mut run) in runs.into_iter().enumerate() {
+        // One pull carries at most so much payload; the rest stays queued
+        // for the next pull (which comes at once: the worker has free slots).
+        if bytes >= crate::model::MAX_CALL_PAYLOAD_BYTES {
+            busy = true;
+            break;
+        }
         // Holding the run, never wait for its job: a cancel or a tick locks
         // the job first, then its runs, and waiting here would close a cycle
         // (a deadlock between trackers). A run whose job another
@@ -214,6 +221,7 @@ pub fn claim(
             job.updated_at = now;
             s.update_job(&job)?;
         }
+        bytes += crate::model::payload_bytes(&job.spec);
         dispatches.push(Dispatch {
             run_id: run.id,
             fence: run.fence,
