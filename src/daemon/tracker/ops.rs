@@ -193,23 +193,12 @@ impl Tracker {
     /// Suspend, resume, cancel, trigger or retry one job; the job as it is after.
     pub async fn act(&self, job: JobRef, action: Action) -> Result<JobView, WireError> {
         let (now, zone) = (now_ms(), self.zone);
-        let job = match action {
-            Action::Cancel => {
-                let job = self
-                    .store
-                    .call(move |s| control::cancel(s, &job, now))
-                    .await?;
-                self.wake.changed();
-                job
-            }
-            Action::Suspend => {
-                let job = self
-                    .store
-                    .call(move |s| control::suspend(s, &job, now))
-                    .await?;
-                self.wake.changed();
-                job
-            }
+        type Rule = fn(
+            &mut dyn crate::store::Store,
+            &JobRef,
+            crate::model::Millis,
+        ) -> Result<JobRecord, WireError>;
+        let rule: Rule = match action {
             Action::Resume => {
                 let (job, queued) = self
                     .store
@@ -220,27 +209,23 @@ impl Tracker {
                 }
                 self.wake.changed();
                 self.wake.schedule_changed();
-                job
+                return Ok(self.shown(&job));
             }
-            Action::Trigger => {
-                let job = self
-                    .store
-                    .call(move |s| control::trigger(s, &job, now))
-                    .await?;
-                self.wake.work_for([&job.spec.group]);
-                job
-            }
-            Action::Retry => {
-                let job = self
-                    .store
-                    .call(move |s| control::retry(s, &job, now))
-                    .await?;
-                self.wake.work_for([&job.spec.group]);
-                job
-            }
+            Action::Cancel => control::cancel,
+            Action::Suspend => control::suspend,
+            Action::Trigger => control::trigger,
+            Action::Retry => control::retry,
         };
-        // Cancelling may end runs no worker reports on (queued ones).
-        self.wake.all_runs();
+        let job = self.store.call(move |s| rule(s, &job, now)).await?;
+        match action {
+            // A trigger or a retry queued a run for the group's workers.
+            Action::Trigger | Action::Retry => self.wake.work_for([&job.spec.group]),
+            _ => self.wake.changed(),
+        }
+        if action == Action::Cancel {
+            // Cancelling may end runs no worker reports on (queued ones).
+            self.wake.all_runs();
+        }
         Ok(self.shown(&job))
     }
 
