@@ -232,31 +232,56 @@ impl fmt::Display for JobKind {
     }
 }
 
-/// Where a run is in its life.
+/// Where a run is in its life. Only `Queued` runs are dispatched; `Done`
+/// runs carry their outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
+    /// Due at its `due_at`, waiting for a worker.
     Queued,
+    /// Waiting for the run before it to end (overlap `buffer-one`, or a
+    /// catch-up run taking its turn); then it is queued.
+    Buffered,
+    /// Held back because its job was suspended before it started; `resume`
+    /// queues it again, `cancel` ends it.
+    Held,
     Running,
     Done,
 }
 
 impl RunState {
+    pub const ALL: [RunState; 5] = [
+        RunState::Queued,
+        RunState::Buffered,
+        RunState::Held,
+        RunState::Running,
+        RunState::Done,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RunState::Queued => "queued",
+            RunState::Buffered => "buffered",
+            RunState::Held => "held",
             RunState::Running => "running",
             RunState::Done => "done",
         }
     }
 
     pub fn parse(s: &str) -> Option<RunState> {
-        match s {
-            "queued" => Some(RunState::Queued),
-            "running" => Some(RunState::Running),
-            "done" => Some(RunState::Done),
-            _ => None,
-        }
+        RunState::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether the run has not started and is not ended: it waits, for a
+    /// worker, a predecessor or a resume.
+    pub fn is_waiting(self) -> bool {
+        matches!(self, RunState::Queued | RunState::Buffered | RunState::Held)
+    }
+}
+
+impl fmt::Display for RunState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -1291,6 +1291,18 @@ fn a_queued_at_job_suspended_and_resumed_is_queued_again() {
     .ok();
     wait_state(home, &d.addr, "at1", "queued");
     lts(home, &d.addr, &["suspend", "at1"]).ok();
+    // The run that had not started is held, not ended: no outcome yet.
+    let job = lts(home, &d.addr, &["-o", "json", "job", "at1"]).json();
+    let runs = job["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1, "{job}");
+    assert_eq!(runs[0]["state"], "held", "{job}");
+    assert!(runs[0]["outcome"].is_null(), "{job}");
     let resumed = lts(home, &d.addr, &["-o", "json", "resume", "at1"]).json();
     assert_eq!(resumed["state"], "queued", "{resumed}");
+    // The same run goes on: no second run, no second attempt.
+    let job = lts(home, &d.addr, &["-o", "json", "job", "at1"]).json();
+    let runs = job["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1, "{job}");
+    assert_eq!(runs[0]["state"], "queued", "{job}");
+    assert_eq!(runs[0]["attempt"], 1, "{job}");
 }

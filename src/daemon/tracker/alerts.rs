@@ -21,7 +21,7 @@
 //!   store (at least once).
 
 use super::leader::Term;
-use super::queue::Outcome;
+use super::lifecycle::Outcome;
 use super::Tracker;
 use crate::model::alert::{render_template, template_is_json, ALERT_OUTCOMES, DEFAULT_SILENCE_MS};
 use crate::model::{

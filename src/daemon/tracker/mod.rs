@@ -3,24 +3,23 @@
 //! their leases, records results and log lines, and wakes whoever waits.
 //!
 //! `run(listener, store, config, shutdown)` is the whole role; the RPC
-//! handlers are in `service`, the rules in `queue`. With a registry it
+//! handlers are in `service`, the rules in `lifecycle`, the read models in `views`. With a registry it
 //! registers as a node of role `tracker`, group `tracker`.
 
 mod alerts;
-mod control;
 mod http;
 mod leader;
+mod lifecycle;
 mod metrics;
 mod nodes;
 mod ops;
 mod peers;
-mod queue;
-mod scheduler;
 mod service;
+mod views;
 mod wake;
 
+pub use lifecycle::backoff_ms;
 pub use ops::Action;
-pub use queue::backoff_ms;
 
 use crate::daemon::accept::{ConnLimits, Gate};
 use crate::daemon::Shutdown;
@@ -326,7 +325,7 @@ async fn expire_leases(t: Arc<Tracker>) {
         let led = t.clone();
         let expired = t
             .store
-            .call(move |s| led.as_leader(s, term, |s| queue::expire_leases(s, now)))
+            .call(move |s| led.as_leader(s, term, |s| lifecycle::dispatch::expire_leases(s, now)))
             .await;
         match expired {
             Ok(Some(woken)) => {
@@ -362,7 +361,7 @@ async fn fire_ticks(t: Arc<Tracker>) {
         };
         // Ticks due before this tracker led were missed: the misfire policy
         // decides them.
-        let clock = scheduler::Clock {
+        let clock = lifecycle::ticks::Clock {
             zone: t.zone,
             started_at: term.since,
         };
@@ -375,7 +374,7 @@ async fn fire_ticks(t: Arc<Tracker>) {
             .store
             .call(move |s| {
                 led.as_leader(s, term, |s| {
-                    scheduler::fire_due(s, now, clock, JOBS_PER_PASS)
+                    lifecycle::ticks::fire_due(s, now, clock, JOBS_PER_PASS)
                 })
             })
             .await;
@@ -436,7 +435,11 @@ async fn prune(t: Arc<Tracker>, retain: Duration) {
             let led = t.clone();
             match t
                 .store
-                .call(move |s| led.as_leader(s, term, |s| queue::prune(s, cutoff, PRUNE_BATCH)))
+                .call(move |s| {
+                    led.as_leader(s, term, |s| {
+                        lifecycle::dispatch::prune(s, cutoff, PRUNE_BATCH)
+                    })
+                })
                 .await
             {
                 Ok(Some(n)) => {

@@ -1,10 +1,11 @@
 //! What a caller can ask of a tracker, whatever the transport: the tarpc
 //! service (`service`) and the HTTP API (`http`) both call these, so a page,
 //! an API call and `lts` go through the same rules and the same wakeups.
-//! Each runs one `queue`/`control` rule in the store and wakes whoever waits;
+//! Each runs one `lifecycle` rule (or a `views` read) in the store and wakes whoever waits;
 //! long polls wait on `Wake`, never on a timer loop.
 
-use super::{control, queue, Tracker};
+use super::lifecycle::{control, submit};
+use super::{views, Tracker};
 use crate::model::{
     now_ms, Alert, AlertQuery, AlertRule, FeedbackItem, JobDetail, JobSpec, JobState, JobView,
     MinuteCount, NodeView, Role, StoreStats,
@@ -110,7 +111,7 @@ impl Tracker {
 
     /// A job as callers see it: next fire times and a note on why it waits.
     fn shown(&self, job: &JobRecord) -> JobView {
-        let mut view = queue::view(job, self.zone);
+        let mut view = views::view(job, self.zone);
         self.annotate(&mut view);
         view
     }
@@ -125,7 +126,7 @@ impl Tracker {
         match self
             .store
             // Cloned: a transaction lost to a concurrent one runs again.
-            .call(move |s| queue::submit(s, jobs.clone(), now, zone))
+            .call(move |s| submit::submit(s, jobs.clone(), now, zone))
             .await
         {
             Ok((acks, woken)) => {
@@ -184,7 +185,7 @@ impl Tracker {
         let zone = self.zone;
         let mut detail = self
             .store
-            .call(move |s| queue::detail(s, &job, zone, runs))
+            .call(move |s| views::detail(s, &job, zone, runs))
             .await?;
         self.annotate(&mut detail.job);
         Ok(detail)
@@ -237,7 +238,7 @@ impl Tracker {
             let (query, zone) = (job.clone(), self.zone);
             let mut detail = self
                 .store
-                .call(move |s| queue::detail(s, &query, zone, RunsPage::default()))
+                .call(move |s| views::detail(s, &query, zone, RunsPage::default()))
                 .await?;
             if detail.first_run_ended() || !wait_for(notified.as_mut(), deadline, self).await {
                 self.annotate(&mut detail.job);
@@ -260,7 +261,7 @@ impl Tracker {
             let q = query.clone();
             let slice = self
                 .store
-                .call(move |s| queue::read_logs(s, &q, LOG_PAGE))
+                .call(move |s| views::read_logs(s, &q, LOG_PAGE))
                 .await?;
             let quiet = slice.lines.is_empty() && !slice.done && query.wait_ms > 0;
             if quiet && slice.run_id.is_some() && slice.run_id != following {

@@ -3,8 +3,9 @@
 //! the worker's calls (`pull`, `heartbeat`, `deliver`) are here, since they
 //! speak for the worker this connection carries.
 
+use super::lifecycle::dispatch;
 use super::ops::{armed, deadline_in, wait_for, Action};
-use super::{queue, Tracker};
+use super::Tracker;
 use crate::daemon::accept::{serve_requests, Slot};
 use crate::model::{
     now_ms, Alert, AlertQuery, AlertRule, FeedbackItem, JobDetail, JobSpec, JobView, NodeView,
@@ -264,7 +265,7 @@ impl TrackerRpc for Conn {
             let claim = self
                 .t
                 .store
-                .call(move |s| queue::claim(s, &g, &w, free, now, lease))
+                .call(move |s| dispatch::claim(s, &g, &w, free, now, lease))
                 .await?;
             if !claim.dispatches.is_empty() {
                 self.t.wake.lease_created();
@@ -297,7 +298,7 @@ impl TrackerRpc for Conn {
         let beat = self
             .t
             .store
-            .call(move |s| queue::heartbeat(s, &beat, now, lease))
+            .call(move |s| dispatch::heartbeat(s, &beat, now, lease))
             .await?;
         if !beat.woken.is_empty() {
             tracing::info!("re-queued runs a worker no longer held");
@@ -319,7 +320,7 @@ impl TrackerRpc for Conn {
             .t
             .store
             // Cloned: a transaction lost to a concurrent one runs again.
-            .call(move |s| queue::deliver(s, items.clone(), now, cap))
+            .call(move |s| dispatch::deliver(s, items.clone(), now, cap))
             .await?;
         tracing::trace!(%worker_id, count, "delivered");
         self.t.wake.work_for(&delivered.woken);

@@ -1,18 +1,16 @@
 //! What an operator does to a job: cancel, suspend, resume, trigger, retry,
-//! edit.
-//! Each runs in one store transaction and leaves run records that say what
-//! happened.
+//! edit. Each runs in one store transaction, made of the life cycle's
+//! transitions, and leaves run records that say what happened.
 
-use super::queue::{end_run, push_feedback, resolve, settle, Outcome};
-use super::scheduler::{apply_misfire, Missed};
-use crate::model::{JobKind, JobState, Millis, RunOutcome, RunState, Schedule};
+use super::dispatch::push_feedback;
+use super::ticks::{apply_misfire, Missed};
+use super::{end, hold, new_run, next_attempt, park, release, settle_now, unpark, Ending, Outcome};
+use crate::daemon::tracker::views::resolve;
+use crate::model::{JobKind, JobState, Millis, RunOutcome, Schedule};
 use crate::protocol::{BulkAction, JobEdit, JobRef, WireError};
 use crate::schedule::Plan;
-use crate::store::{JobRecord, RunRecord, Store};
+use crate::store::{JobRecord, Store};
 use chrono_tz::Tz;
-
-/// The reason of a queued run that `suspend` ended; `resume` runs it again.
-const HELD_BY_SUSPEND: &str = "the job was suspended before the run started";
 
 fn describe(job: &JobRecord) -> String {
     format!(
@@ -26,29 +24,8 @@ fn refuse(job: &JobRecord, why: &str) -> WireError {
     WireError::Conflict(format!("{} {why}", describe(job)))
 }
 
-/// End the job's open runs with `outcome` and `reason`.
-fn end_open_runs(
-    s: &mut dyn Store,
-    job: &JobRecord,
-    only_queued: bool,
-    outcome: RunOutcome,
-    reason: &str,
-    now: Millis,
-) -> Outcome<()> {
-    for mut run in s.open_runs(job.id)? {
-        if only_queued && run.state != RunState::Queued {
-            continue;
-        }
-        end_run(s, &mut run, outcome, now, reason.to_string())?;
-        if outcome == RunOutcome::Cancelled {
-            push_feedback(s, job, &run)?;
-        }
-    }
-    Ok(())
-}
-
-/// Cancel a job: no more ticks; a queued run leaves the queue and a running
-/// one is stopped at its worker's next heartbeat.
+/// Cancel a job: no more ticks; a run that has not started ends, and a
+/// running one is stopped at its worker's next heartbeat.
 pub fn cancel(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
     let mut job = resolve(s, r)?;
     match job.state {
@@ -57,24 +34,18 @@ pub fn cancel(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> 
         JobState::Failed => return Err(refuse(&job, "has already failed")),
         _ => {}
     }
-    end_open_runs(
-        s,
-        &job,
-        false,
-        RunOutcome::Cancelled,
-        "cancelled by a user",
-        now,
-    )?;
-    job.state = JobState::Cancelled;
-    job.next_fire = None;
-    job.updated_at = now;
-    job.note = None;
+    for mut run in s.open_runs(job.id)? {
+        let ending = Ending::by_tracker(RunOutcome::Cancelled, now, "cancelled by a user");
+        end(s, &mut run, ending, false)?;
+        push_feedback(s, &job, &run)?;
+    }
+    park(&mut job, JobState::Cancelled, now);
     s.update_job(&job)?;
     Ok(job)
 }
 
-/// Suspend a job: no more ticks and no queued run starts; a running run
-/// finishes. Its pending tick is kept for `resume`.
+/// Suspend a job: no more ticks, and its runs that have not started are
+/// held; a running run finishes. Its pending tick is kept for `resume`.
 pub fn suspend(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
     let mut job = resolve(s, r)?;
     if job.state.is_final() {
@@ -86,35 +57,42 @@ pub fn suspend(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord>
     if job.state == JobState::Suspended {
         return Err(refuse(&job, "is already suspended"));
     }
-    end_open_runs(s, &job, true, RunOutcome::Skipped, HELD_BY_SUSPEND, now)?;
-    job.state = JobState::Suspended;
-    job.updated_at = now;
+    let open = s.open_runs(job.id)?;
+    hold(s, &open)?;
+    park(&mut job, JobState::Suspended, now);
     s.update_job(&job)?;
     Ok(job)
 }
 
-/// Resume a suspended job: ticks missed while it was suspended follow its
-/// misfire policy; the next tick is computed from now. Returns whether a run
-/// was queued.
+/// Resume a suspended job: its held runs take their turns again, ticks
+/// missed while it was suspended follow its misfire policy, and the next
+/// tick is computed from now. Returns whether a run was queued.
 pub fn resume(s: &mut dyn Store, r: &JobRef, now: Millis, zone: Tz) -> Outcome<(JobRecord, bool)> {
     let mut job = resolve(s, r)?;
     if job.state != JobState::Suspended {
         return Err(refuse(&job, &format!("is {}, not suspended", job.state)));
     }
-    job.state = JobState::Scheduled;
-    job.updated_at = now;
-    let mut queued = false;
-    // A run the suspension held back (or that was lost meanwhile) runs now,
-    // unless a run of the job is still going.
-    if s.open_runs(job.id)?.is_empty() {
+    let open = s.open_runs(job.id)?;
+    let open = release(s, open, now)?;
+    let mut queued = open
+        .iter()
+        .any(|r| r.state == crate::model::RunState::Queued);
+    if open.is_empty() {
+        // A run lost while the job was suspended runs now; so does a
+        // run-now job suspended before it was ever queued.
         let last = s.recent_runs(job.id, 1)?;
-        let last = last.first();
-        let interrupted = last.is_some_and(|r| {
-            r.outcome == Some(RunOutcome::Lost) || r.reason.as_deref() == Some(HELD_BY_SUSPEND)
-        });
-        let never_ran = job.spec.schedule.kind() == JobKind::Now && last.is_none();
-        if interrupted || never_ran {
-            queued = queue_again(s, &job, last, now)?;
+        match last.first() {
+            Some(lost) if lost.outcome == Some(RunOutcome::Lost) => {
+                next_attempt(s, &job, lost, now)?;
+                queued = true;
+            }
+            None if job.spec.schedule.kind() == JobKind::Now => {
+                job.run_count = 0;
+                let run = new_run(&mut job, now, now);
+                s.insert_run(&run)?;
+                queued = true;
+            }
+            _ => {}
         }
     }
     if let Some(pending) = job
@@ -133,30 +111,13 @@ pub fn resume(s: &mut dyn Store, r: &JobRef, now: Millis, zone: Tz) -> Outcome<(
                 now,
             )?;
             job.next_fire = next;
-            queued = caught_up;
+            queued |= caught_up;
         }
     }
-    settle(s, &mut job, None)?;
+    let open = s.open_runs(job.id)?;
+    unpark(s, &mut job, &open, now)?;
     s.update_job(&job)?;
     Ok((job, queued))
-}
-
-/// Queue a new attempt of `last` (or run 1 when there is none), due now.
-fn queue_again(
-    s: &mut dyn Store,
-    job: &JobRecord,
-    last: Option<&RunRecord>,
-    now: Millis,
-) -> Outcome<bool> {
-    let (run, scheduled_at, attempt) = match last {
-        Some(r) => (r.run, r.scheduled_at, r.attempt + 1),
-        None => (1, now, 1),
-    };
-    let mut again = RunRecord::queued(job, run, scheduled_at);
-    again.attempt = attempt;
-    again.due_at = now;
-    s.insert_run(&again)?;
-    Ok(true)
 }
 
 /// A cancelled or suspended job takes no extra runs.
@@ -172,11 +133,8 @@ fn refuse_if_parked(job: &JobRecord) -> Outcome<()> {
 
 /// A job that just got a run queued: a finished one is active again.
 fn back_in_queue(s: &mut dyn Store, mut job: JobRecord, now: Millis) -> Outcome<JobRecord> {
-    if job.state.is_final() {
-        job.state = JobState::Queued;
-    }
-    settle(s, &mut job, None)?;
-    job.updated_at = now;
+    let open = s.open_runs(job.id)?;
+    unpark(s, &mut job, &open, now)?;
     s.update_job(&job)?;
     Ok(job)
 }
@@ -190,9 +148,7 @@ pub fn trigger(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord>
     while s.tick_exists(job.id, at)? {
         at += 1;
     }
-    job.run_count += 1;
-    let mut run = RunRecord::queued(&job, job.run_count, at);
-    run.due_at = now;
+    let mut run = new_run(&mut job, at, now);
     run.reason = Some("triggered by a user".into());
     s.insert_run(&run)?;
     back_in_queue(s, job, now)
@@ -218,7 +174,7 @@ pub fn retry(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
             &format!("succeeded in its last run ({}); nothing to retry", last.run),
         ));
     }
-    queue_again(s, &job, Some(last), now)?;
+    next_attempt(s, &job, last, now)?;
     back_in_queue(s, job, now)
 }
 
@@ -310,7 +266,7 @@ pub fn edit(
     job.spec = spec;
     job.updated_at = now;
     s.update_spec(&job)?;
-    settle(s, &mut job, None)?;
+    settle_now(s, &mut job, now)?;
     s.update_job(&job)?;
     Ok(job)
 }

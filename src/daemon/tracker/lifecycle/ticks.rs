@@ -8,12 +8,12 @@
 //! the previous run still goes follow its overlap policy. Every tick that is
 //! skipped or coalesced leaves a run record saying so.
 
-use super::queue::{end_run, settle, Outcome};
-use crate::model::{
-    format_duration, rfc3339, JobState, Millis, Misfire, Overlap, RunOutcome, RunState,
+use super::{
+    break_schedule, buffer, end, insert_tick, new_run, settle, skip_tick, Ending, Outcome,
 };
+use crate::model::{format_duration, rfc3339, Millis, Misfire, Overlap, RunOutcome, RunState};
 use crate::schedule::Plan;
-use crate::store::{JobRecord, RunEvent, RunRecord, Store, BUFFERED};
+use crate::store::{JobRecord, RunRecord, Store};
 use chrono_tz::Tz;
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
@@ -70,9 +70,7 @@ fn fire_job(s: &mut dyn Store, job: &mut JobRecord, now: Millis, clock: Clock) -
     let plan = match Plan::new(&job.spec.schedule, job.submitted_at, clock.zone) {
         Ok(plan) => plan,
         Err(e) => {
-            job.state = JobState::Failed;
-            job.next_fire = None;
-            job.note = Some(format!("its schedule cannot be evaluated: {e}"));
+            break_schedule(job, format!("its schedule cannot be evaluated: {e}"));
             s.update_job(job)?;
             return Ok(false);
         }
@@ -96,63 +94,21 @@ fn fire_job(s: &mut dyn Store, job: &mut JobRecord, now: Millis, clock: Clock) -
     }
     job.next_fire = tick;
     job.updated_at = now;
-    settle(s, job, None)?;
+    let open = s.open_runs(job.id)?;
+    settle(s, job, &open, None, now)?;
     s.update_job(job)?;
     Ok(queued)
-}
-
-/// A new run record for the job's next tick number.
-fn new_tick(job: &mut JobRecord, scheduled_at: Millis, now: Millis) -> RunRecord {
-    job.run_count += 1;
-    let mut run = RunRecord::queued(job, job.run_count, scheduled_at);
-    run.due_at = scheduled_at.min(now);
-    run
-}
-
-/// Insert a tick's run, unless the tick already has one (the unique key is
-/// the last line of defence; this keeps a repeat from failing the pass).
-fn insert_tick(s: &mut dyn Store, job: &mut JobRecord, run: RunRecord) -> Outcome<bool> {
-    if s.tick_exists(job.id, run.scheduled_at)? {
-        job.run_count -= 1;
-        tracing::warn!(task_id = %job.spec.task_id, at = run.scheduled_at, "tick already fired; not firing it again");
-        return Ok(false);
-    }
-    s.insert_run(&run)?;
-    Ok(true)
-}
-
-/// Record a tick as skipped, for `why` (a bounded label: `overlap`,
-/// `misfire`) with the full `reason`.
-fn insert_skipped(
-    s: &mut dyn Store,
-    job: &mut JobRecord,
-    mut run: RunRecord,
-    now: Millis,
-    why: &'static str,
-    reason: String,
-) -> Outcome<bool> {
-    run.state = RunState::Done;
-    run.outcome = Some(RunOutcome::Skipped);
-    run.ended_at = Some(now);
-    run.reason = Some(reason);
-    let (group, number) = (run.group.clone(), run.run);
-    if insert_tick(s, job, run)? {
-        s.journal().push(RunEvent::Skipped {
-            group,
-            reason: why,
-            job_id: job.id,
-            run: number,
-        });
-    }
-    Ok(false)
 }
 
 /// Fire one tick under the job's overlap policy. Returns whether a run was
 /// queued.
 fn fire_tick(s: &mut dyn Store, job: &mut JobRecord, tick: Millis, now: Millis) -> Outcome<bool> {
     let open = s.open_runs(job.id)?;
-    let active: Vec<&RunRecord> = open.iter().filter(|r| r.due_at != BUFFERED).collect();
-    let run = new_tick(job, tick, now);
+    let active: Vec<&RunRecord> = open
+        .iter()
+        .filter(|r| matches!(r.state, RunState::Queued | RunState::Running))
+        .collect();
+    let mut run = new_run(job, tick, now);
     let Some(previous) = active.first() else {
         return insert_tick(s, job, run);
     };
@@ -162,22 +118,21 @@ fn fire_tick(s: &mut dyn Store, job: &mut JobRecord, tick: Millis, now: Millis) 
         Overlap::Allow => insert_tick(s, job, run),
         Overlap::Skip => {
             let reason = format!("overlap skip: {still}");
-            insert_skipped(s, job, run, now, "overlap", reason)
+            skip_tick(s, job, run, now, "overlap", reason).map(|_| false)
         }
         Overlap::BufferOne => {
-            if let Some(buffered) = open.iter().find(|r| r.due_at == BUFFERED) {
+            if let Some(buffered) = open.iter().find(|r| r.state == RunState::Buffered) {
                 let reason = format!(
                     "overlap buffer-one: coalesced into run {}, which waits for run {} ({state}) to end",
                     buffered.run, previous.run
                 );
-                insert_skipped(s, job, run, now, "overlap", reason)
+                skip_tick(s, job, run, now, "overlap", reason).map(|_| false)
             } else {
-                let mut run = run;
-                run.due_at = BUFFERED;
-                run.reason = Some(format!(
+                let reason = format!(
                     "overlap buffer-one: waits for run {} ({state}) to end",
                     previous.run
-                ));
+                );
+                buffer(&mut run, reason);
                 insert_tick(s, job, run).map(|_| false)
             }
         }
@@ -185,7 +140,8 @@ fn fire_tick(s: &mut dyn Store, job: &mut JobRecord, tick: Millis, now: Millis) 
             for old in active {
                 let mut old = old.clone();
                 let reason = format!("overlap replace: replaced by run {}", run.run);
-                end_run(s, &mut old, RunOutcome::Cancelled, now, reason)?;
+                let ending = Ending::by_tracker(RunOutcome::Cancelled, now, reason);
+                end(s, &mut old, ending, false)?;
             }
             insert_tick(s, job, run)
         }
@@ -299,19 +255,19 @@ pub fn apply_misfire(
             "misfire {policy}: {span} {}{window}; {not_run} not run",
             why.as_str()
         );
-        let tick = new_tick(job, first, now);
-        insert_skipped(s, job, tick, now, "misfire", reason)?;
+        let tick = new_run(job, first, now);
+        skip_tick(s, job, tick, now, "misfire", reason)?;
     }
     // Catch-up runs are never dropped by the overlap policy, but unless it is
     // `allow` they take turns: each waits for the run before it to end.
     let note = format!("misfire {policy}: catch-up for {span} {}", why.as_str());
     let mut queued = false;
     for t in runs {
-        let mut run = new_tick(job, t, now);
+        let mut run = new_run(job, t, now);
         run.reason = Some(note.clone());
         let wait = job.spec.overlap != Overlap::Allow && !s.open_runs(job.id)?.is_empty();
         if wait {
-            run.due_at = BUFFERED;
+            buffer(&mut run, note.clone());
         }
         queued |= insert_tick(s, job, run)? && !wait;
     }

@@ -1,0 +1,197 @@
+//! Read models: a job as callers see it (with its next fires and a page of
+//! runs) and a run's log lines. They read the store and change nothing; the
+//! rules that change jobs and runs are in `lifecycle`.
+
+use super::lifecycle::Outcome;
+use crate::model::{JobDetail, JobState, JobView, LogEntry, RunState, RunView, Stream};
+use crate::protocol::{JobRef, RunsPage, WireError};
+use crate::schedule::Plan;
+use crate::store::{JobRecord, RunRecord, Store};
+use chrono_tz::Tz;
+
+/// Find the job a caller names.
+pub fn resolve(s: &mut dyn Store, r: &JobRef) -> Outcome<JobRecord> {
+    let not_found = || WireError::NotFound {
+        task_id: r.task_id.clone(),
+        group: r.group.clone(),
+    };
+    if let Some(group) = &r.group {
+        return s.job_by_key(group, &r.task_id)?.ok_or_else(not_found);
+    }
+    let mut found = s.jobs_by_task_id(&r.task_id)?;
+    match found.len() {
+        0 => Err(not_found()),
+        1 => Ok(found.remove(0)),
+        _ => Err(WireError::Ambiguous {
+            task_id: r.task_id.clone(),
+            groups: found.into_iter().map(|j| j.spec.group).collect(),
+        }),
+    }
+}
+
+/// How many runs `lts job` shows.
+const RECENT_RUNS: usize = 50;
+/// How many next fire times `lts job` shows.
+const NEXT_FIRES: usize = 5;
+
+/// A job with a page of its runs (the latest by default) and its next fire times.
+pub fn detail(s: &mut dyn Store, r: &JobRef, zone: Tz, page: RunsPage) -> Outcome<JobDetail> {
+    let job = resolve(s, r)?;
+    let limit = match page.limit {
+        0 => RECENT_RUNS,
+        n => n as usize,
+    };
+    let mut runs: Vec<RunView> = s
+        .runs_before(job.id, page.before, limit)?
+        .iter()
+        .map(RunRecord::view)
+        .collect();
+    // The first run decides `--wait`: keep it on the latest page even when it is old.
+    if page.before.is_none() && runs.first().is_some_and(|r| r.run != 1) {
+        let first = s.runs_numbered(job.id, 1)?;
+        runs.splice(0..0, first.iter().map(RunRecord::view));
+    }
+    Ok(JobDetail {
+        job: view(&job, zone),
+        runs,
+    })
+}
+
+/// A job as the tracker shows it, with its next fire times.
+pub fn view(job: &JobRecord, zone: Tz) -> JobView {
+    let mut view = job.view();
+    if job.state == JobState::Suspended {
+        // The pending tick is kept for `resume`, but nothing fires meanwhile.
+        view.next_fire = None;
+        view.next_fires.clear();
+        return view;
+    }
+    if let Some(next) = job.next_fire {
+        view.next_fires = match Plan::new(&job.spec.schedule, job.submitted_at, zone) {
+            Ok(plan) => {
+                let mut fires = vec![next];
+                fires.extend(plan.upcoming(next, NEXT_FIRES - 1));
+                fires
+            }
+            Err(_) => vec![next],
+        };
+    }
+    view
+}
+
+/// The lines a log query wants, with the run they belong to and whether that
+/// run has ended.
+pub struct LogSlice {
+    pub lines: Vec<LogEntry>,
+    /// The chosen attempt's row id: what a follower waits on.
+    pub run_id: Option<i64>,
+    pub run: Option<u32>,
+    pub attempt: Option<u32>,
+    pub done: bool,
+}
+
+/// Read a job's log lines: the chosen run's latest attempt, after a cursor
+/// or its last `tail` lines.
+pub fn read_logs(
+    s: &mut dyn Store,
+    query: &crate::protocol::LogQuery,
+    limit: usize,
+) -> Outcome<LogSlice> {
+    let job = resolve(s, &query.job)?;
+    let chosen = match query.run {
+        Some(n) => {
+            let attempts = s.runs_numbered(job.id, n)?;
+            match query
+                .attempt
+                .and_then(|a| attempts.iter().find(|r| r.attempt == a))
+            {
+                // Stay on the cursor's attempt until it ended and was read
+                // to its last line; then go on to the next attempt.
+                Some(current) => {
+                    let unread = !s.logs_after(current.id, query.after_seq, 1)?.is_empty();
+                    if current.state != RunState::Done || unread {
+                        Some(current.clone())
+                    } else {
+                        let next = attempts.iter().find(|r| r.attempt > current.attempt);
+                        next.or(Some(current)).cloned()
+                    }
+                }
+                None => attempts.into_iter().max_by_key(|r| r.attempt),
+            }
+        }
+        // The latest run that started: skipped ticks have no output.
+        None => {
+            let recent = s.recent_runs(job.id, RECENT_RUNS)?;
+            let started = recent.iter().rposition(|r| r.started_at.is_some());
+            started
+                .or(recent.len().checked_sub(1))
+                .map(|i| recent[i].clone())
+        }
+    };
+    let chosen = chosen.as_ref();
+    let Some(run) = chosen else {
+        if let Some(n) = query.run {
+            if job.state.is_final() || n > job.run_count {
+                return Err(WireError::Missing(format!(
+                    "job '{}' has no run {n} (it has {})",
+                    crate::model::cut(&job.spec.task_id, 80),
+                    job.run_count
+                )));
+            }
+        }
+        return Ok(LogSlice {
+            lines: Vec::new(),
+            run_id: None,
+            run: None,
+            attempt: None,
+            done: job.state.is_final(),
+        });
+    };
+    // A cursor into another attempt says nothing about this one's lines.
+    let after_seq = query
+        .after_seq
+        .filter(|_| query.attempt.is_none_or(|a| a == run.attempt));
+    let records = match (after_seq, query.tail) {
+        (None, Some(n)) => s.logs_tail(run.id, n as usize)?,
+        (after, _) => s.logs_after(run.id, after, limit)?,
+    };
+    let complete = after_seq.is_none() && query.tail.is_some() || records.len() < limit;
+    // A retry of the run may still come: then more lines will too.
+    let newer = s
+        .runs_numbered(job.id, run.run)?
+        .iter()
+        .any(|r| r.attempt > run.attempt);
+    let done = run.state == RunState::Done && complete && !newer;
+    let entry = |seq: u64, stream, line: String, at| LogEntry {
+        run: run.run,
+        attempt: run.attempt,
+        seq,
+        stream,
+        line,
+        at,
+    };
+    let stats = s.log_stats(run.id)?;
+    let mut lines = Vec::with_capacity(records.len() + 1);
+    for l in records {
+        // Mark the cut where the head ends and the kept tail begins.
+        if let Some(head_last) = stats.head_last.filter(|_| stats.dropped_lines > 0) {
+            let cursor = lines.last().map(|e: &LogEntry| e.seq).or(after_seq);
+            let showing_head = query.tail.is_none() || after_seq.is_some();
+            if showing_head && l.seq > head_last && cursor.is_none_or(|c| c <= head_last) {
+                let marker = format!(
+                    "[lts: {} lines ({} bytes) omitted here: this run's log exceeded the tracker's --max-log-bytes]",
+                    stats.dropped_lines, stats.dropped_bytes
+                );
+                lines.push(entry(l.seq - 1, Stream::Stderr, marker, l.at));
+            }
+        }
+        lines.push(entry(l.seq, l.stream, l.line, l.at));
+    }
+    Ok(LogSlice {
+        lines,
+        run_id: Some(run.id),
+        run: Some(run.run),
+        attempt: Some(run.attempt),
+        done,
+    })
+}
