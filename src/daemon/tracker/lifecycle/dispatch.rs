@@ -3,7 +3,7 @@
 //! moves their jobs on, and leases that ran out lose their runs. Each is one
 //! store transaction made of the life cycle's transitions.
 
-use super::{end, lose, release_buffered, retry_later, settle, start, Ending, Outcome};
+use super::{end, lose, release_buffered, retry_later, settle, start_due, Ending, Outcome};
 use crate::model::{FeedbackItem, JobState, Millis, RunOutcome, RunState};
 use crate::protocol::{Dispatch, Heartbeat, RunResult, Upstream};
 use crate::store::{JobRecord, LogRecord, RunRecord, Store};
@@ -26,47 +26,27 @@ pub fn claim(
     now: Millis,
     lease_ms: u64,
 ) -> Outcome<Claim> {
-    let runs = if limit == 0 {
-        Vec::new()
-    } else {
-        s.due_runs(group, now, limit)?
-    };
-    if runs.is_empty() {
+    if limit == 0 {
         return Ok(Claim {
             dispatches: Vec::new(),
             next_due: s.next_due_at(group)?,
         });
     }
-    let first_fence = s.reserve_fences(runs.len() as i64)?;
-    let mut dispatches = Vec::with_capacity(runs.len());
-    let mut busy = false;
-    let mut bytes = 0;
-    for (i, mut run) in runs.into_iter().enumerate() {
-        // One pull carries at most so much payload; the rest stays queued
-        // for the next pull (which comes at once: the worker has free slots).
-        if bytes >= crate::model::MAX_CALL_PAYLOAD_BYTES {
-            busy = true;
-            break;
-        }
-        // Holding the run, never wait for its job: a cancel or a tick locks
-        // the job first, then its runs, and waiting here would close a cycle
-        // (a deadlock between trackers). A run whose job another
-        // transaction is changing stays queued for the next pull.
-        let Some(mut job) = s.job_if_free(run.job_id)? else {
-            busy = true;
-            continue;
-        };
-        start(
-            s,
-            &mut run,
-            &mut job,
-            worker,
-            first_fence + i as i64,
-            now,
-            lease_ms,
-        )?;
-        bytes += crate::model::payload_bytes(&job.spec);
-        dispatches.push(Dispatch {
+    let max_bytes = crate::model::MAX_CALL_PAYLOAD_BYTES;
+    let started = start_due(s, group, worker, limit, now, lease_ms, max_bytes)?;
+    if started.runs.is_empty() && !started.busy {
+        // A run due already but not started is held by another transaction
+        // (a claim or a cancel on another tracker): try again soon.
+        let next_due = s.next_due_at(group)?;
+        return Ok(Claim {
+            dispatches: Vec::new(),
+            next_due: next_due.map(|at| if at <= now { now + BUSY_JOB_RETRY_MS } else { at }),
+        });
+    }
+    let dispatches = started
+        .runs
+        .into_iter()
+        .map(|(run, job)| Dispatch {
             run_id: run.id,
             fence: run.fence,
             job: job.spec,
@@ -74,11 +54,11 @@ pub fn claim(
             attempt: run.attempt,
             scheduled_at: run.scheduled_at,
             lease_ms,
-        });
-    }
+        })
+        .collect();
     Ok(Claim {
         dispatches,
-        next_due: busy.then_some(now + BUSY_JOB_RETRY_MS),
+        next_due: started.busy.then_some(now + BUSY_JOB_RETRY_MS),
     })
 }
 

@@ -29,7 +29,7 @@ pub mod ticks;
 
 use crate::model::{JobState, Millis, RunOutcome, RunState};
 use crate::protocol::WireError;
-use crate::store::{JobRecord, RunEvent, RunRecord, Store, StoreError};
+use crate::store::{JobRecord, RunEvent, RunRecord, StartClaim, Started, Store, StoreError};
 use rand::Rng;
 
 impl From<StoreError> for WireError {
@@ -99,39 +99,71 @@ pub fn retry_later(
     Ok(())
 }
 
-/// Start a queued run on `worker`, under a lease and a fencing token; its
-/// job is running.
-pub fn start(
+/// Start up to `limit` due runs of `group` on `worker`, set-based in the
+/// store: each runs under a lease and the claim's fencing token, and their
+/// jobs are running. Past `max_bytes` of job payload the rest go back to
+/// the queue for the next claim (`busy` then says so).
+pub fn start_due(
     s: &mut dyn Store,
-    run: &mut RunRecord,
-    job: &mut JobRecord,
+    group: &str,
     worker: &str,
-    fence: i64,
+    limit: usize,
     now: Millis,
     lease_ms: u64,
-) -> Outcome<()> {
-    run.state = RunState::Running;
-    run.worker = Some(worker.to_string());
-    run.started_at = Some(now);
-    run.lease_until = Some(now + lease_ms as i64);
-    run.fence = fence;
-    s.update_run(run)?;
-    s.journal().push(RunEvent::Started {
-        group: run.group.clone(),
-        scheduled_at: run.scheduled_at,
-        due_at: run.due_at,
-        at: now,
-    });
-    if matches!(
-        job.state,
-        JobState::Queued | JobState::Retrying | JobState::Scheduled
-    ) {
-        job.state = JobState::Running;
-        job.note = None;
-        job.updated_at = now;
-        s.update_job(job)?;
+    max_bytes: usize,
+) -> Outcome<Started> {
+    let claim = StartClaim {
+        group: group.to_string(),
+        worker: worker.to_string(),
+        now,
+        lease_until: now + lease_ms as i64,
+        fence: s.reserve_fences(1)?,
+        limit,
+    };
+    let mut started = s.start_runs(&claim)?;
+    let mut bytes = 0;
+    let keep = started
+        .runs
+        .iter()
+        .position(|(_, job)| {
+            let full = bytes >= max_bytes;
+            bytes += crate::model::payload_bytes(&job.spec);
+            full
+        })
+        .unwrap_or(started.runs.len());
+    for (mut run, _) in started.runs.drain(keep..) {
+        // Back to the queue as it was: it never left the tracker.
+        run.state = RunState::Queued;
+        run.worker = None;
+        run.started_at = None;
+        run.lease_until = None;
+        s.update_run(&run)?;
+        started.busy = true;
     }
-    Ok(())
+    const STARTABLE: [JobState; 3] = [JobState::Queued, JobState::Retrying, JobState::Scheduled];
+    let mut moved: Vec<i64> = started
+        .runs
+        .iter()
+        .filter(|(_, job)| STARTABLE.contains(&job.state))
+        .map(|(_, job)| job.id)
+        .collect();
+    moved.sort_unstable();
+    moved.dedup();
+    s.move_jobs(&moved, &STARTABLE, JobState::Running, now)?;
+    for (run, job) in &mut started.runs {
+        if STARTABLE.contains(&job.state) {
+            job.state = JobState::Running;
+            job.note = None;
+            job.updated_at = now;
+        }
+        s.journal().push(RunEvent::Started {
+            group: run.group.clone(),
+            scheduled_at: run.scheduled_at,
+            due_at: run.due_at,
+            at: now,
+        });
+    }
+    Ok(started)
 }
 
 /// Renew the lease of a running run.

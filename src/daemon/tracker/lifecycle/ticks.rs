@@ -83,39 +83,45 @@ fn fire_job(s: &mut dyn Store, job: &mut JobRecord, now: Millis, clock: Clock) -
         queued |= caught_up;
         tick = next;
     }
+    // The job's open runs, read once and kept up to date as ticks fire.
+    let mut open = s.open_runs(job.id)?;
     let mut fired = 0;
     while let Some(t) = tick.filter(|t| *t <= now) {
         if fired == MAX_TICKS_PER_PASS {
             break;
         }
-        queued |= fire_tick(s, job, t, now)?;
+        queued |= fire_tick(s, job, &mut open, t, now)?;
         fired += 1;
         tick = plan.after(t);
     }
     job.next_fire = tick;
     job.updated_at = now;
-    let open = s.open_runs(job.id)?;
     settle(s, job, &open, None, now)?;
     s.update_job(job)?;
     Ok(queued)
 }
 
-/// Fire one tick under the job's overlap policy. Returns whether a run was
-/// queued.
-fn fire_tick(s: &mut dyn Store, job: &mut JobRecord, tick: Millis, now: Millis) -> Outcome<bool> {
-    let open = s.open_runs(job.id)?;
-    let active: Vec<&RunRecord> = open
-        .iter()
-        .filter(|r| matches!(r.state, RunState::Queued | RunState::Running))
-        .collect();
+/// Fire one tick under the job's overlap policy, given the job's `open`
+/// runs (kept up to date). Returns whether a run was queued.
+fn fire_tick(
+    s: &mut dyn Store,
+    job: &mut JobRecord,
+    open: &mut Vec<RunRecord>,
+    tick: Millis,
+    now: Millis,
+) -> Outcome<bool> {
+    let active = |r: &RunRecord| matches!(r.state, RunState::Queued | RunState::Running);
     let mut run = new_run(job, tick, now);
-    let Some(previous) = active.first() else {
-        return insert_tick(s, job, run);
+    let Some(previous) = open.iter().find(|r| active(r)) else {
+        return add_tick(s, job, open, run);
     };
     let state = previous.state.as_str();
-    let still = format!("run {} was still {state}", previous.run);
+    let (previous_run, still) = (
+        previous.run,
+        format!("run {} was still {state}", previous.run),
+    );
     match job.spec.overlap {
-        Overlap::Allow => insert_tick(s, job, run),
+        Overlap::Allow => add_tick(s, job, open, run),
         Overlap::Skip => {
             let reason = format!("overlap skip: {still}");
             skip_tick(s, job, run, now, "overlap", reason).map(|_| false)
@@ -123,29 +129,45 @@ fn fire_tick(s: &mut dyn Store, job: &mut JobRecord, tick: Millis, now: Millis) 
         Overlap::BufferOne => {
             if let Some(buffered) = open.iter().find(|r| r.state == RunState::Buffered) {
                 let reason = format!(
-                    "overlap buffer-one: coalesced into run {}, which waits for run {} ({state}) to end",
-                    buffered.run, previous.run
+                    "overlap buffer-one: coalesced into run {}, which waits for run {previous_run} ({state}) to end",
+                    buffered.run
                 );
                 skip_tick(s, job, run, now, "overlap", reason).map(|_| false)
             } else {
-                let reason = format!(
-                    "overlap buffer-one: waits for run {} ({state}) to end",
-                    previous.run
-                );
+                let reason =
+                    format!("overlap buffer-one: waits for run {previous_run} ({state}) to end");
                 buffer(&mut run, reason);
-                insert_tick(s, job, run).map(|_| false)
+                add_tick(s, job, open, run).map(|_| false)
             }
         }
         Overlap::Replace => {
-            for old in active {
-                let mut old = old.clone();
+            let (old, kept): (Vec<RunRecord>, Vec<RunRecord>) =
+                std::mem::take(open).into_iter().partition(|r| active(r));
+            *open = kept;
+            for mut old in old {
                 let reason = format!("overlap replace: replaced by run {}", run.run);
                 let ending = Ending::by_tracker(RunOutcome::Cancelled, now, reason);
                 end(s, &mut old, ending, false)?;
             }
-            insert_tick(s, job, run)
+            add_tick(s, job, open, run)
         }
     }
+}
+
+/// `insert_tick`, noting the new run among the job's open ones. Returns
+/// whether it was inserted.
+fn add_tick(
+    s: &mut dyn Store,
+    job: &mut JobRecord,
+    open: &mut Vec<RunRecord>,
+    run: RunRecord,
+) -> Outcome<bool> {
+    let kept = run.clone();
+    let inserted = insert_tick(s, job, run)?;
+    if inserted {
+        open.push(kept);
+    }
+    Ok(inserted)
 }
 
 /// Why ticks were missed, for the records that say so.
