@@ -43,7 +43,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub batch: u32,
     /// Give up waiting for the runs after this long: the jobs not run yet are cancelled
-    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = super::submit::parse_dur)]
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = crate::jobline::parse_dur)]
     pub deadline: Duration,
     /// With --standalone: count no metrics (to measure what counting costs)
     #[arg(long, hide = true, requires = "standalone")]
