@@ -12,6 +12,7 @@ use crate::jobline::{
 };
 use crate::model::{now_ms, JobState, Misfire, Overlap, RunOutcome, Schedule};
 use crate::protocol::JobRef;
+use crate::spool::{submit_or_spool, SpoolAt, Submitted};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use serde_json::json;
 use std::path::Path;
@@ -188,18 +189,16 @@ pub async fn run(
             );
         }
     }
-    if let Some(unreachable) = spool::deliver_waiting(client, data, args.spool).await? {
-        if args.spool {
-            return spool::keep(data, &job, &unreachable, format);
-        }
-        return Err(unreachable.into());
-    }
-    let ack = match client.submit(job.clone()).await {
-        Ok(ack) => ack,
-        Err(e) if args.spool && crate::spool::is_unavailable(&e) => {
-            return spool::keep(data, &job, &e, format)
-        }
-        Err(e) => return Err(e.into()),
+    let report = submit_or_spool(client, SpoolAt::Dir(data), &job, args.spool).await;
+    spool::tell_waiting(&report);
+    let ack = match report.outcome? {
+        Submitted::Accepted(ack) => ack,
+        Submitted::Spooled {
+            task_id,
+            group,
+            pushed,
+            reason,
+        } => return spool::tell_spooled(&task_id, &group, pushed, &reason, format),
     };
     if !args.wait {
         match format {
