@@ -144,7 +144,7 @@ pub enum Command {
     Version,
     /// Print the next fire times of a cron expression, or why it is invalid
     Cron(cron::CronArgs),
-    /// Load a cluster (or an in-process one) and print throughput and latency
+    /// Load a cluster (or a standalone one started for it) and print throughput and latency
     Bench(bench::BenchArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),

@@ -144,6 +144,9 @@ pub struct TrackerOpts {
     /// A second token that may only read (jobs, logs, nodes, stats, feedback): for dashboards and on-call; needs --token
     #[arg(long, env = "LTS_READ_TOKEN", value_name = "T", hide_env_values = true)]
     pub read_token: Option<String>,
+    /// Count no metrics (`lts bench --standalone --no-metrics` measures what counting costs)
+    #[arg(long, hide = true)]
+    pub no_metrics: bool,
     #[command(flatten)]
     pub conn: ConnArgs,
 }

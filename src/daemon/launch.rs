@@ -209,6 +209,7 @@ fn tracker_config(
         leader_ttl: opts.leader_ttl,
         security,
         limits: opts.conn.limits().fit_to_fd_limit(),
+        metrics: !opts.no_metrics,
         ..TrackerConfig::default()
     }
 }
