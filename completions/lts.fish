@@ -57,7 +57,7 @@ complete -c lts -n "__fish_lts_needs_command" -f -a "stats" -d 'Counts by state 
 complete -c lts -n "__fish_lts_needs_command" -f -a "status" -d 'The cluster at a glance: trackers (version, leader, store), workers, queues'
 complete -c lts -n "__fish_lts_needs_command" -f -a "version" -d 'This client\'s version and the tracker\'s, and their protocol'
 complete -c lts -n "__fish_lts_needs_command" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
-complete -c lts -n "__fish_lts_needs_command" -f -a "bench" -d 'Load a cluster (or an in-process one) and print throughput and latency'
+complete -c lts -n "__fish_lts_needs_command" -f -a "bench" -d 'Load a cluster (or a standalone one started for it) and print throughput and latency'
 complete -c lts -n "__fish_lts_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c lts -n "__fish_lts_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lts -n "__fish_lts_using_subcommand submit" -l task-id -d 'The job\'s id [default: generated, short and sortable]' -r
@@ -557,7 +557,7 @@ first\t'The first that answers, in list order'"
 complete -c lts -n "__fish_lts_using_subcommand bench" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
 complete -c lts -n "__fish_lts_using_subcommand bench" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c lts -n "__fish_lts_using_subcommand bench" -l standalone -d 'Start a tracker and a no-op worker in this process, on a temporary store'
+complete -c lts -n "__fish_lts_using_subcommand bench" -l standalone -d 'Start `ltsd standalone` (found next to lts, or at LTS_LTSD) with a no-op worker on a temporary store, and stop it at the end'
 complete -c lts -n "__fish_lts_using_subcommand bench" -l no-metrics -d 'With --standalone: count no metrics (to measure what counting costs)'
 complete -c lts -n "__fish_lts_using_subcommand bench" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand bench" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -593,7 +593,7 @@ complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcom
 complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "status" -d 'The cluster at a glance: trackers (version, leader, store), workers, queues'
 complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "version" -d 'This client\'s version and the tracker\'s, and their protocol'
 complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "bench" -d 'Load a cluster (or an in-process one) and print throughput and latency'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "bench" -d 'Load a cluster (or a standalone one started for it) and print throughput and latency'
 complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "completions" -d 'Print a shell completion script'
 complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "list" -d 'List the jobs waiting in the spool, oldest first'

@@ -263,7 +263,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__standalone)
-            opts="-h --listen --http --lease --retain --max-log-bytes --store --leader-ttl --init --read-token --max-connections --max-connections-per-peer --idle-timeout --group --threads --runner --allow-commands --grace --data --token --tls-cert --tls-key --help"
+            opts="-h --listen --http --lease --retain --max-log-bytes --store --leader-ttl --init --read-token --no-metrics --max-connections --max-connections-per-peer --idle-timeout --group --threads --runner --allow-commands --grace --data --token --tls-cert --tls-key --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -367,7 +367,7 @@ _ltsd() {
             return 0
             ;;
         ltsd__subcmd__tracker)
-            opts="-h --listen --http --lease --retain --max-log-bytes --store --leader-ttl --init --read-token --max-connections --max-connections-per-peer --idle-timeout --registry --mdns --data --token --tls-cert --tls-key --tls-ca --help"
+            opts="-h --listen --http --lease --retain --max-log-bytes --store --leader-ttl --init --read-token --no-metrics --max-connections --max-connections-per-peer --idle-timeout --registry --mdns --data --token --tls-cert --tls-key --tls-ca --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

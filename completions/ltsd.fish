@@ -53,6 +53,7 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l token -d 'The c
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l tls-cert -d 'Serve TLS only, with this PEM certificate (chain); see `ltsd cert`' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l init -d 'Create the SQLite store even over an empty (0-byte) lts.db; without it an empty file is refused, since it was a store once'
+complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l no-metrics -d 'Count no metrics (`lts bench --standalone --no-metrics` measures what counting costs)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -l allow-commands -d 'Run the command a job carries (`lts submit -- CMD ARGS..`)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand standalone" -s h -l help -d 'Print help'
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l listen -d 'The address to listen on' -r
@@ -73,6 +74,7 @@ complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l tls-cert -d 'Serve
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l tls-ca -d 'Dial over TLS, trusting this PEM certificate or CA (a self-signed certificate is its own CA) [default: `tls_ca` in lts/config.toml]' -r -F
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l init -d 'Create the SQLite store even over an empty (0-byte) lts.db; without it an empty file is refused, since it was a store once'
+complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l no-metrics -d 'Count no metrics (`lts bench --standalone --no-metrics` measures what counting costs)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -l mdns -d 'Advertise this tracker on the local network by mDNS (_lts._tcp.local)'
 complete -c ltsd -n "__fish_ltsd_using_subcommand tracker" -s h -l help -d 'Print help'
 complete -c ltsd -n "__fish_ltsd_using_subcommand worker" -l group -d 'The worker\'s node group' -r

@@ -10,9 +10,10 @@
 //! With `LTS_REGISTRY` set (and no `LTS_TRACKER`), it registers with that
 //! registry and pulls from the trackers it lists.
 
-use lts::client::Client;
-use lts::daemon::worker::{self, JobRunner, RunContext, RunLog, Runner, WorkerConfig};
+use lts::daemon::worker::{self, JobRunner, RunContext, RunLog, Runner, Source, WorkerConfig};
 use lts::daemon::Shutdown;
+use lts::discovery::Discovery;
+use lts::protocol::Security;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,14 +35,13 @@ impl JobRunner for ReportRunner {
 #[tokio::main]
 async fn main() {
     let registry = std::env::var("LTS_REGISTRY").ok();
-    let client = match (std::env::var("LTS_TRACKER").ok(), &registry) {
-        (None, Some(registry)) => Client::via_registry(registry.clone(), "worker"),
+    let source = match (std::env::var("LTS_TRACKER").ok(), &registry) {
+        (None, Some(registry)) => Source::Registry(registry.clone()),
         (tracker, _) => {
             let tracker = tracker.unwrap_or_else(|| "127.0.0.1:7420".into());
-            Client::with_role(vec![tracker], "worker")
+            Source::Discovered(Discovery::Static(vec![tracker]))
         }
     };
-    let client = Arc::new(client);
     let config = WorkerConfig {
         group: "reports".into(),
         threads: 4,
@@ -55,5 +55,7 @@ async fn main() {
     };
     let (trigger, shutdown) = Shutdown::new();
     trigger.on_signals(|| std::process::exit(0));
-    worker::run(client, config, shutdown).await;
+    if let Err(e) = worker::run(source, Security::none(), config, shutdown).await {
+        eprintln!("embedded_worker: {e}");
+    }
 }

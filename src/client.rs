@@ -321,7 +321,7 @@ impl Client {
         if second {
             for (ack, job) in acks.iter_mut().zip(&sent) {
                 if let Err(WireError::Exists { .. }) = ack {
-                    if let Some(found) = self.committed_before(job).await {
+                    if let Ok(Some(found)) = self.already_submitted(job).await {
                         *ack = Ok(found);
                     }
                 }
@@ -330,25 +330,26 @@ impl Client {
         Ok(acks)
     }
 
-    /// The ack for `job` if the tracker holds that very job (the same
-    /// schedule, params and command): a retried submission that had in fact
-    /// been committed. A different job under the same key stays a refusal.
-    async fn committed_before(&self, job: &JobSpec) -> Option<SubmitAck> {
+    /// The ack for `job` if the tracker holds that very job under its key
+    /// ([`JobSpec::same_job`]): an earlier attempt whose answer was lost
+    /// committed it. `None` when it holds a different job there (a refusal
+    /// stands) or none.
+    pub async fn already_submitted(&self, job: &JobSpec) -> Result<Option<SubmitAck>, ClientError> {
         let job_ref = JobRef {
             task_id: job.task_id.clone(),
             group: Some(job.group.clone()),
         };
-        let stored = self.job(job_ref).await.ok()?.job;
-        let same = stored.spec.schedule == job.schedule
-            && stored.spec.params == job.params
-            && stored.spec.command == job.command
-            && stored.spec.priority == job.priority;
-        same.then(|| SubmitAck {
+        let stored = match self.job(job_ref).await {
+            Ok(detail) => detail.job,
+            Err(ClientError::Wire(WireError::NotFound { .. })) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(stored.spec.same_job(job).then(|| SubmitAck {
             task_id: job.task_id.clone(),
             group: job.group.clone(),
             state: stored.state,
             replaced: false,
-        })
+        }))
     }
 
     pub async fn jobs(&self, filter: JobFilter) -> Result<JobPage, ClientError> {

@@ -5,6 +5,8 @@
 //! - [`protocol`]: the tracker's and the registry's tarpc services, wire errors,
 //!   the handshake, the cluster token's proofs and TLS (`Security`, passed to
 //!   `dial`/`accept`).
+//! - [`jobline`]: a job or a change as named fields (flags, a JSON line, a
+//!   form), checked one way for the CLI and the console.
 //! - [`client`]: the library client that `lts` and embedding programs use.
 //! - [`registry`]: the registry's client: registration, tracker discovery, master changes.
 //! - [`spool`]: the client spool: jobs kept locally while no tracker answers, delivered later.
@@ -26,6 +28,7 @@ pub mod config;
 pub mod daemon;
 pub mod discovery;
 pub mod docs;
+pub mod jobline;
 pub mod logging;
 pub mod model;
 pub mod protocol;

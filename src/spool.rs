@@ -604,8 +604,8 @@ impl Spool {
                         continue;
                     }
                     Err(exists @ WireError::Exists { .. }) => {
-                        match delivered_before(client, job).await {
-                            Ok(true) => {
+                        match client.already_submitted(job).await {
+                            Ok(Some(_)) => {
                                 report.already_delivered.push(JobRef {
                                     task_id: job.task_id.clone(),
                                     group: Some(job.group.clone()),
@@ -613,7 +613,7 @@ impl Spool {
                                 outcomes.push((entry.seq, Settle::Delivered));
                                 continue;
                             }
-                            Ok(false) => exists,
+                            Ok(None) => exists,
                             Err(e) if is_unavailable(&e) => {
                                 report.stopped = Some(e);
                                 continue;
@@ -638,34 +638,146 @@ impl Spool {
     }
 }
 
-/// Whether the job the tracker holds under this job's key is this job, so
-/// that an earlier flush (or the submission whose answer was lost) delivered
-/// it. `replace` is how it was sent, not what it is, so it is not compared.
-async fn delivered_before(client: &Client, job: &JobSpec) -> Result<bool, ClientError> {
-    let held = client
-        .job(JobRef {
-            task_id: job.task_id.clone(),
-            group: Some(job.group.clone()),
-        })
-        .await?;
-    let mut held = held.job.spec;
-    held.replace = job.replace;
-    Ok(held == *job)
-}
-
-/// What [`SpoolingClient::submit`] did with a job.
+/// What [`submit_or_spool`] did with a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Submitted {
     /// The tracker committed it.
     Accepted(SubmitAck),
-    /// No tracker answered; it waits in the spool and the background
-    /// flusher delivers it.
+    /// No tracker answered; it waits in the spool for a flush.
     Spooled {
         task_id: String,
         group: String,
         /// What the spool did (a job already spooled under the key stays).
         pushed: Pushed,
+        /// Why no tracker took it.
+        reason: String,
     },
+}
+
+/// Where [`submit_or_spool`] finds the jobs waiting and keeps a job no
+/// tracker took.
+#[derive(Clone, Copy)]
+pub enum SpoolAt<'a> {
+    /// A spool already open.
+    Open(&'a Spool),
+    /// The spool in this data dir: read only if it exists, and created only
+    /// when a job must wait in it.
+    Dir(&'a Path),
+}
+
+/// What [`submit_or_spool`] did: with the jobs that were waiting, then
+/// with the new one.
+#[derive(Debug)]
+pub struct SubmitReport {
+    /// The flush of the jobs that were waiting, if any were.
+    pub waiting: Option<FlushReport>,
+    /// The spool could not be read, so the jobs waiting in it were not
+    /// delivered; the new job was submitted all the same.
+    pub unread: Option<SpoolError>,
+    /// The new job.
+    pub outcome: Result<Submitted, SubmitError>,
+}
+
+/// Submit `job`, else keep it in the spool: the one flow of `lts submit
+/// [--spool]` and [`SpoolingClient::submit`].
+///
+/// 1. The job is checked first: bad input is refused, never sent nor spooled.
+/// 2. Jobs waiting in the spool are delivered first ([`Spool::flush`]), so
+///    jobs reach the tracker in the order they were submitted. A spool that
+///    cannot be read does not stop a job a tracker takes (`unread` says so).
+/// 3. The job is sent; the tracker's answer, acceptance or refusal, is final.
+///
+/// The rule for spooling: a job may wait in the spool only when no tracker
+/// took the call ([`is_unavailable`]: nothing answered, the connection
+/// broke, or the tracker is stopping), whether the flush of step 2 or the
+/// job's own submission met it, and only with `spool_if_unavailable`;
+/// otherwise that is the error. A refusal is an answer and is never spooled.
+///
+/// The rule for "already submitted": a job's key (group, task id) is
+/// chosen before it is first sent, so sending it again is safe. When a
+/// sending may repeat an earlier attempt whose answer was lost (a job
+/// leaving the spool, a call [`Client::submit_many`] sent again after a
+/// broken connection), "exists" for the same job ([`JobSpec::same_job`]:
+/// every field but `replace`, asked by [`Client::already_submitted`]) means
+/// that attempt delivered it, and it counts as delivered; a different job
+/// under the key is a refusal. A job sent for the first time that meets
+/// "exists" is refused, as SPEC's `--replace` says.
+pub async fn submit_or_spool(
+    client: &Client,
+    spool: SpoolAt<'_>,
+    job: &JobSpec,
+    spool_if_unavailable: bool,
+) -> SubmitReport {
+    let (mut waiting, mut unread) = (None, None);
+    let outcome = async {
+        validate_job(job).map_err(SpoolError::from)?;
+        let flushed = match spool {
+            SpoolAt::Open(spool) => flush_waiting(client, Some(spool)).await,
+            SpoolAt::Dir(dir) => match Spool::open_existing(dir) {
+                Ok(found) => flush_waiting(client, found.as_ref()).await,
+                Err(e) => Err(e),
+            },
+        };
+        let stopped = match flushed {
+            Ok(mut flush) => {
+                let stopped = flush.stopped.take();
+                waiting = Some(flush).filter(|f| f.removed() + f.refused.len() + f.remaining > 0);
+                stopped
+            }
+            Err(e) => {
+                unread = Some(e);
+                None
+            }
+        };
+        let unavailable = match stopped {
+            // No tracker took the waiting jobs: the new one waits behind them.
+            Some(e) if is_unavailable(&e) => e,
+            Some(e) => return Err(e.into()),
+            None => match client.submit(job.clone()).await {
+                Ok(ack) => return Ok(Submitted::Accepted(ack)),
+                Err(e) if is_unavailable(&e) => e,
+                Err(e) => return Err(e.into()),
+            },
+        };
+        if !spool_if_unavailable {
+            return Err(unavailable.into());
+        }
+        keep(spool, job, &unavailable.to_string())
+    }
+    .await;
+    SubmitReport {
+        waiting,
+        unread,
+        outcome,
+    }
+}
+
+/// Deliver the jobs waiting in `spool`, if there is one and it holds any.
+async fn flush_waiting(client: &Client, spool: Option<&Spool>) -> Result<FlushReport, SpoolError> {
+    match spool {
+        Some(spool) if !spool.is_empty()? => spool.flush(client).await,
+        _ => Ok(FlushReport::default()),
+    }
+}
+
+/// Push `job` into the spool and note why it waits.
+fn keep(spool: SpoolAt<'_>, job: &JobSpec, reason: &str) -> Result<Submitted, SubmitError> {
+    let opened;
+    let spool = match spool {
+        SpoolAt::Open(spool) => spool,
+        SpoolAt::Dir(dir) => {
+            opened = Spool::open(dir)?;
+            &opened
+        }
+    };
+    let pushed = spool.push(job)?;
+    spool.note_error(&job.group, &job.task_id, reason)?;
+    Ok(Submitted::Spooled {
+        task_id: job.task_id.clone(),
+        group: job.group.clone(),
+        pushed,
+        reason: reason.to_string(),
+    })
 }
 
 /// How the background flusher waits between tries: from `initial`,
@@ -722,29 +834,18 @@ impl SpoolingClient {
         &self.spool
     }
 
-    /// Submit a job. Jobs already waiting are delivered first, so jobs
-    /// reach the tracker in the order they were submitted. When no tracker
-    /// answers, the job is spooled and the background flusher started.
-    /// A job the tracker refuses is an error and is not spooled.
+    /// Submit a job by [`submit_or_spool`]'s rules: jobs already waiting
+    /// are delivered first, a job no tracker takes is spooled (and the
+    /// background flusher started), a job the tracker refuses is an error.
     pub async fn submit(&self, job: JobSpec) -> Result<Submitted, SubmitError> {
-        validate_job(&job).map_err(SpoolError::from)?;
-        // A spool that cannot be read does not stop a job a tracker takes.
-        match self.spool.is_empty() {
-            Ok(true) => {}
-            Ok(false) => match self.spool.flush(&self.client).await {
-                Ok(report) if report.stopped.as_ref().is_some_and(is_unavailable) => {
-                    return self.spool_job(&job);
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!("spooled jobs not delivered: {e}"),
-            },
-            Err(e) => tracing::warn!("spooled jobs not delivered: {e}"),
+        let report = submit_or_spool(&self.client, SpoolAt::Open(&self.spool), &job, true).await;
+        if let Some(e) = &report.unread {
+            tracing::warn!("spooled jobs not delivered: {e}");
         }
-        match self.client.submit(job.clone()).await {
-            Ok(ack) => Ok(Submitted::Accepted(ack)),
-            Err(e) if is_unavailable(&e) => self.spool_job(&job),
-            Err(e) => Err(e.into()),
+        if let Ok(Submitted::Spooled { .. }) = &report.outcome {
+            self.flush_in_background();
         }
+        report.outcome
     }
 
     /// Deliver what waits now, as [`Spool::flush`].
@@ -763,16 +864,6 @@ impl SpoolingClient {
         self.flusher
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn spool_job(&self, job: &JobSpec) -> Result<Submitted, SubmitError> {
-        let pushed = self.spool.push(job)?;
-        self.flush_in_background();
-        Ok(Submitted::Spooled {
-            task_id: job.task_id.clone(),
-            group: job.group.clone(),
-            pushed,
-        })
     }
 
     /// Start the background flusher unless it runs: for jobs left in the

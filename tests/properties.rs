@@ -79,13 +79,13 @@ proptest! {
     fn times_round_trip_through_a_file_line(ms in 0i64..253_402_300_799_000) {
         let at = rfc3339(ms);
         let line = serde_json::json!({"group": "g", "task_id": "t", "at": at}).to_string();
-        let job = lts::cli::parse_job_line(&line).map_err(TestCaseError::fail)?;
+        let job = lts::jobline::parse_job_line(&line).map_err(|e| TestCaseError::fail(e.0))?;
         prop_assert_eq!(job.schedule, Schedule::At { at_ms: ms }, "{}", at);
     }
 
     #[test]
     fn a_file_line_never_panics(line in any::<String>()) {
-        let _ = lts::cli::parse_job_line(&line);
+        let _ = lts::jobline::parse_job_line(&line);
     }
 
     #[test]
@@ -112,7 +112,7 @@ proptest! {
             .zip(values)
             .map(|(k, v)| (k.to_string(), v))
             .collect();
-        let _ = lts::cli::parse_job_line(&serde_json::Value::Object(line).to_string());
+        let _ = lts::jobline::parse_job_line(&serde_json::Value::Object(line).to_string());
     }
 
     #[test]
@@ -126,7 +126,7 @@ proptest! {
             "task_id": task_id, "group": group, "priority": priority, "params": params,
             "command": ["true"],
         });
-        let job = lts::cli::parse_job_line(&line.to_string()).map_err(TestCaseError::fail)?;
+        let job = lts::jobline::parse_job_line(&line.to_string()).map_err(|e| TestCaseError::fail(e.0))?;
         prop_assert_eq!(job.task_id, task_id);
         prop_assert_eq!(job.group, group);
         prop_assert_eq!(job.priority, priority);

@@ -9,5 +9,5 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     }
     let _ = lts::schedule::parse_zone(text);
     let line = serde_json::json!({"group": "g", "at": text}).to_string();
-    let _ = lts::cli::parse_job_line(&line);
+    let _ = lts::jobline::parse_job_line(&line);
 });

@@ -2,6 +2,6 @@
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(line) = std::str::from_utf8(data) {
-        let _ = lts::cli::parse_job_line(line);
+        let _ = lts::jobline::parse_job_line(line);
     }
 });

@@ -63,10 +63,10 @@ pub struct AddArgs {
     #[arg(long, short = 'g', value_name = "G")]
     pub group: Option<String>,
     /// The condition must hold this long before the alert is raised (states only)
-    #[arg(long = "for", value_name = "DUR", value_parser = super::submit::parse_dur)]
+    #[arg(long = "for", value_name = "DUR", value_parser = crate::jobline::parse_dur)]
     pub for_: Option<Duration>,
     /// The same alert raised again within this is folded into the open one [default: 5m]
-    #[arg(long, value_name = "DUR", value_parser = super::submit::parse_dur)]
+    #[arg(long, value_name = "DUR", value_parser = crate::jobline::parse_dur)]
     pub silence: Option<Duration>,
     /// Where alerts go: https://.., http://.. (a POST of the alert JSON) or cmd:PATH (the JSON on stdin)
     #[arg(long, value_name = "TARGET")]

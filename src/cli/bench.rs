@@ -1,27 +1,30 @@
-//! `lts bench`: load a running cluster (or, with `--standalone`, a tracker
-//! and a no-op worker started in this process on a temporary store) with N
+//! `lts bench`: load a running cluster (or, with `--standalone`, an `ltsd
+//! standalone` started for the bench: a tracker and a no-op worker on a
+//! temporary store, stopped at the end) with N
 //! jobs from C concurrent clients, and report throughput and latencies. Jobs
 //! go one per call, each acknowledged after its commit, as `lts submit` does,
 //! or `--batch` at a time, as `lts submit --file` does.
 
+use super::error::exit;
 use super::output::{print_json, Format};
 use super::CliError;
 use crate::client::Client;
-use crate::daemon::tracker::{self, TrackerConfig};
-use crate::daemon::worker::{Runner, WorkerConfig};
-use crate::daemon::Shutdown;
 use crate::model::{new_task_id, now_ms, JobSpec, Millis, Schedule};
-use crate::protocol::JobRef;
-use crate::protocol::Security;
+use crate::protocol::{JobRef, Security, Token};
 use clap::builder::PossibleValuesParser;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Start a tracker and a no-op worker in this process, on a temporary store
+    /// Start `ltsd standalone` (found next to lts, or at LTS_LTSD) with a no-op worker on a temporary store, and stop it at the end
     #[arg(long)]
     pub standalone: bool,
     /// How many jobs
@@ -43,7 +46,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub batch: u32,
     /// Give up waiting for the runs after this long: the jobs not run yet are cancelled
-    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = super::submit::parse_dur)]
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = crate::jobline::parse_dur)]
     pub deadline: Duration,
     /// With --standalone: count no metrics (to measure what counting costs)
     #[arg(long, hide = true, requires = "standalone")]
@@ -123,71 +126,191 @@ fn bench_job(group: &str, kind: &str, payload: &str, task_id: String) -> JobSpec
     job
 }
 
-/// A tracker and a no-op worker in this process, on a store in a temp dir.
-struct InProcess {
-    addr: String,
-    stop: crate::daemon::ShutdownTrigger,
-    dir: std::path::PathBuf,
-    roles: tokio::task::JoinHandle<()>,
+/// How long `ltsd standalone` may take to say where it listens and answer.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many of its last log lines are kept, to say why it failed.
+const LOG_TAIL: usize = 20;
+
+/// The `ltsd` binary `--standalone` starts: `LTS_LTSD`, else the one next
+/// to this `lts`.
+fn find_ltsd() -> Result<PathBuf, CliError> {
+    if let Some(path) = std::env::var_os("LTS_LTSD").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe()?;
+    let ltsd = exe.with_file_name(format!("ltsd{}", std::env::consts::EXE_SUFFIX));
+    if ltsd.is_file() {
+        Ok(ltsd)
+    } else {
+        Err(CliError::new(
+            exit::FAILED,
+            format!(
+                "--standalone: no ltsd next to {}; set LTS_LTSD to its path",
+                exe.display()
+            ),
+        ))
+    }
 }
 
-async fn start_in_process(group: &str, metrics: bool) -> Result<InProcess, CliError> {
-    let dir = std::env::temp_dir().join(format!("lts-bench-{}", new_task_id()));
-    std::fs::create_dir_all(&dir)?;
-    let store = tracker::open_sqlite(&dir).map_err(|e| CliError::new(1, e.to_string()))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?.to_string();
-    let (stop, shutdown) = Shutdown::new();
-    let worker = WorkerConfig {
-        group: group.to_string(),
-        threads: 256,
-        runner: Runner::Noop,
-        allow_commands: false,
-        grace: Duration::from_secs(5),
-        spool_dir: None,
-        registry: None,
-        metrics: Default::default(),
-        http: None,
-    };
-    let roles = tokio::spawn(async move {
-        let _ = crate::daemon::standalone::run(
-            listener,
-            None,
-            store,
-            TrackerConfig {
-                metrics,
-                ..TrackerConfig::default()
-            },
-            worker,
-            shutdown,
-        )
-        .await;
-    });
-    Ok(InProcess {
-        addr,
-        stop,
-        dir,
-        roles,
-    })
+/// `ltsd standalone` as a child: a tracker and a no-op worker on a store in
+/// a temporary data dir, listening on an ephemeral loopback port, with a
+/// token of its own and no console. Stop it with [`Standalone::stop`]; if
+/// it is dropped instead, the child is killed all the same.
+struct Standalone {
+    child: Child,
+    addr: String,
+    security: Security,
+    dir: PathBuf,
+    log: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl Standalone {
+    async fn start(group: &str, metrics: bool) -> Result<Standalone, CliError> {
+        let ltsd = find_ltsd()?;
+        let dir = std::env::temp_dir().join(format!("lts-bench-{}", new_task_id()));
+        std::fs::create_dir_all(&dir)?;
+        let token = Token::generate();
+        let mut cmd = Command::new(&ltsd);
+        cmd.args(["standalone", "--listen", "127.0.0.1:0", "--http", "off"])
+            .arg("--data")
+            .arg(&dir)
+            .args([
+                "--group",
+                group,
+                "--threads",
+                "256",
+                "--runner",
+                "builtin:noop",
+            ])
+            .args(["--grace", "5s"]);
+        if !metrics {
+            cmd.arg("--no-metrics");
+        }
+        // The address is read from the log; the token goes by the
+        // environment, not the command line that `ps` shows.
+        cmd.env("RUST_LOG", "warn,lts::daemon::tracker=info")
+            .env("LTS_TOKEN", token.reveal())
+            .env_remove("LTS_READ_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let started = cmd.spawn().map_err(|e| {
+            CliError::new(
+                exit::FAILED,
+                format!("--standalone: cannot start {}: {e}", ltsd.display()),
+            )
+        });
+        let child = match started {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
+        let security =
+            Security::from_settings(Some(token.reveal()), None).map_err(CliError::usage)?;
+        let mut standalone = Standalone {
+            child,
+            addr: String::new(),
+            security,
+            dir,
+            log: Arc::new(Mutex::new(VecDeque::new())),
+        };
+        match tokio::time::timeout(START_TIMEOUT, standalone.ready()).await {
+            Ok(Ok(())) => Ok(standalone),
+            Ok(Err(e)) => Err(standalone.stop_with(e).await),
+            Err(_) => {
+                let e = standalone.failed(format!(
+                    "did not answer within {}",
+                    crate::model::format_duration(START_TIMEOUT)
+                ));
+                Err(standalone.stop_with(e).await)
+            }
+        }
+    }
+
+    /// Wait until the child says where it listens, then until it answers;
+    /// its log is drained from then on (a full pipe would stall it).
+    async fn ready(&mut self) -> Result<(), CliError> {
+        let Some(stderr) = self.child.stderr.take() else {
+            return Err(self.failed("gave no log to read".into()));
+        };
+        let mut lines = BufReader::new(stderr).lines();
+        while self.addr.is_empty() {
+            let Ok(Some(line)) = lines.next_line().await else {
+                return Err(self.failed("stopped before listening".into()));
+            };
+            if line.contains("tracker listening") {
+                if let Some(addr) = line.split("address=").nth(1) {
+                    self.addr = addr.trim().to_string();
+                }
+            }
+            self.keep(line);
+        }
+        let log = self.log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                keep_line(&log, line);
+            }
+        });
+        let client = Client::new(vec![self.addr.clone()]).with_security(self.security.clone());
+        while client.status().await.is_err() {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Err(self.failed("stopped before answering".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    fn keep(&self, line: String) {
+        keep_line(&self.log, line);
+    }
+
+    /// `ltsd standalone` failed: `what`, and the last thing it logged.
+    fn failed(&self, what: String) -> CliError {
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let last = log
+            .back()
+            .map(|l| format!(" (it said: {})", crate::model::cut(l, 300)))
+            .unwrap_or_default();
+        CliError::new(exit::FAILED, format!("--standalone: ltsd {what}{last}"))
+    }
+
+    /// Kill the child, wait for it, remove its data dir.
+    async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    async fn stop_with(self, e: CliError) -> CliError {
+        self.stop().await;
+        e
+    }
+}
+
+fn keep_line(log: &Mutex<VecDeque<String>>, line: String) {
+    let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+    if log.len() == LOG_TAIL {
+        log.pop_front();
+    }
+    log.push_back(line);
 }
 
 pub async fn run(client: Client, args: &BenchArgs, format: Format) -> Result<(), CliError> {
-    let in_process = if args.standalone {
-        Some(start_in_process(&args.group, !args.no_metrics).await?)
-    } else {
-        None
-    };
-    // The in-process cluster has no token and no TLS.
-    let (addrs, security) = match &in_process {
-        Some(p) => (vec![p.addr.clone()], Security::none()),
-        None => (client.addrs().to_vec(), client.security().clone()),
-    };
-    let result = measure(addrs, security, args, format).await;
-    if let Some(p) = in_process {
-        p.stop.trigger();
-        let _ = p.roles.await;
-        let _ = std::fs::remove_dir_all(&p.dir);
+    if !args.standalone {
+        let (addrs, security) = (client.addrs().to_vec(), client.security().clone());
+        return measure(addrs, security, args, format).await;
     }
+    let standalone = Standalone::start(&args.group, !args.no_metrics).await?;
+    let (addrs, security) = (vec![standalone.addr.clone()], standalone.security.clone());
+    let result = tokio::select! {
+        result = measure(addrs, security, args, format) => result,
+        _ = tokio::signal::ctrl_c() => Err(CliError::new(exit::FAILED, "interrupted")),
+    };
+    standalone.stop().await;
     result
 }
 

@@ -86,6 +86,13 @@ impl From<RegistryClientError> for CliError {
     }
 }
 
+/// Fields that make no job or change are bad input.
+impl From<crate::jobline::FieldError> for CliError {
+    fn from(e: crate::jobline::FieldError) -> Self {
+        CliError::usage(e.0)
+    }
+}
+
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         CliError::new(exit::FAILED, e.to_string())

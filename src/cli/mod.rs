@@ -8,7 +8,7 @@ mod completions;
 mod control;
 mod cron;
 mod discovery;
-pub mod edit;
+mod edit;
 mod error;
 mod feedback;
 mod job;
@@ -21,14 +21,10 @@ mod spool;
 mod stats;
 mod status;
 mod submit;
-pub mod submit_file;
-
-pub use submit_file::parse_job_line;
+mod submit_file;
 
 pub use error::CliError;
 pub use output::Format;
-/// The console's submit form builds and checks a job the way `lts submit` does.
-pub use submit::{job_from_args, parse_misfire, parse_overlap, SubmitArgs};
 
 use crate::client::Client;
 use crate::protocol::Security;
@@ -148,7 +144,7 @@ pub enum Command {
     Version,
     /// Print the next fire times of a cron expression, or why it is invalid
     Cron(cron::CronArgs),
-    /// Load a cluster (or an in-process one) and print throughput and latency
+    /// Load a cluster (or a standalone one started for it) and print throughput and latency
     Bench(bench::BenchArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),

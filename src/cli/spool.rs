@@ -1,14 +1,13 @@
 //! `lts spool list | flush`: the jobs `lts submit --spool` kept while no
-//! tracker answered, and their delivery; and the two spool steps of `lts
-//! submit`: deliver what waits before a new job, and keep a job that no
-//! tracker took. The spool itself is `crate::spool`.
+//! tracker answered, and their delivery; and what `lts submit` says of the
+//! spool (the jobs delivered before its own, its own kept). The spool and
+//! the submit-else-spool flow are `crate::spool`.
 
 use super::error::exit;
 use super::output::{cell, print_json, print_table, short_time, table, time, Format};
 use super::CliError;
 use crate::client::{Client, ClientError};
-use crate::model::JobSpec;
-use crate::spool::{is_unavailable, FlushReport, Pushed, Spool, SpoolError};
+use crate::spool::{FlushReport, Pushed, Spool, SpoolError, SubmitError, SubmitReport};
 use serde_json::json;
 use std::path::Path;
 
@@ -24,6 +23,15 @@ pub enum SpoolCommand {
     List,
     /// Deliver the waiting jobs to the tracker, in the order they were spooled
     Flush,
+}
+
+impl From<SubmitError> for CliError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Client(e) => e.into(),
+            SubmitError::Spool(e) => e.into(),
+        }
+    }
 }
 
 impl From<SpoolError> for CliError {
@@ -157,57 +165,39 @@ fn stopped(e: ClientError, remaining: usize) -> CliError {
     err
 }
 
-/// Before `lts submit` sends its job: deliver what waits in the spool, so
-/// jobs reach the tracker in the order they were submitted. Returns the
-/// error when no tracker took the flush (the caller spools or fails).
-/// Nothing is created when there is no spool. Without `--spool`, a spool
-/// that cannot be read does not stop the submission; it is only reported.
-pub async fn deliver_waiting(
-    client: &Client,
-    data: &Path,
-    spooling: bool,
-) -> Result<Option<ClientError>, CliError> {
-    let flushed = match Spool::open_existing(data) {
-        Ok(None) => return Ok(None),
-        Ok(Some(spool)) => match spool.is_empty() {
-            Ok(true) => return Ok(None),
-            Ok(false) => spool.flush(client).await,
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
-    let report = match flushed {
-        Ok(report) => report,
-        Err(e) if spooling => return Err(e.into()),
-        Err(e) => {
-            eprintln!("note: {e}; spooled jobs were not delivered");
-            return Ok(None);
+/// What `lts submit` says of the jobs that were waiting in the spool: how
+/// many went first, which were refused, and that an unreadable spool was
+/// passed over (unless that is the error the command ends with).
+pub fn tell_waiting(report: &SubmitReport) {
+    if let Some(flush) = &report.waiting {
+        if flush.removed() > 0 {
+            eprintln!(
+                "delivered {} spooled {} first",
+                flush.removed(),
+                jobs(flush.removed())
+            );
         }
-    };
-    if report.removed() > 0 {
-        eprintln!(
-            "delivered {} spooled {} first",
-            report.removed(),
-            jobs(report.removed())
-        );
+        note_refusals(flush);
     }
-    note_refusals(&report);
-    match report.stopped {
-        Some(e) if is_unavailable(&e) => Ok(Some(e)),
-        Some(e) => Err(e.into()),
-        None => Ok(None),
+    if let Some(e) = &report.unread {
+        if !matches!(report.outcome, Err(SubmitError::Spool(_))) {
+            eprintln!("note: {e}; spooled jobs were not delivered");
+        }
     }
 }
 
-/// `lts submit --spool` when no tracker answered: keep the job and say so.
-pub fn keep(data: &Path, job: &JobSpec, why: &ClientError, format: Format) -> Result<(), CliError> {
-    let spool = Spool::open(data)?;
-    let pushed = spool.push(job)?;
-    spool.note_error(&job.group, &job.task_id, &why.to_string())?;
+/// `lts submit --spool` when no tracker answered: say the job waits.
+pub fn tell_spooled(
+    task_id: &str,
+    group: &str,
+    pushed: Pushed,
+    reason: &str,
+    format: Format,
+) -> Result<(), CliError> {
     match format {
         Format::Json => print_json(&json!({
-            "task_id": job.task_id,
-            "group": job.group,
+            "task_id": task_id,
+            "group": group,
             "state": "spooled",
             "spooled": true,
         })),
@@ -217,10 +207,9 @@ pub fn keep(data: &Path, job: &JobSpec, why: &ClientError, format: Format) -> Re
                 Pushed::AlreadySpooled => "already spooled",
             };
             eprintln!(
-                "{what} {} (group {}): {why}; `lts spool flush` or the next `lts submit` delivers it",
-                job.task_id, job.group
+                "{what} {task_id} (group {group}): {reason}; `lts spool flush` or the next `lts submit` delivers it"
             );
-            println!("{}", job.task_id);
+            println!("{task_id}");
         }
     }
     Ok(())

@@ -7,13 +7,14 @@ use super::error::exit;
 use super::output::{job_detail_json, print_json, Format};
 use super::{spool, CliError};
 use crate::client::Client;
-use crate::model::{
-    new_task_id, now_ms, parse_duration, JobSpec, JobState, Misfire, Overlap, RunOutcome, Schedule,
+use crate::jobline::{
+    parse_dur, parse_misfire, parse_overlap, parse_param, parse_retries, JobFields, ScheduleFields,
 };
+use crate::model::{now_ms, JobState, Misfire, Overlap, RunOutcome, Schedule};
 use crate::protocol::JobRef;
+use crate::spool::{submit_or_spool, SpoolAt, Submitted};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -125,61 +126,6 @@ pub struct SubmitArgs {
     pub command: Vec<String>,
 }
 
-pub(super) fn parse_dur(s: &str) -> Result<Duration, String> {
-    if s.trim_start().starts_with('-') {
-        return Err(format!(
-            "'{}' is negative: a duration is 0s or more, e.g. 5s",
-            crate::model::cut(s, 40)
-        ));
-    }
-    let d = parse_duration(s)?;
-    if d > Duration::from_millis(crate::model::MAX_DURATION_MS) {
-        return Err(format!("'{s}' is longer than 100 years"));
-    }
-    Ok(d)
-}
-
-/// `--max-retries`: a count, with a message that fits a negative one (clap's
-/// own tip, "use '-- -1'", would start the job's command here).
-pub(super) fn parse_retries(s: &str) -> Result<u32, String> {
-    match s.trim().parse::<i64>() {
-        Ok(n) if n < 0 => Err(format!("'{n}' is negative: give 0 (no retries) or more")),
-        Ok(n) => u32::try_from(n).map_err(|_| format!("'{n}' is too large (at most 10000)")),
-        Err(_) => Err(format!(
-            "'{}' is not a number of retries",
-            crate::model::cut(s, 40)
-        )),
-    }
-}
-
-pub(super) fn parse_param(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
-        _ => Err(format!("'{s}' is not KEY=VALUE")),
-    }
-}
-
-/// `--overlap`'s values, by name.
-pub fn parse_overlap(s: &str) -> Option<Overlap> {
-    match s {
-        "skip" => Some(Overlap::Skip),
-        "allow" => Some(Overlap::Allow),
-        "buffer-one" => Some(Overlap::BufferOne),
-        "replace" => Some(Overlap::Replace),
-        _ => None,
-    }
-}
-
-/// `--misfire`'s values, by name.
-pub fn parse_misfire(s: &str) -> Option<Misfire> {
-    match s {
-        "fire-once" => Some(Misfire::FireOnce),
-        "skip" => Some(Misfire::Skip),
-        "fire-all" => Some(Misfire::FireAll),
-        _ => None,
-    }
-}
-
 pub(super) fn overlap(s: &str) -> Overlap {
     parse_overlap(s).unwrap_or_default()
 }
@@ -188,104 +134,38 @@ pub(super) fn misfire(s: &str) -> Misfire {
     parse_misfire(s).unwrap_or_default()
 }
 
-fn millis(d: Duration) -> u64 {
-    d.as_millis().min(u64::MAX as u128) as u64
-}
-
-/// The job the flags describe.
-pub fn job_from_args(args: &SubmitArgs) -> Result<JobSpec, CliError> {
-    let group = args.group.clone().unwrap_or_default();
-    let task_id = args.task_id.clone().unwrap_or_else(new_task_id);
-    let mut job = JobSpec::new(group, task_id);
-    job.params = params(args)?;
-    job.command = args.command.clone();
-    job.schedule = schedule(args)?;
-    job.priority = args.priority;
-    job.max_retries = args.max_retries;
-    job.retry_backoff_ms = millis(args.retry_backoff);
-    job.timeout_ms = args.timeout.map(millis);
-    job.replace = args.replace;
-    if job.schedule == Schedule::Now {
-        // Policies of ticks have no tick to apply to: refuse, do not ignore.
-        let given = [
-            (args.overlap.is_some(), "--overlap"),
-            (args.rely_on_prev_cycle, "--rely-on-prev-cycle"),
-            (args.misfire.is_some(), "--misfire"),
-            (args.catch_up_window.is_some(), "--catch-up-window"),
-        ];
-        if let Some((_, flag)) = given.iter().find(|(on, _)| *on) {
-            return Err(CliError::usage(format!(
-                "{flag}: applies to cron and repeat jobs, not to a job that runs now                  (give --cron, --at, --delay or --repeat-count)"
-            )));
+impl SubmitArgs {
+    /// The job's fields, as the flags give them.
+    pub fn fields(&self) -> JobFields {
+        JobFields {
+            task_id: self.task_id.clone(),
+            group: self.group.clone(),
+            params: self.params.clone(),
+            params_json: self.params_json.clone(),
+            schedule: ScheduleFields {
+                cron: self.cron.clone(),
+                tz: self.tz.clone(),
+                at: self.at.clone(),
+                delay: self.delay,
+                repeat_count: self.repeat_count,
+                repeat_interval: self.repeat_interval,
+            },
+            priority: self.priority,
+            max_retries: self.max_retries,
+            retry_backoff: self.retry_backoff,
+            timeout: self.timeout,
+            replace: self.replace,
+            overlap: self.overlap,
+            rely_on_prev_cycle: self.rely_on_prev_cycle,
+            misfire: self.misfire,
+            catch_up_window: self.catch_up_window,
+            feedback: self.feedback,
+            client_group: self.client_group.clone(),
+            alert: self.alert.clone(),
+            alert_to: self.alert_to.clone(),
+            command: self.command.clone(),
         }
     }
-    job.overlap = if args.rely_on_prev_cycle {
-        Overlap::Skip
-    } else {
-        args.overlap.unwrap_or_default()
-    };
-    job.misfire = args.misfire.unwrap_or_default();
-    job.catch_up_window_ms = args.catch_up_window.map(millis);
-    job.feedback = args.feedback;
-    job.client_group = args.client_group.clone();
-    job.alert = crate::model::alert::parse_outcomes(&args.alert)
-        .map_err(|e| CliError::usage(format!("--alert: {e}")))?;
-    job.alert_to = args.alert_to.clone();
-    crate::model::validate_job(&job).map_err(|e| CliError::usage(e.to_string()))?;
-    Ok(job)
-}
-
-fn params(args: &SubmitArgs) -> Result<BTreeMap<String, String>, CliError> {
-    let mut params = BTreeMap::new();
-    if let Some(text) = &args.params_json {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| CliError::usage(format!("--params-json: not valid JSON: {e}")))?;
-        let serde_json::Value::Object(map) = value else {
-            return Err(CliError::usage("--params-json: expected a JSON object"));
-        };
-        for (key, value) in map {
-            let value = match value {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            };
-            params.insert(key, value);
-        }
-    }
-    for (key, value) in &args.params {
-        params.insert(key.clone(), value.clone());
-    }
-    Ok(params)
-}
-
-fn schedule(args: &SubmitArgs) -> Result<Schedule, CliError> {
-    if let Some(expr) = &args.cron {
-        return Ok(Schedule::Cron {
-            expr: expr.trim().to_string(),
-            tz: args.tz.clone(),
-        });
-    }
-    if let Some(at) = &args.at {
-        let at = chrono::DateTime::parse_from_rfc3339(at).map_err(|e| {
-            CliError::usage(format!(
-                "--at: '{at}' is not an RFC 3339 time ({e}); e.g. 2026-01-31T09:30:00Z"
-            ))
-        })?;
-        return Ok(Schedule::At {
-            at_ms: at.timestamp_millis(),
-        });
-    }
-    if let Some(delay) = args.delay {
-        return Ok(Schedule::At {
-            at_ms: now_ms().saturating_add(i64::try_from(millis(delay)).unwrap_or(i64::MAX)),
-        });
-    }
-    if let (Some(count), Some(interval)) = (args.repeat_count, args.repeat_interval) {
-        return Ok(Schedule::Repeat {
-            count,
-            interval_ms: millis(interval),
-        });
-    }
-    Ok(Schedule::Now)
 }
 
 /// How long one `wait` call asks the tracker to hold on.
@@ -300,7 +180,7 @@ pub async fn run(
     if let Some(file) = &args.file {
         return super::submit_file::run(client, file, format).await;
     }
-    let job = job_from_args(args)?;
+    let job = args.fields().job()?;
     if let Schedule::At { at_ms } = job.schedule {
         if at_ms < now_ms() && args.at.is_some() {
             eprintln!(
@@ -309,18 +189,16 @@ pub async fn run(
             );
         }
     }
-    if let Some(unreachable) = spool::deliver_waiting(client, data, args.spool).await? {
-        if args.spool {
-            return spool::keep(data, &job, &unreachable, format);
-        }
-        return Err(unreachable.into());
-    }
-    let ack = match client.submit(job.clone()).await {
-        Ok(ack) => ack,
-        Err(e) if args.spool && crate::spool::is_unavailable(&e) => {
-            return spool::keep(data, &job, &e, format)
-        }
-        Err(e) => return Err(e.into()),
+    let report = submit_or_spool(client, SpoolAt::Dir(data), &job, args.spool).await;
+    spool::tell_waiting(&report);
+    let ack = match report.outcome? {
+        Submitted::Accepted(ack) => ack,
+        Submitted::Spooled {
+            task_id,
+            group,
+            pushed,
+            reason,
+        } => return spool::tell_spooled(&task_id, &group, pushed, &reason, format),
     };
     if !args.wait {
         match format {

@@ -144,6 +144,9 @@ pub struct TrackerOpts {
     /// A second token that may only read (jobs, logs, nodes, stats, feedback): for dashboards and on-call; needs --token
     #[arg(long, env = "LTS_READ_TOKEN", value_name = "T", hide_env_values = true)]
     pub read_token: Option<String>,
+    /// Count no metrics (`lts bench --standalone --no-metrics` measures what counting costs)
+    #[arg(long, hide = true)]
+    pub no_metrics: bool,
     #[command(flatten)]
     pub conn: ConnArgs,
 }
@@ -247,7 +250,7 @@ pub struct RegistryArgs {
     #[arg(long, value_name = "ADDR", default_value = crate::config::DEFAULT_REGISTRY)]
     pub listen: String,
     /// How long a node stays registered without a heartbeat (nodes heartbeat every third of it)
-    #[arg(long, value_name = "DUR", default_value = "6s", value_parser = parse_ttl)]
+    #[arg(long, value_name = "DUR", default_value = DEFAULT_TTL_TEXT, value_parser = parse_ttl)]
     pub ttl: std::time::Duration,
     #[command(flatten)]
     pub conn: ConnArgs,
@@ -256,6 +259,9 @@ pub struct RegistryArgs {
     #[command(flatten)]
     pub tls: ServeTlsArgs,
 }
+
+/// `crate::registry::DEFAULT_TTL` as `--ttl` shows it (a test keeps them equal).
+const DEFAULT_TTL_TEXT: &str = "6s";
 
 /// A duration within `[min, max]`, or an error that says `what` must be.
 fn ranged(s: &str, min: u64, max: u64, what: &str) -> Result<std::time::Duration, String> {
@@ -299,4 +305,15 @@ fn parse_idle(s: &str) -> Result<std::time::Duration, String> {
 
 fn parse_grace(s: &str) -> Result<std::time::Duration, String> {
     ranged(s, 0, 86_400, "the grace period is at most 1d")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_registry_ttl_default_is_the_library_one() {
+        assert_eq!(
+            super::parse_ttl(super::DEFAULT_TTL_TEXT),
+            Ok(crate::registry::DEFAULT_TTL)
+        );
+    }
 }

@@ -11,16 +11,14 @@ use super::cert::{self, CertError};
 use super::datadir::{DataDir, DataDirError};
 use super::registry::{self, PersistError};
 use super::tracker::{self, TrackerConfig};
-use super::worker::{self, Runner, WorkerConfig};
+use super::worker::{self, Runner, Source, WorkerConfig};
 use super::{standalone, Shutdown};
-use crate::client::Client;
 use crate::config::FileConfig;
 use crate::discovery::mdns::{self, Advertiser};
 use crate::discovery::Discovery;
 use crate::protocol::{Security, TlsError};
 use crate::store::{StoreError, StoreHandle};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use thiserror::Error;
 use tokio::net::TcpListener;
 
@@ -112,32 +110,20 @@ pub async fn run(args: Ltsd) -> Result<(), LaunchError> {
                 ));
             }
             trigger.on_signals(|| std::process::exit(0));
-            match (&a.tracker, &config.registry) {
+            let source = match (&a.tracker, &config.registry) {
                 // Through a registry: one session, with the tracker it lists first.
-                (None, Some(registry)) if !a.mdns => {
-                    let client =
-                        Client::via_registry(registry.clone(), "worker").with_security(security);
-                    worker::run(Arc::new(client), config, shutdown).await;
-                }
+                (None, Some(registry)) if !a.mdns => Source::Registry(registry.clone()),
+                _ if a.mdns => Source::Discovered(Discovery::Mdns),
                 (list, _) => {
-                    let discovery = if a.mdns {
-                        Discovery::Mdns
-                    } else {
-                        let list = list.as_deref().unwrap_or(crate::config::DEFAULT_TRACKER);
-                        let addrs = crate::config::split_addrs(list);
-                        if addrs.is_empty() {
-                            return Err(LaunchError::Usage("--tracker: no address given".into()));
-                        }
-                        Discovery::Static(addrs)
-                    };
-                    let trackers = discovery.start()?;
-                    let connect: worker::pool::Connect = Arc::new(move |addr: &str| {
-                        Client::with_role(vec![addr.to_string()], "worker")
-                            .with_security(security.clone())
-                    });
-                    worker::pool::run(trackers.changes(), connect, config, shutdown).await;
+                    let list = list.as_deref().unwrap_or(crate::config::DEFAULT_TRACKER);
+                    let addrs = crate::config::split_addrs(list);
+                    if addrs.is_empty() {
+                        return Err(LaunchError::Usage("--tracker: no address given".into()));
+                    }
+                    Source::Discovered(Discovery::Static(addrs))
                 }
-            }
+            };
+            worker::run(source, security, config, shutdown).await?;
         }
         RoleCmd::Registry(a) => {
             let security = security(&a.common, Some(&a.tls), None)?;
@@ -223,6 +209,7 @@ fn tracker_config(
         leader_ttl: opts.leader_ttl,
         security,
         limits: opts.conn.limits().fit_to_fd_limit(),
+        metrics: !opts.no_metrics,
         ..TrackerConfig::default()
     }
 }

@@ -4,12 +4,11 @@
 //! worker drains first, so its last results reach the tracker before it stops.
 
 use super::tracker::{self, TrackerConfig};
-use super::worker::{self, WorkerConfig};
+use super::worker::{self, Source, WorkerConfig};
 use super::Shutdown;
-use crate::client::Client;
+use crate::discovery::Discovery;
 use crate::store::StoreHandle;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// Run both roles until `shutdown`.
@@ -34,9 +33,11 @@ pub async fn run(
         tracker_config,
         tracker_shutdown,
     ));
-    let client = Arc::new(Client::with_role(vec![address], "worker").with_security(security));
-    worker::run(client, worker_config, shutdown).await;
+    // Its own listener is the worker's one static tracker.
+    let source = Source::Discovered(Discovery::Static(vec![address]));
+    let ran = worker::run(source, security, worker_config, shutdown).await;
     stop_tracker.trigger();
+    ran.map_err(std::io::Error::other)?;
     tracker.await.map_err(std::io::Error::other)?
 }
 

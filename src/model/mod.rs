@@ -149,6 +149,16 @@ impl JobSpec {
             alert_to: None,
         }
     }
+
+    /// Whether `other` is this very job: every field equal but `replace`,
+    /// which says how a job was sent, not what it is. A tracker holding the
+    /// same job under the key of one being sent again means an earlier
+    /// attempt delivered it (see `crate::spool::submit_or_spool`).
+    pub fn same_job(&self, other: &JobSpec) -> bool {
+        let mut other = other.clone();
+        other.replace = self.replace;
+        *self == other
+    }
 }
 
 /// A job's state, as SPEC names them.

@@ -20,7 +20,7 @@ pub async fn keep_registered(
     shutdown: Shutdown,
 ) {
     // Until the registry says its TTL, assume the default.
-    let mut every = crate::daemon::registry::DEFAULT_TTL / 3;
+    let mut every = super::DEFAULT_TTL / 3;
     let mut registered = false;
     let mut reported = false;
     loop {

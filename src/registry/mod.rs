@@ -22,6 +22,11 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::Mutex;
 
+/// The registration TTL a registry keeps unless told otherwise (`ltsd
+/// registry --ttl`); a node heartbeats every third of it until the registry
+/// says its own.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(6);
+
 /// Why a registry call got no answer, or what the registry said.
 #[derive(Debug, Error)]
 pub enum RegistryClientError {

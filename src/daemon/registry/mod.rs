@@ -26,9 +26,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
-/// The default registration TTL.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(6);
-
 /// Membership as loaded from a data dir, ready to serve.
 pub struct Loaded {
     members: Members,

@@ -4,7 +4,7 @@
 //! with one heartbeat. With several trackers, `pool` runs one such session
 //! per tracker on shared slots. With a registry it registers as a node of its
 //! group (slots: `--threads`; once, from its first session), and leaves once
-//! drained.
+//! drained. Every worker starts through [`run`], whatever its [`Source`].
 
 pub mod metrics;
 mod outbox;
@@ -18,10 +18,11 @@ pub use runner::{JobRunner, RunContext, RunLog, Runner};
 
 use crate::client::{Client, ClientError};
 use crate::daemon::Shutdown;
+use crate::discovery::{Discovery, DiscoveryError};
 use crate::model::{format_duration, now_ms, Role, RunOutcome};
 use crate::protocol::registry::NodeInfo;
 use crate::protocol::{
-    Dispatch, Heartbeat, PullRequest, RunResult, Upstream, WireError, WorkerInfo,
+    Dispatch, Heartbeat, PullRequest, RunResult, Security, Upstream, WireError, WorkerInfo,
 };
 use crate::registry::Registration;
 use outbox::Outbox;
@@ -92,14 +93,46 @@ pub fn worker_id(group: &str) -> String {
     format!("{group}@{host}-{}{suffix}", std::process::id())
 }
 
-/// Run the worker on one tracker until `shutdown`: then stop pulling, give
-/// running jobs `grace` to finish, stop the rest, deliver what is left, and
-/// return.
-pub async fn run(client: Arc<Client>, config: WorkerConfig, shutdown: Shutdown) {
-    let slots = pool::Slots::new(config.threads);
-    let id = worker_id(&config.group);
-    session(client, config, shutdown, slots, id).await;
+/// Where a worker finds the trackers it pulls from: the one choice that
+/// tells the ways of starting a worker apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The trackers a discovery finds (a static list, mDNS), as they come:
+    /// one session per tracker, on shared slots (`pool`).
+    Discovered(Discovery),
+    /// The trackers this registry lists: one session, with the tracker it
+    /// lists first (the master), asked again at each reconnection.
+    Registry(String),
+}
+
+/// Run a worker until `shutdown`: then stop pulling, give running jobs
+/// `grace` to finish, stop the rest, deliver what is left, and return. Every
+/// way of starting a worker (`ltsd worker` whatever its discovery, `ltsd
+/// standalone`, a program embedding one) comes through here.
+pub async fn run(
+    source: Source,
+    security: Security,
+    config: WorkerConfig,
+    shutdown: Shutdown,
+) -> Result<(), DiscoveryError> {
+    match source {
+        Source::Registry(registry) => {
+            let client = Client::via_registry(registry, "worker").with_security(security);
+            let slots = pool::Slots::new(config.threads);
+            let id = worker_id(&config.group);
+            session(Arc::new(client), config, shutdown, slots, id).await;
+        }
+        Source::Discovered(discovery) => {
+            // Kept while the worker runs: an mDNS browser stops when dropped.
+            let trackers = discovery.start()?;
+            let connect: pool::Connect = Arc::new(move |addr: &str| {
+                Client::with_role(vec![addr.to_string()], "worker").with_security(security.clone())
+            });
+            pool::run(trackers.changes(), connect, config, shutdown).await;
+        }
+    }
     tracing::info!("worker stopped");
+    Ok(())
 }
 
 /// Pull from the tracker `client` talks to, on `slots`, until `shutdown`.

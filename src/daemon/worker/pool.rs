@@ -64,11 +64,11 @@ impl Slots {
 }
 
 /// Makes the client a session talks to its tracker through.
-pub type Connect = Arc<dyn Fn(&str) -> Client + Send + Sync>;
+pub(super) type Connect = Arc<dyn Fn(&str) -> Client + Send + Sync>;
 
 /// Run a worker that pulls from every tracker in `trackers` (as it changes)
 /// until `shutdown`; then every session drains, and this returns.
-pub async fn run(
+pub(super) async fn run(
     mut trackers: watch::Receiver<Vec<String>>,
     connect: Connect,
     config: WorkerConfig,
@@ -129,7 +129,6 @@ pub async fn run(
     for session in sessions {
         let _ = session.await;
     }
-    tracing::info!("worker stopped");
 }
 
 fn file_stem(addr: &str) -> String {

@@ -143,7 +143,7 @@ pub fn query_string(params: &[(&str, String)]) -> String {
 async fn submit(State(app): State<App>, body: axum::body::Bytes) -> Result<Response, ApiError> {
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
-    let spec = crate::cli::submit_file::job_from_line(value).map_err(ApiError::bad_request)?;
+    let spec = crate::jobline::job_from_line(value).map_err(|e| ApiError::bad_request(e.0))?;
     let ack = app.t.submit(vec![spec]).await.pop().ok_or_else(|| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no answer from the store")
     })??;
@@ -193,7 +193,7 @@ async fn edit(
 ) -> Result<Json<Value>, ApiError> {
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
-    let change = crate::cli::edit::edit_from_line(value).map_err(ApiError::bad_request)?;
+    let change = crate::jobline::edit_from_line(value).map_err(|e| ApiError::bad_request(e.0))?;
     let view = app.t.edit(job_ref(group, task_id), change).await?;
     Ok(Json(job_json(&view)))
 }

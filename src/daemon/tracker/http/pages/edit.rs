@@ -1,7 +1,7 @@
 //! `/jobs/{group}/{task_id}/edit`: change a job's schedule, params, command
 //! and limits in place, its history kept. The form shows the job as it is;
 //! what was changed becomes a change as `lts edit` and `PATCH` make it
-//! (`cli::edit::edit_from_line`) and goes through `Tracker::edit`.
+//! (`jobline::edit_from_line`) and goes through `Tracker::edit`.
 
 use super::fmt;
 use super::jobs::job_href;
@@ -228,7 +228,7 @@ pub async fn save(
     };
     let change = match form
         .change(&spec)
-        .and_then(crate::cli::edit::edit_from_line)
+        .and_then(|line| crate::jobline::edit_from_line(line).map_err(|e| e.0))
     {
         Ok(change) => change,
         Err(e) => return refused(e),

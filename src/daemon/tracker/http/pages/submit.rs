@@ -1,7 +1,7 @@
 //! `/submit`: a job from a form. The form's fields are the flags of `lts
-//! submit`; on POST they become `SubmitArgs` and go through the CLI's own
-//! `job_from_args` (so they are checked exactly as `lts submit` checks them)
-//! and then `Tracker::submit`. A refusal shows the form again, filled in,
+//! submit`; on POST they become `jobline::JobFields`, the fields `lts submit`
+//! builds its job from (so they are checked exactly as `lts submit` checks
+//! them), and then go through `Tracker::submit`. A refusal shows the form again, filled in,
 //! with the reason. The cron field previews its next fire times as you type
 //! (the script asks `data-preview`).
 
@@ -10,7 +10,7 @@ use super::jobs::job_href;
 use super::layout::{redirect, Ctx, Flash, Nav};
 /// Where the form's cron preview asks: the API.
 const CRON_PREVIEW: &str = "/api/v1/cron";
-use crate::cli::{job_from_args, parse_misfire, parse_overlap, SubmitArgs};
+use crate::jobline::{parse_misfire, parse_overlap, JobFields, ScheduleFields};
 use crate::model::{parse_duration, JobSpec};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -80,8 +80,8 @@ fn text(v: &str) -> Option<String> {
 }
 
 impl SubmitForm {
-    /// The flags this form stands for.
-    fn args(&self) -> Result<SubmitArgs, String> {
+    /// The fields this form stands for.
+    fn fields(&self) -> Result<JobFields, String> {
         let group = text(&self.group).ok_or("Group: say which worker group runs the job")?;
         let command = fmt::split_words(&self.command).map_err(|e| format!("Command: {e}"))?;
         let (mut params, mut params_json) = (Vec::new(), None);
@@ -121,25 +121,28 @@ impl SubmitForm {
                 Some(parse_misfire(&m).ok_or_else(|| format!("Misfire: '{m}' is not a policy"))?)
             }
         };
-        let (mut cron, mut tz, mut at, mut delay) = (None, None, None, None);
-        let (mut repeat_count, mut repeat_interval) = (None, None);
+        let mut schedule = ScheduleFields::default();
         match when {
             "now" | "" => {}
-            "at" => at = Some(text(&self.at).ok_or("At: give a time, e.g. 2026-01-31T09:30:00Z")?),
+            "at" => {
+                schedule.at =
+                    Some(text(&self.at).ok_or("At: give a time, e.g. 2026-01-31T09:30:00Z")?)
+            }
             "delay" => {
-                delay = Some(dur("Delay", &self.delay)?.ok_or("Delay: give a duration, e.g. 15m")?)
+                schedule.delay =
+                    Some(dur("Delay", &self.delay)?.ok_or("Delay: give a duration, e.g. 15m")?)
             }
             "cron" => {
-                cron =
+                schedule.cron =
                     Some(text(&self.cron).ok_or("Cron: give an expression, e.g. 0 */5 * * * ?")?);
-                tz = text(&self.tz);
+                schedule.tz = text(&self.tz);
             }
             "repeat" => {
-                repeat_count = Some(
+                schedule.repeat_count = Some(
                     number("Repeat count", &self.repeat_count)?
                         .ok_or("Repeat count: give a number of runs, -1 for ever")?,
                 );
-                repeat_interval = Some(
+                schedule.repeat_interval = Some(
                     dur("Repeat interval", &self.repeat_interval)?
                         .ok_or("Repeat interval: give a duration, e.g. 30s")?,
                 );
@@ -151,17 +154,12 @@ impl SubmitForm {
                 ))
             }
         }
-        Ok(SubmitArgs {
+        Ok(JobFields {
             task_id: text(&self.task_id),
             group: Some(group),
             params,
             params_json,
-            cron,
-            tz,
-            at,
-            delay,
-            repeat_count,
-            repeat_interval,
+            schedule,
             priority: number("Priority", &self.priority)?.unwrap_or(0),
             max_retries: number("Retries", &self.max_retries)?.unwrap_or(0),
             retry_backoff: dur("Retry backoff", &self.retry_backoff)?
@@ -176,16 +174,13 @@ impl SubmitForm {
             client_group: None,
             alert: Vec::new(),
             alert_to: None,
-            wait: false,
-            spool: false,
-            file: None,
             command,
         })
     }
 
     /// The job, checked as `lts submit` checks it.
     fn job(&self) -> Result<JobSpec, String> {
-        job_from_args(&self.args()?).map_err(|e| e.message)
+        self.fields()?.job().map_err(|e| e.0)
     }
 }
 
