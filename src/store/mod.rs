@@ -10,6 +10,7 @@ pub mod alloc;
 pub mod journal;
 pub mod postgres;
 mod records;
+mod sql;
 mod sqlite;
 
 pub use actor::{Hook, Observer, StoreHandle};
