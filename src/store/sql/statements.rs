@@ -498,6 +498,7 @@ impl Statements {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::postgres::DIALECT as POSTGRES;
     use crate::store::sqlite::DIALECT as SQLITE;
 
     /// What stored databases hold: SQLite's `INDEXED BY` fails unless a
@@ -543,5 +544,10 @@ mod tests {
         assert!(s.prune_jobs.contains(
             "WHERE kind IN ('now', 'at') AND state IN ('succeeded', 'failed', 'cancelled')"
         ));
+        let pg = Statements::new(&POSTGRES);
+        assert!(pg
+            .due_runs
+            .contains("FROM runs WHERE grp = $1 AND state = 'queued' AND due_at <= $2"));
+        assert!(!pg.due_runs.contains('?'));
     }
 }
