@@ -197,7 +197,8 @@ pub fn migrate(client: &mut Client, shown: &str) -> Result<()> {
             &[],
         )
         .map_err(fail)?;
-    let (versioned, has_jobs): (bool, bool) = (row.get(0), row.get(1));
+    let (versioned, has_jobs): (bool, bool) =
+        (row.try_get(0).map_err(fail)?, row.try_get(1).map_err(fail)?);
     if !versioned && has_jobs {
         return Err(StoreError::Corrupt {
             path: shown.to_string(),
@@ -206,9 +207,8 @@ pub fn migrate(client: &mut Client, shown: &str) -> Result<()> {
     }
     let version: i64 = if versioned {
         tx.query_opt("SELECT version FROM schema_version", &[])
+            .and_then(|row| row.map_or(Ok(0), |r| r.try_get(0)))
             .map_err(fail)?
-            .map(|r| r.get(0))
-            .unwrap_or(0)
     } else {
         tx.batch_execute(
             "CREATE TABLE schema_version (version BIGINT NOT NULL);
