@@ -3,7 +3,7 @@
 //! The schema is versioned with `PRAGMA user_version` and migrated forward on
 //! open; a file from a newer ltsd is refused rather than touched.
 
-use super::sql::{Dialect, Indexes, SqlBackend, SqlRow, Statements, Value};
+use super::sql::{Dialect, SqlBackend, SqlRow, Statements, Tx, Value};
 use super::{Journal, LogRecord, Result, StoreError};
 use rusqlite::config::DbConfig;
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -28,33 +28,10 @@ pub(in crate::store) const DIALECT: Dialect = Dialect {
 
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new(&DIALECT));
 
-/// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 7;
-
-/// Migrations, in order; the schema version is the number applied.
-fn migrations() -> [String; SCHEMA_VERSION as usize] {
-    let Indexes {
-        jobs_by_task_id,
-        jobs_by_state,
-        jobs_next_fire,
-        jobs_finished,
-        jobs_by_group_state,
-        runs_tick,
-        runs_queue,
-        runs_due,
-        runs_leases,
-        runs_open,
-        runs_ended,
-        feedback_by_group,
-        alerts_by_key,
-        alerts_due,
-        alerts_open,
-        alerts_by_seq,
-        alerts_by_raised,
-    } = Indexes::new(&DIALECT);
-    [
-        format!(
-            r#"
+/// Migrations, in order; the schema version is the number applied. A
+/// `{name}` is the shared index of that name (`Indexes`).
+pub(in crate::store) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE jobs (
     id            INTEGER PRIMARY KEY,
     grp           TEXT    NOT NULL,
@@ -110,19 +87,15 @@ CREATE TABLE meta (
     value  INTEGER NOT NULL
 );
 INSERT INTO meta (key, value) VALUES ('fence', 0);
-"#
-        ),
-        format!(
-            r#"
+"#,
+    r#"
 -- The scheduler: one run per (job, tick, attempt), even across a crash;
 -- a job's open runs and the jobs due to fire, each from an index.
 {runs_tick}
 {runs_open}
 {jobs_next_fire}
-"#
-        ),
-        format!(
-            r#"
+"#,
+    r#"
 -- Results kept for the client group that asked for them, until read.
 CREATE TABLE feedback (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -137,10 +110,8 @@ CREATE TABLE feedback (
     ended_at      INTEGER NOT NULL
 );
 {feedback_by_group}
-"#
-        ),
-        format!(
-            r#"
+"#,
+    r#"
 -- Retention: finished one-off jobs and ended runs, oldest first.
 {jobs_finished}
 {runs_ended}
@@ -153,9 +124,8 @@ CREATE TABLE run_log_stats (
     dropped_lines  INTEGER NOT NULL,
     dropped_bytes  INTEGER NOT NULL
 );
-"#
-        ),
-        r#"
+"#,
+    r#"
 -- The tracker leader lease (one row), as on PostgreSQL.
 CREATE TABLE leader (
     id          INTEGER PRIMARY KEY CHECK (id = 1),
@@ -163,16 +133,12 @@ CREATE TABLE leader (
     epoch       INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL
 );
-"#
-        .to_string(),
-        format!(
-            r#"
+"#,
+    r#"
 -- `lts stats`: jobs counted by (group, state) from the index alone.
 {jobs_by_group_state}
-"#
-        ),
-        format!(
-            r#"
+"#,
+    r#"
 -- Alerts: the rules (`lts alert add`), and every alert raised with its
 -- delivery attempts (a JSON array) and when the next attempt is due.
 CREATE TABLE alert_rules (
@@ -206,10 +172,11 @@ CREATE TABLE alerts (
 {alerts_by_seq}
 {alerts_by_raised}
 INSERT INTO meta (key, value) VALUES ('alert_seq', 0);
-"#
-        ),
-    ]
-}
+"#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub struct SqliteStore {
     conn: Connection,
@@ -384,15 +351,17 @@ impl SqliteStore {
         self.conn
             .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(|e| self.classify(e))?;
-        for (i, migration) in migrations().iter().enumerate().skip(version as usize) {
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let failed = |e: String| StoreError::Backend(format!("migration {}: {e}", i + 1));
+            let migration = SQL.indexes.expand(migration).map_err(failed)?;
             let tx = self
                 .conn
                 .transaction()
                 .map_err(|e| StoreError::Backend(e.to_string()))?;
-            tx.execute_batch(migration)
+            tx.execute_batch(&migration)
                 .and_then(|()| tx.pragma_update(None, "user_version", (i + 1) as i64))
                 .and_then(|()| tx.commit())
-                .map_err(|e| StoreError::Backend(format!("migration {}: {e}", i + 1)))?;
+                .map_err(|e| failed(e.to_string()))?;
         }
         // Check the file is sound before trusting it with new work.
         let check: String = self
@@ -497,31 +466,16 @@ impl SqlBackend for SqliteStore {
         &mut self.journal
     }
 
-    fn begin_tx(&mut self) -> Result<()> {
-        self.exec("BEGIN IMMEDIATE")
-    }
-
-    fn commit_tx(&mut self) -> Result<()> {
-        self.exec("COMMIT")
-    }
-
-    fn rollback_tx(&mut self) -> Result<()> {
-        if self.conn.is_autocommit() {
-            return Ok(());
+    fn transaction(&mut self, step: Tx) -> Result<()> {
+        match step {
+            Tx::Begin => self.exec("BEGIN IMMEDIATE"),
+            Tx::Commit => self.exec("COMMIT"),
+            Tx::Rollback if self.conn.is_autocommit() => Ok(()),
+            Tx::Rollback => self.exec("ROLLBACK"),
+            Tx::Savepoint => self.exec_cached("SAVEPOINT op"),
+            Tx::ReleaseSavepoint => self.exec_cached("RELEASE op"),
+            Tx::RollbackToSavepoint => self.exec_cached("ROLLBACK TO op"),
         }
-        self.exec("ROLLBACK")
-    }
-
-    fn savepoint_op(&mut self) -> Result<()> {
-        self.exec_cached("SAVEPOINT op")
-    }
-
-    fn release_op(&mut self) -> Result<()> {
-        self.exec_cached("RELEASE op")
-    }
-
-    fn rollback_op(&mut self) -> Result<()> {
-        self.exec_cached("ROLLBACK TO op")
     }
 
     fn next_fences(&mut self, n: i64) -> Result<i64> {

@@ -13,9 +13,11 @@ mod listen;
 mod schema;
 
 pub use listen::{listen_work, WorkListener, WORK_CHANNEL};
+#[cfg(test)]
+pub(in crate::store) use schema::MIGRATIONS;
 pub use schema::SCHEMA_VERSION;
 
-use super::sql::{Dialect, SqlBackend, SqlRow, Statements, Value};
+use super::sql::{Dialect, SqlBackend, SqlRow, Statements, Tx, Value};
 use super::{Journal, LogRecord, Result, StoreError};
 use bytes::BytesMut;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
@@ -167,6 +169,26 @@ impl PostgresStore {
         let done = self.client.batch_execute(sql);
         done.map_err(|e| self.failed(e))
     }
+
+    /// Begin a transaction, on a new connection if the last one was lost.
+    fn start(&mut self) -> Result<()> {
+        self.retryable = None;
+        if self.client.is_closed() {
+            // The connection was lost: the transaction that saw it failed;
+            // this one starts on a new connection, or fails in turn.
+            self.reconnect()?;
+        }
+        match self.simple("BEGIN") {
+            // A connection the server dropped while idle (a restart) is
+            // found only now, before anything was done: start again, once.
+            Err(e) => {
+                tracing::debug!(store = %self.shown, "BEGIN failed: {e}");
+                self.reconnect()?;
+                self.simple("BEGIN")
+            }
+            began => began,
+        }
+    }
 }
 
 fn connect(config: &Config, shown: &str) -> Result<Client> {
@@ -307,46 +329,16 @@ impl SqlBackend for PostgresStore {
         &mut self.journal
     }
 
-    fn begin_tx(&mut self) -> Result<()> {
-        self.retryable = None;
-        if self.client.is_closed() {
-            // The connection was lost: the transaction that saw it failed;
-            // this one starts on a new connection, or fails in turn.
-            self.reconnect()?;
+    fn transaction(&mut self, step: Tx) -> Result<()> {
+        match step {
+            Tx::Begin => self.start(),
+            Tx::Commit => self.simple("COMMIT"),
+            Tx::Rollback if self.client.is_closed() => Ok(()),
+            Tx::Rollback => self.simple("ROLLBACK"),
+            Tx::Savepoint => self.simple("SAVEPOINT op"),
+            Tx::ReleaseSavepoint => self.simple("RELEASE SAVEPOINT op"),
+            Tx::RollbackToSavepoint => self.simple("ROLLBACK TO SAVEPOINT op"),
         }
-        match self.simple("BEGIN") {
-            // A connection the server dropped while idle (a restart) is
-            // found only now, before anything was done: start again, once.
-            Err(e) => {
-                tracing::debug!(store = %self.shown, "BEGIN failed: {e}");
-                self.reconnect()?;
-                self.simple("BEGIN")
-            }
-            began => began,
-        }
-    }
-
-    fn commit_tx(&mut self) -> Result<()> {
-        self.simple("COMMIT")
-    }
-
-    fn rollback_tx(&mut self) -> Result<()> {
-        if self.client.is_closed() {
-            return Ok(());
-        }
-        self.simple("ROLLBACK")
-    }
-
-    fn savepoint_op(&mut self) -> Result<()> {
-        self.simple("SAVEPOINT op")
-    }
-
-    fn release_op(&mut self) -> Result<()> {
-        self.simple("RELEASE SAVEPOINT op")
-    }
-
-    fn rollback_op(&mut self) -> Result<()> {
-        self.simple("ROLLBACK TO SAVEPOINT op")
     }
 
     fn retryable(&self) -> Option<StoreError> {

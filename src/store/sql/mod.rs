@@ -10,7 +10,7 @@
 mod statements;
 mod store;
 
-pub use statements::{Indexes, Statements};
+pub use statements::Statements;
 
 use super::{JobRecord, Journal, LogRecord, LogStats, Result, RunRecord, StoreError};
 use crate::model::{Alert, FeedbackItem, JobState, RunOutcome, RunState, Stream};
@@ -344,6 +344,18 @@ pub fn alert(r: &dyn SqlRow) -> Result<Alert> {
     })
 }
 
+/// A step of a transaction, or of the savepoint (`op`) inside it that each
+/// operation runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tx {
+    Begin,
+    Commit,
+    Rollback,
+    Savepoint,
+    ReleaseSavepoint,
+    RollbackToSavepoint,
+}
+
 /// What a backend gives the shared `Store` implementation: statements run
 /// with neutral values, transactions, and the operations whose SQL only
 /// its dialect can write. Implementing it implements `Store`.
@@ -387,14 +399,12 @@ pub trait SqlBackend: Send {
         Ok(self.query_opt(sql, params, |_| Ok(()))?.is_some())
     }
 
-    /// `Store::journal`, `begin`, ...: the transaction and its savepoint.
+    /// `Store::journal`.
     fn journal_mut(&mut self) -> &mut Journal;
-    fn begin_tx(&mut self) -> Result<()>;
-    fn commit_tx(&mut self) -> Result<()>;
-    fn rollback_tx(&mut self) -> Result<()>;
-    fn savepoint_op(&mut self) -> Result<()>;
-    fn release_op(&mut self) -> Result<()>;
-    fn rollback_op(&mut self) -> Result<()>;
+    /// `Store::begin`, `commit`, ...: a step of the transaction or of the
+    /// savepoint each operation runs in.
+    fn transaction(&mut self, step: Tx) -> Result<()>;
+    /// `Store::retryable_failure`.
     fn retryable(&self) -> Option<StoreError> {
         None
     }

@@ -2,7 +2,9 @@
 //! their parameters and decoders; what only a dialect can say is the
 //! backend's (`SqlBackend`'s hooks).
 
-use super::{alert, feedback, job, json, log, log_stats, named, run, to_json, values, SqlBackend};
+use super::{
+    alert, feedback, job, json, log, log_stats, named, run, to_json, values, SqlBackend, Tx,
+};
 use crate::model::{
     Alert, AlertQuery, AlertRule, FeedbackItem, JobState, Millis, MinuteCount, OutcomeCount,
     QueueCount, RunOutcome, StateCount, StoreStats,
@@ -21,33 +23,27 @@ fn limit_or_all(n: usize) -> i64 {
     }
 }
 
+/// `Store`'s transaction methods, each one step of `SqlBackend::transaction`.
+macro_rules! tx_steps {
+    ($($method:ident => $step:ident),* $(,)?) => {
+        $(fn $method(&mut self) -> Result<()> {
+            self.transaction(Tx::$step)
+        })*
+    };
+}
+
 impl<B: SqlBackend> Store for B {
     fn journal(&mut self) -> &mut Journal {
         self.journal_mut()
     }
 
-    fn begin(&mut self) -> Result<()> {
-        self.begin_tx()
-    }
-
-    fn commit(&mut self) -> Result<()> {
-        self.commit_tx()
-    }
-
-    fn rollback(&mut self) -> Result<()> {
-        self.rollback_tx()
-    }
-
-    fn savepoint(&mut self) -> Result<()> {
-        self.savepoint_op()
-    }
-
-    fn release_savepoint(&mut self) -> Result<()> {
-        self.release_op()
-    }
-
-    fn rollback_to_savepoint(&mut self) -> Result<()> {
-        self.rollback_op()
+    tx_steps! {
+        begin => Begin,
+        commit => Commit,
+        rollback => Rollback,
+        savepoint => Savepoint,
+        release_savepoint => ReleaseSavepoint,
+        rollback_to_savepoint => RollbackToSavepoint,
     }
 
     fn retryable_failure(&self) -> Option<StoreError> {
