@@ -2,14 +2,18 @@
 //! (jobs, runs, log lines) that the tracker composes inside a transaction;
 //! `StoreHandle` runs them on one thread and commits whatever arrives together
 //! in one transaction (group commit), acknowledging each caller only after the
-//! commit. SQL lives in the backends (`sqlite`, the embedded default, and
-//! `postgres`, shared by several trackers) and nowhere else.
+//! commit. SQL lives in this module and nowhere else: `sql` holds what both
+//! backends share (the statements, the index DDL, row decoding and the one
+//! implementation of `Store`), and each backend (`sqlite`, the embedded
+//! default, and `postgres`, shared by several trackers) only its dialect:
+//! its connection, schema, transactions and locking.
 
 mod actor;
 pub mod alloc;
 pub mod journal;
 pub mod postgres;
 mod records;
+mod sql;
 mod sqlite;
 
 pub use actor::{Hook, Observer, StoreHandle};
@@ -20,8 +24,7 @@ pub use records::{JobRecord, LogRecord, RunRecord};
 pub use sqlite::SqliteStore;
 
 use crate::model::{
-    Alert, AlertQuery, AlertRule, FeedbackItem, JobKind, JobState, Millis, MinuteCount,
-    OutcomeCount, QueueCount, RunOutcome, StateCount, StoreStats,
+    Alert, AlertQuery, AlertRule, FeedbackItem, JobKind, JobState, Millis, MinuteCount, StoreStats,
 };
 use thiserror::Error;
 
@@ -115,75 +118,8 @@ pub struct JobQuery {
     pub limit: usize,
 }
 
-/// Assemble `StoreStats` from the backends' aggregate rows:
-/// (group, state, count), the queues, and (group, outcome, count).
-fn stats_from_rows(
-    now: Millis,
-    window_ms: i64,
-    jobs: Vec<(String, String, i64)>,
-    queues: Vec<QueueCount>,
-    ended: Vec<(String, String, i64)>,
-) -> Result<StoreStats> {
-    let jobs = jobs
-        .into_iter()
-        .map(|(group, state, count)| {
-            let state = JobState::parse(&state)
-                .ok_or_else(|| StoreError::Invalid(format!("unknown job state '{state}'")))?;
-            Ok(StateCount {
-                group,
-                state,
-                count: count.max(0) as u64,
-            })
-        })
-        .collect::<Result<_>>()?;
-    let ended = ended
-        .into_iter()
-        .map(|(group, outcome, count)| {
-            let outcome = RunOutcome::parse(&outcome)
-                .ok_or_else(|| StoreError::Invalid(format!("unknown run outcome '{outcome}'")))?;
-            Ok(OutcomeCount {
-                group,
-                outcome,
-                count: count.max(0) as u64,
-            })
-        })
-        .collect::<Result<_>>()?;
-    Ok(StoreStats {
-        at: now,
-        window_ms,
-        jobs,
-        queues,
-        ended,
-    })
-}
-
-/// One row of `runs_by_minute`: (group, minute, outcome, count, started,
-/// lag total, lag max).
-type MinuteRow = (String, i64, String, i64, i64, i64, i64);
-
 /// The width of `runs_by_minute`'s buckets.
 pub const MINUTE_MS: Millis = 60_000;
-
-/// The runs whose fire lag `runs_by_minute` measures: first attempts that started.
-const LAGGED: &str = "attempt = 1 AND started_at IS NOT NULL";
-
-fn minutes_from_rows(rows: Vec<MinuteRow>) -> Result<Vec<MinuteCount>> {
-    rows.into_iter()
-        .map(|(group, minute, outcome, count, started, total, max)| {
-            let outcome = RunOutcome::parse(&outcome)
-                .ok_or_else(|| StoreError::Invalid(format!("unknown run outcome '{outcome}'")))?;
-            Ok(MinuteCount {
-                group,
-                minute,
-                outcome,
-                count: count.max(0) as u64,
-                started: started.max(0) as u64,
-                lag_total_ms: total.max(0),
-                lag_max_ms: max.max(0),
-            })
-        })
-        .collect()
-}
 
 /// Row-level operations on jobs, runs and log lines. Every call happens
 /// inside a transaction that `StoreHandle` opens; `savepoint` and

@@ -1,0 +1,518 @@
+//! `Store`, written once for every `SqlBackend`: the shared statements with
+//! their parameters and decoders; what only a dialect can say is the
+//! backend's (`SqlBackend`'s hooks).
+
+use super::{
+    alert, feedback, job, json, log, log_stats, named, run, to_json, values, SqlBackend, Tx,
+};
+use crate::model::{
+    Alert, AlertQuery, AlertRule, FeedbackItem, JobState, Millis, MinuteCount, OutcomeCount,
+    QueueCount, RunOutcome, StateCount, StoreStats,
+};
+use crate::store::{
+    JobQuery, JobRecord, Journal, LogRecord, LogStats, Result, RunRecord, Store, StoreError,
+    BUFFERED,
+};
+
+/// A `LIMIT` of `n` rows, where 0 means no limit.
+fn limit_or_all(n: usize) -> i64 {
+    if n == 0 {
+        i64::MAX
+    } else {
+        i64::try_from(n).unwrap_or(i64::MAX)
+    }
+}
+
+/// `Store`'s transaction methods, each one step of `SqlBackend::transaction`.
+macro_rules! tx_steps {
+    ($($method:ident => $step:ident),* $(,)?) => {
+        $(fn $method(&mut self) -> Result<()> {
+            self.transaction(Tx::$step)
+        })*
+    };
+}
+
+impl<B: SqlBackend> Store for B {
+    fn journal(&mut self) -> &mut Journal {
+        self.journal_mut()
+    }
+
+    tx_steps! {
+        begin => Begin,
+        commit => Commit,
+        rollback => Rollback,
+        savepoint => Savepoint,
+        release_savepoint => ReleaseSavepoint,
+        rollback_to_savepoint => RollbackToSavepoint,
+    }
+
+    fn retryable_failure(&self) -> Option<StoreError> {
+        self.retryable()
+    }
+
+    fn insert_job(&mut self, j: &JobRecord) -> Result<Option<i64>> {
+        let params = values![
+            &j.spec.group,
+            &j.spec.task_id,
+            j.spec.schedule.kind().as_str(),
+            j.state.as_str(),
+            to_json(&j.spec)?,
+            j.submitted_at,
+            j.updated_at,
+            j.next_fire,
+            j.run_count,
+            &j.note,
+        ];
+        self.query_opt(&self.statements().insert_job, &params, |r| r.i64(0))
+    }
+
+    fn update_job(&mut self, j: &JobRecord) -> Result<()> {
+        // The spec never changes here (`update_spec` and --replace aside).
+        let params = values![
+            j.id,
+            j.state.as_str(),
+            j.updated_at,
+            j.next_fire,
+            j.run_count,
+            &j.note
+        ];
+        self.execute(&self.statements().update_job, &params)
+            .map(drop)
+    }
+
+    fn update_spec(&mut self, j: &JobRecord) -> Result<()> {
+        let params = values![j.id, to_json(&j.spec)?, j.spec.schedule.kind().as_str()];
+        self.execute(&self.statements().update_spec, &params)
+            .map(drop)
+    }
+
+    fn delete_job(&mut self, id: i64) -> Result<()> {
+        self.execute(&self.statements().delete_job, &values![id])
+            .map(drop)
+    }
+
+    fn job_by_key(&mut self, group: &str, task_id: &str) -> Result<Option<JobRecord>> {
+        self.query_opt(&self.statements().job_by_key, &values![group, task_id], job)
+    }
+
+    fn job_by_id(&mut self, id: i64) -> Result<Option<JobRecord>> {
+        self.query_opt(&self.statements().job_by_id, &values![id], job)
+    }
+
+    fn jobs_by_task_id(&mut self, task_id: &str) -> Result<Vec<JobRecord>> {
+        self.query(&self.statements().jobs_by_task_id, &values![task_id], job)
+    }
+
+    fn list_jobs(&mut self, q: &JobQuery) -> Result<Vec<JobRecord>> {
+        let params = values![
+            q.group.as_deref(),
+            q.state.map(|s| s.as_str()),
+            q.kind.map(|k| k.as_str()),
+            q.text.as_deref(),
+            // Always a range on the key, so a deep page starts where it
+            // should rather than scanning to it.
+            q.before_id.unwrap_or(i64::MAX),
+            limit_or_all(q.limit),
+        ];
+        let mut jobs = self.query(&self.statements().list_jobs, &params, job)?;
+        jobs.reverse();
+        Ok(jobs)
+    }
+
+    fn count_jobs(&mut self, q: &JobQuery) -> Result<u64> {
+        let params = values![
+            q.group.as_deref(),
+            q.state.map(|s| s.as_str()),
+            q.kind.map(|k| k.as_str()),
+            q.text.as_deref(),
+        ];
+        self.query_one(&self.statements().count_jobs, &params, |r| r.count(0))
+    }
+
+    fn insert_run(&mut self, r: &RunRecord) -> Result<i64> {
+        let params = values![
+            r.job_id,
+            &r.group,
+            r.priority,
+            r.run,
+            r.attempt,
+            r.state.as_str(),
+            r.scheduled_at,
+            r.due_at,
+            r.outcome.map(|o| o.as_str()),
+            r.exit_code,
+            &r.worker,
+            r.started_at,
+            r.ended_at,
+            r.lease_until,
+            r.fence,
+            &r.reason,
+        ];
+        self.query_opt(&self.statements().insert_run, &params, |row| row.i64(0))?
+            .ok_or_else(|| {
+                StoreError::Conflict(format!(
+                    "job {} already has run {} attempt {} (or a run for the tick at {})",
+                    r.job_id, r.run, r.attempt, r.scheduled_at
+                ))
+            })
+    }
+
+    fn update_run(&mut self, r: &RunRecord) -> Result<()> {
+        let params = values![
+            r.id,
+            r.state.as_str(),
+            r.due_at,
+            r.outcome.map(|o| o.as_str()),
+            r.exit_code,
+            &r.worker,
+            r.started_at,
+            r.ended_at,
+            r.lease_until,
+            r.fence,
+            &r.reason,
+            r.priority,
+        ];
+        self.execute(&self.statements().update_run, &params)
+            .map(drop)
+    }
+
+    fn run_by_id(&mut self, id: i64) -> Result<Option<RunRecord>> {
+        self.query_opt(&self.statements().run_by_id, &values![id], run)
+    }
+
+    fn run_exists(&mut self, id: i64) -> Result<bool> {
+        self.exists(&self.statements().run_exists, &values![id])
+    }
+
+    fn job_if_free(&mut self, id: i64) -> Result<Option<JobRecord>> {
+        self.query_opt(&self.statements().job_if_free, &values![id], job)
+    }
+
+    fn job_of_run(&mut self, run_id: i64) -> Result<Option<JobRecord>> {
+        self.query_opt(&self.statements().job_of_run, &values![run_id], job)
+    }
+
+    fn runs_before(
+        &mut self,
+        job_id: i64,
+        before: Option<u32>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>> {
+        let params = values![job_id, before, limit];
+        let mut runs = self.query(&self.statements().runs_before, &params, run)?;
+        runs.reverse();
+        Ok(runs)
+    }
+
+    fn runs_numbered(&mut self, job_id: i64, number: u32) -> Result<Vec<RunRecord>> {
+        self.query(
+            &self.statements().runs_numbered,
+            &values![job_id, number],
+            run,
+        )
+    }
+
+    fn open_runs(&mut self, job_id: i64) -> Result<Vec<RunRecord>> {
+        self.query(&self.statements().open_runs, &values![job_id], run)
+    }
+
+    fn tick_exists(&mut self, job_id: i64, scheduled_at: Millis) -> Result<bool> {
+        let params = values![job_id, scheduled_at];
+        self.exists(&self.statements().tick_exists, &params)
+    }
+
+    fn due_jobs(&mut self, now: Millis, limit: usize) -> Result<Vec<JobRecord>> {
+        // Locked where the dialect can: a second tracker firing at the same
+        // moment waits, then sees the job's moved `next_fire` and leaves it.
+        self.query(&self.statements().due_jobs, &values![now, limit], job)
+    }
+
+    fn next_fire_at(&mut self) -> Result<Option<Millis>> {
+        self.query_one(&self.statements().next_fire_at, &[], |r| r.opt_i64(0))
+    }
+
+    fn due_runs(&mut self, group: &str, now: Millis, limit: usize) -> Result<Vec<RunRecord>> {
+        let params = values![group, now, limit];
+        self.query(&self.statements().due_runs, &params, run)
+    }
+
+    fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>> {
+        let params = values![group, BUFFERED];
+        self.query_one(&self.statements().next_due_at, &params, |r| r.opt_i64(0))
+    }
+
+    fn stats(&mut self, now: Millis, window_ms: i64) -> Result<StoreStats> {
+        let s = self.statements();
+        let jobs = self.query(&s.job_counts, &[], |r| {
+            Ok(StateCount {
+                group: r.text(0)?,
+                state: named(r, 1, "job state", JobState::parse)?,
+                count: r.count(2)?,
+            })
+        })?;
+        let queues = self.query(&s.queue_counts, &values![now], |r| {
+            Ok(QueueCount {
+                group: r.text(0)?,
+                runs: r.count(1)?,
+                oldest_due: r.opt_i64(2)?,
+            })
+        })?;
+        let ended = self.query(&s.ended_counts, &values![now - window_ms], |r| {
+            Ok(OutcomeCount {
+                group: r.text(0)?,
+                outcome: named(r, 1, "run outcome", RunOutcome::parse)?,
+                count: r.count(2)?,
+            })
+        })?;
+        Ok(StoreStats {
+            at: now,
+            window_ms,
+            jobs,
+            queues,
+            ended,
+        })
+    }
+
+    fn runs_by_minute(&mut self, since: Millis) -> Result<Vec<MinuteCount>> {
+        self.query(&self.statements().runs_by_minute, &values![since], |r| {
+            Ok(MinuteCount {
+                group: r.text(0)?,
+                minute: r.i64(1)?,
+                outcome: named(r, 2, "run outcome", RunOutcome::parse)?,
+                count: r.count(3)?,
+                started: r.count(4)?,
+                lag_total_ms: r.i64(5)?.max(0),
+                lag_max_ms: r.i64(6)?.max(0),
+            })
+        })
+    }
+
+    fn expired_runs(&mut self, now: Millis, limit: usize) -> Result<Vec<RunRecord>> {
+        self.query(&self.statements().expired_runs, &values![now, limit], run)
+    }
+
+    fn running_runs_of(&mut self, worker: &str) -> Result<Vec<RunRecord>> {
+        self.query(&self.statements().running_runs_of, &values![worker], run)
+    }
+
+    fn next_lease_expiry(&mut self) -> Result<Option<Millis>> {
+        self.query_one(&self.statements().next_lease_expiry, &[], |r| r.opt_i64(0))
+    }
+
+    fn reserve_fences(&mut self, n: i64) -> Result<i64> {
+        self.next_fences(n)
+    }
+
+    fn push_feedback(&mut self, f: &FeedbackItem) -> Result<i64> {
+        let params = values![
+            &f.client_group,
+            &f.task_id,
+            &f.group,
+            f.run,
+            f.attempt,
+            f.outcome.as_str(),
+            f.exit_code,
+            &f.reason,
+            f.ended_at,
+        ];
+        self.query_one(&self.statements().push_feedback, &params, |r| r.i64(0))
+    }
+
+    fn feedback_after(
+        &mut self,
+        client_group: &str,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<FeedbackItem>> {
+        let params = values![client_group, after_id, limit];
+        self.query(&self.statements().feedback_after, &params, feedback)
+    }
+
+    fn ack_feedback(&mut self, client_group: &str, up_to: i64) -> Result<usize> {
+        let params = values![client_group, up_to];
+        let n = self.execute(&self.statements().ack_feedback, &params)?;
+        Ok(n as usize)
+    }
+
+    fn prune_jobs(&mut self, cutoff: Millis, limit: usize) -> Result<usize> {
+        let n = self.execute(&self.statements().prune_jobs, &values![cutoff, limit])?;
+        Ok(n as usize)
+    }
+
+    fn prune_runs(&mut self, cutoff: Millis, limit: usize) -> Result<usize> {
+        let n = self.execute(&self.statements().prune_runs, &values![cutoff, limit])?;
+        Ok(n as usize)
+    }
+
+    fn log_stats(&mut self, run_id: i64) -> Result<LogStats> {
+        let stats = self.query_opt(&self.statements().log_stats, &values![run_id], log_stats)?;
+        Ok(stats.unwrap_or_default())
+    }
+
+    fn set_log_stats(&mut self, run_id: i64, s: &LogStats) -> Result<()> {
+        let params = values![
+            run_id,
+            s.head_bytes,
+            s.head_last,
+            s.tail_bytes,
+            s.dropped_lines,
+            s.dropped_bytes,
+        ];
+        self.execute(&self.statements().set_log_stats, &params)
+            .map(drop)
+    }
+
+    fn trim_logs(&mut self, run_id: i64, after_seq: u64, bytes: u64) -> Result<(u64, u64)> {
+        self.delete_log_head(run_id, after_seq, bytes)
+    }
+
+    fn append_logs(&mut self, lines: &[LogRecord]) -> Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        self.insert_log_lines(lines)
+    }
+
+    fn logs_after(
+        &mut self,
+        run_id: i64,
+        after_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<LogRecord>> {
+        let after = after_seq.map_or(-1, |s| i64::try_from(s).unwrap_or(i64::MAX));
+        let params = values![run_id, after, limit];
+        self.query(&self.statements().logs_after, &params, log)
+    }
+
+    fn logs_tail(&mut self, run_id: i64, n: usize) -> Result<Vec<LogRecord>> {
+        let mut lines = self.query(&self.statements().logs_tail, &values![run_id, n], log)?;
+        lines.reverse();
+        Ok(lines)
+    }
+
+    fn put_rule(&mut self, rule: &AlertRule, replace: bool) -> Result<bool> {
+        let s = self.statements();
+        let sql = if replace {
+            &s.replace_rule
+        } else {
+            &s.add_rule
+        };
+        Ok(self.execute(sql, &values![&rule.name, to_json(rule)?])? == 1)
+    }
+
+    fn delete_rule(&mut self, name: &str) -> Result<bool> {
+        Ok(self.execute(&self.statements().delete_rule, &values![name])? == 1)
+    }
+
+    fn rules(&mut self) -> Result<Vec<AlertRule>> {
+        self.query(&self.statements().rules, &[], |r| json(r, 0, "alert rule"))
+    }
+
+    fn insert_alert(&mut self, a: &Alert) -> Result<i64> {
+        let seq = self.next_alert_seq()?;
+        let params = values![
+            &a.key,
+            &a.rule,
+            &a.group,
+            &a.task_id,
+            a.run,
+            &a.condition,
+            &a.message,
+            a.raised_at,
+            a.resolved_at,
+            a.state,
+            a.silence_until,
+            a.folded,
+            a.sent_folded,
+            &a.target,
+            to_json(&a.deliveries)?,
+            a.next_attempt_at,
+            a.attempts,
+            seq,
+        ];
+        self.query_one(&self.statements().insert_alert, &params, |r| r.i64(0))
+    }
+
+    fn update_alert(&mut self, a: &Alert) -> Result<()> {
+        let seq = self.next_alert_seq()?;
+        let params = values![
+            a.id,
+            &a.message,
+            a.resolved_at,
+            a.silence_until,
+            a.folded,
+            a.sent_folded,
+            to_json(&a.deliveries)?,
+            a.next_attempt_at,
+            a.attempts,
+            seq,
+            a.run,
+            &a.task_id,
+        ];
+        self.execute(&self.statements().update_alert, &params)
+            .map(drop)
+    }
+
+    fn latest_alert(&mut self, key: &str) -> Result<Option<Alert>> {
+        // Trackers raising the same alert at once take turns until commit,
+        // so the second sees the first's row and folds into it.
+        self.lock_alert_key(key)?;
+        self.query_opt(&self.statements().latest_alert, &values![key], alert)
+    }
+
+    fn alert_by_id(&mut self, id: i64) -> Result<Option<Alert>> {
+        // Read to be written back (a delivery, a resolution): where the
+        // dialect locks, another tracker's fold waits rather than being
+        // overwritten.
+        self.query_opt(&self.statements().alert_by_id, &values![id], alert)
+    }
+
+    fn list_alerts(&mut self, q: &AlertQuery) -> Result<Vec<Alert>> {
+        let s = self.statements();
+        let limit = limit_or_all(q.limit as usize);
+        match q.after_seq {
+            Some(after) => {
+                let params = values![after, q.group.as_deref(), limit];
+                self.query(&s.alerts_after_seq, &params, alert)
+            }
+            None => {
+                let params = values![q.group.as_deref(), limit];
+                self.query(&s.newest_alerts, &params, alert)
+            }
+        }
+    }
+
+    fn due_alerts(&mut self, now: Millis, limit: usize) -> Result<Vec<Alert>> {
+        self.query(&self.statements().due_alerts, &values![now, limit], alert)
+    }
+
+    fn next_alert_attempt(&mut self) -> Result<Option<Millis>> {
+        self.query_one(&self.statements().next_alert_attempt, &[], |r| r.opt_i64(0))
+    }
+
+    fn open_state_alerts(&mut self) -> Result<Vec<Alert>> {
+        self.query(&self.statements().open_state_alerts, &[], alert)
+    }
+
+    fn prune_alerts(&mut self, cutoff: Millis, limit: usize) -> Result<usize> {
+        let n = self.execute(&self.statements().prune_alerts, &values![cutoff, limit])?;
+        Ok(n as usize)
+    }
+
+    fn acquire_leadership(
+        &mut self,
+        holder: &str,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> Result<Option<i64>> {
+        let params = values![holder, now, ttl_ms];
+        self.query_opt(&self.statements().acquire_leadership, &params, |r| r.i64(0))
+    }
+
+    fn check_leader(&mut self, holder: &str, epoch: i64, now: Millis) -> Result<bool> {
+        // Locked where the dialect can until the transaction ends: nobody
+        // takes the lease over before what it writes is committed (fencing).
+        let params = values![holder, epoch, now];
+        self.exists(&self.statements().check_leader, &params)
+    }
+}
