@@ -12,9 +12,18 @@ use lts::model::{
     Millis, RunOutcome, RunState, Schedule, Stream,
 };
 use lts::store::{
-    JobQuery, JobRecord, LogRecord, LogStats, PostgresStore, RunRecord, SqliteStore, Store,
-    StoreError, BUFFERED,
+    JobQuery, JobRecord, LogRecord, LogStats, PostgresStore, RunRecord, SqliteStore, StartClaim,
+    Store, StoreError,
 };
+
+/// End a run as the tracker does.
+fn end(r: &mut RunRecord, outcome: RunOutcome, at: Millis) {
+    r.state = RunState::Done;
+    r.outcome = Some(outcome);
+    r.ended_at = Some(at);
+    r.lease_until = None;
+    r.reason = Some("done".into());
+}
 
 fn job(group: &str, task: &str, schedule: Schedule, state: JobState, at: Millis) -> JobRecord {
     let mut spec = JobSpec::new(group, task);
@@ -316,7 +325,7 @@ fn due_runs_by_priority_then_age(s: &mut dyn Store) {
     let l2 = add_run(s, &lo, 2, 150);
     let _future = add_run(s, &lo, 3, 10_000);
     let mut buffered = RunRecord::queued(&lo, 4, 160);
-    buffered.due_at = BUFFERED;
+    buffered.state = RunState::Buffered;
     s.insert_run(&buffered).unwrap();
     let mut running = add_run(s, &hi, 2, 50);
     running.state = RunState::Running;
@@ -339,6 +348,45 @@ fn due_runs_by_priority_then_age(s: &mut dyn Store) {
     // Buffered runs wait for their predecessor, not for a time.
     assert_eq!(s.next_due_at("g").unwrap(), Some(100));
     assert_eq!(s.next_due_at("other").unwrap(), Some(10));
+    // A claim starts the due runs in the same order, set-based, with their jobs.
+    let claim = StartClaim {
+        group: "g".into(),
+        worker: "w1".into(),
+        now: 1_000,
+        lease_until: 9_000,
+        fence: 77,
+        limit: 2,
+    };
+    let started = s.start_runs(&claim).unwrap();
+    assert_eq!(ids(&started.runs, |(r, _)| r.id), vec![h1.id, l1.id]);
+    assert_eq!(ids(&started.runs, |(_, j)| j.id), vec![hi.id, lo.id]);
+    for (r, _) in &started.runs {
+        assert_eq!(r.state, RunState::Running);
+        assert_eq!(r.worker.as_deref(), Some("w1"));
+        assert_eq!(
+            (r.started_at, r.lease_until, r.fence),
+            (Some(1_000), Some(9_000), 77)
+        );
+        assert_eq!(s.run_by_id(r.id).unwrap().as_ref(), Some(r));
+    }
+    assert_eq!(
+        ids(&s.due_runs("g", 1_000, 10).unwrap(), |r| r.id),
+        vec![l2.id]
+    );
+    // Their jobs move together, only from the states named.
+    s.move_jobs(
+        &[hi.id, lo.id],
+        &[JobState::Queued],
+        JobState::Running,
+        1_000,
+    )
+    .unwrap();
+    let moved = |s: &mut dyn Store, id| s.job_by_id(id).unwrap().unwrap();
+    assert_eq!(moved(s, hi.id).state, JobState::Running);
+    assert_eq!(moved(s, hi.id).updated_at, 1_000);
+    s.move_jobs(&[lo.id], &[JobState::Succeeded], JobState::Failed, 2_000)
+        .unwrap();
+    assert_eq!(moved(s, lo.id).state, JobState::Running);
     s.commit().unwrap();
 }
 
@@ -481,7 +529,7 @@ fn prune_jobs_and_runs(s: &mut dyn Store) {
     let mut ended = |n: u32, at: Option<Millis>| {
         let mut r = add_run(s, &cron, n, n as i64 * 10);
         if let Some(at) = at {
-            r.end(RunOutcome::Succeeded, at, "done");
+            end(&mut r, RunOutcome::Succeeded, at);
             s.update_run(&r).unwrap();
         }
         r
@@ -652,7 +700,7 @@ fn stats_by_group_state_queue_and_window(s: &mut dyn Store) {
     add_run(s, &a2, 1, 300);
     add_run(s, &a2, 2, 90_000);
     let mut buffered = RunRecord::queued(&a1, 2, 200);
-    buffered.due_at = BUFFERED;
+    buffered.state = RunState::Buffered;
     s.insert_run(&buffered).unwrap();
     // Group b: one running, runs ended inside and outside the window.
     let mut running = add_run(s, &b1, 1, 100);
@@ -668,7 +716,7 @@ fn stats_by_group_state_queue_and_window(s: &mut dyn Store) {
     .enumerate()
     {
         let mut r = add_run(s, &b1, n as u32 + 2, 200 + n as i64);
-        r.end(outcome, ended, "done");
+        end(&mut r, outcome, ended);
         s.update_run(&r).unwrap();
     }
 
@@ -694,7 +742,7 @@ fn stats_by_group_state_queue_and_window(s: &mut dyn Store) {
         .iter()
         .map(|q| (q.group.as_str(), q.runs, q.oldest_due))
         .collect();
-    assert_eq!(queues, vec![("a", 4, Some(300))]);
+    assert_eq!(queues, vec![("a", 3, Some(300))]);
     let ended: Vec<_> = st
         .ended
         .iter()
@@ -710,7 +758,7 @@ fn stats_by_group_state_queue_and_window(s: &mut dyn Store) {
     // Nothing due yet: the queue is counted but has no age.
     let early = s.stats(100, 60_000).unwrap();
     assert_eq!(early.queues[0].oldest_due, None);
-    assert_eq!(early.queues[0].runs, 4);
+    assert_eq!(early.queues[0].runs, 3);
     assert_eq!(st.clone().only("b").queues, vec![]);
     s.commit().unwrap();
 }
@@ -777,7 +825,7 @@ fn runs_by_minute_with_fire_lag(s: &mut dyn Store) {
         r.attempt = attempt;
         r.started_at = started;
         r.id = s.insert_run(&r).unwrap();
-        r.end(outcome, ended, "done");
+        end(&mut r, outcome, ended);
         s.update_run(&r).unwrap();
     }
     // A run still going is not counted.

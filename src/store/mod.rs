@@ -59,10 +59,6 @@ pub enum StoreError {
     Closed,
 }
 
-/// The `due_at` of a buffered run (overlap `buffer-one`): it becomes due when
-/// the run before it ends.
-pub const BUFFERED: Millis = Millis::MAX;
-
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl StoreError {
@@ -246,8 +242,8 @@ pub trait Store: Send {
         }
         Ok(())
     }
-    /// The earliest due time among queued runs of `group`, ignoring
-    /// buffered runs (which wait for their predecessor, not for a time).
+    /// The earliest due time among queued runs of `group` (buffered and
+    /// held runs wait for a predecessor or a resume, not for a time).
     fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>>;
     /// Jobs by (group, state), each group's queued runs with the oldest due
     /// time among those due at `now`, and runs that ended in the last

@@ -28,6 +28,11 @@ pub struct Dialect {
     pub skip_locked: &'static str,
     /// Ends `expired_runs`' query, runs `r` joined with their jobs `j`.
     pub skip_locked_runs_and_jobs: &'static str,
+    /// A subquery of the integers in a JSON array parameter (`{}` is the
+    /// parameter): a list of row ids in one statement.
+    pub json_ints: &'static str,
+    /// The same, of the strings in a JSON array parameter.
+    pub json_texts: &'static str,
     /// Whether queries name the index they must use (`INDEXED BY`).
     pub indexed_by: bool,
     /// The function `f(text, part)` giving where `part` starts in `text`.

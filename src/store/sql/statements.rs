@@ -125,6 +125,12 @@ pub struct Statements {
     pub tick_exists: String,
     /// grp, now, limit.
     pub due_runs: String,
+    /// worker, now, lease until, fence, group, limit: start due runs, set-based.
+    pub start_runs: String,
+    /// JSON array of job ids: those jobs, by id.
+    pub jobs_by_ids: String,
+    /// new state, now, JSON array of job ids, JSON array of the states moved from.
+    pub move_jobs: String,
     /// grp, the buffered due time.
     pub next_due_at: String,
     /// now, limit.
@@ -241,8 +247,10 @@ impl Statements {
                  ON CONFLICT (grp, task_id) DO NOTHING RETURNING id",
                 params(10)
             ),
-            update_job: sql!("UPDATE jobs SET state = ?2, updated_at = ?3, next_fire = ?4, \
-                         run_count = ?5, note = ?6 WHERE id = ?1"),
+            update_job: sql!(
+                "UPDATE jobs SET state = ?2, updated_at = ?3, next_fire = ?4, \
+                         run_count = ?5, note = ?6 WHERE id = ?1"
+            ),
             update_spec: sql!("UPDATE jobs SET spec = ?2, kind = ?3 WHERE id = ?1"),
             delete_job: sql!("DELETE FROM jobs WHERE id = ?1"),
             job_by_key: sql!("{jobs} WHERE grp = ?1 AND task_id = ?2{lock}"),
@@ -270,9 +278,11 @@ impl Statements {
                 "INSERT INTO runs ({RUN_FIELDS}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING id",
                 params(16)
             ),
-            update_run: sql!("UPDATE runs SET state = ?2, due_at = ?3, outcome = ?4, exit_code = ?5, \
+            update_run: sql!(
+                "UPDATE runs SET state = ?2, due_at = ?3, outcome = ?4, exit_code = ?5, \
                          worker = ?6, started_at = ?7, ended_at = ?8, lease_until = ?9, \
-                         fence = ?10, reason = ?11, priority = ?12 WHERE id = ?1"),
+                         fence = ?10, reason = ?11, priority = ?12 WHERE id = ?1"
+            ),
             run_by_id: sql!("{runs} WHERE id = ?1{lock}"),
             run_exists: sql!("SELECT 1 FROM runs WHERE id = ?1"),
             runs_before: sql!(
@@ -292,8 +302,28 @@ impl Statements {
                  ORDER BY priority DESC, id LIMIT ?3{skip}",
                 ix("runs_queue")
             ),
+            start_runs: sql!(
+                "UPDATE runs SET state = {running}, worker = ?1, started_at = ?2, \
+                 lease_until = ?3, fence = ?4 \
+                 WHERE id IN (SELECT r.id FROM runs r{} JOIN jobs j ON j.id = r.job_id \
+                 WHERE r.grp = ?5 AND r.state = {queued} AND r.due_at <= ?2 \
+                 ORDER BY r.priority DESC, r.id LIMIT ?6{}) \
+                 RETURNING id, {RUN_FIELDS}",
+                ix("runs_queue"),
+                d.skip_locked_runs_and_jobs
+            ),
+            jobs_by_ids: sql!(
+                "{jobs} WHERE id IN ({}) ORDER BY id",
+                d.json_ints.replace("{}", "?1")
+            ),
+            move_jobs: sql!(
+                "UPDATE jobs SET state = ?1, note = NULL, updated_at = ?2 \
+                 WHERE id IN ({}) AND state IN ({})",
+                d.json_ints.replace("{}", "?3"),
+                d.json_texts.replace("{}", "?4")
+            ),
             next_due_at: sql!(
-                "SELECT min(due_at) FROM runs{} WHERE grp = ?1 AND state = {queued} AND due_at < ?2",
+                "SELECT min(due_at) FROM runs{} WHERE grp = ?1 AND state = {queued}",
                 ix("runs_due")
             ),
             // With their jobs: a lost run is queued again, which changes its job.
@@ -309,16 +339,12 @@ impl Statements {
                  ORDER BY id{lock}",
                 ix("runs_leases")
             ),
-            next_lease_expiry: sql!(
-                "SELECT min(lease_until) FROM runs WHERE state = {running}"
-            ),
+            next_lease_expiry: sql!("SELECT min(lease_until) FROM runs WHERE state = {running}"),
 
             job_counts: sql!(
                 "SELECT grp, state, count(*) FROM jobs{} GROUP BY grp, state ORDER BY grp, state",
                 ix("jobs_by_group_state")
             ),
-            // Buffered runs have `due_at = BUFFERED`, later than any `now`,
-            // so they never age.
             queue_counts: sql!(
                 "SELECT grp, count(*), min(due_at) FILTER (WHERE due_at <= ?1) FROM runs{} \
                  WHERE state = {queued} GROUP BY grp ORDER BY grp",
@@ -377,10 +403,14 @@ impl Statements {
             logs_after: sql!("{logs} WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"),
             logs_tail: sql!("{logs} WHERE run_id = ?1 ORDER BY seq DESC LIMIT ?2"),
 
-            replace_rule: sql!("INSERT INTO alert_rules (name, rule) VALUES (?1, ?2) \
-                           ON CONFLICT (name) DO UPDATE SET rule = excluded.rule"),
-            add_rule: sql!("INSERT INTO alert_rules (name, rule) VALUES (?1, ?2) \
-                       ON CONFLICT (name) DO NOTHING"),
+            replace_rule: sql!(
+                "INSERT INTO alert_rules (name, rule) VALUES (?1, ?2) \
+                           ON CONFLICT (name) DO UPDATE SET rule = excluded.rule"
+            ),
+            add_rule: sql!(
+                "INSERT INTO alert_rules (name, rule) VALUES (?1, ?2) \
+                       ON CONFLICT (name) DO NOTHING"
+            ),
             delete_rule: sql!("DELETE FROM alert_rules WHERE name = ?1"),
             rules: sql!("SELECT rule FROM alert_rules ORDER BY name"),
 
@@ -388,9 +418,11 @@ impl Statements {
                 "INSERT INTO alerts ({ALERT_FIELDS}) VALUES ({}) RETURNING id",
                 params(18)
             ),
-            update_alert: sql!("UPDATE alerts SET message = ?2, resolved_at = ?3, silence_until = ?4, \
+            update_alert: sql!(
+                "UPDATE alerts SET message = ?2, resolved_at = ?3, silence_until = ?4, \
                            folded = ?5, sent_folded = ?6, deliveries = ?7, next_attempt_at = ?8, \
-                           attempts = ?9, seq = ?10, run = ?11, task_id = ?12 WHERE id = ?1"),
+                           attempts = ?9, seq = ?10, run = ?11, task_id = ?12 WHERE id = ?1"
+            ),
             latest_alert: sql!("{alerts} WHERE key = ?1 ORDER BY id DESC LIMIT 1{lock}"),
             alert_by_id: sql!("{alerts} WHERE id = ?1{lock}"),
             alerts_after_seq: sql!(
@@ -416,14 +448,16 @@ impl Statements {
                 d.firing
             ),
 
-            acquire_leadership: sql!("INSERT INTO leader (id, holder, epoch, expires_at) \
+            acquire_leadership: sql!(
+                "INSERT INTO leader (id, holder, epoch, expires_at) \
                  VALUES (1, ?1, 1, CAST(?2 AS BIGINT) + CAST(?3 AS BIGINT)) \
                  ON CONFLICT (id) DO UPDATE SET \
                      epoch = CASE WHEN leader.holder = excluded.holder THEN leader.epoch \
                              ELSE leader.epoch + 1 END, \
                      holder = excluded.holder, expires_at = excluded.expires_at \
                  WHERE leader.holder = excluded.holder OR leader.expires_at <= ?2 \
-                 RETURNING epoch"),
+                 RETURNING epoch"
+            ),
             check_leader: sql!(
                 "SELECT 1 FROM leader WHERE id = 1 AND holder = ?1 AND epoch = ?2 \
                  AND expires_at > ?3{lock}"
@@ -434,7 +468,9 @@ impl Statements {
                 index("jobs_by_state", "jobs (state, id)".into()),
                 index(
                     "jobs_next_fire",
-                    format!("jobs (next_fire) WHERE next_fire IS NOT NULL AND state != {suspended}"),
+                    format!(
+                        "jobs (next_fire) WHERE next_fire IS NOT NULL AND state != {suspended}"
+                    ),
                 ),
                 index(
                     "jobs_finished",
@@ -451,11 +487,23 @@ impl Statements {
                     "runs_queue",
                     format!("runs (grp, priority DESC, id) WHERE state = {queued}"),
                 ),
-                index("runs_due", format!("runs (grp, due_at) WHERE state = {queued}")),
-                index("runs_leases", format!("runs (lease_until) WHERE state = {running}")),
-                index("runs_workers", format!("runs (worker) WHERE state = {running}")),
+                index(
+                    "runs_due",
+                    format!("runs (grp, due_at) WHERE state = {queued}"),
+                ),
+                index(
+                    "runs_leases",
+                    format!("runs (lease_until) WHERE state = {running}"),
+                ),
+                index(
+                    "runs_workers",
+                    format!("runs (worker) WHERE state = {running}"),
+                ),
                 index("runs_open", format!("runs (job_id) WHERE state != {done}")),
-                index("runs_ended", format!("runs (ended_at) WHERE state = {done}")),
+                index(
+                    "runs_ended",
+                    format!("runs (ended_at) WHERE state = {done}"),
+                ),
                 index("feedback_by_group", "feedback (client_group, id)".into()),
                 index("alerts_by_key", "alerts (key, id)".into()),
                 index(

@@ -10,8 +10,8 @@ use crate::model::{
     QueueCount, RunOutcome, StateCount, StoreStats,
 };
 use crate::store::{
-    JobQuery, JobRecord, Journal, LogRecord, LogStats, Result, RunRecord, Store, StoreError,
-    BUFFERED,
+    JobQuery, JobRecord, Journal, LogRecord, LogStats, Result, RunRecord, StartClaim, Started,
+    Store, StoreError,
 };
 
 /// A `LIMIT` of `n` rows, where 0 means no limit.
@@ -236,9 +236,48 @@ impl<B: SqlBackend> Store for B {
         self.query(&self.statements().due_runs, &params, run)
     }
 
+    fn start_runs(&mut self, c: &StartClaim) -> Result<Started> {
+        let st = self.statements();
+        let params = values![&c.worker, c.now, c.lease_until, c.fence, &c.group, c.limit];
+        let mut runs = self.query(&st.start_runs, &params, run)?;
+        // RETURNING keeps no order: the claim's is priority, then age.
+        runs.sort_by_key(|r| (std::cmp::Reverse(r.priority), r.id));
+        let mut ids: Vec<i64> = runs.iter().map(|r| r.job_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let jobs = self.query(&st.jobs_by_ids, &values![to_json(&ids)?], job)?;
+        let runs = runs
+            .into_iter()
+            .map(|r| {
+                let j = jobs
+                    .binary_search_by_key(&r.job_id, |j| j.id)
+                    .map_err(|_| StoreError::Invalid(format!("run {} has no job", r.id)))?;
+                Ok((r, jobs[j].clone()))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Started { runs, busy: false })
+    }
+
+    fn move_jobs(
+        &mut self,
+        ids: &[i64],
+        from: &[JobState],
+        to: JobState,
+        now: Millis,
+    ) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+        let params = values![to.as_str(), now, to_json(&ids)?, to_json(&from)?];
+        self.execute(&self.statements().move_jobs, &params)?;
+        Ok(())
+    }
+
     fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>> {
-        let params = values![group, BUFFERED];
-        self.query_one(&self.statements().next_due_at, &params, |r| r.opt_i64(0))
+        self.query_one(&self.statements().next_due_at, &values![group], |r| {
+            r.opt_i64(0)
+        })
     }
 
     fn stats(&mut self, now: Millis, window_ms: i64) -> Result<StoreStats> {

@@ -40,7 +40,13 @@ pub fn claim(
         let next_due = s.next_due_at(group)?;
         return Ok(Claim {
             dispatches: Vec::new(),
-            next_due: next_due.map(|at| if at <= now { now + BUSY_JOB_RETRY_MS } else { at }),
+            next_due: next_due.map(|at| {
+                if at <= now {
+                    now + BUSY_JOB_RETRY_MS
+                } else {
+                    at
+                }
+            }),
         });
     }
     let dispatches = started
