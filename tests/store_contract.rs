@@ -390,6 +390,60 @@ fn due_runs_by_priority_then_age(s: &mut dyn Store) {
     s.commit().unwrap();
 }
 
+fn batch_reads_and_writes(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let a = insert(s, now_job("g", "a"));
+    let b = insert(s, now_job("g", "b"));
+    let a1 = add_run(s, &a, 1, 10);
+    let a2 = add_run(s, &a, 2, 20);
+    let mut b1 = add_run(s, &b, 1, 30);
+    end(&mut b1, RunOutcome::Failed, 40);
+    s.update_run(&b1).unwrap();
+    let jobs = s.jobs_of_runs(&[a2.id, b1.id, a1.id]).unwrap();
+    assert_eq!(ids(&jobs, |j| j.id), vec![a.id, b.id]);
+    assert_eq!(
+        ids(&s.runs_by_ids(&[b1.id, a1.id]).unwrap(), |r| r.id),
+        vec![a1.id, b1.id]
+    );
+    assert!(s.runs_by_ids(&[]).unwrap().is_empty());
+    assert_eq!(
+        ids(&s.open_runs_of(&[b.id, a.id]).unwrap(), |r| r.id),
+        vec![a1.id, a2.id]
+    );
+    // Many rows in one statement, with every kind of value a run holds.
+    let mut x = a1.clone();
+    x.state = RunState::Done;
+    x.outcome = Some(RunOutcome::TimedOut);
+    x.exit_code = Some(-9);
+    x.worker = Some("w \"1\" ü".into());
+    x.started_at = Some(11);
+    x.ended_at = Some(12);
+    x.fence = i64::MAX;
+    x.reason = Some("it's a 'quote', a \\ and\na newline".into());
+    x.priority = -3;
+    let mut y = a2.clone();
+    y.state = RunState::Held;
+    y.due_at = 21;
+    y.lease_until = None;
+    s.update_runs(&[x.clone(), y.clone()]).unwrap();
+    assert_eq!(s.run_by_id(x.id).unwrap().unwrap(), x);
+    assert_eq!(s.run_by_id(y.id).unwrap().unwrap(), y);
+    s.update_runs(&[]).unwrap();
+    let mut ja = a.clone();
+    ja.state = JobState::Failed;
+    ja.updated_at = 99;
+    ja.next_fire = None;
+    ja.run_count = 7;
+    ja.note = Some("ü \"note\"".into());
+    let mut jb = b.clone();
+    jb.state = JobState::Scheduled;
+    jb.next_fire = Some(i64::MAX - 1);
+    s.update_jobs(&[ja.clone(), jb.clone()]).unwrap();
+    assert_eq!(s.job_by_id(a.id).unwrap().unwrap(), ja);
+    assert_eq!(s.job_by_id(b.id).unwrap().unwrap(), jb);
+    s.commit().unwrap();
+}
+
 fn leases_and_workers(s: &mut dyn Store) {
     s.begin().unwrap();
     let j = insert(s, now_job("g", "a"));
@@ -1045,6 +1099,7 @@ contract!(
     due_jobs_and_next_fire,
     due_runs_by_priority_then_age,
     leases_and_workers,
+    batch_reads_and_writes,
     fences_increase,
     feedback_push_after_ack,
     prune_jobs_and_runs,
@@ -1092,6 +1147,56 @@ fn postgres_two_stores_claim_disjoint_runs() {
     assert_eq!(second, runs[2..].to_vec());
     // Expired leases likewise: one tracker re-queues each.
     b.commit().unwrap();
+    a.commit().unwrap();
+}
+
+#[test]
+fn postgres_two_stores_start_disjoint_runs_and_pass_busy_jobs() {
+    let Some(db) = pg::TestDb::create() else {
+        return;
+    };
+    let mut a = PostgresStore::open(&db.url).unwrap();
+    let mut b = PostgresStore::open(&db.url).unwrap();
+    a.begin().unwrap();
+    // A job each: a claim locks the jobs of the runs it starts.
+    let runs: Vec<i64> = (1..=5)
+        .map(|n| {
+            let j = insert(&mut a, now_job("g", &format!("j{n}")));
+            add_run(&mut a, &j, 1, n as i64).id
+        })
+        .collect();
+    let busy = insert(&mut a, now_job("g", "busy"));
+    let busy_run = add_run(&mut a, &busy, 1, 0).id;
+    a.commit().unwrap();
+    let claim = |worker: &str, limit| StartClaim {
+        group: "g".into(),
+        worker: worker.into(),
+        now: 100,
+        lease_until: 200,
+        fence: 1,
+        limit,
+    };
+    // A cancel holds one job; two trackers claim at once: neither waits,
+    // neither starts a run the other did, and the busy job's run stays.
+    let mut c = PostgresStore::open(&db.url).unwrap();
+    c.begin().unwrap();
+    assert!(c.job_by_id(busy.id).unwrap().is_some());
+    a.begin().unwrap();
+    b.begin().unwrap();
+    let first = a.start_runs(&claim("wa", 2)).unwrap();
+    let second = b.start_runs(&claim("wb", 10)).unwrap();
+    let first = ids(&first.runs, |(r, _)| r.id);
+    let second = ids(&second.runs, |(r, _)| r.id);
+    assert_eq!(first, runs[..2].to_vec());
+    assert_eq!(second, runs[2..].to_vec());
+    a.commit().unwrap();
+    b.commit().unwrap();
+    c.commit().unwrap();
+    a.begin().unwrap();
+    assert_eq!(
+        ids(&a.due_runs("g", 100, 10).unwrap(), |r| r.id),
+        vec![busy_run]
+    );
     a.commit().unwrap();
 }
 

@@ -242,6 +242,17 @@ pub trait Store: Send {
         }
         Ok(())
     }
+    /// The jobs of runs `run_ids`, by id, read to be written back (locked
+    /// in id order, as a job is locked before its runs).
+    fn jobs_of_runs(&mut self, run_ids: &[i64]) -> Result<Vec<JobRecord>>;
+    /// Runs by id, read to be written back.
+    fn runs_by_ids(&mut self, ids: &[i64]) -> Result<Vec<RunRecord>>;
+    /// The open runs of jobs `job_ids`, by job, run and attempt.
+    fn open_runs_of(&mut self, job_ids: &[i64]) -> Result<Vec<RunRecord>>;
+    /// `update_run` for many runs, in one statement.
+    fn update_runs(&mut self, runs: &[RunRecord]) -> Result<()>;
+    /// `update_job` for many jobs, in one statement.
+    fn update_jobs(&mut self, jobs: &[JobRecord]) -> Result<()>;
     /// The earliest due time among queued runs of `group` (buffered and
     /// held runs wait for a predecessor or a resume, not for a time).
     fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>>;

@@ -22,6 +22,7 @@ pub(in crate::store) const DIALECT: Dialect = Dialect {
     skip_locked_runs_and_jobs: "",
     json_ints: "SELECT value FROM json_each({})",
     json_texts: "SELECT value FROM json_each({})",
+    json_rows: "json_each({})",
     indexed_by: true,
     instr: "instr",
     firing: "state = 1",

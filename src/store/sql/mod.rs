@@ -33,6 +33,10 @@ pub struct Dialect {
     pub json_ints: &'static str,
     /// The same, of the strings in a JSON array parameter.
     pub json_texts: &'static str,
+    /// A table of the elements of a JSON array parameter, each as column
+    /// `value` (`value->>N` reads its Nth item): many rows written in one
+    /// statement.
+    pub json_rows: &'static str,
     /// Whether queries name the index they must use (`INDEXED BY`).
     pub indexed_by: bool,
     /// The function `f(text, part)` giving where `part` starts in `text`.

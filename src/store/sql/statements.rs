@@ -131,6 +131,16 @@ pub struct Statements {
     pub jobs_by_ids: String,
     /// new state, now, JSON array of job ids, JSON array of the states moved from.
     pub move_jobs: String,
+    /// JSON array of run ids: their jobs, by id, locked.
+    pub jobs_of_runs: String,
+    /// JSON array of run ids: those runs, by id, locked.
+    pub runs_by_ids: String,
+    /// JSON array of job ids: their open runs, by job, run and attempt.
+    pub open_runs_of: String,
+    /// JSON array of `update_run`'s parameters, one array per run.
+    pub update_runs: String,
+    /// JSON array of `update_job`'s parameters, one array per job.
+    pub update_jobs: String,
     /// grp, the buffered due time.
     pub next_due_at: String,
     /// now, limit.
@@ -321,6 +331,43 @@ impl Statements {
                  WHERE id IN ({}) AND state IN ({})",
                 d.json_ints.replace("{}", "?3"),
                 d.json_texts.replace("{}", "?4")
+            ),
+            jobs_of_runs: sql!(
+                "{jobs} WHERE id IN (SELECT job_id FROM runs WHERE id IN ({})) ORDER BY id{lock}",
+                d.json_ints.replace("{}", "?1")
+            ),
+            runs_by_ids: sql!(
+                "{runs} WHERE id IN ({}) ORDER BY id{lock}",
+                d.json_ints.replace("{}", "?1")
+            ),
+            open_runs_of: sql!(
+                "SELECT id, {RUN_FIELDS} FROM runs{} WHERE job_id IN ({}) AND state != {done} \
+                 ORDER BY job_id, run, attempt",
+                ix("runs_open"),
+                d.json_ints.replace("{}", "?1")
+            ),
+            update_runs: sql!(
+                "UPDATE runs SET state = x.state, due_at = x.due_at, outcome = x.outcome, \
+                 exit_code = x.exit_code, worker = x.worker, started_at = x.started_at, \
+                 ended_at = x.ended_at, lease_until = x.lease_until, fence = x.fence, \
+                 reason = x.reason, priority = x.priority \
+                 FROM (SELECT CAST(value->>0 AS BIGINT) AS id, value->>1 AS state, \
+                 CAST(value->>2 AS BIGINT) AS due_at, value->>3 AS outcome, \
+                 CAST(value->>4 AS INTEGER) AS exit_code, value->>5 AS worker, \
+                 CAST(value->>6 AS BIGINT) AS started_at, CAST(value->>7 AS BIGINT) AS ended_at, \
+                 CAST(value->>8 AS BIGINT) AS lease_until, CAST(value->>9 AS BIGINT) AS fence, \
+                 value->>10 AS reason, CAST(value->>11 AS INTEGER) AS priority FROM {}) AS x \
+                 WHERE runs.id = x.id",
+                d.json_rows.replace("{}", "?1")
+            ),
+            update_jobs: sql!(
+                "UPDATE jobs SET state = x.state, updated_at = x.updated_at, \
+                 next_fire = x.next_fire, run_count = x.run_count, note = x.note \
+                 FROM (SELECT CAST(value->>0 AS BIGINT) AS id, value->>1 AS state, \
+                 CAST(value->>2 AS BIGINT) AS updated_at, CAST(value->>3 AS BIGINT) AS next_fire, \
+                 CAST(value->>4 AS BIGINT) AS run_count, value->>5 AS note FROM {}) AS x \
+                 WHERE jobs.id = x.id",
+                d.json_rows.replace("{}", "?1")
             ),
             next_due_at: sql!(
                 "SELECT min(due_at) FROM runs{} WHERE grp = ?1 AND state = {queued}",

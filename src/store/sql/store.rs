@@ -274,6 +274,76 @@ impl<B: SqlBackend> Store for B {
         Ok(())
     }
 
+    fn jobs_of_runs(&mut self, run_ids: &[i64]) -> Result<Vec<JobRecord>> {
+        self.query(
+            &self.statements().jobs_of_runs,
+            &values![to_json(run_ids)?],
+            job,
+        )
+    }
+
+    fn runs_by_ids(&mut self, ids: &[i64]) -> Result<Vec<RunRecord>> {
+        self.query(&self.statements().runs_by_ids, &values![to_json(ids)?], run)
+    }
+
+    fn open_runs_of(&mut self, job_ids: &[i64]) -> Result<Vec<RunRecord>> {
+        self.query(
+            &self.statements().open_runs_of,
+            &values![to_json(job_ids)?],
+            run,
+        )
+    }
+
+    fn update_runs(&mut self, runs: &[RunRecord]) -> Result<()> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|r| {
+                serde_json::json!([
+                    r.id,
+                    r.state.as_str(),
+                    r.due_at,
+                    r.outcome.map(|o| o.as_str()),
+                    r.exit_code,
+                    r.worker,
+                    r.started_at,
+                    r.ended_at,
+                    r.lease_until,
+                    r.fence,
+                    r.reason,
+                    r.priority
+                ])
+            })
+            .collect();
+        let params = values![to_json(&rows)?];
+        self.execute(&self.statements().update_runs, &params)
+            .map(drop)
+    }
+
+    fn update_jobs(&mut self, jobs: &[JobRecord]) -> Result<()> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<serde_json::Value> = jobs
+            .iter()
+            .map(|j| {
+                serde_json::json!([
+                    j.id,
+                    j.state.as_str(),
+                    j.updated_at,
+                    j.next_fire,
+                    j.run_count,
+                    j.note
+                ])
+            })
+            .collect();
+        let params = values![to_json(&rows)?];
+        self.execute(&self.statements().update_jobs, &params)
+            .map(drop)
+    }
+
     fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>> {
         self.query_one(&self.statements().next_due_at, &values![group], |r| {
             r.opt_i64(0)

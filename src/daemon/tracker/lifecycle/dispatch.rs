@@ -3,7 +3,9 @@
 //! moves their jobs on, and leases that ran out lose their runs. Each is one
 //! store transaction made of the life cycle's transitions.
 
-use super::{end, lose, release_buffered, retry_later, settle, start_due, Ending, Outcome};
+use super::{
+    end, end_all, lose, release_buffered, retry_later, settle, start_due, Ending, Outcome,
+};
 use crate::model::{FeedbackItem, JobState, Millis, RunOutcome, RunState};
 use crate::protocol::{Dispatch, Heartbeat, RunResult, Upstream};
 use crate::store::{JobRecord, LogRecord, RunRecord, Store};
@@ -137,6 +139,7 @@ pub fn deliver(
     let mut runs = Vec::new();
     let mut known: HashMap<i64, bool> = HashMap::new();
     let mut lines = Vec::new();
+    let mut results = Vec::new();
     for item in items {
         match item {
             Upstream::Log {
@@ -167,16 +170,14 @@ pub fn deliver(
                 }
             }
             Upstream::Done(result) => {
-                store_lines(s, &lines, max_log_bytes)?;
-                lines.clear();
                 runs.push(result.run_id);
-                if let Some(group) = finish_run(s, &result, now)? {
-                    woken.insert(group);
-                }
+                results.push(result);
             }
         }
     }
+    // One transaction: the lines are stored with the ends of their runs.
     store_lines(s, &lines, max_log_bytes)?;
+    finish_all(s, results, now, &mut woken)?;
     runs.extend(
         known
             .into_iter()
@@ -237,6 +238,91 @@ pub fn prune(s: &mut dyn Store, cutoff: Millis, batch: usize) -> Outcome<usize> 
     let runs = s.prune_runs(cutoff, batch)?;
     let alerts = s.prune_alerts(cutoff, batch)?;
     Ok(jobs + runs + alerts)
+}
+
+/// End runs with their workers' results, set-based where the rules allow:
+/// a result that ends its job's only open run for good (a success, or a
+/// failure with no retry left) is read, ended and settled with the others
+/// in a few statements; the rest (retries, lost runs, jobs with other open
+/// runs, stale results) go one by one through `finish_run`.
+fn finish_all(
+    s: &mut dyn Store,
+    results: Vec<RunResult>,
+    now: Millis,
+    woken: &mut BTreeSet<String>,
+) -> Outcome<()> {
+    let mut one_by_one = Vec::new();
+    if results.len() < 2 {
+        one_by_one = results;
+    } else {
+        let ids: Vec<i64> = results.iter().map(|r| r.run_id).collect();
+        // The jobs first, then the runs: the order every writer locks them in.
+        let mut jobs: HashMap<i64, JobRecord> = s
+            .jobs_of_runs(&ids)?
+            .into_iter()
+            .map(|j| (j.id, j))
+            .collect();
+        let runs: HashMap<i64, RunRecord> = s
+            .runs_by_ids(&ids)?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let job_ids: Vec<i64> = jobs.keys().copied().collect();
+        let mut open: HashMap<i64, usize> = HashMap::new();
+        for run in s.open_runs_of(&job_ids)? {
+            *open.entry(run.job_id).or_default() += 1;
+        }
+        let mut ended = Vec::new();
+        for result in results {
+            let fast = runs.get(&result.run_id).filter(|run| {
+                let Some(job) = jobs.get(&run.job_id) else {
+                    return false;
+                };
+                let for_good = result.outcome == RunOutcome::Succeeded
+                    || run.attempt > job.spec.max_retries
+                    || job.state.is_final()
+                    || job.state == JobState::Suspended;
+                run.state == RunState::Running
+                    && run.fence == result.fence
+                    && result.outcome != RunOutcome::Lost
+                    && open.get(&run.job_id) == Some(&1)
+                    && for_good
+            });
+            match fast {
+                Some(run) => {
+                    // Its job's only open run: no other result of this
+                    // batch can touch that job.
+                    open.remove(&run.job_id);
+                    let ending = Ending {
+                        outcome: result.outcome,
+                        at: result.ended_at,
+                        exit_code: result.exit_code,
+                        reason: result.reason.clone(),
+                    };
+                    ended.push((run.clone(), ending));
+                }
+                None => one_by_one.push(result),
+            }
+        }
+        let ended = end_all(s, ended)?;
+        let mut settled = Vec::with_capacity(ended.len());
+        for run in &ended {
+            let Some(mut job) = jobs.remove(&run.job_id) else {
+                continue;
+            };
+            push_feedback(s, &job, run)?;
+            job.updated_at = now;
+            settle(s, &mut job, &[], run.outcome, now)?;
+            settled.push(job);
+        }
+        s.update_jobs(&settled)?;
+    }
+    for result in one_by_one {
+        if let Some(group) = finish_run(s, &result, now)? {
+            woken.insert(group);
+        }
+    }
+    Ok(())
 }
 
 /// End a run with a worker's result. A result for a run that is no longer

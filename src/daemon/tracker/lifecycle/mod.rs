@@ -194,9 +194,34 @@ impl Ending {
     }
 }
 
-/// End a run, whatever its state: every way a run ends comes here.
-/// `retrying` when another attempt of it follows.
+/// End a run, whatever its state: every way a run ends comes here (or to
+/// `end_all`, the same for many). `retrying` when another attempt of it
+/// follows.
 pub fn end(s: &mut dyn Store, run: &mut RunRecord, ending: Ending, retrying: bool) -> Outcome<()> {
+    apply_ending(run, ending);
+    s.update_run(run)?;
+    journal_end(s, run, retrying);
+    Ok(())
+}
+
+/// `end` for many runs, none of which is retried, in one statement.
+pub fn end_all(s: &mut dyn Store, ended: Vec<(RunRecord, Ending)>) -> Outcome<Vec<RunRecord>> {
+    let runs: Vec<RunRecord> = ended
+        .into_iter()
+        .map(|(mut run, ending)| {
+            apply_ending(&mut run, ending);
+            run
+        })
+        .collect();
+    s.update_runs(&runs)?;
+    for run in &runs {
+        journal_end(s, run, false);
+    }
+    Ok(runs)
+}
+
+/// A run's fields as `ending` leaves them.
+fn apply_ending(run: &mut RunRecord, ending: Ending) {
     run.state = RunState::Done;
     run.outcome = Some(ending.outcome);
     run.exit_code = ending.exit_code.or(run.exit_code);
@@ -205,18 +230,23 @@ pub fn end(s: &mut dyn Store, run: &mut RunRecord, ending: Ending, retrying: boo
     if ending.reason.is_some() {
         run.reason = ending.reason;
     }
-    s.update_run(run)?;
+}
+
+/// Record that `run` ended.
+fn journal_end(s: &mut dyn Store, run: &RunRecord, retrying: bool) {
+    let (Some(outcome), Some(ended_at)) = (run.outcome, run.ended_at) else {
+        return;
+    };
     s.journal().push(RunEvent::Ended {
         group: run.group.clone(),
-        outcome: ending.outcome,
+        outcome,
         started_at: run.started_at,
-        ended_at: ending.at,
+        ended_at,
         job_id: run.job_id,
         run: run.run,
         retrying,
         exit_code: run.exit_code,
     });
-    Ok(())
 }
 
 /// Insert a new run that ends as it is born: a tick the overlap or misfire
