@@ -559,3 +559,49 @@ impl SqlBackend for SqliteStore {
         Ok((doomed.len() as u64, doomed.iter().map(|d| d.1 as u64).sum()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RunState;
+    use crate::store::Store;
+
+    /// A store written by the build before runs had waiting states: a
+    /// buffered run was queued at the largest due time, a held one was
+    /// ended as skipped with a reason. The migration gives both their state.
+    #[test]
+    fn waiting_runs_get_their_states_from_the_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lts.db");
+        let conn = Connection::open(&path).unwrap();
+        let before = MIGRATIONS.len() - 1;
+        for m in &MIGRATIONS[..before] {
+            conn.execute_batch(&SQL.indexes.expand(m).unwrap()).unwrap();
+        }
+        conn.pragma_update(None, "user_version", before as i64)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO jobs (id, grp, task_id, kind, state, spec, submitted_at, updated_at, run_count)
+               VALUES (1, 'g', 'cron', 'cron', 'running', '{}', 0, 0, 2),
+                      (2, 'g', 'held', 'at', 'suspended', '{}', 0, 0, 1);
+             INSERT INTO runs (id, job_id, grp, priority, run, attempt, state, scheduled_at, due_at, outcome, ended_at, reason)
+               VALUES (1, 1, 'g', 0, 1, 1, 'running', 10, 10, NULL, NULL, NULL),
+                      (2, 1, 'g', 0, 2, 1, 'queued', 20, 9223372036854775807, NULL, NULL, 'overlap buffer-one: waits'),
+                      (3, 2, 'g', 0, 1, 1, 'done', 30, 30, 'skipped', 40, 'the job was suspended before the run started');",
+        )
+        .unwrap();
+        drop(conn);
+        let mut s = SqliteStore::open(&path).unwrap();
+        s.begin().unwrap();
+        let buffered = s.run_by_id(2).unwrap().unwrap();
+        assert_eq!((buffered.state, buffered.due_at), (RunState::Buffered, 20));
+        let held = s.run_by_id(3).unwrap().unwrap();
+        assert_eq!(
+            (held.state, held.outcome, held.ended_at),
+            (RunState::Held, None, None)
+        );
+        assert_eq!(s.run_by_id(1).unwrap().unwrap().state, RunState::Running);
+        assert_eq!(s.next_due_at("g").unwrap(), None);
+        s.commit().unwrap();
+    }
+}
