@@ -221,12 +221,14 @@ pub(in crate::store) const DIALECT: Dialect = Dialect {
     for_update: " FOR UPDATE",
     skip_locked: " FOR UPDATE SKIP LOCKED",
     skip_locked_runs_and_jobs: " FOR UPDATE OF r, j SKIP LOCKED",
-    json_ints: "SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(CAST({} AS TEXT) AS JSON))",
+    json_ints:
+        "SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(CAST({} AS TEXT) AS JSON))",
     json_texts: "SELECT value FROM json_array_elements_text(CAST(CAST({} AS TEXT) AS JSON))",
     indexed_by: false,
     instr: "strpos",
     firing: "state",
     not_firing: "NOT state",
+    json_objects: "json_array_elements(CAST(CAST({} AS TEXT) AS JSON))",
 };
 
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new(&DIALECT));
