@@ -1067,6 +1067,112 @@ fn alert_rules_and_alerts(s: &mut dyn Store) {
     s.commit().unwrap();
 }
 
+/// Whether `ids` increase along the slice, as one by one they would.
+fn increasing(ids: &[i64]) -> bool {
+    ids.windows(2).all(|w| w[0] < w[1])
+}
+
+fn insert_jobs_in_one_batch(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let taken = insert(s, now_job("g", "taken"));
+    let mut odd = job(
+        "h",
+        "quo'te \"x\" ✓",
+        Schedule::At { at_ms: 9 },
+        JobState::Scheduled,
+        7,
+    );
+    odd.spec.command = vec!["sh".into(), "-c".into(), "echo '{\"a\": 1}' \\ ✓".into()];
+    odd.spec.params.insert("k".into(), "v\nw".into());
+    odd.spec.priority = -3;
+    odd.next_fire = Some(i64::MAX);
+    odd.run_count = u32::MAX;
+    odd.note = Some("a note".into());
+    let mut repeat = now_job("g", "a");
+    repeat.note = Some("second".into());
+    let mut batch = vec![
+        now_job("g", "a"),
+        // Taken by a stored job, then by an earlier job of the batch.
+        now_job("g", "taken"),
+        odd,
+        repeat,
+        now_job("g", "c"),
+    ];
+    let got = s.insert_jobs(&batch).unwrap();
+    assert_eq!(got.len(), batch.len());
+    assert_eq!((got[1], got[3]), (None, None));
+    let new: Vec<i64> = [0, 2, 4].iter().filter_map(|&i| got[i]).collect();
+    assert_eq!(new.len(), 3);
+    assert!(increasing(&new), "{new:?}");
+    // Every field round-trips, and the first job of a repeated key is stored.
+    for (&i, &id) in [0, 2, 4].iter().zip(&new) {
+        batch[i].id = id;
+        assert_eq!(s.job_by_id(id).unwrap(), Some(batch[i].clone()));
+    }
+    assert_eq!(s.job_by_key("g", "a").unwrap().map(|j| j.note), Some(None));
+    assert_eq!(s.job_by_key("g", "taken").unwrap(), Some(taken));
+    assert_eq!(s.count_jobs(&JobQuery::default()).unwrap(), 4);
+
+    assert!(s.insert_jobs(&[]).unwrap().is_empty());
+    assert_eq!(s.insert_jobs(&batch[..2]).unwrap(), vec![None, None]);
+    s.commit().unwrap();
+    assert_eq!(s.job_by_key("g", "c").unwrap(), Some(batch[4].clone()));
+}
+
+fn insert_runs_in_one_batch(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let a = insert(s, now_job("g", "a"));
+    let b = insert(s, now_job("h", "b"));
+    let stored = add_run(s, &a, 1, 100);
+    let mut ended = RunRecord::queued(&b, 2, 250);
+    end(&mut ended, RunOutcome::Failed, 300);
+    ended.attempt = 3;
+    ended.due_at = 260;
+    ended.exit_code = Some(-9);
+    ended.worker = Some("w ✓".into());
+    ended.started_at = Some(270);
+    ended.lease_until = Some(i64::MAX);
+    ended.fence = 42;
+    ended.priority = -5;
+    let mut runs = vec![
+        RunRecord::queued(&a, 2, 200),
+        RunRecord::queued(&b, 1, 100),
+        ended,
+    ];
+    let new = s.insert_runs(&runs).unwrap();
+    assert_eq!(new.len(), runs.len());
+    assert!(increasing(&new), "{new:?}");
+    assert!(new[0] > stored.id);
+    for (r, id) in runs.iter_mut().zip(&new) {
+        r.id = *id;
+        assert_eq!(s.run_by_id(*id).unwrap(), Some(r.clone()));
+    }
+    assert!(s.insert_runs(&[]).unwrap().is_empty());
+
+    // A run of a taken (run, attempt) or (tick, attempt), or one the batch
+    // repeats, is a Conflict; the savepoint undoes the rest of the batch.
+    let refused = [
+        vec![RunRecord::queued(&a, 3, 300), RunRecord::queued(&a, 1, 999)],
+        vec![RunRecord::queued(&a, 3, 300), RunRecord::queued(&a, 4, 200)],
+        vec![RunRecord::queued(&b, 3, 300), RunRecord::queued(&b, 3, 301)],
+    ];
+    for batch in refused {
+        s.savepoint().unwrap();
+        let got = s.insert_runs(&batch);
+        assert!(matches!(got, Err(StoreError::Conflict(_))), "{got:?}");
+        s.rollback_to_savepoint().unwrap();
+        s.release_savepoint().unwrap();
+    }
+    assert!(s.runs_numbered(a.id, 3).unwrap().is_empty());
+    assert!(s.runs_numbered(b.id, 3).unwrap().is_empty());
+    let later = s.insert_runs(&[RunRecord::queued(&b, 3, 300)]).unwrap();
+    s.commit().unwrap();
+    assert_eq!(
+        ids(&s.open_runs(b.id).unwrap(), |r| r.id),
+        vec![new[1], later[0]]
+    );
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1109,6 +1215,8 @@ contract!(
     stats_by_group_state_queue_and_window,
     runs_by_minute_with_fire_lag,
     alert_rules_and_alerts,
+    insert_jobs_in_one_batch,
+    insert_runs_in_one_batch,
 );
 
 #[test]

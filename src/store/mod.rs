@@ -143,6 +143,11 @@ pub trait Store: Send {
     /// Insert a job; returns its id, or `None` (and changes nothing) when
     /// its (group, task id) key is taken.
     fn insert_job(&mut self, job: &JobRecord) -> Result<Option<i64>>;
+    /// Insert jobs in one statement, as `insert_job` one by one would: their
+    /// ids, in `jobs`' order and increasing along it, `None` (and nothing
+    /// stored) where the key is taken, by a stored job or by an earlier job
+    /// of `jobs` (the first of a key the batch repeats is the one inserted).
+    fn insert_jobs(&mut self, jobs: &[JobRecord]) -> Result<Vec<Option<i64>>>;
     /// Store a job's state, next fire, run count and note (its spec is fixed).
     fn update_job(&mut self, job: &JobRecord) -> Result<()>;
     /// Store a job's spec (and its kind) as `lts edit` changed it.
@@ -160,6 +165,12 @@ pub trait Store: Send {
     /// Insert a run; `StoreError::Conflict` when the job already has that
     /// (run, attempt) or a run for that (tick, attempt).
     fn insert_run(&mut self, run: &RunRecord) -> Result<i64>;
+    /// Insert runs in one statement; their ids, in `runs`' order and
+    /// increasing along it (dispatch takes runs of a priority by id).
+    /// `StoreError::Conflict` when one would conflict as `insert_run` says
+    /// (with a stored run or an earlier one of `runs`); the others may be
+    /// stored by then, so the caller's savepoint is to be rolled back.
+    fn insert_runs(&mut self, runs: &[RunRecord]) -> Result<Vec<i64>>;
     fn update_run(&mut self, run: &RunRecord) -> Result<()>;
     fn run_by_id(&mut self, id: i64) -> Result<Option<RunRecord>>;
     /// Whether a run exists; unlike `run_by_id`, it locks nothing.

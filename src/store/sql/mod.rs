@@ -45,6 +45,10 @@ pub struct Dialect {
     /// dialect's spelling of booleans (as the partial index `alerts_open`).
     pub firing: &'static str,
     pub not_firing: &'static str,
+    /// A row source of the objects in a JSON array parameter (`{}` is the
+    /// parameter), one row per object, its column `value` the object; a
+    /// field is read as `value ->> 'name'`: many rows in one statement.
+    pub json_objects: &'static str,
 }
 
 impl Dialect {

@@ -214,6 +214,15 @@ pub struct Statements {
 
     /// The indexes both schemas define alike.
     pub indexes: Indexes,
+
+    /// JSON array of jobs, each an object of the `JOB_FIELDS`; returns
+    /// (id, grp, task_id) of each job inserted, in no order: one whose key
+    /// is taken is left out.
+    pub insert_jobs: String,
+    /// JSON array of runs, each an object of the `RUN_FIELDS`; returns
+    /// (id, job_id, run, attempt) of each run inserted, in no order: one
+    /// that conflicts is left out.
+    pub insert_runs: String,
 }
 
 impl Statements {
@@ -564,8 +573,44 @@ impl Statements {
                 index("alerts_by_seq", "alerts (seq)".into()),
                 index("alerts_by_raised", "alerts (raised_at)".into()),
             ]),
+
+            // `WHERE true`: SQLite would read the ON of ON CONFLICT as a join's.
+            insert_jobs: sql!(
+                "INSERT INTO jobs ({JOB_FIELDS}) SELECT {} FROM {} WHERE true \
+                 ON CONFLICT (grp, task_id) DO NOTHING RETURNING id, grp, task_id",
+                json_fields(JOB_FIELDS, JOB_FIELD_TYPES),
+                d.json_objects.replace("{}", "?1")
+            ),
+            insert_runs: sql!(
+                "INSERT INTO runs ({RUN_FIELDS}) SELECT {} FROM {} WHERE true \
+                 ON CONFLICT DO NOTHING RETURNING id, job_id, run, attempt",
+                json_fields(RUN_FIELDS, RUN_FIELD_TYPES),
+                d.json_objects.replace("{}", "?1")
+            ),
         }
     }
+}
+
+/// The SQL types of `JOB_FIELDS`, in order (PostgreSQL's; SQLite reads
+/// them as the same affinities).
+const JOB_FIELD_TYPES: &[&str] = &[
+    "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "TEXT",
+];
+/// The SQL types of `RUN_FIELDS`, in order.
+const RUN_FIELD_TYPES: &[&str] = &[
+    "BIGINT", "TEXT", "INTEGER", "BIGINT", "BIGINT", "TEXT", "BIGINT", "BIGINT", "TEXT", "INTEGER",
+    "TEXT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "TEXT",
+];
+
+/// The select list reading the columns `fields` from the objects of a
+/// `Dialect::json_objects` source, a field of each name, as `types` says.
+fn json_fields(fields: &str, types: &[&str]) -> String {
+    fields
+        .split(',')
+        .zip(types)
+        .map(|(f, ty)| format!("CAST(value ->> '{}' AS {ty})", f.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -630,5 +675,22 @@ mod tests {
             .due_runs
             .contains("FROM runs WHERE grp = $1 AND state = 'queued' AND due_at <= $2"));
         assert!(!pg.due_runs.contains('?'));
+    }
+
+    #[test]
+    fn json_rows_read_every_field_with_its_type() {
+        for (fields, types) in [(JOB_FIELDS, JOB_FIELD_TYPES), (RUN_FIELDS, RUN_FIELD_TYPES)] {
+            assert_eq!(fields.split(',').count(), types.len(), "{fields}");
+        }
+        let s = Statements::new(&SQLITE);
+        assert!(s.insert_runs.contains(
+            "CAST(value ->> 'job_id' AS BIGINT), CAST(value ->> 'grp' AS TEXT), \
+             CAST(value ->> 'priority' AS INTEGER)"
+        ));
+        assert!(s.insert_jobs.contains("FROM json_each(?1) WHERE true"));
+        let pg = Statements::new(&POSTGRES);
+        assert!(pg
+            .insert_jobs
+            .contains("FROM json_array_elements(CAST(CAST($1 AS TEXT) AS JSON)) WHERE true"));
     }
 }

@@ -624,4 +624,134 @@ impl<B: SqlBackend> Store for B {
         let params = values![holder, epoch, now];
         self.exists(&self.statements().check_leader, &params)
     }
+
+    fn insert_jobs(&mut self, jobs: &[JobRecord]) -> Result<Vec<Option<i64>>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Each key once, with its first job: which of two jobs of a key one
+        // INSERT stores is not for the database to pick.
+        let mut keys = std::collections::HashSet::new();
+        let rows = jobs
+            .iter()
+            .filter(|j| keys.insert((j.spec.group.as_str(), j.spec.task_id.as_str())))
+            .map(JobRow::of)
+            .collect::<Result<Vec<_>>>()?;
+        let params = values![to_json(&rows)?];
+        let mut ids: std::collections::HashMap<(String, String), i64> = self
+            .query(&self.statements().insert_jobs, &params, |r| {
+                Ok(((r.text(1)?, r.text(2)?), r.i64(0)?))
+            })?
+            .into_iter()
+            .collect();
+        // RETURNING keeps no order: back to `jobs`' by key, where the first
+        // job of a key takes its id and a repeat finds it gone.
+        Ok(jobs
+            .iter()
+            .map(|j| ids.remove(&(j.spec.group.clone(), j.spec.task_id.clone())))
+            .collect())
+    }
+
+    fn insert_runs(&mut self, runs: &[RunRecord]) -> Result<Vec<i64>> {
+        if runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<RunRow> = runs.iter().map(RunRow::of).collect();
+        let params = values![to_json(&rows)?];
+        let mut ids: std::collections::HashMap<(i64, u32, u32), i64> = self
+            .query(&self.statements().insert_runs, &params, |r| {
+                Ok(((r.i64(1)?, r.u32(2)?, r.u32(3)?), r.i64(0)?))
+            })?
+            .into_iter()
+            .collect();
+        // Back to `runs`' order by (job, run, attempt), which is unique: a
+        // run left out, or repeated in `runs`, finds no id.
+        runs.iter()
+            .map(|r| {
+                ids.remove(&(r.job_id, r.run, r.attempt)).ok_or_else(|| {
+                    StoreError::Conflict(format!(
+                        "run {} attempt {} of job {} (tick {}) is stored already",
+                        r.run, r.attempt, r.job_id, r.scheduled_at
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+/// A job as `insert_jobs` sends it: an object of the `JOB_FIELDS`.
+#[derive(serde::Serialize)]
+struct JobRow<'a> {
+    grp: &'a str,
+    task_id: &'a str,
+    kind: &'static str,
+    state: &'static str,
+    /// The spec's JSON, as the column holds it.
+    spec: String,
+    submitted_at: Millis,
+    updated_at: Millis,
+    next_fire: Option<Millis>,
+    run_count: u32,
+    note: Option<&'a str>,
+}
+
+impl<'a> JobRow<'a> {
+    fn of(j: &'a JobRecord) -> Result<Self> {
+        Ok(JobRow {
+            grp: &j.spec.group,
+            task_id: &j.spec.task_id,
+            kind: j.spec.schedule.kind().as_str(),
+            state: j.state.as_str(),
+            spec: to_json(&j.spec)?,
+            submitted_at: j.submitted_at,
+            updated_at: j.updated_at,
+            next_fire: j.next_fire,
+            run_count: j.run_count,
+            note: j.note.as_deref(),
+        })
+    }
+}
+
+/// A run as `insert_runs` sends it: an object of the `RUN_FIELDS`.
+#[derive(serde::Serialize)]
+struct RunRow<'a> {
+    job_id: i64,
+    grp: &'a str,
+    priority: i32,
+    run: u32,
+    attempt: u32,
+    state: &'static str,
+    scheduled_at: Millis,
+    due_at: Millis,
+    outcome: Option<&'static str>,
+    exit_code: Option<i32>,
+    worker: Option<&'a str>,
+    started_at: Option<Millis>,
+    ended_at: Option<Millis>,
+    lease_until: Option<Millis>,
+    fence: i64,
+    reason: Option<&'a str>,
+}
+
+impl<'a> RunRow<'a> {
+    fn of(r: &'a RunRecord) -> Self {
+        RunRow {
+            job_id: r.job_id,
+            grp: &r.group,
+            priority: r.priority,
+            run: r.run,
+            attempt: r.attempt,
+            state: r.state.as_str(),
+            scheduled_at: r.scheduled_at,
+            due_at: r.due_at,
+            outcome: r.outcome.map(|o| o.as_str()),
+            exit_code: r.exit_code,
+            worker: r.worker.as_deref(),
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+            lease_until: r.lease_until,
+            fence: r.fence,
+            reason: r.reason.as_deref(),
+        }
+    }
 }

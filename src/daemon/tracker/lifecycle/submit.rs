@@ -1,5 +1,7 @@
 //! Submit: a job is stored with its first tick, or, when it runs now,
-//! with its first run queued, in the transaction that acknowledges it.
+//! with its first run queued, in the transaction that acknowledges it. A
+//! batch is stored set-based: its jobs in one statement, the first runs of
+//! those that run now in another, whatever its size.
 
 use super::Outcome;
 use crate::model::{validate_job, JobSpec, JobState, Millis, Schedule};
@@ -7,10 +9,12 @@ use crate::protocol::{SubmitAck, WireError};
 use crate::schedule::Plan;
 use crate::store::{JobRecord, RunEvent, RunRecord, Store, StoreError};
 use chrono_tz::Tz;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-/// Store submitted jobs. Each job gets its own answer; the groups that got
-/// runs to dispatch are returned so their workers can be woken.
+/// Store submitted jobs. Each job gets its own answer (a refusal is that
+/// job's alone; `Err` is a store failure, and the whole batch fails); the
+/// groups that got runs to dispatch are returned so their workers can be
+/// woken.
 pub fn submit(
     s: &mut dyn Store,
     jobs: Vec<JobSpec>,
@@ -18,54 +22,104 @@ pub fn submit(
     zone: Tz,
 ) -> Outcome<(Vec<Outcome<SubmitAck>>, BTreeSet<String>)> {
     let mut acks = Vec::with_capacity(jobs.len());
-    let mut woken = BTreeSet::new();
+    // The valid jobs, and where in `acks` each one's answer is.
+    let mut records = Vec::with_capacity(jobs.len());
+    let mut places = Vec::with_capacity(jobs.len());
     for spec in jobs {
-        let ack = submit_one(s, spec, now, zone)?;
-        if let Ok(ack) = &ack {
-            s.journal().push(RunEvent::Submitted {
-                group: ack.group.clone(),
-            });
-            if ack.state == JobState::Queued {
-                woken.insert(ack.group.clone());
+        let place = acks.len();
+        acks.push(record(spec, now, zone).map(|job| {
+            let ack = SubmitAck {
+                task_id: job.spec.task_id.clone(),
+                group: job.spec.group.clone(),
+                state: job.state,
+                replaced: false,
+            };
+            places.push(place);
+            records.push(job);
+            ack
+        }));
+    }
+    // The keys are usually free: store every job at once, and look at the
+    // job holding a key only where it is not.
+    let ids = s.insert_jobs(&records)?;
+    // The batch's jobs still stored, by id: a later job of the batch may
+    // replace one, which then gets no run.
+    let mut stored = HashMap::new();
+    for (i, (job, id)) in records.iter_mut().zip(ids).enumerate() {
+        match id {
+            Some(id) => job.id = id,
+            None if !job.spec.replace => {
+                acks[places[i]] = Err(WireError::Exists {
+                    task_id: job.spec.task_id.clone(),
+                    group: job.spec.group.clone(),
+                });
+                continue;
+            }
+            None => {
+                // Only now, with the new job known to be good, may the old
+                // one go.
+                if let Some(old) = s.job_by_key(&job.spec.group, &job.spec.task_id)? {
+                    s.delete_job(old.id)?;
+                    stored.remove(&old.id);
+                }
+                job.id = s.insert_job(job)?.ok_or_else(|| {
+                    StoreError::Invalid(format!(
+                        "job {} in group {} kept its key after being replaced",
+                        job.spec.task_id, job.spec.group
+                    ))
+                })?;
+                if let Ok(ack) = &mut acks[places[i]] {
+                    ack.replaced = true;
+                }
             }
         }
-        acks.push(ack);
+        stored.insert(job.id, i);
+    }
+    // Run 1 of each job that runs now, already counted in the stored job,
+    // in the batch's order: run ids follow it, and so does dispatch.
+    let mut kept: Vec<usize> = stored.into_values().collect();
+    kept.sort_unstable();
+    let first_runs: Vec<_> = kept
+        .into_iter()
+        .map(|i| &records[i])
+        .filter(|job| job.spec.schedule == Schedule::Now)
+        .map(|job| RunRecord::queued(job, 1, now))
+        .collect();
+    s.insert_runs(&first_runs)?;
+
+    let mut woken = BTreeSet::new();
+    for ack in acks.iter().flatten() {
+        s.journal().push(RunEvent::Submitted {
+            group: ack.group.clone(),
+        });
+        if ack.state == JobState::Queued {
+            woken.insert(ack.group.clone());
+        }
     }
     Ok((acks, woken))
 }
 
-/// One job: `Err` is a store failure (the whole batch fails), `Ok(Err)` a
-/// refusal of this job alone.
-fn submit_one(
-    s: &mut dyn Store,
-    spec: JobSpec,
-    now: Millis,
-    zone: Tz,
-) -> Outcome<Outcome<SubmitAck>> {
+/// A submitted job as stored: its state and first tick, or the refusal of
+/// a job that is invalid or whose schedule never fires.
+fn record(spec: JobSpec, now: Millis, zone: Tz) -> Outcome<JobRecord> {
     if let Err(e) = validate_job(&spec) {
-        return Ok(Err(WireError::InvalidInput(e.to_string())));
+        return Err(WireError::InvalidInput(e.to_string()));
     }
     let (state, next_fire) = match &spec.schedule {
         Schedule::Now => (JobState::Queued, None),
         // An --at in the past runs now rather than as a missed tick.
         Schedule::At { at_ms } => (JobState::Scheduled, Some((*at_ms).max(now))),
         Schedule::Cron { .. } | Schedule::Repeat { .. } => {
-            let plan = match Plan::new(&spec.schedule, now, zone) {
-                Ok(plan) => plan,
-                Err(e) => return Ok(Err(WireError::InvalidInput(e.to_string()))),
-            };
-            match plan.first(now) {
-                Some(first) => (JobState::Scheduled, Some(first)),
-                None => {
-                    return Ok(Err(WireError::InvalidInput(
-                        "--cron: the schedule never fires again".into(),
-                    )))
-                }
-            }
+            let plan = Plan::new(&spec.schedule, now, zone)
+                .map_err(|e| WireError::InvalidInput(e.to_string()))?;
+            let first = plan.first(now).ok_or_else(|| {
+                WireError::InvalidInput("--cron: the schedule never fires again".into())
+            })?;
+            (JobState::Scheduled, Some(first))
         }
     };
     let queued_now = spec.schedule == Schedule::Now;
-    let mut job = JobRecord {
+    Ok(JobRecord {
         id: 0,
         spec,
         state,
@@ -74,40 +128,71 @@ fn submit_one(
         next_fire,
         run_count: u32::from(queued_now),
         note: None,
-    };
-    // The key is usually free: try it first, and look at the job holding it
-    // only when it is not.
-    let mut replaced = false;
-    job.id = match s.insert_job(&job)? {
-        Some(id) => id,
-        None => {
-            if !job.spec.replace {
-                return Ok(Err(WireError::Exists {
-                    task_id: job.spec.task_id,
-                    group: job.spec.group,
-                }));
-            }
-            // Only now, with the new job known to be good, may the old one go.
-            if let Some(existing) = s.job_by_key(&job.spec.group, &job.spec.task_id)? {
-                s.delete_job(existing.id)?;
-            }
-            replaced = true;
-            s.insert_job(&job)?.ok_or_else(|| {
-                StoreError::Invalid(format!(
-                    "job {} in group {} kept its key after being replaced",
-                    job.spec.task_id, job.spec.group
-                ))
-            })?
-        }
-    };
-    if queued_now {
-        // Run 1, already counted in the stored job.
-        s.insert_run(&RunRecord::queued(&job, 1, now))?;
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    fn spec(task_id: &str, replace: bool) -> JobSpec {
+        let mut spec = JobSpec::new("g", task_id);
+        spec.replace = replace;
+        spec
     }
-    Ok(Ok(SubmitAck {
-        task_id: job.spec.task_id,
-        group: job.spec.group,
-        state: job.state,
-        replaced,
-    }))
+
+    #[test]
+    fn a_batch_is_answered_job_by_job_as_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("lts.db")).unwrap();
+        let mut bad = spec("bad", false);
+        bad.params.insert("a=b".into(), "c".into());
+        let mut newer = spec("k", true);
+        newer.params.insert("v".into(), "2".into());
+        let mut at = spec("at", false);
+        at.group = "h".into();
+        at.schedule = Schedule::At { at_ms: 5_000 };
+        let batch = vec![
+            spec("k", false),
+            bad,
+            // Replaces the first job of the batch, whose run goes with it.
+            newer,
+            spec("k", false),
+            at,
+            spec("other", false),
+        ];
+        let (acks, woken) = submit(&mut s, batch, 1_000, chrono_tz::UTC).unwrap();
+        assert!(matches!(&acks[0], Ok(a) if !a.replaced && a.state == JobState::Queued));
+        assert!(matches!(&acks[1], Err(WireError::InvalidInput(_))));
+        assert!(matches!(&acks[2], Ok(a) if a.replaced));
+        assert!(matches!(&acks[3], Err(WireError::Exists { task_id, .. }) if task_id == "k"));
+        assert!(matches!(&acks[4], Ok(a) if a.state == JobState::Scheduled));
+        assert!(matches!(&acks[5], Ok(a) if a.task_id == "other"));
+        assert_eq!(woken, BTreeSet::from(["g".to_string()]));
+        assert_eq!(s.journal().events().len(), 4);
+
+        let k = s.job_by_key("g", "k").unwrap().unwrap();
+        assert_eq!(k.spec.params.get("v").map(String::as_str), Some("2"));
+        let other = s.job_by_key("g", "other").unwrap().unwrap();
+        let at = s.job_by_key("h", "at").unwrap().unwrap();
+        assert_eq!(at.next_fire, Some(5_000));
+        assert!(s.recent_runs(at.id, 9).unwrap().is_empty());
+        // One first run each, in the batch's order: the replacing job's first.
+        let (kr, or) = (
+            s.recent_runs(k.id, 9).unwrap(),
+            s.recent_runs(other.id, 9).unwrap(),
+        );
+        assert_eq!((kr.len(), or.len()), (1, 1));
+        assert!(kr[0].id < or[0].id);
+        assert_eq!(s.stats(1_000, 1).unwrap().queues[0].runs, 2);
+    }
+
+    #[test]
+    fn an_empty_batch_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("lts.db")).unwrap();
+        let (acks, woken) = submit(&mut s, Vec::new(), 1_000, chrono_tz::UTC).unwrap();
+        assert!(acks.is_empty() && woken.is_empty());
+    }
 }
