@@ -27,7 +27,6 @@ pub(in crate::store) const DIALECT: Dialect = Dialect {
     instr: "instr",
     firing: "state = 1",
     not_firing: "state = 0",
-    json_objects: "json_each({})",
 };
 
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new(&DIALECT));

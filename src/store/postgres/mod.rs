@@ -229,7 +229,6 @@ pub(in crate::store) const DIALECT: Dialect = Dialect {
     instr: "strpos",
     firing: "state",
     not_firing: "NOT state",
-    json_objects: "json_array_elements(CAST(CAST({} AS TEXT) AS JSON))",
 };
 
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new(&DIALECT));

@@ -33,9 +33,10 @@ pub struct Dialect {
     pub json_ints: &'static str,
     /// The same, of the strings in a JSON array parameter.
     pub json_texts: &'static str,
-    /// A table of the elements of a JSON array parameter, each as column
-    /// `value` (`value->>N` reads its Nth item): many rows written in one
-    /// statement.
+    /// A row source of the elements of a JSON array parameter (`{}` is the
+    /// parameter), one row each, its column `value` the element: an array
+    /// (`value ->> N` reads its Nth item) or an object (`value ->> 'name'`).
+    /// Many rows written in one statement.
     pub json_rows: &'static str,
     /// Whether queries name the index they must use (`INDEXED BY`).
     pub indexed_by: bool,
@@ -45,10 +46,6 @@ pub struct Dialect {
     /// dialect's spelling of booleans (as the partial index `alerts_open`).
     pub firing: &'static str,
     pub not_firing: &'static str,
-    /// A row source of the objects in a JSON array parameter (`{}` is the
-    /// parameter), one row per object, its column `value` the object; a
-    /// field is read as `value ->> 'name'`: many rows in one statement.
-    pub json_objects: &'static str,
 }
 
 impl Dialect {

@@ -579,13 +579,13 @@ impl Statements {
                 "INSERT INTO jobs ({JOB_FIELDS}) SELECT {} FROM {} WHERE true \
                  ON CONFLICT (grp, task_id) DO NOTHING RETURNING id, grp, task_id",
                 json_fields(JOB_FIELDS, JOB_FIELD_TYPES),
-                d.json_objects.replace("{}", "?1")
+                d.json_rows.replace("{}", "?1")
             ),
             insert_runs: sql!(
                 "INSERT INTO runs ({RUN_FIELDS}) SELECT {} FROM {} WHERE true \
                  ON CONFLICT DO NOTHING RETURNING id, job_id, run, attempt",
                 json_fields(RUN_FIELDS, RUN_FIELD_TYPES),
-                d.json_objects.replace("{}", "?1")
+                d.json_rows.replace("{}", "?1")
             ),
         }
     }
@@ -603,7 +603,7 @@ const RUN_FIELD_TYPES: &[&str] = &[
 ];
 
 /// The select list reading the columns `fields` from the objects of a
-/// `Dialect::json_objects` source, a field of each name, as `types` says.
+/// `Dialect::json_rows` source, a field of each name, as `types` says.
 fn json_fields(fields: &str, types: &[&str]) -> String {
     fields
         .split(',')
