@@ -23,6 +23,8 @@ pub(in crate::store) const DIALECT: Dialect = Dialect {
     json_ints: "SELECT value FROM json_each({})",
     json_texts: "SELECT value FROM json_each({})",
     json_rows: "json_each({})",
+    batch_rows: false,
+    returning_id: "",
     indexed_by: true,
     instr: "instr",
     firing: "state = 1",
@@ -357,7 +359,8 @@ impl SqliteStore {
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = FULL;
                  PRAGMA foreign_keys = ON;
-                 PRAGMA busy_timeout = 5000;",
+                 PRAGMA busy_timeout = 5000;
+                 PRAGMA temp_store = MEMORY;",
             )
             .map_err(|e| self.classify(e))?;
         // Plan each statement once: without this, SQLite re-prepares every
@@ -475,6 +478,11 @@ impl SqlBackend for SqliteStore {
             .and_then(|mut st| st.execute(params_from_iter(params)))
             .map(|n| n as u64)
             .map_err(backend)
+    }
+
+    fn insert_id(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Option<i64>> {
+        let inserted = self.execute(sql, params)?;
+        Ok((inserted == 1).then(|| self.conn.last_insert_rowid()))
     }
 
     fn journal_mut(&mut self) -> &mut Journal {

@@ -225,6 +225,8 @@ pub(in crate::store) const DIALECT: Dialect = Dialect {
         "SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(CAST({} AS TEXT) AS JSON))",
     json_texts: "SELECT value FROM json_array_elements_text(CAST(CAST({} AS TEXT) AS JSON))",
     json_rows: "json_array_elements(CAST(CAST({} AS TEXT) AS JSON))",
+    batch_rows: true,
+    returning_id: " RETURNING id",
     indexed_by: false,
     instr: "strpos",
     firing: "state",
@@ -327,6 +329,10 @@ impl SqlBackend for PostgresStore {
         let st = self.stmt(sql)?;
         let n = self.client.execute(&st, &refs(params));
         n.map_err(|e| self.failed(e))
+    }
+
+    fn insert_id(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Option<i64>> {
+        self.query_opt(sql, params, |r| r.i64(0))
     }
 
     fn journal_mut(&mut self) -> &mut Journal {

@@ -38,6 +38,15 @@ pub struct Dialect {
     /// (`value ->> N` reads its Nth item) or an object (`value ->> 'name'`).
     /// Many rows written in one statement.
     pub json_rows: &'static str,
+    /// Whether writing many rows goes as one statement (`json_rows`) rather
+    /// than a prepared statement a row: yes where each statement is a round
+    /// trip (PostgreSQL), no where statements are calls into the process and
+    /// decoding the JSON costs more than the statements it saves (SQLite).
+    pub batch_rows: bool,
+    /// How a one-row insert gives its id: ` RETURNING id` (PostgreSQL), or
+    /// nothing and the connection's last row id (SQLite, where RETURNING
+    /// makes every insert keep a statement journal).
+    pub returning_id: &'static str,
     /// Whether queries name the index they must use (`INDEXED BY`).
     pub indexed_by: bool,
     /// The function `f(text, part)` giving where `part` starts in `text`.
@@ -419,6 +428,10 @@ pub trait SqlBackend: Send {
         None
     }
 
+    /// Run an `INSERT … ON CONFLICT DO NOTHING` of one row (ending in
+    /// `Dialect::returning_id`): the new row's id, or `None` when it
+    /// conflicted.
+    fn insert_id(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Option<i64>>;
     /// `Store::reserve_fences`.
     fn next_fences(&mut self, n: i64) -> Result<i64>;
     /// The next alert change number (`alerts.seq`).

@@ -214,6 +214,8 @@ pub struct Statements {
 
     /// The indexes both schemas define alike.
     pub indexes: Indexes,
+    /// `Dialect::batch_rows`.
+    pub batch_rows: bool,
 
     /// JSON array of jobs, each an object of the `JOB_FIELDS`; returns
     /// (id, grp, task_id) of each job inserted, in no order: one whose key
@@ -263,8 +265,9 @@ impl Statements {
         Statements {
             insert_job: sql!(
                 "INSERT INTO jobs ({JOB_FIELDS}) VALUES ({}) \
-                 ON CONFLICT (grp, task_id) DO NOTHING RETURNING id",
-                params(10)
+                 ON CONFLICT (grp, task_id) DO NOTHING{}",
+                params(10),
+                d.returning_id
             ),
             update_job: sql!(
                 "UPDATE jobs SET state = ?2, updated_at = ?3, next_fire = ?4, \
@@ -294,8 +297,9 @@ impl Statements {
             // DO NOTHING rather than an error: a unique violation would
             // abort the whole transaction on PostgreSQL.
             insert_run: sql!(
-                "INSERT INTO runs ({RUN_FIELDS}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING id",
-                params(16)
+                "INSERT INTO runs ({RUN_FIELDS}) VALUES ({}) ON CONFLICT DO NOTHING{}",
+                params(16),
+                d.returning_id
             ),
             update_run: sql!(
                 "UPDATE runs SET state = ?2, due_at = ?3, outcome = ?4, exit_code = ?5, \
@@ -519,6 +523,7 @@ impl Statements {
                  AND expires_at > ?3{lock}"
             ),
 
+            batch_rows: d.batch_rows,
             indexes: Indexes(vec![
                 index("jobs_by_task_id", "jobs (task_id)".into()),
                 index("jobs_by_state", "jobs (state, id)".into()),

@@ -63,7 +63,7 @@ impl<B: SqlBackend> Store for B {
             j.run_count,
             &j.note,
         ];
-        self.query_opt(&self.statements().insert_job, &params, |r| r.i64(0))
+        self.insert_id(&self.statements().insert_job, &params)
     }
 
     fn update_job(&mut self, j: &JobRecord) -> Result<()> {
@@ -148,7 +148,7 @@ impl<B: SqlBackend> Store for B {
             r.fence,
             &r.reason,
         ];
-        self.query_opt(&self.statements().insert_run, &params, |row| row.i64(0))?
+        self.insert_id(&self.statements().insert_run, &params)?
             .ok_or_else(|| {
                 StoreError::Conflict(format!(
                     "job {} already has run {} attempt {} (or a run for the tick at {})",
@@ -295,6 +295,9 @@ impl<B: SqlBackend> Store for B {
     }
 
     fn update_runs(&mut self, runs: &[RunRecord]) -> Result<()> {
+        if !self.statements().batch_rows {
+            return runs.iter().try_for_each(|r| self.update_run(r));
+        }
         if runs.is_empty() {
             return Ok(());
         }
@@ -323,6 +326,9 @@ impl<B: SqlBackend> Store for B {
     }
 
     fn update_jobs(&mut self, jobs: &[JobRecord]) -> Result<()> {
+        if !self.statements().batch_rows {
+            return jobs.iter().try_for_each(|j| self.update_job(j));
+        }
         if jobs.is_empty() {
             return Ok(());
         }
@@ -626,6 +632,9 @@ impl<B: SqlBackend> Store for B {
     }
 
     fn insert_jobs(&mut self, jobs: &[JobRecord]) -> Result<Vec<Option<i64>>> {
+        if !self.statements().batch_rows {
+            return jobs.iter().map(|j| self.insert_job(j)).collect();
+        }
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
@@ -653,6 +662,9 @@ impl<B: SqlBackend> Store for B {
     }
 
     fn insert_runs(&mut self, runs: &[RunRecord]) -> Result<Vec<i64>> {
+        if !self.statements().batch_rows {
+            return runs.iter().map(|r| self.insert_run(r)).collect();
+        }
         if runs.is_empty() {
             return Ok(Vec::new());
         }
