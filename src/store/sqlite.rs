@@ -22,6 +22,7 @@ pub(in crate::store) const DIALECT: Dialect = Dialect {
     skip_locked_runs_and_jobs: "",
     json_ints: "SELECT value FROM json_each({})",
     json_texts: "SELECT value FROM json_each({})",
+    any_array: false,
     json_rows: "json_each({})",
     batch_rows: false,
     returning_id: "",

@@ -224,6 +224,7 @@ pub(in crate::store) const DIALECT: Dialect = Dialect {
     json_ints:
         "SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(CAST({} AS TEXT) AS JSON))",
     json_texts: "SELECT value FROM json_array_elements_text(CAST(CAST({} AS TEXT) AS JSON))",
+    any_array: true,
     json_rows: "json_array_elements(CAST(CAST({} AS TEXT) AS JSON))",
     batch_rows: true,
     returning_id: " RETURNING id",

@@ -33,6 +33,11 @@ pub struct Dialect {
     pub json_ints: &'static str,
     /// The same, of the strings in a JSON array parameter.
     pub json_texts: &'static str,
+    /// Whether `col` being one of a subquery's values is best said
+    /// `col = ANY(ARRAY(subquery))` (PostgreSQL: the set is computed once
+    /// and each value looked up in the index, where `IN` plans a hash join
+    /// over a scan of the table) rather than `col IN (subquery)`.
+    pub any_array: bool,
     /// A row source of the elements of a JSON array parameter (`{}` is the
     /// parameter), one row each, its column `value` the element: an array
     /// (`value ->> N` reads its Nth item) or an object (`value ->> 'name'`).
@@ -58,6 +63,15 @@ pub struct Dialect {
 }
 
 impl Dialect {
+    /// `col` is one of the values `set` (a subquery) selects.
+    fn in_set(&self, col: &str, set: &str) -> String {
+        if self.any_array {
+            format!("{col} = ANY(ARRAY({set}))")
+        } else {
+            format!("{col} IN ({set})")
+        }
+    }
+
     /// ` INDEXED BY name` where the dialect names indexes, else nothing.
     fn index(&self, name: &str) -> String {
         if self.indexed_by {

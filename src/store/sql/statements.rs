@@ -336,28 +336,33 @@ impl Statements {
                 d.skip_locked_runs_and_jobs
             ),
             jobs_by_ids: sql!(
-                "{jobs} WHERE id IN ({}) ORDER BY id",
-                d.json_ints.replace("{}", "?1")
+                "{jobs} WHERE {} ORDER BY id",
+                d.in_set("id", &d.json_ints.replace("{}", "?1"))
             ),
             move_jobs: sql!(
-                "UPDATE jobs SET state = ?1, note = NULL, updated_at = ?2 \
-                 WHERE id IN ({}) AND state IN ({})",
-                d.json_ints.replace("{}", "?3"),
-                d.json_texts.replace("{}", "?4")
+                "UPDATE jobs SET state = ?1, note = NULL, updated_at = ?2 WHERE {} AND {}",
+                d.in_set("id", &d.json_ints.replace("{}", "?3")),
+                d.in_set("state", &d.json_texts.replace("{}", "?4"))
             ),
             jobs_of_runs: sql!(
-                "{jobs} WHERE id IN (SELECT job_id FROM runs WHERE id IN ({})) ORDER BY id{lock}",
-                d.json_ints.replace("{}", "?1")
+                "{jobs} WHERE {} ORDER BY id{lock}",
+                d.in_set(
+                    "id",
+                    &format!(
+                        "SELECT job_id FROM runs WHERE {}",
+                        d.in_set("id", &d.json_ints.replace("{}", "?1"))
+                    )
+                )
             ),
             runs_by_ids: sql!(
-                "{runs} WHERE id IN ({}) ORDER BY id{lock}",
-                d.json_ints.replace("{}", "?1")
+                "{runs} WHERE {} ORDER BY id{lock}",
+                d.in_set("id", &d.json_ints.replace("{}", "?1"))
             ),
             open_runs_of: sql!(
-                "SELECT id, {RUN_FIELDS} FROM runs{} WHERE job_id IN ({}) AND state != {done} \
+                "SELECT id, {RUN_FIELDS} FROM runs{} WHERE {} AND state != {done} \
                  ORDER BY job_id, run, attempt",
                 ix("runs_open"),
-                d.json_ints.replace("{}", "?1")
+                d.in_set("job_id", &d.json_ints.replace("{}", "?1"))
             ),
             update_runs: sql!(
                 "UPDATE runs SET state = x.state, due_at = x.due_at, outcome = x.outcome, \
