@@ -32,7 +32,7 @@ start() { # name args..: start ltsd, wait for its address
 run() { # label store trackers: prints one row
     local label=$1 store=$2 count=$3 addrs=() i
     for i in $(seq "$count"); do
-        addrs+=("$(start "t$i" tracker --listen 127.0.0.1:0 --data "$work/$label-t$i" --store "$store")")
+        addrs+=("$(start "t$i" tracker --listen 127.0.0.1:0 --http off --data "$work/$label-t$i" --store "$store")")
     done
     local list; list=$(IFS=,; echo "${addrs[*]}")
     for w in 1 2; do
