@@ -14,6 +14,26 @@ use crate::store::{
     Store, StoreError,
 };
 
+/// Write `items`: as one statement `sql` taking their rows as one JSON
+/// array where the dialect batches rows (`Dialect::batch_rows`), else one
+/// by one with `one`.
+fn write_rows<B: SqlBackend, T>(
+    b: &mut B,
+    items: &[T],
+    sql: &str,
+    one: fn(&mut B, &T) -> Result<()>,
+    row: impl Fn(&T) -> serde_json::Value,
+) -> Result<()> {
+    if !b.statements().batch_rows {
+        return items.iter().try_for_each(|item| one(b, item));
+    }
+    if items.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<serde_json::Value> = items.iter().map(row).collect();
+    b.execute(sql, &values![to_json(&rows)?]).map(drop)
+}
+
 /// A `LIMIT` of `n` rows, where 0 means no limit.
 fn limit_or_all(n: usize) -> i64 {
     if n == 0 {
@@ -295,59 +315,37 @@ impl<B: SqlBackend> Store for B {
     }
 
     fn update_runs(&mut self, runs: &[RunRecord]) -> Result<()> {
-        if !self.statements().batch_rows {
-            return runs.iter().try_for_each(|r| self.update_run(r));
-        }
-        if runs.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<serde_json::Value> = runs
-            .iter()
-            .map(|r| {
-                serde_json::json!([
-                    r.id,
-                    r.state.as_str(),
-                    r.due_at,
-                    r.outcome.map(|o| o.as_str()),
-                    r.exit_code,
-                    r.worker,
-                    r.started_at,
-                    r.ended_at,
-                    r.lease_until,
-                    r.fence,
-                    r.reason,
-                    r.priority
-                ])
-            })
-            .collect();
-        let params = values![to_json(&rows)?];
-        self.execute(&self.statements().update_runs, &params)
-            .map(drop)
+        let sql = &self.statements().update_runs;
+        write_rows(self, runs, sql, B::update_run, |r| {
+            serde_json::json!([
+                r.id,
+                r.state.as_str(),
+                r.due_at,
+                r.outcome.map(|o| o.as_str()),
+                r.exit_code,
+                r.worker,
+                r.started_at,
+                r.ended_at,
+                r.lease_until,
+                r.fence,
+                r.reason,
+                r.priority
+            ])
+        })
     }
 
     fn update_jobs(&mut self, jobs: &[JobRecord]) -> Result<()> {
-        if !self.statements().batch_rows {
-            return jobs.iter().try_for_each(|j| self.update_job(j));
-        }
-        if jobs.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<serde_json::Value> = jobs
-            .iter()
-            .map(|j| {
-                serde_json::json!([
-                    j.id,
-                    j.state.as_str(),
-                    j.updated_at,
-                    j.next_fire,
-                    j.run_count,
-                    j.note
-                ])
-            })
-            .collect();
-        let params = values![to_json(&rows)?];
-        self.execute(&self.statements().update_jobs, &params)
-            .map(drop)
+        let sql = &self.statements().update_jobs;
+        write_rows(self, jobs, sql, B::update_job, |j| {
+            serde_json::json!([
+                j.id,
+                j.state.as_str(),
+                j.updated_at,
+                j.next_fire,
+                j.run_count,
+                j.note
+            ])
+        })
     }
 
     fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>> {
