@@ -20,7 +20,6 @@ pub use actor::{Hook, Observer, StoreHandle};
 pub use journal::{Journal, RunEvent};
 pub use postgres::PostgresStore;
 pub use records::{JobRecord, LogRecord, RunRecord};
-// `StartClaim` and `Started` are defined below, beside the trait.
 pub use sqlite::SqliteStore;
 
 use crate::model::{
@@ -97,7 +96,7 @@ pub struct StartClaim {
 #[derive(Debug, Default)]
 pub struct Started {
     pub runs: Vec<(RunRecord, JobRecord)>,
-    /// A due run was left because another transaction holds its job.
+    /// Due runs were left queued (the claim's payload was full).
     pub busy: bool,
 }
 
@@ -210,49 +209,20 @@ pub trait Store: Send {
     /// claims (several trackers on PostgreSQL) never return the same run.
     fn due_runs(&mut self, group: &str, now: Millis, limit: usize) -> Result<Vec<RunRecord>>;
     /// Start up to `claim.limit` queued runs of its group due at its `now`
-    /// (highest priority first, then oldest) on its worker: each becomes
-    /// running as `RunRecord::start` says, under the claim's lease and
-    /// fencing token. Returns them with their jobs, in that order; a due run
-    /// whose job another transaction holds is left queued and `busy` says
-    /// so. This default goes run by run; the backends override it with one
-    /// statement for the runs and one for their jobs.
-    fn start_runs(&mut self, claim: &StartClaim) -> Result<Started> {
-        let mut started = Started::default();
-        for mut run in self.due_runs(&claim.group, claim.now, claim.limit)? {
-            // Holding the run, never wait for its job: a cancel or a tick
-            // locks the job first, then its runs, and waiting here would
-            // close a cycle (a deadlock between trackers).
-            let Some(job) = self.job_if_free(run.job_id)? else {
-                started.busy = true;
-                continue;
-            };
-            run.start(&claim.worker, claim.now, claim.lease_until, claim.fence);
-            self.update_run(&run)?;
-            started.runs.push((run, job));
-        }
-        Ok(started)
-    }
+    /// (highest priority first, then oldest) on its worker, in one
+    /// statement: each becomes running under the claim's lease and fencing
+    /// token. Returns them with their jobs, in that order. A due run whose
+    /// job another transaction holds is passed over and stays queued.
+    fn start_runs(&mut self, claim: &StartClaim) -> Result<Started>;
     /// Set the state of the jobs `ids` that are in one of `from` to `to`,
-    /// as of `now` (their note is cleared). One statement in the backends.
+    /// as of `now` (their note is cleared), in one statement.
     fn move_jobs(
         &mut self,
         ids: &[i64],
         from: &[JobState],
         to: JobState,
         now: Millis,
-    ) -> Result<()> {
-        for &id in ids {
-            if let Some(mut job) = self.job_by_id(id)? {
-                if from.contains(&job.state) {
-                    job.state = to;
-                    job.note = None;
-                    job.updated_at = now;
-                    self.update_job(&job)?;
-                }
-            }
-        }
-        Ok(())
-    }
+    ) -> Result<()>;
     /// The jobs of runs `run_ids`, by id, read to be written back (locked
     /// in id order, as a job is locked before its runs).
     fn jobs_of_runs(&mut self, run_ids: &[i64]) -> Result<Vec<JobRecord>>;

@@ -78,18 +78,6 @@ impl RunRecord {
         }
     }
 
-    /// The run starts on `worker` under a lease until `lease_until` and the
-    /// fencing token of its claim (the tracker's life cycle decides when;
-    /// this is the row's side of it, mirrored by the backends' set-based
-    /// `start_runs`).
-    pub fn start(&mut self, worker: &str, now: Millis, lease_until: Millis, fence: i64) {
-        self.state = RunState::Running;
-        self.worker = Some(worker.to_string());
-        self.started_at = Some(now);
-        self.lease_until = Some(lease_until);
-        self.fence = fence;
-    }
-
     pub fn view(&self) -> RunView {
         RunView {
             run: self.run,
