@@ -145,18 +145,7 @@ CREATE TABLE alerts (
 -- `lts alerts --follow`'s cursor: every change of an alert takes the next value.
 CREATE SEQUENCE alert_seq AS BIGINT START WITH 1;
 "#,
-    r#"
--- Runs that wait have states of their own: `buffered` (until now a queued
--- run due at the largest integer) and `held` (until now a run ended as
--- skipped, with this reason, when its job was suspended before it started).
-UPDATE runs SET state = 'buffered', due_at = scheduled_at
- WHERE state = 'queued' AND due_at = 9223372036854775807;
-UPDATE runs SET state = 'held', outcome = NULL, ended_at = NULL,
-       reason = 'held: the job was suspended before the run started'
- WHERE state = 'done' AND outcome = 'skipped'
-   AND reason = 'the job was suspended before the run started'
-   AND job_id IN (SELECT id FROM jobs WHERE state = 'suspended');
-"#,
+    crate::store::sql::WAITING_RUN_STATES,
 ];
 
 /// The schema version this build writes.

@@ -16,6 +16,22 @@ use super::{JobRecord, Journal, LogRecord, LogStats, Result, RunRecord, StoreErr
 use crate::model::{Alert, FeedbackItem, JobState, RunOutcome, RunState, Stream};
 use std::borrow::Cow;
 
+/// The migration both schemas take, in the same words: runs that wait get
+/// states of their own. It restates the state names of its day, as a
+/// migration must.
+pub const WAITING_RUN_STATES: &str = r#"
+-- Runs that wait have states of their own: `buffered` (until now a queued
+-- run due at the largest integer) and `held` (until now a run ended as
+-- skipped, with this reason, when its job was suspended before it started).
+UPDATE runs SET state = 'buffered', due_at = scheduled_at
+ WHERE state = 'queued' AND due_at = 9223372036854775807;
+UPDATE runs SET state = 'held', outcome = NULL, ended_at = NULL,
+       reason = 'held: the job was suspended before the run started'
+ WHERE state = 'done' AND outcome = 'skipped'
+   AND reason = 'the job was suspended before the run started'
+   AND job_id IN (SELECT id FROM jobs WHERE state = 'suspended');
+"#;
+
 /// How one SQL dialect spells what the shared statements leave open.
 pub struct Dialect {
     /// Parameters are `$N` (PostgreSQL) rather than `?N` (SQLite).
