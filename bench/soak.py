@@ -101,7 +101,7 @@ def ready(deadline=30):
 store_args = []
 if a.store != "sqlite":
     store_args = ["--store", a.store]
-tracker = Proc("tracker", ["tracker", "--listen", addr, "--http", "off", "--lease", "3s",
+tracker = Proc("tracker", ["tracker", "--listen", addr, "--http", "off", "--lease", "5s",
                            "--data", os.path.join(work, "tracker"), *store_args])
 workers = [Proc(f"worker{i}", ["worker", "--tracker", addr, "--group", "soak", "--runner",
                                runner, "--threads", "8", "--data", os.path.join(work, f"w{i}")])
@@ -189,7 +189,9 @@ with open(ran) as f:
 duplicated, rerun = [], 0
 for task, pids in executions.items():
     if len(pids) > 1:
-        if all(pid in killed_workers for pid in pids[:-1]):
+        # A runner whose worker was already gone when it started reads its
+        # parent as pid 1: that worker was killed too.
+        if all(pid in killed_workers or pid == 1 for pid in pids[:-1]):
             rerun += 1
         else:
             duplicated.append(task)
