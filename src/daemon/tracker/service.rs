@@ -324,7 +324,7 @@ impl TrackerRpc for Conn {
             .await?;
         tracing::trace!(%worker_id, count, "delivered");
         self.t.wake.work_for(&delivered.woken);
-        self.t.wake.runs_touched(&delivered.runs);
+        self.t.wake.runs.touch(&delivered.runs);
         Ok(())
     }
 }

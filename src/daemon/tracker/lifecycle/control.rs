@@ -39,7 +39,7 @@ pub fn cancel(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> 
         end(s, &mut run, ending, false)?;
         push_feedback(s, &job, &run)?;
     }
-    park(&mut job, JobState::Cancelled, now);
+    park(s, &mut job, JobState::Cancelled, now);
     s.update_job(&job)?;
     Ok(job)
 }
@@ -59,7 +59,7 @@ pub fn suspend(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord>
     }
     let open = s.open_runs(job.id)?;
     hold(s, &open)?;
-    park(&mut job, JobState::Suspended, now);
+    park(s, &mut job, JobState::Suspended, now);
     s.update_job(&job)?;
     Ok(job)
 }
