@@ -6,10 +6,95 @@
 //! (`PARTIAL_BUDGET`): a connection whose partial frame would overdraw it is
 //! closed. A few peers announcing (or half-sending) huge frames therefore
 //! pin at most the budget, not their announced sizes.
+//!
+//! A frame's body is bincode (`Messages`), decoded so that no bytes a peer
+//! sends can panic a daemon.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use tarpc::tokio_serde::formats::Bincode;
 use tarpc::tokio_util::codec::{Decoder, Encoder};
+
+/// Bincode for a frame's body, with a decode that cannot panic. tarpc's
+/// request context adds the deadline a peer sends to this node's clock,
+/// which panics when the sum overflows (a deadline 2^63 s away, found by the
+/// `frames` fuzzer); such a call is refused as invalid data before tarpc
+/// decodes it, and the connection closes, like any frame that does not
+/// decode.
+pub struct Messages<Item, SinkItem>(Bincode<Item, SinkItem>);
+
+impl<Item, SinkItem> Default for Messages<Item, SinkItem> {
+    fn default() -> Self {
+        Messages(Bincode::default())
+    }
+}
+
+/// A message a frame carries, and what must be refused in its bytes before
+/// they are decoded.
+pub trait Message: for<'de> Deserialize<'de> {
+    /// Why `body` cannot be decoded safely, if it cannot.
+    fn refuse(_body: &[u8]) -> Option<&'static str> {
+        None
+    }
+}
+
+/// A call as bincode lays it out, read as far as its deadline: the
+/// `Request` variant of `tarpc::ClientMessage`, whose request's first field
+/// is its context, whose first field is the deadline (a `Duration` from
+/// now). A `Cancel` carries none.
+#[derive(Deserialize)]
+enum CallHead {
+    Request(std::time::Duration),
+    Cancel,
+}
+
+impl<T: for<'de> Deserialize<'de>> Message for tarpc::ClientMessage<T> {
+    fn refuse(body: &[u8]) -> Option<&'static str> {
+        use bincode::Options;
+        let head = bincode::DefaultOptions::new()
+            .allow_trailing_bytes()
+            .deserialize::<CallHead>(body);
+        match head {
+            Ok(CallHead::Request(deadline))
+                if std::time::Instant::now().checked_add(deadline).is_none() =>
+            {
+                Some("a call whose deadline is out of range")
+            }
+            _ => None,
+        }
+    }
+}
+
+impl<T: for<'de> Deserialize<'de>> Message for tarpc::Response<T> {}
+
+impl<Item, SinkItem> tarpc::tokio_serde::Deserializer<Item> for Messages<Item, SinkItem>
+where
+    Item: Message,
+    Bincode<Item, SinkItem>: Unpin,
+{
+    type Error = std::io::Error;
+
+    fn deserialize(self: Pin<&mut Self>, src: &BytesMut) -> Result<Item, Self::Error> {
+        if let Some(why) = Item::refuse(src) {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, why));
+        }
+        Pin::new(&mut self.get_mut().0).deserialize(src)
+    }
+}
+
+impl<Item, SinkItem> tarpc::tokio_serde::Serializer<SinkItem> for Messages<Item, SinkItem>
+where
+    SinkItem: Serialize,
+    Bincode<Item, SinkItem>: Unpin,
+{
+    type Error = std::io::Error;
+
+    fn serialize(self: Pin<&mut Self>, item: &SinkItem) -> Result<Bytes, Self::Error> {
+        Pin::new(&mut self.get_mut().0).serialize(item)
+    }
+}
 
 /// The largest frame either side sends or takes.
 pub const MAX_FRAME: usize = 64 * 1024 * 1024;

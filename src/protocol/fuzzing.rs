@@ -2,12 +2,11 @@
 //! accepting side of a handshake and the tarpc frame decoder, fed bytes
 //! as a peer would send them. Each must return, whatever the bytes.
 
-use super::frame::FrameCodec;
+use super::frame::{FrameCodec, Messages};
 use super::handshake::{server_side, Accepting};
 use super::{Security, Token, TrackerRpcRequest};
 use bytes::BytesMut;
 use std::pin::Pin;
-use tarpc::tokio_serde::formats::Bincode;
 use tarpc::tokio_serde::Deserializer;
 use tarpc::tokio_util::codec::Decoder;
 
@@ -37,7 +36,7 @@ pub fn handshake(input: &[u8]) {
 /// tracker, as the tracker's transport does.
 pub fn frames(input: &[u8]) {
     let mut codec = FrameCodec::new();
-    let mut serde: Bincode<tarpc::ClientMessage<TrackerRpcRequest>, ()> = Bincode::default();
+    let mut serde: Messages<tarpc::ClientMessage<TrackerRpcRequest>, ()> = Messages::default();
     // Fed in pieces, as a socket would.
     let mut src = BytesMut::new();
     for piece in input.chunks(97) {

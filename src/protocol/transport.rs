@@ -3,7 +3,7 @@
 //! the token proofs) on it; `transport` frames a stream for any tarpc service;
 //! `connect` and `serve_connection` are those steps for the tracker's service.
 
-use super::frame::FrameCodec;
+use super::frame::{FrameCodec, Message, Messages};
 use super::handshake::{
     client_side, refuse, server_side, Accepting, Failed, Hello, Rejected, Welcome,
     HANDSHAKE_TIMEOUT,
@@ -11,10 +11,9 @@ use super::handshake::{
 use super::security::{Access, Security};
 use super::tls;
 use super::TrackerRpcClient;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tarpc::tokio_serde::formats::Bincode;
 use tarpc::tokio_util::codec::Framed;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -46,7 +45,7 @@ pub type Transport<Item, SinkItem> = tarpc::tokio_serde::Framed<
     Framed<BoxedIo, FrameCodec>,
     Item,
     SinkItem,
-    Bincode<Item, SinkItem>,
+    Messages<Item, SinkItem>,
 >;
 
 /// A live connection to a tracker and what the peer said about itself.
@@ -74,10 +73,10 @@ pub fn context(timeout: Duration) -> tarpc::context::Context {
 /// Frame a handshaken stream for a tarpc service (client or server side).
 pub fn transport<Item, SinkItem>(io: BoxedIo) -> Transport<Item, SinkItem>
 where
-    Item: for<'de> Deserialize<'de>,
+    Item: Message,
     SinkItem: Serialize,
 {
-    tarpc::tokio_serde::Framed::new(Framed::new(io, FrameCodec::new()), Bincode::default())
+    tarpc::tokio_serde::Framed::new(Framed::new(io, FrameCodec::new()), Messages::default())
 }
 
 /// Dial `addr` and handshake as `role` with `security` (TLS first when it

@@ -203,6 +203,33 @@ fn huge_frames_do_not_pin_memory() {
 }
 
 #[test]
+fn a_call_whose_deadline_overflows_the_clock_is_refused_without_a_panic() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let tracker = Daemon::tracker(home, &sb.path("data"), "127.0.0.1:0");
+    // A request frame (found by the `frames` fuzzer) whose context deadline
+    // is 2^63 seconds away: decoding adds it to the clock.
+    let mut stream = handshake(&tracker.addr, "client").expect("handshake");
+    let call = [
+        0u8, 0, 0, 16, 0, 253, 255, 255, 255, 255, 7, 2, 193, 193, 193, 193, 3, 225, 98, 99,
+    ];
+    stream.write_all(&call).expect("send the call");
+    // The tracker closes the connection rather than answer.
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    assert_eq!(
+        lts(home, &tracker.addr, &["jobs"]).code,
+        0,
+        "it still serves"
+    );
+    let log = tracker.log();
+    assert!(
+        !log.contains("panicked"),
+        "a peer's bytes made it panic:\n{log}"
+    );
+}
+
+#[test]
 fn an_empty_store_file_is_refused_unless_init() {
     let sb = Sandbox::new();
     let home = sb.dir.path();
