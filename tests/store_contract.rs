@@ -319,7 +319,7 @@ fn due_runs_by_priority_then_age(s: &mut dyn Store) {
     let hi = insert(s, hi);
     let lo = insert(s, now_job("g", "lo"));
     let other = insert(s, now_job("other", "x"));
-    assert_eq!(s.next_due_at("g").unwrap(), None);
+    assert_eq!(s.next_due_at("g", "w").unwrap(), None);
     let l1 = add_run(s, &lo, 1, 100);
     let h1 = add_run(s, &hi, 1, 200);
     let l2 = add_run(s, &lo, 2, 150);
@@ -346,8 +346,8 @@ fn due_runs_by_priority_then_age(s: &mut dyn Store) {
     );
     assert!(s.due_runs("nobody", 1_000, 10).unwrap().is_empty());
     // Buffered runs wait for their predecessor, not for a time.
-    assert_eq!(s.next_due_at("g").unwrap(), Some(100));
-    assert_eq!(s.next_due_at("other").unwrap(), Some(10));
+    assert_eq!(s.next_due_at("g", "w").unwrap(), Some(100));
+    assert_eq!(s.next_due_at("other", "w").unwrap(), Some(10));
     // A claim starts the due runs in the same order, set-based, with their jobs.
     let claim = StartClaim {
         group: "g".into(),

@@ -173,6 +173,18 @@ impl Nodes {
             .any(|n| n.info.group == group && Self::is_up(n, now, lease_ms))
     }
 
+    /// The ids of `group`'s live workers, sorted.
+    pub fn live_workers(&self, group: &str, now: Millis, lease_ms: u64) -> Vec<String> {
+        let mut live: Vec<String> = self
+            .lock()
+            .values()
+            .filter(|n| n.info.group == group && Self::is_up(n, now, lease_ms))
+            .map(|n| n.info.id.clone())
+            .collect();
+        live.sort();
+        live
+    }
+
     /// Every known worker, forgetting those gone quiet for long. The master
     /// of a group is its oldest live worker (LTS's rule).
     pub fn list(&self, now: Millis, lease_ms: u64) -> Vec<NodeView> {

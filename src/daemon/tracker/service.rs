@@ -17,6 +17,7 @@ use crate::protocol::{
     JobEdit, JobFilter, JobPage, JobRef, LogPage, LogQuery, PullRequest, PurgeFilter, RunsPage,
     SubmitAck, TrackerRpc, TrackerStatus, Upstream, WireError, WorkerInfo,
 };
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -262,11 +263,15 @@ impl TrackerRpc for Conn {
                 self.t.lease_ms,
             );
             let now = now_ms();
+            let fleet = self.t.fleet(&group, now);
             let claim = self
                 .t
                 .store
-                .call(move |s| dispatch::claim(s, &g, &w, free, now, lease))
+                .call(move |s| dispatch::claim(s, &g, &w, free, now, lease, &fleet))
                 .await?;
+            if claim.fanned_out {
+                self.t.wake.work_for(&BTreeSet::from([group.clone()]));
+            }
             if !claim.dispatches.is_empty() {
                 self.t.wake.lease_created();
                 self.t.wake.changed();

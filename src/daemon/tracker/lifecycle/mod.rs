@@ -27,10 +27,11 @@ pub mod dispatch;
 pub mod submit;
 pub mod ticks;
 
-use crate::model::{JobState, Millis, RunOutcome, RunState};
+use crate::model::{FanOut, JobSpec, JobState, Millis, Part, RunOutcome, RunState};
 use crate::protocol::WireError;
 use crate::store::{JobRecord, RunEvent, RunRecord, StartClaim, Started, Store, StoreError};
 use rand::Rng;
+use std::collections::{BTreeMap, HashMap};
 
 impl From<StoreError> for WireError {
     fn from(e: StoreError) -> Self {
@@ -62,6 +63,49 @@ pub fn new_run(job: &mut JobRecord, scheduled_at: Millis, now: Millis) -> RunRec
     run
 }
 
+/// The runs of one tick of `spec`, numbered from `first`, queued for
+/// `scheduled_at`: one; one per shard (`--shards`); or, for a broadcast, one
+/// that the first worker to claim it fans out (`start_due`).
+pub fn tick_runs(job: &JobRecord, first: u32, scheduled_at: Millis) -> Vec<RunRecord> {
+    let parts = match job.spec.fan_out {
+        FanOut::One => vec![Part::Whole],
+        FanOut::Broadcast => vec![Part::Broadcast],
+        FanOut::Shards(of) => (0..of.max(1))
+            .map(|index| Part::Shard { index, of })
+            .collect(),
+    };
+    parts
+        .into_iter()
+        .zip(first..)
+        .map(|(part, number)| {
+            let mut run = RunRecord::queued(job, number, scheduled_at);
+            run.part = part;
+            run
+        })
+        .collect()
+}
+
+/// How many runs a tick of `spec` starts with.
+pub fn tick_size(spec: &JobSpec) -> u32 {
+    match spec.fan_out {
+        FanOut::Shards(of) => of.max(1),
+        FanOut::One | FanOut::Broadcast => 1,
+    }
+}
+
+/// A new tick of `job` at `scheduled_at`: its runs (`tick_runs`, each with
+/// its own run number), queued, due then or now if that has passed. The
+/// caller inserts them (`insert_tick`), as they are or after choosing them
+/// another state (`buffer`).
+pub fn new_tick(job: &mut JobRecord, scheduled_at: Millis, now: Millis) -> Vec<RunRecord> {
+    let mut runs = tick_runs(job, job.run_count + 1, scheduled_at);
+    job.run_count += runs.len() as u32;
+    for run in &mut runs {
+        run.due_at = scheduled_at.min(now);
+    }
+    runs
+}
+
 /// Make a new run wait for the run before it.
 pub fn buffer(run: &mut RunRecord, reason: String) {
     run.state = RunState::Buffered;
@@ -78,6 +122,8 @@ pub fn next_attempt(
 ) -> Outcome<RunRecord> {
     let mut again = RunRecord::queued(job, prev.run, prev.scheduled_at);
     again.attempt = prev.attempt + 1;
+    // A shard is retried as that shard; a broadcast run on its worker.
+    again.part = prev.part.clone();
     again.due_at = due_at;
     again.id = s.insert_run(&again)?;
     Ok(again)
@@ -99,10 +145,27 @@ pub fn retry_later(
     Ok(())
 }
 
+/// The workers of a group as this tracker knows them, for a claim: who
+/// gets a broadcast's runs, and how many shards of one tick one claim takes.
+#[derive(Debug, Clone, Default)]
+pub struct Fleet {
+    /// The ids of the group's live workers, the claiming one among them.
+    pub live: Vec<String>,
+    /// Whether a worker not in `live` is surely gone (the tracker has
+    /// heard from its workers for a lease since it started), so runs
+    /// pinned to it can be given up.
+    pub settled: bool,
+}
+
 /// Start up to `limit` due runs of `group` on `worker`, set-based in the
 /// store: each runs under a lease and the claim's fencing token, and their
 /// jobs are running. Past `max_bytes` of job payload the rest go back to
-/// the queue for the next claim (`busy` then says so).
+/// the queue for the next claim (`busy` then says so); so do the shards of
+/// a tick past this worker's share of them (⌈shards / live workers⌉), left
+/// for the group's other workers. A broadcast tick the claim starts is fanned
+/// out: its run is this worker's, and every other live worker of the group
+/// gets one pinned to it (`fanned_out` then says so).
+#[allow(clippy::too_many_arguments)]
 pub fn start_due(
     s: &mut dyn Store,
     group: &str,
@@ -111,6 +174,7 @@ pub fn start_due(
     now: Millis,
     lease_ms: u64,
     max_bytes: usize,
+    fleet: &Fleet,
 ) -> Outcome<Started> {
     let claim = StartClaim {
         group: group.to_string(),
@@ -121,25 +185,36 @@ pub fn start_due(
         limit,
     };
     let mut started = s.start_runs(&claim)?;
+    let workers = (fleet.live.len() as u32).max(1);
     let mut bytes = 0;
-    let keep = started
-        .runs
-        .iter()
-        .position(|(_, job)| {
-            let full = bytes >= max_bytes;
-            bytes += crate::model::payload_bytes(&job.spec);
-            full
-        })
-        .unwrap_or(started.runs.len());
-    for (mut run, _) in started.runs.drain(keep..) {
-        // Back to the queue as it was: it never left the tracker.
-        run.state = RunState::Queued;
-        run.worker = None;
-        run.started_at = None;
-        run.lease_until = None;
-        s.update_run(&run)?;
-        started.busy = true;
+    let mut full = false;
+    let mut shares: HashMap<(i64, Millis), u32> = HashMap::new();
+    let mut kept = Vec::with_capacity(started.runs.len());
+    for (mut run, job) in std::mem::take(&mut started.runs) {
+        full |= bytes >= max_bytes;
+        let past_share = match run.part {
+            Part::Shard { of, .. } => {
+                let taken = shares.entry((run.job_id, run.scheduled_at)).or_default();
+                *taken += 1;
+                *taken > of.div_ceil(workers)
+            }
+            _ => false,
+        };
+        if full || past_share {
+            // Back to the queue as it was: it never left the tracker.
+            run.state = RunState::Queued;
+            run.worker = None;
+            run.started_at = None;
+            run.lease_until = None;
+            s.update_run(&run)?;
+            started.busy = true;
+            continue;
+        }
+        bytes += crate::model::payload_bytes(&job.spec);
+        kept.push((run, job));
     }
+    started.runs = kept;
+    fan_out_broadcasts(s, &mut started, worker, now, fleet)?;
     const STARTABLE: [JobState; 3] = [JobState::Queued, JobState::Retrying, JobState::Scheduled];
     let mut moved: Vec<i64> = started
         .runs
@@ -164,6 +239,106 @@ pub fn start_due(
         });
     }
     Ok(started)
+}
+
+/// Fan out the broadcast ticks a claim started: each started run becomes
+/// `worker`'s, and every other live worker of the group gets a run of the
+/// tick pinned to it, with a run number of its own.
+fn fan_out_broadcasts(
+    s: &mut dyn Store,
+    started: &mut Started,
+    worker: &str,
+    now: Millis,
+    fleet: &Fleet,
+) -> Outcome<()> {
+    let others: Vec<&String> = fleet.live.iter().filter(|w| *w != worker).collect();
+    let mut counted: BTreeMap<i64, JobRecord> = BTreeMap::new();
+    for (run, job) in &mut started.runs {
+        if run.part != Part::Broadcast {
+            continue;
+        }
+        run.part = Part::Pinned {
+            index: 0,
+            worker: worker.to_string(),
+        };
+        s.update_run(run)?;
+        let job = counted.entry(job.id).or_insert_with(|| job.clone());
+        for (index, other) in (1..).zip(&others) {
+            job.run_count += 1;
+            let mut sibling = RunRecord::queued(job, job.run_count, run.scheduled_at);
+            sibling.due_at = now;
+            sibling.reason = run.reason.clone();
+            sibling.part = Part::Pinned {
+                index,
+                worker: (*other).clone(),
+            };
+            s.insert_run(&sibling)?;
+            started.fanned_out = true;
+        }
+    }
+    for job in counted.values_mut() {
+        job.updated_at = now;
+        s.update_job(job)?;
+    }
+    Ok(())
+}
+
+/// Give up the queued runs of `group` pinned to workers that are gone (a
+/// broadcast's, given out before their worker left): no other worker may
+/// run them, so each ends `lost` and its job settles.
+pub fn give_up_orphans(s: &mut dyn Store, group: &str, fleet: &Fleet, now: Millis) -> Outcome<()> {
+    if !fleet.settled {
+        return Ok(());
+    }
+    for orphan in s.queued_pinned(group)? {
+        let Some(worker) = orphan.part.pinned() else {
+            continue;
+        };
+        if fleet.live.iter().any(|w| w == worker) {
+            continue;
+        }
+        let reason = format!("worker {worker} is gone");
+        // The job first, then the run, as every writer locks them.
+        let job = s.job_by_id(orphan.job_id)?;
+        let Some(mut run) = s
+            .run_by_id(orphan.id)?
+            .filter(|r| r.state == RunState::Queued)
+        else {
+            continue;
+        };
+        give_up(
+            s,
+            job,
+            &mut run,
+            Ending::by_tracker(RunOutcome::Lost, now, reason),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// A broadcast run lost with its worker: no other worker may run it, so it
+/// ends for good and its job settles (a tick fails when one of its runs did).
+fn give_up(
+    s: &mut dyn Store,
+    job: Option<JobRecord>,
+    run: &mut RunRecord,
+    mut ending: Ending,
+    now: Millis,
+) -> Outcome<Option<String>> {
+    if let Some(reason) = &mut ending.reason {
+        reason.push_str("; a broadcast run belongs to its worker and is not run elsewhere");
+    }
+    end(s, run, ending, false)?;
+    let Some(mut job) = job else {
+        return Ok(None);
+    };
+    dispatch::push_feedback(s, &job, run)?;
+    let open = s.open_runs(job.id)?;
+    job.updated_at = now;
+    settle(s, &mut job, &open, Some(run), now)?;
+    s.update_job(&job)?;
+    Ok(None)
 }
 
 /// Renew the lease of a running run.
@@ -265,7 +440,7 @@ pub fn skip_tick(
     run.ended_at = Some(now);
     run.reason = Some(reason);
     let (group, number) = (run.group.clone(), run.run);
-    if insert_tick(s, job, run)? {
+    if insert_tick(s, job, vec![run])? {
         s.journal().push(RunEvent::Skipped {
             group,
             reason: why,
@@ -276,22 +451,30 @@ pub fn skip_tick(
     Ok(())
 }
 
-/// Insert a tick's run, unless the tick already has one (the unique key is
-/// the last line of defence; this keeps a repeat from failing the pass).
-/// Returns whether it was inserted.
-pub fn insert_tick(s: &mut dyn Store, job: &mut JobRecord, run: RunRecord) -> Outcome<bool> {
-    if s.tick_exists(job.id, run.scheduled_at)? {
-        job.run_count -= 1;
-        tracing::warn!(task_id = %job.spec.task_id, at = run.scheduled_at, "tick already fired; not firing it again");
+/// Insert a tick's runs (one, or a fanned-out tick's several), unless the
+/// tick already has one (the unique key is the last line of defence; this
+/// keeps a repeat from failing the pass). Returns whether they were
+/// inserted.
+pub fn insert_tick(s: &mut dyn Store, job: &mut JobRecord, runs: Vec<RunRecord>) -> Outcome<bool> {
+    let Some(first) = runs.first() else {
+        return Ok(false);
+    };
+    if s.tick_exists(job.id, first.scheduled_at)? {
+        job.run_count -= runs.len() as u32;
+        tracing::warn!(task_id = %job.spec.task_id, at = first.scheduled_at, "tick already fired; not firing it again");
         return Ok(false);
     }
-    s.insert_run(&run)?;
+    for run in &runs {
+        s.insert_run(run)?;
+    }
     Ok(true)
 }
 
 /// A run was lost (its worker died, stopped heartbeating, or gave it back):
 /// end it, and queue its next attempt at once unless its job is parked or
-/// finished. Returns the group that got a run to dispatch.
+/// finished; a lost shard is run again alone. A broadcast run, which only
+/// its worker may run, ends for good instead (`give_up`). Returns the group
+/// that got a run to dispatch.
 pub fn lose(
     s: &mut dyn Store,
     run: &mut RunRecord,
@@ -299,6 +482,9 @@ pub fn lose(
     now: Millis,
 ) -> Outcome<Option<String>> {
     let job = s.job_by_id(run.job_id)?;
+    if run.part.pinned().is_some() {
+        return give_up(s, job, run, ending, now);
+    }
     let Some(mut job) = job.filter(|j| !j.state.is_final() && j.state != JobState::Suspended)
     else {
         end(s, run, ending, false)?;
@@ -350,21 +536,29 @@ pub fn release_buffered(s: &mut dyn Store, open: &mut [RunRecord], now: Millis) 
     {
         return Ok(false);
     }
-    // open_runs is in (run, attempt) order: the first is the oldest tick.
-    let Some(next) = open.iter_mut().find(|r| r.state == RunState::Buffered) else {
+    // open_runs is in (run, attempt) order: the first is the oldest tick,
+    // whose runs all go (a fanned-out tick has several).
+    let Some(first) = open.iter().find(|r| r.state == RunState::Buffered) else {
         return Ok(false);
     };
-    next.state = RunState::Queued;
-    next.due_at = now;
-    if next
-        .reason
-        .as_deref()
-        .is_some_and(|r| r.starts_with("overlap buffer-one"))
-    {
-        next.reason =
-            Some("overlap buffer-one: buffered tick, started when the run before it ended".into());
+    let (id, tick) = (first.id, first.scheduled_at);
+    for next in open.iter_mut().filter(|r| {
+        r.state == RunState::Buffered
+            && (r.id == id || (r.part.fanned_out() && r.scheduled_at == tick))
+    }) {
+        next.state = RunState::Queued;
+        next.due_at = now;
+        if next
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("overlap buffer-one"))
+        {
+            next.reason = Some(
+                "overlap buffer-one: buffered tick, started when the run before it ended".into(),
+            );
+        }
+        s.update_run(next)?;
     }
-    s.update_run(next)?;
     Ok(true)
 }
 
@@ -390,13 +584,14 @@ fn fixed(job: &JobRecord) -> bool {
 }
 
 /// Put a job in the state its open runs and its schedule say. `last` is the
-/// outcome of the run that just ended, which decides a job that is done;
-/// when it is `None` and the job is done, its latest run is looked up.
+/// run that just ended, whose tick decides a job that is done; when it is
+/// `None` and the job is done, its latest run is looked up. A fanned-out
+/// tick (shards, a broadcast) succeeded when each of its runs did.
 pub fn settle(
     s: &mut dyn Store,
     job: &mut JobRecord,
     open: &[RunRecord],
-    last: Option<RunOutcome>,
+    last: Option<&RunRecord>,
     now: Millis,
 ) -> Outcome<()> {
     if fixed(job) {
@@ -415,17 +610,56 @@ pub fn settle(
     } else if job.next_fire.is_some() {
         JobState::Scheduled
     } else {
+        let latest;
         let last = match last {
-            Some(outcome) => Some(outcome),
-            None => s.recent_runs(job.id, 1)?.first().and_then(|r| r.outcome),
+            Some(run) => Some(run),
+            None => {
+                latest = s.recent_runs(job.id, 1)?;
+                latest.first()
+            }
         };
-        match last {
+        let outcome = match last {
+            Some(run) if run.part.fanned_out() => tick_outcome(s, job.id, run.scheduled_at)?,
+            Some(run) => run.outcome,
+            None => None,
+        };
+        match outcome {
             Some(RunOutcome::Succeeded) => JobState::Succeeded,
             Some(RunOutcome::Skipped | RunOutcome::Cancelled) => JobState::Cancelled,
             _ => JobState::Failed,
         }
     };
     Ok(())
+}
+
+/// How the tick of a job at `scheduled_at` ended, over the last attempt of
+/// each of its runs: the first failure (failed, timed out, lost) if one
+/// failed, else cancelled or skipped if one was, else succeeded.
+pub fn tick_outcome(
+    s: &mut dyn Store,
+    job_id: i64,
+    scheduled_at: Millis,
+) -> Outcome<Option<RunOutcome>> {
+    // In (run, attempt) order: each run's last attempt is kept.
+    let last: BTreeMap<u32, Option<RunOutcome>> = s
+        .tick_runs(job_id, scheduled_at)?
+        .into_iter()
+        .map(|r| (r.run, r.outcome))
+        .collect();
+    let outcomes: Vec<RunOutcome> = last.into_values().flatten().collect();
+    let failed = |o: &&RunOutcome| {
+        matches!(
+            o,
+            RunOutcome::Failed | RunOutcome::TimedOut | RunOutcome::Lost
+        )
+    };
+    let stopped = |o: &&RunOutcome| matches!(o, RunOutcome::Cancelled | RunOutcome::Skipped);
+    Ok(outcomes
+        .iter()
+        .find(failed)
+        .or_else(|| outcomes.iter().find(stopped))
+        .or(outcomes.first())
+        .copied())
 }
 
 /// `settle`, reading the job's open runs.

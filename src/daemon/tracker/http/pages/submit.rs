@@ -174,6 +174,8 @@ impl SubmitForm {
             client_group: None,
             alert: Vec::new(),
             alert_to: None,
+            broadcast: false,
+            shards: None,
             command,
         })
     }
