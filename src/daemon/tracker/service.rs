@@ -19,6 +19,7 @@ use crate::protocol::{
 };
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tarpc::context::Context;
@@ -34,6 +35,10 @@ struct Conn {
     worker: Arc<Mutex<Option<String>>>,
     /// What the token the peer proved allows.
     access: Access,
+    /// Set once the connection is gone: a long poll still parked for it
+    /// (its requests run as tasks of their own) claims nothing more, since
+    /// no one would receive the runs.
+    closed: Arc<AtomicBool>,
 }
 
 /// What a peer that proved the read-only token hears when it asks for a change.
@@ -53,9 +58,11 @@ pub(super) async fn serve(t: Arc<Tracker>, stream: TcpStream, peer: SocketAddr, 
         peer: peer.to_string(),
         worker: Arc::new(Mutex::new(None)),
         access,
+        closed: Arc::new(AtomicBool::new(false)),
     };
     let requests = BaseChannel::with_defaults(transport).execute(conn.clone().serve());
     serve_requests(requests, t.idle, peer).await;
+    conn.closed.store(true, Ordering::SeqCst);
     drop(slot);
     let worker = conn.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(worker) = worker {
@@ -255,6 +262,9 @@ impl TrackerRpc for Conn {
         let group = request.worker.group.clone();
         let notify = self.t.wake.group(&group);
         loop {
+            if self.closed.load(Ordering::SeqCst) {
+                return Ok(Vec::new());
+            }
             let mut notified = armed(&notify);
             let (g, w, free, lease) = (
                 group.clone(),

@@ -769,11 +769,20 @@ struct RunRow<'a> {
     lease_until: Option<Millis>,
     fence: i64,
     reason: Option<&'a str>,
+    fan: Option<&'static str>,
+    part: u32,
+    part_of: Option<u32>,
+    pinned: Option<&'a str>,
 }
 
 impl<'a> RunRow<'a> {
     fn of(r: &'a RunRecord) -> Self {
+        let (fan, part, part_of, pinned) = part_columns(&r.part);
         RunRow {
+            fan,
+            part,
+            part_of,
+            pinned,
             job_id: r.job_id,
             grp: &r.group,
             priority: r.priority,
