@@ -246,7 +246,7 @@ fn a_shard_whose_worker_is_killed_runs_again_alone() {
     let sb = Sandbox::new();
     let home = sb.dir.path();
     let tracker = Daemon::tracker(home, &sb.path("tracker"), "127.0.0.1:0");
-    let mut workers = vec![
+    let mut workers = [
         worker(&sb, &tracker.addr, "split", "a", "2"),
         worker(&sb, &tracker.addr, "split", "b", "2"),
     ];
