@@ -17,6 +17,12 @@
 //!     └──▶ done(skipped)                        (a tick the overlap or misfire policy skipped)
 //! ```
 //!
+//! A tick has one run, or several when the job fans out (`new_tick`: one
+//! per shard; a broadcast's one run, fanned out to every live worker by the
+//! claim that starts it, `start_due`): each is a run like any other, with
+//! its own number and attempts, and the tick's outcome is all of theirs
+//! (`tick_outcome`).
+//!
 //! A job's state follows from its runs and its schedule (`settle`), except
 //! where an operator parks it (`suspended`, `cancelled`) or its schedule
 //! breaks (`failed`). Every transition that ends or starts a run records it
