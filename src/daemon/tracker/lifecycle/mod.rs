@@ -706,3 +706,148 @@ pub fn break_schedule(job: &mut JobRecord, why: String) {
     job.next_fire = None;
     job.note = Some(why);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::dispatch::{claim, deliver};
+    use super::*;
+    use crate::model::{FanOut, JobSpec};
+    use crate::protocol::{RunResult, Upstream};
+    use crate::store::SqliteStore;
+
+    const LEASE: u64 = 10_000;
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("lts.db")).unwrap();
+        (dir, s)
+    }
+
+    fn fleet(live: &[&str]) -> Fleet {
+        Fleet {
+            live: live.iter().map(|w| w.to_string()).collect(),
+            settled: true,
+        }
+    }
+
+    fn submit_job(s: &mut SqliteStore, task_id: &str, fan_out: FanOut, retries: u32) -> JobRecord {
+        let mut spec = JobSpec::new("g", task_id);
+        spec.fan_out = fan_out;
+        spec.max_retries = retries;
+        let (acks, _) = submit::submit(s, vec![spec], 1_000, chrono_tz::UTC).unwrap();
+        assert!(acks[0].is_ok(), "{acks:?}");
+        s.job_by_key("g", task_id).unwrap().unwrap()
+    }
+
+    fn result(run_id: i64, fence: i64, outcome: RunOutcome) -> Upstream {
+        Upstream::Done(RunResult {
+            run_id,
+            fence,
+            outcome,
+            exit_code: Some(i32::from(outcome != RunOutcome::Succeeded)),
+            ended_at: 2_000,
+            reason: None,
+        })
+    }
+
+    #[test]
+    fn a_claim_takes_its_share_of_a_ticks_shards() {
+        let (_dir, mut s) = store();
+        let job = submit_job(&mut s, "split", FanOut::Shards(5), 0);
+        assert_eq!(job.run_count, 5);
+        let two = fleet(&["a", "b"]);
+        let a = claim(&mut s, "g", "a", 10, 1_000, LEASE, &two).unwrap();
+        assert_eq!(a.dispatches.len(), 3, "⌈5 / 2⌉ shards for a");
+        let b = claim(&mut s, "g", "b", 10, 1_000, LEASE, &two).unwrap();
+        assert_eq!(b.dispatches.len(), 2);
+        let shards: Vec<Option<u32>> = a
+            .dispatches
+            .iter()
+            .chain(&b.dispatches)
+            .map(|d| d.part.shard())
+            .collect();
+        assert_eq!(shards, [0, 1, 2, 3, 4].map(Some));
+        // Alone in its group, a worker takes every shard.
+        submit_job(&mut s, "alone", FanOut::Shards(3), 0);
+        let c = claim(&mut s, "g", "c", 10, 1_000, LEASE, &fleet(&["c"])).unwrap();
+        assert_eq!(c.dispatches.len(), 3);
+    }
+
+    #[test]
+    fn a_sharded_tick_fails_when_one_shard_fails_for_good_and_retries_it_alone() {
+        let (_dir, mut s) = store();
+        submit_job(&mut s, "split", FanOut::Shards(2), 1);
+        let got = claim(&mut s, "g", "a", 10, 1_000, LEASE, &fleet(&["a"])).unwrap();
+        let (zero, one) = (&got.dispatches[0], &got.dispatches[1]);
+        let items = vec![
+            result(zero.run_id, zero.fence, RunOutcome::Succeeded),
+            result(one.run_id, one.fence, RunOutcome::Failed),
+        ];
+        deliver(&mut s, items, 2_000, 0).unwrap();
+        let job = s.job_by_key("g", "split").unwrap().unwrap();
+        assert_eq!(job.state, JobState::Retrying);
+        // Only shard 1 runs again, as shard 1.
+        let again = claim(&mut s, "g", "a", 10, 60_000, LEASE, &fleet(&["a"])).unwrap();
+        assert_eq!(again.dispatches.len(), 1);
+        let retry = &again.dispatches[0];
+        assert_eq!((retry.part.shard(), retry.attempt), (Some(1), 2));
+        let failed = vec![result(retry.run_id, retry.fence, RunOutcome::Failed)];
+        deliver(&mut s, failed, 61_000, 0).unwrap();
+        let job = s.job_by_key("g", "split").unwrap().unwrap();
+        assert_eq!(job.state, JobState::Failed, "shard 1 failed for good");
+    }
+
+    #[test]
+    fn a_broadcast_fans_out_to_the_live_workers_when_claimed() {
+        let (_dir, mut s) = store();
+        submit_job(&mut s, "cast", FanOut::Broadcast, 0);
+        let three = fleet(&["a", "b", "c"]);
+        let a = claim(&mut s, "g", "a", 10, 1_000, LEASE, &three).unwrap();
+        assert!(a.fanned_out);
+        assert_eq!(a.dispatches.len(), 1);
+        assert_eq!(a.dispatches[0].part.pinned(), Some("a"));
+        // Each other worker gets its own run, and only that one.
+        assert!(claim(&mut s, "g", "a", 10, 1_000, LEASE, &three)
+            .unwrap()
+            .dispatches
+            .is_empty());
+        assert_eq!(s.next_due_at("g", "a").unwrap(), None);
+        let c = claim(&mut s, "g", "c", 10, 1_000, LEASE, &three).unwrap();
+        assert_eq!(c.dispatches[0].part.pinned(), Some("c"));
+        let job = s.job_by_key("g", "cast").unwrap().unwrap();
+        assert_eq!(job.run_count, 3);
+        let done: Vec<Upstream> = [&a.dispatches[0], &c.dispatches[0]]
+            .iter()
+            .map(|d| result(d.run_id, d.fence, RunOutcome::Succeeded))
+            .collect();
+        deliver(&mut s, done, 2_000, 0).unwrap();
+        let job = s.job_by_key("g", "cast").unwrap().unwrap();
+        assert_eq!(job.state, JobState::Queued, "b's run still waits");
+        // b leaves the group before it claims its run: the run is given up
+        // and the tick fails.
+        let two = fleet(&["a", "c"]);
+        claim(&mut s, "g", "a", 10, 3_000, LEASE, &two).unwrap();
+        let job = s.job_by_key("g", "cast").unwrap().unwrap();
+        assert_eq!(job.state, JobState::Failed);
+        let runs = s.recent_runs(job.id, 10).unwrap();
+        let b = runs.iter().find(|r| r.part.pinned() == Some("b")).unwrap();
+        assert_eq!(b.outcome, Some(RunOutcome::Lost));
+    }
+
+    #[test]
+    fn a_lost_broadcast_run_is_not_run_elsewhere() {
+        let (_dir, mut s) = store();
+        submit_job(&mut s, "cast", FanOut::Broadcast, 3);
+        let a = claim(&mut s, "g", "a", 10, 1_000, LEASE, &fleet(&["a"])).unwrap();
+        assert!(!a.fanned_out, "a is alone");
+        let lost = vec![result(
+            a.dispatches[0].run_id,
+            a.dispatches[0].fence,
+            RunOutcome::Lost,
+        )];
+        deliver(&mut s, lost, 2_000, 0).unwrap();
+        let job = s.job_by_key("g", "cast").unwrap().unwrap();
+        assert_eq!(job.state, JobState::Failed);
+        assert!(s.open_runs(job.id).unwrap().is_empty());
+    }
+}
