@@ -381,3 +381,56 @@ fn bad_fan_out_is_refused_with_exit_2() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("--shards"), "{out:?}");
 }
+
+#[test]
+fn the_api_takes_shards_and_the_console_shows_each_runs_part() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let d = Daemon::standalone(home, &sb.path("data"), &[]);
+    let url = d.console_url();
+    let http = reqwest::blocking::Client::builder()
+        .timeout(PATIENCE)
+        .build()
+        .unwrap();
+    let line = serde_json::json!({
+        "group": "default", "task_id": "api-split", "shards": 2, "command": ["true"],
+    });
+    let posted = http
+        .post(format!("{url}api/v1/jobs"))
+        .json(&line)
+        .send()
+        .unwrap();
+    assert!(posted.status().is_success(), "{posted:?}");
+    wait_state(home, &d.addr, "api-split", "succeeded");
+    let job: Value = http
+        .get(format!("{url}api/v1/jobs/default/api-split"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(job["fan_out"], "shards 2", "{job}");
+    let shards: BTreeSet<u64> = runs(&job)
+        .iter()
+        .filter_map(|r| r["shard"].as_u64())
+        .collect();
+    assert_eq!(shards, BTreeSet::from([0, 1]), "{job}");
+    let page = http
+        .get(format!("{url}jobs/default/api-split"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("<th>Part</th>"), "{page}");
+    assert!(
+        page.contains("shard 0/2") && page.contains("shard 1/2"),
+        "{page}"
+    );
+    // A bad count is refused as bad input.
+    let bad = serde_json::json!({"group": "default", "shards": 0, "command": ["true"]});
+    let refused = http
+        .post(format!("{url}api/v1/jobs"))
+        .json(&bad)
+        .send()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+}
