@@ -1,17 +1,24 @@
 //! Broadcast and sharded jobs, end to end: a tracker and several real
 //! workers, jobs submitted with `--broadcast` or `--shards N`, and what each
-//! run saw, read back from files its command wrote and from `lts job`.
+//! run saw, read back from files its command wrote and from `lts job`. Also
+//! run on two trackers sharing a PostgreSQL store (`on_postgres`).
 
-use crate::helpers::*;
+use super::harness::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// A worker of `group` with `threads` slots that runs job commands, with a
 /// data dir of its own.
-fn worker(sb: &Sandbox, tracker: &str, group: &str, name: &str, threads: &str) -> Daemon {
+fn worker(
+    sb: &Sandbox,
+    tracker: &str,
+    group: &str,
+    name: &str,
+    threads: &str,
+) -> crate::helpers::Daemon {
     let data = sb.path(name);
-    Daemon::worker(
+    crate::helpers::Daemon::worker(
         sb.dir.path(),
         tracker,
         group,
@@ -51,11 +58,11 @@ fn broadcast_runs_once_on_each_of_three_workers_and_succeeds() {
     let sb = Sandbox::new();
     let home = sb.dir.path();
     let tracker = Daemon::tracker(home, &sb.path("tracker"), "127.0.0.1:0");
-    let workers: Vec<Daemon> = ["a", "b", "c"]
+    let workers: Vec<_> = ["a", "b", "c"]
         .iter()
         .map(|n| worker(&sb, &tracker.addr, "cast", n, "2"))
         .collect();
-    let ids: BTreeSet<String> = workers.iter().map(Daemon::worker_id).collect();
+    let ids: BTreeSet<String> = workers.iter().map(|w| w.worker_id()).collect();
     wait_workers(home, &tracker.addr, "cast", 3);
 
     let out = sb.path("out");
