@@ -246,7 +246,7 @@ pub trait Store: Send {
     /// runs wait for a predecessor or a resume, not for a time).
     fn next_due_at(&mut self, group: &str, worker: &str) -> Result<Option<Millis>>;
     /// The queued runs of `group` pinned to a worker (a broadcast's), by
-    /// id, read to be written back.
+    /// id; not locked (a writer locks the job, then re-reads the run).
     fn queued_pinned(&mut self, group: &str) -> Result<Vec<RunRecord>>;
     /// Jobs by (group, state), each group's queued runs with the oldest due
     /// time among those due at `now`, and runs that ended in the last

@@ -405,7 +405,7 @@ impl Statements {
             ),
             queued_pinned: sql!(
                 "SELECT id, {RUN_FIELDS} FROM runs{} WHERE grp = ?1 AND state = {queued} \
-                 AND pinned IS NOT NULL ORDER BY id{lock}",
+                 AND pinned IS NOT NULL ORDER BY id",
                 ix("runs_pinned")
             ),
             // With their jobs: a lost run is queued again, which changes its job.
