@@ -432,6 +432,38 @@ fn the_api_takes_shards_and_the_console_shows_each_runs_part() {
         page.contains("shard 0/2") && page.contains("shard 1/2"),
         "{page}"
     );
+    // The submit form takes them too (its CSRF token, for a console
+    // without a token, is the page's own).
+    let form = http
+        .get(format!("{url}submit"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let csrf = form
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form's CSRF token")
+        .to_string();
+    let origin = url.trim_end_matches('/').to_string();
+    let sent = http
+        .post(format!("{url}submit"))
+        .header("Origin", origin)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("group", "default"),
+            ("task_id", "form-cast"),
+            ("command", "true"),
+            ("when", "now"),
+            ("broadcast", "on"),
+        ])
+        .send()
+        .unwrap();
+    assert!(sent.status().is_success(), "{sent:?}");
+    let job = wait_state(home, &d.addr, "form-cast", "succeeded");
+    assert_eq!(job["fan_out"], "broadcast", "{job}");
+    assert_eq!(runs(&job).len(), 1, "one worker, one run: {job}");
     // A bad count is refused as bad input.
     let bad = serde_json::json!({"group": "default", "shards": 0, "command": ["true"]});
     let refused = http
