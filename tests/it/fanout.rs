@@ -473,3 +473,41 @@ fn the_api_takes_shards_and_the_console_shows_each_runs_part() {
         .unwrap();
     assert_eq!(refused.status().as_u16(), 400);
 }
+
+#[test]
+fn a_broadcast_with_no_live_worker_waits_for_one() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let tracker = Daemon::tracker(home, &sb.path("tracker"), "127.0.0.1:0");
+    lts(
+        home,
+        &tracker.addr,
+        &[
+            "submit",
+            "-g",
+            "late",
+            "--task-id",
+            "waits",
+            "--broadcast",
+            "--",
+            "true",
+        ],
+    )
+    .ok();
+    let job = job_json(home, &tracker.addr, "waits");
+    assert_eq!(job["state"], "queued", "{job}");
+    let runs_now = runs(&job);
+    assert_eq!(runs_now.len(), 1, "{job}");
+    assert_eq!(runs_now[0]["state"], "queued", "{job}");
+    assert_eq!(
+        runs_now[0]["pinned"],
+        Value::Null,
+        "not given out yet: {job}"
+    );
+    let w = worker(&sb, &tracker.addr, "late", "a", "1");
+    let job = wait_state(home, &tracker.addr, "waits", "succeeded");
+    let runs = runs(&job);
+    assert_eq!(runs.len(), 1, "the one worker that came ran it: {job}");
+    assert_eq!(text(&runs[0]["worker"]), w.worker_id(), "{job}");
+    assert_eq!(runs[0]["pinned"], runs[0]["worker"], "{job}");
+}
