@@ -26,6 +26,12 @@ use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel};
 use tokio::net::TcpStream;
 
+/// How long a worker may stay silent before a pull it left parked here is
+/// taken for one of a worker that stopped: two of its heartbeats and a
+/// margin. A lease (8 s by default) ends at least a lease after the last
+/// heartbeat, when its worker has been silent for more than this.
+const WORKER_QUIET_MS: i64 = 2 * crate::daemon::worker::HEARTBEAT_EVERY.as_millis() as i64 + 1_000;
+
 /// One connection's view of the tracker.
 #[derive(Clone)]
 struct Conn {
@@ -262,7 +268,16 @@ impl TrackerRpc for Conn {
         let group = request.worker.group.clone();
         let notify = self.t.wake.group(&group);
         loop {
-            if self.closed.load(Ordering::SeqCst) {
+            // A pull parked for a worker that is gone (its connection closed,
+            // or its heartbeats stopped) claims nothing: the runs would only
+            // wait a lease for the tracker to take them for lost.
+            let quiet = now_ms();
+            if self.closed.load(Ordering::SeqCst)
+                || !self
+                    .t
+                    .nodes
+                    .heard_from(&request.worker.id, quiet, WORKER_QUIET_MS)
+            {
                 return Ok(Vec::new());
             }
             let mut notified = armed(&notify);
