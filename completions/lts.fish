@@ -85,6 +85,7 @@ complete -c lts -n "__fish_lts_using_subcommand submit" -l catch-up-window -d 'W
 complete -c lts -n "__fish_lts_using_subcommand submit" -l client-group -d 'The submitting client node group' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l alert -d 'Raise an alert when a run ends so: failed (once retries are spent), timed_out, lost, skipped' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l alert-to -d 'Where the job\'s alerts go: https://.., http://.. or cmd:PATH' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l shards -d 'Run each tick as N runs (1 to 1000), spread over the group\'s workers, with LTS_SHARD=0..N-1 and LTS_SHARDS=N in their environment' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l file -d 'Submit many jobs: one JSON job a line, with the flags\' names as keys' -r -F
 complete -c lts -n "__fish_lts_using_subcommand submit" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
@@ -99,6 +100,7 @@ json\t''"
 complete -c lts -n "__fish_lts_using_subcommand submit" -l replace -d 'Replace an existing job with the same task id and group'
 complete -c lts -n "__fish_lts_using_subcommand submit" -l rely-on-prev-cycle -d 'The same as --overlap skip (LTS\'s relyOnPrevCycle)'
 complete -c lts -n "__fish_lts_using_subcommand submit" -l feedback -d 'Keep the result in the client group\'s feedback queue until read'
+complete -c lts -n "__fish_lts_using_subcommand submit" -l broadcast -d 'Run each tick once on every live worker of the group (one run per worker)'
 complete -c lts -n "__fish_lts_using_subcommand submit" -l wait -d 'Block until the first run ends; exit 0 if it succeeded, 1 if not'
 complete -c lts -n "__fish_lts_using_subcommand submit" -l spool -d 'If no tracker answers, keep the job in the local spool (in the data dir) and exit 0; `lts spool flush` or the next submit delivers it'
 complete -c lts -n "__fish_lts_using_subcommand submit" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'

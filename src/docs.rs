@@ -146,6 +146,8 @@ fn examples(page: &str) -> Vec<(&'static str, &'static str)> {
             ("lts submit -g default --wait -- make test", "Wait for the run; exit 0 if it succeeded, 1 if not:"),
             ("lts submit --file jobs.jsonl", "Many jobs, one JSON object a line:"),
             ("lts submit -g etl --max-retries 2 --alert failed,timed_out --alert-to cmd:/usr/local/bin/page -- etl.sh", "Page when the job failed for good or timed out:"),
+            ("lts submit -g web --broadcast -- sh -c 'rm -rf /var/cache/app/*'", "Run once on every live worker of group web:"),
+            ("lts submit -g etl --shards 8 -- sh -c 'part.sh $LTS_SHARD $LTS_SHARDS'", "Eight runs, shard 0 to 7, spread over the group's workers:"),
         ],
         "lts-jobs" => vec![
             ("lts jobs -g reports --state scheduled", "Scheduled jobs of group reports:"),

@@ -5,7 +5,8 @@
 //! is checked the same way whichever door it came in by.
 
 use crate::model::{
-    cut, new_task_id, now_ms, parse_duration, validate_job, JobSpec, Misfire, Overlap, Schedule,
+    cut, new_task_id, now_ms, parse_duration, validate_job, FanOut, JobSpec, Misfire, Overlap,
+    Schedule,
 };
 use crate::protocol::JobEdit;
 use serde::Deserialize;
@@ -51,6 +52,19 @@ pub fn parse_retries(s: &str) -> Result<u32, String> {
         Ok(n) if n < 0 => Err(format!("'{n}' is negative: give 0 (no retries) or more")),
         Ok(n) => u32::try_from(n).map_err(|_| format!("'{n}' is too large (at most 10000)")),
         Err(_) => Err(format!("'{}' is not a number of retries", cut(s, 40))),
+    }
+}
+
+/// A number of shards: 1 to `MAX_SHARDS`.
+pub fn parse_shards(s: &str) -> Result<u32, String> {
+    let max = crate::model::MAX_SHARDS;
+    match s.trim().parse::<i64>() {
+        Ok(n) if (1..=i64::from(max)).contains(&n) => Ok(n as u32),
+        Ok(n) => Err(format!("{n} is not a number of shards: give 1 to {max}")),
+        Err(_) => Err(format!(
+            "'{}' is not a number of shards: give 1 to {max}",
+            cut(s, 40)
+        )),
     }
 }
 
@@ -185,6 +199,10 @@ pub struct JobFields {
     pub client_group: Option<String>,
     pub alert: Vec<String>,
     pub alert_to: Option<String>,
+    /// One run a tick on every live worker of the group.
+    pub broadcast: bool,
+    /// N runs a tick, one per shard.
+    pub shards: Option<u32>,
     pub command: Vec<String>,
 }
 
@@ -209,6 +227,8 @@ impl Default for JobFields {
             client_group: None,
             alert: Vec::new(),
             alert_to: None,
+            broadcast: false,
+            shards: None,
             command: Vec::new(),
         }
     }
@@ -255,6 +275,14 @@ impl JobFields {
         job.alert = crate::model::alert::parse_outcomes(&self.alert)
             .map_err(|e| format!("--alert: {e}"))?;
         job.alert_to = self.alert_to.clone();
+        job.fan_out = match (self.broadcast, self.shards) {
+            (false, None) => FanOut::One,
+            (true, None) => FanOut::Broadcast,
+            (false, Some(n)) => FanOut::Shards(n),
+            (true, Some(_)) => {
+                return Err("--broadcast and --shards: give one of them, not both".into())
+            }
+        };
         validate_job(&job).map_err(|e| e.to_string())?;
         Ok(job)
     }
@@ -333,6 +361,8 @@ struct JobLine {
     /// `["failed", "timed_out"]` or `"failed,timed_out"`.
     alert: Option<serde_json::Value>,
     alert_to: Option<String>,
+    broadcast: Option<bool>,
+    shards: Option<u32>,
 }
 
 fn duration(name: &str, value: Option<String>) -> Result<Option<Duration>, String> {
@@ -424,6 +454,8 @@ impl JobLine {
             client_group: self.client_group,
             alert,
             alert_to: self.alert_to,
+            broadcast: self.broadcast.unwrap_or(false),
+            shards: self.shards,
             command: self.command.unwrap_or_default(),
         }
         .job()

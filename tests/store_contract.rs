@@ -9,7 +9,7 @@ mod pg;
 
 use lts::model::{
     Alert, AlertQuery, AlertRule, Condition, Delivery, FeedbackItem, JobKind, JobSpec, JobState,
-    Millis, RunOutcome, RunState, Schedule, Stream,
+    Millis, Part, RunOutcome, RunState, Schedule, Stream,
 };
 use lts::store::{
     JobQuery, JobRecord, LogRecord, LogStats, PostgresStore, RunRecord, SqliteStore, StartClaim,
@@ -319,7 +319,7 @@ fn due_runs_by_priority_then_age(s: &mut dyn Store) {
     let hi = insert(s, hi);
     let lo = insert(s, now_job("g", "lo"));
     let other = insert(s, now_job("other", "x"));
-    assert_eq!(s.next_due_at("g").unwrap(), None);
+    assert_eq!(s.next_due_at("g", "w").unwrap(), None);
     let l1 = add_run(s, &lo, 1, 100);
     let h1 = add_run(s, &hi, 1, 200);
     let l2 = add_run(s, &lo, 2, 150);
@@ -346,8 +346,8 @@ fn due_runs_by_priority_then_age(s: &mut dyn Store) {
     );
     assert!(s.due_runs("nobody", 1_000, 10).unwrap().is_empty());
     // Buffered runs wait for their predecessor, not for a time.
-    assert_eq!(s.next_due_at("g").unwrap(), Some(100));
-    assert_eq!(s.next_due_at("other").unwrap(), Some(10));
+    assert_eq!(s.next_due_at("g", "w").unwrap(), Some(100));
+    assert_eq!(s.next_due_at("other", "w").unwrap(), Some(10));
     // A claim starts the due runs in the same order, set-based, with their jobs.
     let claim = StartClaim {
         group: "g".into(),
@@ -1198,6 +1198,99 @@ macro_rules! contract {
     };
 }
 
+/// A fanned-out tick: its runs share the tick, each its own part; they
+/// round-trip through every write; a run pinned to a worker is claimed by
+/// that worker only and counts as due for it alone.
+fn fanned_out_ticks_and_pinned_runs(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let j = insert(s, now_job("g", "fan"));
+    let part = |n: u32, part: Part| {
+        let mut r = RunRecord::queued(&j, n, 100);
+        r.part = part;
+        r
+    };
+    let mut shards: Vec<RunRecord> = (0..3)
+        .map(|i| part(i + 1, Part::Shard { index: i, of: 3 }))
+        .collect();
+    let ids = s.insert_runs(&shards).unwrap();
+    for (r, id) in shards.iter_mut().zip(ids) {
+        r.id = id;
+        assert_eq!(s.run_by_id(id).unwrap(), Some(r.clone()));
+    }
+    // A part the tick already has, at that attempt, is refused.
+    s.savepoint().unwrap();
+    let again = s.insert_run(&part(9, Part::Shard { index: 1, of: 3 }));
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    s.rollback_to_savepoint().unwrap();
+    s.release_savepoint().unwrap();
+    let mut retry = shards[1].clone();
+    retry.attempt = 2;
+    retry.id = s.insert_run(&retry).unwrap();
+    let tick = s.tick_runs(j.id, 100).unwrap();
+    assert_eq!(
+        ids_of(&tick),
+        vec![shards[0].id, shards[1].id, retry.id, shards[2].id]
+    );
+    assert!(s.tick_runs(j.id, 101).unwrap().is_empty());
+
+    // A broadcast tick, given out: one run pinned to each worker.
+    let other = insert(s, job("b", "cast", Schedule::Now, JobState::Queued, 1_000));
+    let mut pending = RunRecord::queued(&other, 1, 50);
+    pending.part = Part::Broadcast;
+    pending.id = s.insert_run(&pending).unwrap();
+    assert_eq!(s.run_by_id(pending.id).unwrap(), Some(pending.clone()));
+    pending.part = Part::Pinned {
+        index: 0,
+        worker: "w1".into(),
+    };
+    s.update_run(&pending).unwrap();
+    let mut w2 = RunRecord::queued(&other, 2, 50);
+    w2.part = Part::Pinned {
+        index: 1,
+        worker: "w2 ✓".into(),
+    };
+    w2.id = s.insert_run(&w2).unwrap();
+    let plain = add_run(s, &other, 3, 60);
+    assert_eq!(s.run_by_id(pending.id).unwrap(), Some(pending.clone()));
+    assert_eq!(
+        ids_of(&s.queued_pinned("b").unwrap()),
+        vec![pending.id, w2.id]
+    );
+    assert!(s.queued_pinned("g").unwrap().is_empty());
+    assert_eq!(s.next_due_at("b", "w3").unwrap(), Some(60));
+    assert_eq!(s.next_due_at("b", "w1").unwrap(), Some(50));
+
+    let claim = |worker: &str| StartClaim {
+        group: "b".into(),
+        worker: worker.into(),
+        now: 1_000,
+        lease_until: 2_000,
+        fence: 7,
+        limit: 10,
+    };
+    let started = s.start_runs(&claim("w3")).unwrap();
+    let got: Vec<i64> = started.runs.iter().map(|(r, _)| r.id).collect();
+    assert_eq!(got, vec![plain.id], "w3 may take no pinned run");
+    let started = s.start_runs(&claim("w2 ✓")).unwrap();
+    let (run, _) = &started.runs[0];
+    assert_eq!((started.runs.len(), run.id), (1, w2.id));
+    assert_eq!(run.part, w2.part);
+    assert_eq!(ids_of(&s.queued_pinned("b").unwrap()), vec![pending.id]);
+    // Many rows at once keep the parts too.
+    let mut ended = s.runs_by_ids(&[pending.id, w2.id]).unwrap();
+    for r in &mut ended {
+        end(r, RunOutcome::Succeeded, 3_000);
+    }
+    s.update_runs(&ended).unwrap();
+    assert_eq!(s.runs_by_ids(&[pending.id, w2.id]).unwrap(), ended);
+    assert!(s.queued_pinned("b").unwrap().is_empty());
+    s.commit().unwrap();
+}
+
+fn ids_of(runs: &[RunRecord]) -> Vec<i64> {
+    runs.iter().map(|r| r.id).collect()
+}
+
 contract!(
     jobs_insert_lookup_update_delete,
     list_jobs_filters_and_limits,
@@ -1217,6 +1310,7 @@ contract!(
     alert_rules_and_alerts,
     insert_jobs_in_one_batch,
     insert_runs_in_one_batch,
+    fanned_out_ticks_and_pinned_runs,
 );
 
 #[test]

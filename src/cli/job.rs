@@ -6,7 +6,7 @@ use super::output::{
 };
 use super::{CliError, JobRefArgs};
 use crate::client::Client;
-use crate::model::format_duration;
+use crate::model::{format_duration, FanOut};
 use crate::protocol::RunsPage;
 use comfy_table::Cell;
 use std::time::Duration;
@@ -64,6 +64,9 @@ pub async fn run(client: &Client, args: &JobArgs, format: Format) -> Result<(), 
             ),
         ));
     }
+    if spec.fan_out != FanOut::One {
+        fields.push(("fan-out", crate::model::json::fan_out(spec.fan_out)));
+    }
     if let Some(timeout) = spec.timeout_ms {
         fields.push(("timeout", format_duration(Duration::from_millis(timeout))));
     }
@@ -94,6 +97,7 @@ pub async fn run(client: &Client, args: &JobArgs, format: Format) -> Result<(), 
         "STATE",
         "OUTCOME",
         "EXIT",
+        "PART",
         "WORKER",
         "SCHEDULED",
         "STARTED",
@@ -109,6 +113,10 @@ pub async fn run(client: &Client, args: &JobArgs, format: Format) -> Result<(), 
             run.outcome
                 .map_or_else(|| Cell::new("-"), |o| state_cell(o.as_str())),
             Cell::new(cell(run.exit_code)),
+            Cell::new(cut_cell(
+                &run.part.label().unwrap_or_else(|| "-".into()),
+                WIDE_CELL,
+            )),
             Cell::new(cut_cell(run.worker.as_deref().unwrap_or("-"), WIDE_CELL)),
             Cell::new(short_time(run.scheduled_at)),
             Cell::new(cell(run.started_at.map(short_time))),

@@ -8,7 +8,8 @@ use super::output::{job_detail_json, print_json, Format};
 use super::{spool, CliError};
 use crate::client::Client;
 use crate::jobline::{
-    parse_dur, parse_misfire, parse_overlap, parse_param, parse_retries, JobFields, ScheduleFields,
+    parse_dur, parse_misfire, parse_overlap, parse_param, parse_retries, parse_shards, JobFields,
+    ScheduleFields,
 };
 use crate::model::{now_ms, JobState, Misfire, Overlap, RunOutcome, Schedule};
 use crate::protocol::JobRef;
@@ -106,6 +107,13 @@ pub struct SubmitArgs {
     /// Where the job's alerts go: https://.., http://.. or cmd:PATH
     #[arg(long, value_name = "TARGET", requires = "alert")]
     pub alert_to: Option<String>,
+    /// Run each tick once on every live worker of the group (one run per worker)
+    #[arg(long, conflicts_with = "shards")]
+    pub broadcast: bool,
+    /// Run each tick as N runs (1 to 1000), spread over the group's workers,
+    /// with LTS_SHARD=0..N-1 and LTS_SHARDS=N in their environment
+    #[arg(long, value_name = "N", value_parser = parse_shards, allow_negative_numbers = true)]
+    pub shards: Option<u32>,
     /// Block until the first run ends; exit 0 if it succeeded, 1 if not
     #[arg(long)]
     pub wait: bool,
@@ -118,7 +126,7 @@ pub struct SubmitArgs {
         "wait", "spool", "task_id", "group", "command", "params", "params_json", "cron", "tz",
         "at", "delay", "repeat_count", "repeat_interval", "priority", "max_retries",
         "retry_backoff", "timeout", "replace", "overlap", "rely_on_prev_cycle", "misfire",
-        "catch_up_window", "feedback", "client_group", "alert", "alert_to",
+        "catch_up_window", "feedback", "client_group", "alert", "alert_to", "broadcast", "shards",
     ])]
     pub file: Option<std::path::PathBuf>,
     /// The job's own command, run by workers started with --allow-commands
@@ -163,6 +171,8 @@ impl SubmitArgs {
             client_group: self.client_group.clone(),
             alert: self.alert.clone(),
             alert_to: self.alert_to.clone(),
+            broadcast: self.broadcast,
+            shards: self.shards,
             command: self.command.clone(),
         }
     }
@@ -229,12 +239,15 @@ pub async fn run(
             noted = true;
         }
     };
-    let first = detail
-        .runs
+    // The run that says how the first tick went: the one that did not
+    // succeed, when the tick fanned out into several.
+    let ends = detail.first_tick_ends();
+    let first = ends
         .iter()
-        .filter(|r| r.run == 1)
-        .max_by_key(|r| r.attempt);
-    let outcome = first.and_then(|r| r.outcome);
+        .find(|r| r.outcome != Some(RunOutcome::Succeeded))
+        .or(ends.first())
+        .copied();
+    let outcome = detail.first_tick_outcome();
     match format {
         Format::Json => print_json(&job_detail_json(&detail)),
         Format::Table => {

@@ -2,7 +2,8 @@
 //! them and the HTTP API answers: one definition, stable snake_case names.
 
 use super::{
-    format_duration, JobDetail, JobView, LogEntry, Millis, NodeEvent, NodeView, RunView, Schedule,
+    format_duration, FanOut, JobDetail, JobView, LogEntry, Millis, NodeEvent, NodeView, RunView,
+    Schedule,
 };
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -34,6 +35,15 @@ pub fn schedule(s: &Schedule) -> String {
     }
 }
 
+/// How a job fans out, in words: `one`, `broadcast` or `shards N`.
+pub fn fan_out(f: FanOut) -> String {
+    match f {
+        FanOut::One => "one".into(),
+        FanOut::Broadcast => "broadcast".into(),
+        FanOut::Shards(n) => format!("shards {n}"),
+    }
+}
+
 /// A job as JSON, without its runs.
 pub fn job_json(job: &JobView) -> Value {
     let spec = &job.spec;
@@ -50,6 +60,7 @@ pub fn job_json(job: &JobView) -> Value {
         "timeout_ms": spec.timeout_ms,
         "alert": spec.alert.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
         "alert_to": spec.alert_to,
+        "fan_out": fan_out(spec.fan_out),
         "next_fires": job.next_fires.iter().map(|t| time(*t)).collect::<Vec<_>>(),
         "run_count": job.runs,
         "submitted_at": time(job.submitted_at),
@@ -70,6 +81,8 @@ pub fn run_json(run: &RunView) -> Value {
         "started_at": opt_time(run.started_at),
         "ended_at": opt_time(run.ended_at),
         "reason": run.reason,
+        "shard": run.part.shard(),
+        "pinned": run.part.pinned(),
     })
 }
 

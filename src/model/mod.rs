@@ -96,6 +96,83 @@ pub enum Misfire {
     FireAll,
 }
 
+/// How a job's ticks fan out over its group's workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FanOut {
+    /// One run a tick, on whichever worker of the group takes it.
+    #[default]
+    One,
+    /// One run a tick on every worker of the group live when the tick is
+    /// picked up (`--broadcast`).
+    Broadcast,
+    /// `n` runs a tick, shard 0 to `n - 1`, spread over the group's workers
+    /// (`--shards N`).
+    Shards(u32),
+}
+
+/// The most shards a job may ask for.
+pub const MAX_SHARDS: u32 = 1_000;
+
+/// Which part of its tick a run is: its place in a fanned-out tick.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// The whole tick: a job that does not fan out.
+    #[default]
+    Whole,
+    /// Shard `index` of `of` (`LTS_SHARD`, `LTS_SHARDS`).
+    Shard { index: u32, of: u32 },
+    /// A broadcast tick no worker has picked up yet: the first worker of
+    /// the group to claim it fans it out to every live worker.
+    Broadcast,
+    /// A broadcast tick's run for one worker, the only one that may claim
+    /// it; `index` orders the tick's runs (the claiming worker's is 0).
+    Pinned { index: u32, worker: String },
+}
+
+impl Part {
+    /// The run's place among its tick's runs (0 for a whole tick).
+    pub fn index(&self) -> u32 {
+        match self {
+            Part::Whole | Part::Broadcast => 0,
+            Part::Shard { index, .. } | Part::Pinned { index, .. } => *index,
+        }
+    }
+
+    /// The shard number, for a shard.
+    pub fn shard(&self) -> Option<u32> {
+        match self {
+            Part::Shard { index, .. } => Some(*index),
+            _ => None,
+        }
+    }
+
+    /// The worker the run belongs to, for a broadcast run given out.
+    pub fn pinned(&self) -> Option<&str> {
+        match self {
+            Part::Pinned { worker, .. } => Some(worker),
+            _ => None,
+        }
+    }
+
+    /// The part in words, for tables: `shard 2/4`, `broadcast` (not given
+    /// out yet), `for WORKER`; `None` for a whole tick.
+    pub fn label(&self) -> Option<String> {
+        match self {
+            Part::Whole => None,
+            Part::Shard { index, of } => Some(format!("shard {index}/{of}")),
+            Part::Broadcast => Some("broadcast".into()),
+            Part::Pinned { worker, .. } => Some(format!("for {worker}")),
+        }
+    }
+
+    /// Whether the run is one of several of its tick.
+    pub fn fanned_out(&self) -> bool {
+        !matches!(self, Part::Whole)
+    }
+}
+
 /// Everything a caller says about a job. Every field of SPEC's table is here
 /// and stored, even those whose behaviour arrives later.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +201,9 @@ pub struct JobSpec {
     /// Where this job's alerts go (`--alert-to`).
     #[serde(default)]
     pub alert_to: Option<String>,
+    /// How each tick fans out over the group's workers (`--broadcast`, `--shards`).
+    #[serde(default)]
+    pub fan_out: FanOut,
 }
 
 impl JobSpec {
@@ -147,6 +227,7 @@ impl JobSpec {
             client_group: None,
             alert: Vec::new(),
             alert_to: None,
+            fan_out: FanOut::One,
         }
     }
 
@@ -372,6 +453,8 @@ pub struct RunView {
     pub started_at: Option<Millis>,
     pub ended_at: Option<Millis>,
     pub reason: Option<String>,
+    /// Its place in a fanned-out tick (a shard, a broadcast worker).
+    pub part: Part,
 }
 
 /// A job with its run history, newest last.
@@ -382,17 +465,62 @@ pub struct JobDetail {
 }
 
 impl JobDetail {
-    /// Whether the first run of the job has ended for good (no attempt of
-    /// it is queued or running), or the job can no longer run: what
+    /// Whether the first tick of the job has ended for good (no attempt of
+    /// its runs is queued or running), or the job can no longer run: what
     /// `submit --wait` waits for.
     pub fn first_run_ended(&self) -> bool {
         if self.job.state.is_final() {
             return true;
         }
-        let mut first = self.runs.iter().filter(|r| r.run == 1).peekable();
-        first.peek().is_some()
-            && first.all(|r| r.state == RunState::Done)
+        let first = self.first_tick();
+        !first.is_empty()
+            && first.iter().all(|r| r.state == RunState::Done)
             && self.job.state != JobState::Retrying
+    }
+
+    /// Every attempt of the job's first tick: run 1 and, when the tick
+    /// fanned out (shards, broadcast), the other runs of that tick.
+    pub fn first_tick(&self) -> Vec<&RunView> {
+        let Some(tick) = self
+            .runs
+            .iter()
+            .find(|r| r.run == 1)
+            .map(|r| r.scheduled_at)
+        else {
+            return Vec::new();
+        };
+        self.runs
+            .iter()
+            .filter(|r| r.run == 1 || (r.part.fanned_out() && r.scheduled_at == tick))
+            .collect()
+    }
+
+    /// The latest attempt of each run of the first tick, in run order.
+    pub fn first_tick_ends(&self) -> Vec<&RunView> {
+        let mut last: BTreeMap<u32, &RunView> = BTreeMap::new();
+        for run in self.first_tick() {
+            let newer = last.get(&run.run).is_none_or(|r| r.attempt < run.attempt);
+            if newer {
+                last.insert(run.run, run);
+            }
+        }
+        last.into_values().collect()
+    }
+
+    /// How the first tick ended: succeeded when each of its runs did, else
+    /// the first run's outcome that did not succeed.
+    pub fn first_tick_outcome(&self) -> Option<RunOutcome> {
+        let ends = self.first_tick_ends();
+        if ends.is_empty() {
+            return None;
+        }
+        match ends
+            .iter()
+            .find(|r| r.outcome != Some(RunOutcome::Succeeded))
+        {
+            Some(r) => r.outcome,
+            None => Some(RunOutcome::Succeeded),
+        }
     }
 }
 

@@ -174,6 +174,17 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
         }
         (None, true) => {}
     }
+    if let super::FanOut::Shards(n) = job.fan_out {
+        if !(1..=super::MAX_SHARDS).contains(&n) {
+            return Err(bad(
+                "--shards",
+                format!(
+                    "{n} is not a number of shards: give 1 to {}",
+                    super::MAX_SHARDS
+                ),
+            ));
+        }
+    }
     match &job.schedule {
         Schedule::Now => {}
         Schedule::At { at_ms } => {
@@ -244,5 +255,16 @@ mod tests {
             tz: Some("Mars/Olympus".into()),
         };
         assert_eq!(validate_job(&job).unwrap_err().field, "--tz");
+    }
+
+    #[test]
+    fn shards_are_bounded() {
+        let mut job = JobSpec::new("g", "t1");
+        for (n, ok) in [(0, false), (1, true), (super::super::MAX_SHARDS, true)] {
+            job.fan_out = super::super::FanOut::Shards(n);
+            assert_eq!(validate_job(&job).is_ok(), ok, "{n}");
+        }
+        job.fan_out = super::super::FanOut::Shards(super::super::MAX_SHARDS + 1);
+        assert_eq!(validate_job(&job).unwrap_err().field, "--shards");
     }
 }

@@ -29,14 +29,14 @@ pub use transport::{
 
 use crate::model::{
     Alert, AlertQuery, AlertRule, FeedbackItem, JobDetail, JobKind, JobSpec, JobState, JobView,
-    LogEntry, Millis, Misfire, NodeView, Overlap, RunOutcome, Schedule, StoreStats, Stream,
+    LogEntry, Millis, Misfire, NodeView, Overlap, Part, RunOutcome, Schedule, StoreStats, Stream,
 };
 use registry::EventPage;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bumped whenever a message changes shape; peers must agree exactly.
-pub const PROTOCOL_VERSION: u32 = 10;
+pub const PROTOCOL_VERSION: u32 = 11;
 
 /// How a caller names a job: by task id, with its group when the id alone is
 /// not unique in the cluster.
@@ -175,6 +175,9 @@ pub struct Dispatch {
     pub scheduled_at: Millis,
     /// How long the lease lasts without a heartbeat.
     pub lease_ms: u64,
+    /// The run's place in a fanned-out tick: a shard is run with
+    /// `LTS_SHARD` and `LTS_SHARDS`.
+    pub part: Part,
 }
 
 /// All the runs a worker holds, renewed in one call.

@@ -96,8 +96,11 @@ pub struct StartClaim {
 #[derive(Debug, Default)]
 pub struct Started {
     pub runs: Vec<(RunRecord, JobRecord)>,
-    /// Due runs were left queued (the claim's payload was full).
+    /// Due runs were left queued (the claim's payload was full, or it took
+    /// its share of a tick's shards).
     pub busy: bool,
+    /// A broadcast tick was fanned out: other workers of the group got runs.
+    pub fanned_out: bool,
 }
 
 /// What `list_jobs` selects.
@@ -200,6 +203,9 @@ pub trait Store: Send {
     fn open_runs(&mut self, job_id: i64) -> Result<Vec<RunRecord>>;
     /// Whether the job already has a run for the tick at `scheduled_at`.
     fn tick_exists(&mut self, job_id: i64, scheduled_at: Millis) -> Result<bool>;
+    /// Every attempt of the runs of a job's tick at `scheduled_at` (one,
+    /// or a fanned-out tick's several), in (run, attempt) order.
+    fn tick_runs(&mut self, job_id: i64, scheduled_at: Millis) -> Result<Vec<RunRecord>>;
     /// Jobs whose next tick is due at `now` (not suspended), earliest first.
     fn due_jobs(&mut self, now: Millis, limit: usize) -> Result<Vec<JobRecord>>;
     /// The earliest next tick of any job that is not suspended.
@@ -209,7 +215,8 @@ pub trait Store: Send {
     /// claims (several trackers on PostgreSQL) never return the same run.
     fn due_runs(&mut self, group: &str, now: Millis, limit: usize) -> Result<Vec<RunRecord>>;
     /// Start up to `claim.limit` queued runs of its group due at its `now`
-    /// (highest priority first, then oldest) on its worker, in one
+    /// (highest priority first, then oldest), none pinned to another
+    /// worker, on its worker, in one
     /// statement: each becomes running under the claim's lease and fencing
     /// token. Returns them with their jobs, in that order. A due run whose
     /// job another transaction holds is passed over and stays queued.
@@ -234,9 +241,13 @@ pub trait Store: Send {
     fn update_runs(&mut self, runs: &[RunRecord]) -> Result<()>;
     /// `update_job` for many jobs, in one statement.
     fn update_jobs(&mut self, jobs: &[JobRecord]) -> Result<()>;
-    /// The earliest due time among queued runs of `group` (buffered and
-    /// held runs wait for a predecessor or a resume, not for a time).
-    fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>>;
+    /// The earliest due time among queued runs of `group` that `worker`
+    /// may claim: not those pinned to another worker (buffered and held
+    /// runs wait for a predecessor or a resume, not for a time).
+    fn next_due_at(&mut self, group: &str, worker: &str) -> Result<Option<Millis>>;
+    /// The queued runs of `group` pinned to a worker (a broadcast's), by
+    /// id; not locked (a writer locks the job, then re-reads the run).
+    fn queued_pinned(&mut self, group: &str) -> Result<Vec<RunRecord>>;
     /// Jobs by (group, state), each group's queued runs with the oldest due
     /// time among those due at `now`, and runs that ended in the last
     /// `window_ms` by (group, outcome): a few aggregate queries on indexes.

@@ -1,6 +1,8 @@
 //! The rows a store keeps, as plain structs.
 
-use crate::model::{JobSpec, JobState, JobView, Millis, RunOutcome, RunState, RunView, Stream};
+use crate::model::{
+    JobSpec, JobState, JobView, Millis, Part, RunOutcome, RunState, RunView, Stream,
+};
 
 /// A stored job.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +54,9 @@ pub struct RunRecord {
     pub lease_until: Option<Millis>,
     pub fence: i64,
     pub reason: Option<String>,
+    /// Its place in a fanned-out tick; only a `Pinned` run's worker may
+    /// claim it.
+    pub part: Part,
 }
 
 impl RunRecord {
@@ -75,6 +80,7 @@ impl RunRecord {
             lease_until: None,
             fence: 0,
             reason: None,
+            part: Part::Whole,
         }
     }
 
@@ -90,6 +96,7 @@ impl RunRecord {
             started_at: self.started_at,
             ended_at: self.ended_at,
             reason: self.reason.clone(),
+            part: self.part.clone(),
         }
     }
 }

@@ -25,6 +25,7 @@ mod cluster;
 mod console;
 mod core;
 mod docs;
+mod fanout;
 mod faults;
 mod feedback;
 mod hardening;

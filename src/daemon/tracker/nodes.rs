@@ -173,6 +173,28 @@ impl Nodes {
             .any(|n| n.info.group == group && Self::is_up(n, now, lease_ms))
     }
 
+    /// Whether `worker` spoke (a pull, a heartbeat) within `quiet_ms`. A
+    /// worker heartbeats every `HEARTBEAT_EVERY` whether it runs anything or
+    /// not, so one quiet for longer has stopped, even while a long poll it
+    /// sent before it stopped is still parked here.
+    pub fn heard_from(&self, worker: &str, now: Millis, quiet_ms: i64) -> bool {
+        self.lock()
+            .get(worker)
+            .is_some_and(|n| now - n.last_seen <= quiet_ms)
+    }
+
+    /// The ids of `group`'s live workers, sorted.
+    pub fn live_workers(&self, group: &str, now: Millis, lease_ms: u64) -> Vec<String> {
+        let mut live: Vec<String> = self
+            .lock()
+            .values()
+            .filter(|n| n.info.group == group && Self::is_up(n, now, lease_ms))
+            .map(|n| n.info.id.clone())
+            .collect();
+        live.sort();
+        live
+    }
+
     /// Every known worker, forgetting those gone quiet for long. The master
     /// of a group is its oldest live worker (LTS's rule).
     pub fn list(&self, now: Millis, lease_ms: u64) -> Vec<NodeView> {

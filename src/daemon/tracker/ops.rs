@@ -4,7 +4,7 @@
 //! Each runs one `lifecycle` rule (or a `views` read) in the store and wakes whoever waits;
 //! long polls wait on `Wake`, never on a timer loop.
 
-use super::lifecycle::{control, submit};
+use super::lifecycle::{control, submit, Fleet};
 use super::{views, Tracker};
 use crate::model::{
     now_ms, Alert, AlertQuery, AlertRule, FeedbackItem, JobDetail, JobSpec, JobState, JobView,
@@ -322,6 +322,16 @@ impl Tracker {
         self.store
             .call(move |s| Ok::<_, WireError>(s.runs_by_minute(since)?))
             .await
+    }
+
+    /// `group`'s live workers, for a claim (`lifecycle::Fleet`): once this
+    /// tracker has run for a lease, every live worker has spoken to it, so
+    /// one it does not list is gone.
+    pub fn fleet(&self, group: &str, now: crate::model::Millis) -> Fleet {
+        Fleet {
+            live: self.nodes.live_workers(group, now, self.lease_ms),
+            settled: now - self.started_at > self.lease_ms as i64,
+        }
     }
 
     /// This tracker and the workers it knows.

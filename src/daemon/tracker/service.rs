@@ -17,12 +17,20 @@ use crate::protocol::{
     JobEdit, JobFilter, JobPage, JobRef, LogPage, LogQuery, PullRequest, PurgeFilter, RunsPage,
     SubmitAck, TrackerRpc, TrackerStatus, Upstream, WireError, WorkerInfo,
 };
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel};
 use tokio::net::TcpStream;
+
+/// How long a worker may stay silent before a pull it left parked here is
+/// taken for one of a worker that stopped: two of its heartbeats and a
+/// margin. A lease (8 s by default) ends at least a lease after the last
+/// heartbeat, when its worker has been silent for more than this.
+const WORKER_QUIET_MS: i64 = 2 * crate::daemon::worker::HEARTBEAT_EVERY.as_millis() as i64 + 1_000;
 
 /// One connection's view of the tracker.
 #[derive(Clone)]
@@ -33,6 +41,10 @@ struct Conn {
     worker: Arc<Mutex<Option<String>>>,
     /// What the token the peer proved allows.
     access: Access,
+    /// Set once the connection is gone: a long poll still parked for it
+    /// (its requests run as tasks of their own) claims nothing more, since
+    /// no one would receive the runs.
+    closed: Arc<AtomicBool>,
 }
 
 /// What a peer that proved the read-only token hears when it asks for a change.
@@ -52,9 +64,11 @@ pub(super) async fn serve(t: Arc<Tracker>, stream: TcpStream, peer: SocketAddr, 
         peer: peer.to_string(),
         worker: Arc::new(Mutex::new(None)),
         access,
+        closed: Arc::new(AtomicBool::new(false)),
     };
     let requests = BaseChannel::with_defaults(transport).execute(conn.clone().serve());
     serve_requests(requests, t.idle, peer).await;
+    conn.closed.store(true, Ordering::SeqCst);
     drop(slot);
     let worker = conn.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(worker) = worker {
@@ -254,6 +268,18 @@ impl TrackerRpc for Conn {
         let group = request.worker.group.clone();
         let notify = self.t.wake.group(&group);
         loop {
+            // A pull parked for a worker that is gone (its connection closed,
+            // or its heartbeats stopped) claims nothing: the runs would only
+            // wait a lease for the tracker to take them for lost.
+            let quiet = now_ms();
+            if self.closed.load(Ordering::SeqCst)
+                || !self
+                    .t
+                    .nodes
+                    .heard_from(&request.worker.id, quiet, WORKER_QUIET_MS)
+            {
+                return Ok(Vec::new());
+            }
             let mut notified = armed(&notify);
             let (g, w, free, lease) = (
                 group.clone(),
@@ -262,11 +288,15 @@ impl TrackerRpc for Conn {
                 self.t.lease_ms,
             );
             let now = now_ms();
+            let fleet = self.t.fleet(&group, now);
             let claim = self
                 .t
                 .store
-                .call(move |s| dispatch::claim(s, &g, &w, free, now, lease))
+                .call(move |s| dispatch::claim(s, &g, &w, free, now, lease, &fleet))
                 .await?;
+            if claim.fanned_out {
+                self.t.wake.work_for(&BTreeSet::from([group.clone()]));
+            }
             if !claim.dispatches.is_empty() {
                 self.t.wake.lease_created();
                 self.t.wake.changed();

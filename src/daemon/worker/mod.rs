@@ -55,7 +55,7 @@ pub struct WorkerConfig {
 /// How long one pull waits for work.
 const PULL_WAIT: Duration = Duration::from_secs(20);
 /// How often leases are renewed.
-const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+pub(crate) const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 
 /// A run in progress: its fencing token and the switch that stops it.
 struct Active {

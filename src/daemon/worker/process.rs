@@ -76,6 +76,10 @@ pub async fn run(
     for (key, value) in &ctx.params {
         cmd.env(param_var(key), value);
     }
+    if let (Some(shard), Some(shards)) = (ctx.shard, ctx.shards) {
+        cmd.env("LTS_SHARD", shard.to_string())
+            .env("LTS_SHARDS", shards.to_string());
+    }
     #[cfg(unix)]
     cmd.process_group(0);
     let mut child = match cmd.spawn() {

@@ -3,7 +3,7 @@
 //! `JobRunner` of a program that embeds the worker.
 
 use super::outbox::Outbox;
-use crate::model::Stream;
+use crate::model::{Part, Stream};
 use crate::protocol::{Dispatch, Upstream};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -25,6 +25,10 @@ pub struct RunContext {
     pub attempt: u32,
     /// When the run was scheduled, RFC 3339.
     pub scheduled_at: String,
+    /// For a shard of a sharded job (`--shards N`): its number, 0 to N-1
+    /// (`LTS_SHARD`), and N (`LTS_SHARDS`).
+    pub shard: Option<u32>,
+    pub shards: Option<u32>,
 }
 
 impl RunContext {
@@ -43,6 +47,11 @@ impl RunContext {
             run: d.run,
             attempt: d.attempt,
             scheduled_at: crate::model::rfc3339(d.scheduled_at),
+            shard: d.part.shard(),
+            shards: match d.part {
+                Part::Shard { of, .. } => Some(of),
+                _ => None,
+            },
         }
     }
 }

@@ -13,7 +13,7 @@ mod store;
 pub use statements::Statements;
 
 use super::{JobRecord, Journal, LogRecord, LogStats, Result, RunRecord, StoreError};
-use crate::model::{Alert, FeedbackItem, JobState, RunOutcome, RunState, Stream};
+use crate::model::{Alert, FeedbackItem, JobState, Part, RunOutcome, RunState, Stream};
 use std::borrow::Cow;
 
 /// The migration both schemas take, in the same words: runs that wait get
@@ -31,6 +31,56 @@ UPDATE runs SET state = 'held', outcome = NULL, ended_at = NULL,
    AND reason = 'the job was suspended before the run started'
    AND job_id IN (SELECT id FROM jobs WHERE state = 'suspended');
 "#;
+
+/// The migration both schemas take, in the same words: a tick may have
+/// several runs (a broadcast's, one per worker; a sharded job's, one per
+/// shard), each a `part` of it, so the tick's unique key counts the part.
+/// `fan` says how the tick fanned out (NULL: it did not; `shard`;
+/// `broadcast`, before a worker picked it up; `pinned`, one worker's);
+/// `part_of` is a shard's count of shards; `pinned` the only worker that
+/// may claim the run.
+pub const FAN_OUT_RUNS: &str = r#"
+ALTER TABLE runs ADD COLUMN fan TEXT;
+ALTER TABLE runs ADD COLUMN part INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN part_of INTEGER;
+ALTER TABLE runs ADD COLUMN pinned TEXT;
+DROP INDEX runs_tick;
+{runs_tick_part}
+{runs_pinned}
+"#;
+
+/// A run's part as its columns: fan, part, part_of, pinned.
+pub fn part_columns(p: &Part) -> (Option<&'static str>, u32, Option<u32>, Option<&str>) {
+    match p {
+        Part::Whole => (None, 0, None, None),
+        Part::Shard { index, of } => (Some("shard"), *index, Some(*of), None),
+        Part::Broadcast => (Some("broadcast"), 0, None, None),
+        Part::Pinned { index, worker } => (Some("pinned"), *index, None, Some(worker)),
+    }
+}
+
+/// A run's part from its columns `i..i + 4` (fan, part, part_of, pinned).
+fn part(r: &dyn SqlRow, i: usize) -> Result<Part> {
+    let index = r.u32(i + 1)?;
+    let missing = |what: &str| StoreError::Invalid(format!("a {what} run without its {what}"));
+    Ok(match r.opt_text(i)?.as_deref() {
+        None => Part::Whole,
+        Some("shard") => Part::Shard {
+            index,
+            of: r.opt_u32(i + 2)?.ok_or_else(|| missing("shard"))?,
+        },
+        Some("broadcast") => Part::Broadcast,
+        Some("pinned") => Part::Pinned {
+            index,
+            worker: r.opt_text(i + 3)?.ok_or_else(|| missing("pinned"))?,
+        },
+        Some(other) => {
+            return Err(StoreError::Invalid(format!(
+                "unknown run fan-out '{other}'"
+            )))
+        }
+    })
+}
 
 /// How one SQL dialect spells what the shared statements leave open.
 pub struct Dialect {
@@ -327,6 +377,7 @@ pub fn run(r: &dyn SqlRow) -> Result<RunRecord> {
         lease_until: r.opt_i64(14)?,
         fence: r.i64(15)?,
         reason: r.opt_text(16)?,
+        part: part(r, 17)?,
     })
 }
 

@@ -13,7 +13,8 @@ const JOB_FIELDS: &str =
     "grp, task_id, kind, state, spec, submitted_at, updated_at, next_fire, run_count, note";
 /// The columns of `runs` but `id`, in `RUN_COLUMNS`' order.
 const RUN_FIELDS: &str = "job_id, grp, priority, run, attempt, state, scheduled_at, due_at, \
-     outcome, exit_code, worker, started_at, ended_at, lease_until, fence, reason";
+     outcome, exit_code, worker, started_at, ended_at, lease_until, fence, reason, \
+     fan, part, part_of, pinned";
 pub const LOG_COLUMNS: &str = "run_id, seq, stream, line, at";
 const LOG_STATS_COLUMNS: &str = "head_bytes, head_last, tail_bytes, dropped_lines, dropped_bytes";
 const FEEDBACK_FIELDS: &str =
@@ -109,7 +110,7 @@ pub struct Statements {
     /// The `RUN_FIELDS`; returns the id, or nothing on a conflict.
     pub insert_run: String,
     /// id, state, due_at, outcome, exit_code, worker, started_at, ended_at,
-    /// lease_until, fence, reason, priority.
+    /// lease_until, fence, reason, priority, fan, part, part_of, pinned.
     pub update_run: String,
     /// id.
     pub run_by_id: String,
@@ -123,6 +124,8 @@ pub struct Statements {
     pub open_runs: String,
     /// job id, scheduled_at.
     pub tick_exists: String,
+    /// job id, scheduled_at: every attempt of the tick's runs.
+    pub tick_runs: String,
     /// grp, now, limit.
     pub due_runs: String,
     /// worker, now, lease until, fence, group, limit: start due runs, set-based.
@@ -141,8 +144,10 @@ pub struct Statements {
     pub update_runs: String,
     /// JSON array of `update_job`'s parameters, one array per job.
     pub update_jobs: String,
-    /// grp, the buffered due time.
+    /// grp, worker: the earliest due time of the runs it may claim.
     pub next_due_at: String,
+    /// grp: its queued runs pinned to a worker.
+    pub queued_pinned: String,
     /// now, limit.
     pub expired_runs: String,
     /// worker.
@@ -298,13 +303,14 @@ impl Statements {
             // abort the whole transaction on PostgreSQL.
             insert_run: sql!(
                 "INSERT INTO runs ({RUN_FIELDS}) VALUES ({}) ON CONFLICT DO NOTHING{}",
-                params(16),
+                params(20),
                 d.returning_id
             ),
             update_run: sql!(
                 "UPDATE runs SET state = ?2, due_at = ?3, outcome = ?4, exit_code = ?5, \
                          worker = ?6, started_at = ?7, ended_at = ?8, lease_until = ?9, \
-                         fence = ?10, reason = ?11, priority = ?12 WHERE id = ?1"
+                         fence = ?10, reason = ?11, priority = ?12, fan = ?13, part = ?14, \
+                         part_of = ?15, pinned = ?16 WHERE id = ?1"
             ),
             run_by_id: sql!("{runs} WHERE id = ?1{lock}"),
             run_exists: sql!("SELECT 1 FROM runs WHERE id = ?1"),
@@ -319,6 +325,7 @@ impl Statements {
                 ix("runs_open")
             ),
             tick_exists: sql!("SELECT 1 FROM runs WHERE job_id = ?1 AND scheduled_at = ?2 LIMIT 1"),
+            tick_runs: sql!("{runs} WHERE job_id = ?1 AND scheduled_at = ?2 ORDER BY run, attempt"),
             due_runs: sql!(
                 "SELECT id, {RUN_FIELDS} FROM runs{} \
                  WHERE grp = ?1 AND state = {queued} AND due_at <= ?2 \
@@ -330,6 +337,7 @@ impl Statements {
                  lease_until = ?3, fence = ?4 \
                  WHERE id IN (SELECT r.id FROM runs r{} JOIN jobs j ON j.id = r.job_id \
                  WHERE r.grp = ?5 AND r.state = {queued} AND r.due_at <= ?2 \
+                 AND (r.pinned IS NULL OR r.pinned = ?1) \
                  ORDER BY r.priority DESC, r.id LIMIT ?6{}) \
                  RETURNING id, {RUN_FIELDS}",
                 ix("runs_queue"),
@@ -368,13 +376,16 @@ impl Statements {
                 "UPDATE runs SET state = x.state, due_at = x.due_at, outcome = x.outcome, \
                  exit_code = x.exit_code, worker = x.worker, started_at = x.started_at, \
                  ended_at = x.ended_at, lease_until = x.lease_until, fence = x.fence, \
-                 reason = x.reason, priority = x.priority \
+                 reason = x.reason, priority = x.priority, fan = x.fan, part = x.part, \
+                 part_of = x.part_of, pinned = x.pinned \
                  FROM (SELECT CAST(value->>0 AS BIGINT) AS id, value->>1 AS state, \
                  CAST(value->>2 AS BIGINT) AS due_at, value->>3 AS outcome, \
                  CAST(value->>4 AS INTEGER) AS exit_code, value->>5 AS worker, \
                  CAST(value->>6 AS BIGINT) AS started_at, CAST(value->>7 AS BIGINT) AS ended_at, \
                  CAST(value->>8 AS BIGINT) AS lease_until, CAST(value->>9 AS BIGINT) AS fence, \
-                 value->>10 AS reason, CAST(value->>11 AS INTEGER) AS priority FROM {}) AS x \
+                 value->>10 AS reason, CAST(value->>11 AS INTEGER) AS priority, \
+                 value->>12 AS fan, CAST(value->>13 AS INTEGER) AS part, \
+                 CAST(value->>14 AS INTEGER) AS part_of, value->>15 AS pinned FROM {}) AS x \
                  WHERE runs.id = x.id",
                 d.json_rows.replace("{}", "?1")
             ),
@@ -388,8 +399,14 @@ impl Statements {
                 d.json_rows.replace("{}", "?1")
             ),
             next_due_at: sql!(
-                "SELECT min(due_at) FROM runs{} WHERE grp = ?1 AND state = {queued}",
+                "SELECT min(due_at) FROM runs{} WHERE grp = ?1 AND state = {queued} \
+                 AND (pinned IS NULL OR pinned = ?2)",
                 ix("runs_due")
+            ),
+            queued_pinned: sql!(
+                "SELECT id, {RUN_FIELDS} FROM runs{} WHERE grp = ?1 AND state = {queued} \
+                 AND pinned IS NOT NULL ORDER BY id",
+                ix("runs_pinned")
             ),
             // With their jobs: a lost run is queued again, which changes its job.
             expired_runs: sql!(
@@ -550,6 +567,16 @@ impl Statements {
                     "CREATE UNIQUE INDEX runs_tick ON runs (job_id, scheduled_at, attempt);".into(),
                 ),
                 index(
+                    "runs_pinned",
+                    format!("runs (grp) WHERE state = {queued} AND pinned IS NOT NULL"),
+                ),
+                (
+                    "runs_tick_part",
+                    "CREATE UNIQUE INDEX runs_tick_part ON runs \
+                     (job_id, scheduled_at, part, attempt);"
+                        .into(),
+                ),
+                index(
                     "runs_queue",
                     format!("runs (grp, priority DESC, id) WHERE state = {queued}"),
                 ),
@@ -609,7 +636,7 @@ const JOB_FIELD_TYPES: &[&str] = &[
 /// The SQL types of `RUN_FIELDS`, in order.
 const RUN_FIELD_TYPES: &[&str] = &[
     "BIGINT", "TEXT", "INTEGER", "BIGINT", "BIGINT", "TEXT", "BIGINT", "BIGINT", "TEXT", "INTEGER",
-    "TEXT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "TEXT",
+    "TEXT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "INTEGER", "INTEGER", "TEXT",
 ];
 
 /// The select list reading the columns `fields` from the objects of a

@@ -3,7 +3,8 @@
 //! backend's (`SqlBackend`'s hooks).
 
 use super::{
-    alert, feedback, job, json, log, log_stats, named, run, to_json, values, SqlBackend, Tx,
+    alert, feedback, job, json, log, log_stats, named, part_columns, run, to_json, values,
+    SqlBackend, Tx,
 };
 use crate::model::{
     Alert, AlertQuery, AlertRule, FeedbackItem, JobState, Millis, MinuteCount, OutcomeCount,
@@ -150,6 +151,7 @@ impl<B: SqlBackend> Store for B {
     }
 
     fn insert_run(&mut self, r: &RunRecord) -> Result<i64> {
+        let (fan, part, part_of, pinned) = part_columns(&r.part);
         let params = values![
             r.job_id,
             &r.group,
@@ -167,6 +169,10 @@ impl<B: SqlBackend> Store for B {
             r.lease_until,
             r.fence,
             &r.reason,
+            fan,
+            part,
+            part_of,
+            pinned,
         ];
         self.insert_id(&self.statements().insert_run, &params)?
             .ok_or_else(|| {
@@ -178,6 +184,7 @@ impl<B: SqlBackend> Store for B {
     }
 
     fn update_run(&mut self, r: &RunRecord) -> Result<()> {
+        let (fan, part, part_of, pinned) = part_columns(&r.part);
         let params = values![
             r.id,
             r.state.as_str(),
@@ -191,6 +198,10 @@ impl<B: SqlBackend> Store for B {
             r.fence,
             &r.reason,
             r.priority,
+            fan,
+            part,
+            part_of,
+            pinned,
         ];
         self.execute(&self.statements().update_run, &params)
             .map(drop)
@@ -241,6 +252,11 @@ impl<B: SqlBackend> Store for B {
         self.exists(&self.statements().tick_exists, &params)
     }
 
+    fn tick_runs(&mut self, job_id: i64, scheduled_at: Millis) -> Result<Vec<RunRecord>> {
+        let params = values![job_id, scheduled_at];
+        self.query(&self.statements().tick_runs, &params, run)
+    }
+
     fn due_jobs(&mut self, now: Millis, limit: usize) -> Result<Vec<JobRecord>> {
         // Locked where the dialect can: a second tracker firing at the same
         // moment waits, then sees the job's moved `next_fire` and leaves it.
@@ -275,7 +291,11 @@ impl<B: SqlBackend> Store for B {
                 Ok((r, jobs[j].clone()))
             })
             .collect::<Result<_>>()?;
-        Ok(Started { runs, busy: false })
+        Ok(Started {
+            runs,
+            busy: false,
+            fanned_out: false,
+        })
     }
 
     fn move_jobs(
@@ -317,6 +337,7 @@ impl<B: SqlBackend> Store for B {
     fn update_runs(&mut self, runs: &[RunRecord]) -> Result<()> {
         let sql = &self.statements().update_runs;
         write_rows(self, runs, sql, B::update_run, |r| {
+            let (fan, part, part_of, pinned) = part_columns(&r.part);
             serde_json::json!([
                 r.id,
                 r.state.as_str(),
@@ -329,7 +350,11 @@ impl<B: SqlBackend> Store for B {
                 r.lease_until,
                 r.fence,
                 r.reason,
-                r.priority
+                r.priority,
+                fan,
+                part,
+                part_of,
+                pinned
             ])
         })
     }
@@ -348,10 +373,13 @@ impl<B: SqlBackend> Store for B {
         })
     }
 
-    fn next_due_at(&mut self, group: &str) -> Result<Option<Millis>> {
-        self.query_one(&self.statements().next_due_at, &values![group], |r| {
-            r.opt_i64(0)
-        })
+    fn next_due_at(&mut self, group: &str, worker: &str) -> Result<Option<Millis>> {
+        let params = values![group, worker];
+        self.query_one(&self.statements().next_due_at, &params, |r| r.opt_i64(0))
+    }
+
+    fn queued_pinned(&mut self, group: &str) -> Result<Vec<RunRecord>> {
+        self.query(&self.statements().queued_pinned, &values![group], run)
     }
 
     fn stats(&mut self, now: Millis, window_ms: i64) -> Result<StoreStats> {
@@ -741,11 +769,20 @@ struct RunRow<'a> {
     lease_until: Option<Millis>,
     fence: i64,
     reason: Option<&'a str>,
+    fan: Option<&'static str>,
+    part: u32,
+    part_of: Option<u32>,
+    pinned: Option<&'a str>,
 }
 
 impl<'a> RunRow<'a> {
     fn of(r: &'a RunRecord) -> Self {
+        let (fan, part, part_of, pinned) = part_columns(&r.part);
         RunRow {
+            fan,
+            part,
+            part_of,
+            pinned,
             job_id: r.job_id,
             grp: &r.group,
             priority: r.priority,

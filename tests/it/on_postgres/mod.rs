@@ -1,4 +1,4 @@
-//! The core, scheduling, feedback and alert tests again, each on two trackers
+//! The core, scheduling, fan-out, feedback and alert tests again, each on two trackers
 //! sharing one PostgreSQL store (see `pg_cluster`): the same files, compiled
 //! with `pg_cluster::Daemon` in place of the helpers' one.
 
@@ -15,6 +15,9 @@ mod alerts;
 #[allow(clippy::duplicate_mod)]
 #[path = "../core.rs"]
 mod core;
+#[allow(clippy::duplicate_mod)]
+#[path = "../fanout.rs"]
+mod fanout;
 #[allow(clippy::duplicate_mod)]
 #[path = "../feedback.rs"]
 mod feedback;

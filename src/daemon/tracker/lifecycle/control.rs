@@ -4,13 +4,17 @@
 
 use super::dispatch::push_feedback;
 use super::ticks::{apply_misfire, Missed};
-use super::{end, hold, new_run, next_attempt, park, release, settle_now, unpark, Ending, Outcome};
+use super::{
+    end, hold, new_tick, next_attempt, park, release, settle_now, unpark, Ending, Outcome,
+};
 use crate::daemon::tracker::views::resolve;
 use crate::model::{JobKind, JobState, Millis, RunOutcome, Schedule};
 use crate::protocol::{BulkAction, JobEdit, JobRef, WireError};
 use crate::schedule::Plan;
+use crate::store::RunRecord;
 use crate::store::{JobRecord, Store};
 use chrono_tz::Tz;
+use std::collections::BTreeMap;
 
 fn describe(job: &JobRecord) -> String {
     format!(
@@ -88,8 +92,9 @@ pub fn resume(s: &mut dyn Store, r: &JobRef, now: Millis, zone: Tz) -> Outcome<(
             }
             None if job.spec.schedule.kind() == JobKind::Now => {
                 job.run_count = 0;
-                let run = new_run(&mut job, now, now);
-                s.insert_run(&run)?;
+                for run in new_tick(&mut job, now, now) {
+                    s.insert_run(&run)?;
+                }
                 queued = true;
             }
             _ => {}
@@ -148,9 +153,10 @@ pub fn trigger(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord>
     while s.tick_exists(job.id, at)? {
         at += 1;
     }
-    let mut run = new_run(&mut job, at, now);
-    run.reason = Some("triggered by a user".into());
-    s.insert_run(&run)?;
+    for mut run in new_tick(&mut job, at, now) {
+        run.reason = Some("triggered by a user".into());
+        s.insert_run(&run)?;
+    }
     back_in_queue(s, job, now)
 }
 
@@ -168,13 +174,34 @@ pub fn retry(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
     let Some(last) = last.first() else {
         return Err(refuse(&job, "has not run yet; nothing to retry"));
     };
-    if last.outcome == Some(RunOutcome::Succeeded) {
+    if !last.part.fanned_out() {
+        if last.outcome == Some(RunOutcome::Succeeded) {
+            return Err(refuse(
+                &job,
+                &format!("succeeded in its last run ({}); nothing to retry", last.run),
+            ));
+        }
+        next_attempt(s, &job, last, now)?;
+        return back_in_queue(s, job, now);
+    }
+    // A fanned-out tick: each of its runs that did not succeed runs again.
+    let mut ends: BTreeMap<u32, RunRecord> = BTreeMap::new();
+    for run in s.tick_runs(job.id, last.scheduled_at)? {
+        ends.insert(run.run, run);
+    }
+    let again: Vec<&RunRecord> = ends
+        .values()
+        .filter(|r| r.outcome != Some(RunOutcome::Succeeded))
+        .collect();
+    if again.is_empty() {
         return Err(refuse(
             &job,
-            &format!("succeeded in its last run ({}); nothing to retry", last.run),
+            "succeeded in each run of its last tick; nothing to retry",
         ));
     }
-    next_attempt(s, &job, last, now)?;
+    for run in again {
+        next_attempt(s, &job, run, now)?;
+    }
     back_in_queue(s, job, now)
 }
 

@@ -4,7 +4,8 @@
 //! store transaction made of the life cycle's transitions.
 
 use super::{
-    end, end_all, lose, release_buffered, retry_later, settle, start_due, Ending, Outcome,
+    end, end_all, give_up_orphans, lose, release_buffered, retry_later, settle, start_due, Ending,
+    Fleet, Outcome,
 };
 use crate::model::{FeedbackItem, JobState, Millis, RunOutcome, RunState};
 use crate::protocol::{Dispatch, Heartbeat, RunResult, Upstream};
@@ -16,10 +17,15 @@ use std::collections::{BTreeSet, HashMap};
 pub struct Claim {
     pub dispatches: Vec<Dispatch>,
     pub next_due: Option<Millis>,
+    /// A broadcast tick was fanned out: the group's other workers have runs.
+    pub fanned_out: bool,
 }
 
 /// Claim up to `limit` due runs of `group` for `worker`, each with a lease
-/// and a fencing token.
+/// and a fencing token. `fleet` is the group's live workers: a broadcast
+/// tick claimed fans out to them, runs pinned to workers gone from it are
+/// given up, and one claim takes its share of a tick's shards.
+#[allow(clippy::too_many_arguments)]
 pub fn claim(
     s: &mut dyn Store,
     group: &str,
@@ -27,21 +33,25 @@ pub fn claim(
     limit: usize,
     now: Millis,
     lease_ms: u64,
+    fleet: &Fleet,
 ) -> Outcome<Claim> {
+    give_up_orphans(s, group, fleet, now)?;
     if limit == 0 {
         return Ok(Claim {
             dispatches: Vec::new(),
-            next_due: s.next_due_at(group)?,
+            next_due: s.next_due_at(group, worker)?,
+            fanned_out: false,
         });
     }
     let max_bytes = crate::model::MAX_CALL_PAYLOAD_BYTES;
-    let started = start_due(s, group, worker, limit, now, lease_ms, max_bytes)?;
+    let started = start_due(s, group, worker, limit, now, lease_ms, max_bytes, fleet)?;
     if started.runs.is_empty() && !started.busy {
         // A run due already but not started is held by another transaction
         // (a claim or a cancel on another tracker): try again soon.
-        let next_due = s.next_due_at(group)?;
+        let next_due = s.next_due_at(group, worker)?;
         return Ok(Claim {
             dispatches: Vec::new(),
+            fanned_out: false,
             next_due: next_due.map(|at| {
                 if at <= now {
                     now + BUSY_JOB_RETRY_MS
@@ -62,10 +72,12 @@ pub fn claim(
             attempt: run.attempt,
             scheduled_at: run.scheduled_at,
             lease_ms,
+            part: run.part,
         })
         .collect();
     Ok(Claim {
         dispatches,
+        fanned_out: started.fanned_out,
         next_due: started.busy.then_some(now + BUSY_JOB_RETRY_MS),
     })
 }
@@ -312,7 +324,7 @@ fn finish_all(
             };
             push_feedback(s, &job, run)?;
             job.updated_at = now;
-            settle(s, &mut job, &[], run.outcome, now)?;
+            settle(s, &mut job, &[], Some(run), now)?;
             settled.push(job);
         }
         s.update_jobs(&settled)?;
@@ -389,7 +401,7 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
     }
     push_feedback(s, &job, &run)?;
     let released = release_buffered(s, &mut others, now)?;
-    settle(s, &mut job, &others, Some(result.outcome), now)?;
+    settle(s, &mut job, &others, Some(&run), now)?;
     s.update_job(&job)?;
     Ok(released.then_some(group))
 }

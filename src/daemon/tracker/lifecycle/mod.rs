@@ -17,6 +17,12 @@
 //!     └──▶ done(skipped)                        (a tick the overlap or misfire policy skipped)
 //! ```
 //!
+//! A tick has one run, or several when the job fans out (`new_tick`: one
+//! per shard; a broadcast's one run, fanned out to every live worker by the
+//! claim that starts it, `start_due`): each is a run like any other, with
+//! its own number and attempts, and the tick's outcome is all of theirs
+//! (`tick_outcome`).
+//!
 //! A job's state follows from its runs and its schedule (`settle`), except
 //! where an operator parks it (`suspended`, `cancelled`) or its schedule
 //! breaks (`failed`). Every transition that ends or starts a run records it
@@ -27,10 +33,11 @@ pub mod dispatch;
 pub mod submit;
 pub mod ticks;
 
-use crate::model::{JobState, Millis, RunOutcome, RunState};
+use crate::model::{FanOut, JobSpec, JobState, Millis, Part, RunOutcome, RunState};
 use crate::protocol::WireError;
 use crate::store::{JobRecord, RunEvent, RunRecord, StartClaim, Started, Store, StoreError};
 use rand::Rng;
+use std::collections::{BTreeMap, HashMap};
 
 impl From<StoreError> for WireError {
     fn from(e: StoreError) -> Self {
@@ -62,6 +69,49 @@ pub fn new_run(job: &mut JobRecord, scheduled_at: Millis, now: Millis) -> RunRec
     run
 }
 
+/// The runs of one tick of `spec`, numbered from `first`, queued for
+/// `scheduled_at`: one; one per shard (`--shards`); or, for a broadcast, one
+/// that the first worker to claim it fans out (`start_due`).
+pub fn tick_runs(job: &JobRecord, first: u32, scheduled_at: Millis) -> Vec<RunRecord> {
+    let parts = match job.spec.fan_out {
+        FanOut::One => vec![Part::Whole],
+        FanOut::Broadcast => vec![Part::Broadcast],
+        FanOut::Shards(of) => (0..of.max(1))
+            .map(|index| Part::Shard { index, of })
+            .collect(),
+    };
+    parts
+        .into_iter()
+        .zip(first..)
+        .map(|(part, number)| {
+            let mut run = RunRecord::queued(job, number, scheduled_at);
+            run.part = part;
+            run
+        })
+        .collect()
+}
+
+/// How many runs a tick of `spec` starts with.
+pub fn tick_size(spec: &JobSpec) -> u32 {
+    match spec.fan_out {
+        FanOut::Shards(of) => of.max(1),
+        FanOut::One | FanOut::Broadcast => 1,
+    }
+}
+
+/// A new tick of `job` at `scheduled_at`: its runs (`tick_runs`, each with
+/// its own run number), queued, due then or now if that has passed. The
+/// caller inserts them (`insert_tick`), as they are or after choosing them
+/// another state (`buffer`).
+pub fn new_tick(job: &mut JobRecord, scheduled_at: Millis, now: Millis) -> Vec<RunRecord> {
+    let mut runs = tick_runs(job, job.run_count + 1, scheduled_at);
+    job.run_count += runs.len() as u32;
+    for run in &mut runs {
+        run.due_at = scheduled_at.min(now);
+    }
+    runs
+}
+
 /// Make a new run wait for the run before it.
 pub fn buffer(run: &mut RunRecord, reason: String) {
     run.state = RunState::Buffered;
@@ -78,6 +128,8 @@ pub fn next_attempt(
 ) -> Outcome<RunRecord> {
     let mut again = RunRecord::queued(job, prev.run, prev.scheduled_at);
     again.attempt = prev.attempt + 1;
+    // A shard is retried as that shard; a broadcast run on its worker.
+    again.part = prev.part.clone();
     again.due_at = due_at;
     again.id = s.insert_run(&again)?;
     Ok(again)
@@ -99,10 +151,27 @@ pub fn retry_later(
     Ok(())
 }
 
+/// The workers of a group as this tracker knows them, for a claim: who
+/// gets a broadcast's runs, and how many shards of one tick one claim takes.
+#[derive(Debug, Clone, Default)]
+pub struct Fleet {
+    /// The ids of the group's live workers, the claiming one among them.
+    pub live: Vec<String>,
+    /// Whether a worker not in `live` is surely gone (the tracker has
+    /// heard from its workers for a lease since it started), so runs
+    /// pinned to it can be given up.
+    pub settled: bool,
+}
+
 /// Start up to `limit` due runs of `group` on `worker`, set-based in the
 /// store: each runs under a lease and the claim's fencing token, and their
 /// jobs are running. Past `max_bytes` of job payload the rest go back to
-/// the queue for the next claim (`busy` then says so).
+/// the queue for the next claim (`busy` then says so); so do the shards of
+/// a tick past this worker's share of them (⌈shards / live workers⌉), left
+/// for the group's other workers. A broadcast tick the claim starts is fanned
+/// out: its run is this worker's, and every other live worker of the group
+/// gets one pinned to it (`fanned_out` then says so).
+#[allow(clippy::too_many_arguments)]
 pub fn start_due(
     s: &mut dyn Store,
     group: &str,
@@ -111,6 +180,7 @@ pub fn start_due(
     now: Millis,
     lease_ms: u64,
     max_bytes: usize,
+    fleet: &Fleet,
 ) -> Outcome<Started> {
     let claim = StartClaim {
         group: group.to_string(),
@@ -121,25 +191,36 @@ pub fn start_due(
         limit,
     };
     let mut started = s.start_runs(&claim)?;
+    let workers = (fleet.live.len() as u32).max(1);
     let mut bytes = 0;
-    let keep = started
-        .runs
-        .iter()
-        .position(|(_, job)| {
-            let full = bytes >= max_bytes;
-            bytes += crate::model::payload_bytes(&job.spec);
-            full
-        })
-        .unwrap_or(started.runs.len());
-    for (mut run, _) in started.runs.drain(keep..) {
-        // Back to the queue as it was: it never left the tracker.
-        run.state = RunState::Queued;
-        run.worker = None;
-        run.started_at = None;
-        run.lease_until = None;
-        s.update_run(&run)?;
-        started.busy = true;
+    let mut full = false;
+    let mut shares: HashMap<(i64, Millis), u32> = HashMap::new();
+    let mut kept = Vec::with_capacity(started.runs.len());
+    for (mut run, job) in std::mem::take(&mut started.runs) {
+        full |= bytes >= max_bytes;
+        let past_share = match run.part {
+            Part::Shard { of, .. } => {
+                let taken = shares.entry((run.job_id, run.scheduled_at)).or_default();
+                *taken += 1;
+                *taken > of.div_ceil(workers)
+            }
+            _ => false,
+        };
+        if full || past_share {
+            // Back to the queue as it was: it never left the tracker.
+            run.state = RunState::Queued;
+            run.worker = None;
+            run.started_at = None;
+            run.lease_until = None;
+            s.update_run(&run)?;
+            started.busy = true;
+            continue;
+        }
+        bytes += crate::model::payload_bytes(&job.spec);
+        kept.push((run, job));
     }
+    started.runs = kept;
+    fan_out_broadcasts(s, &mut started, worker, now, fleet)?;
     const STARTABLE: [JobState; 3] = [JobState::Queued, JobState::Retrying, JobState::Scheduled];
     let mut moved: Vec<i64> = started
         .runs
@@ -164,6 +245,106 @@ pub fn start_due(
         });
     }
     Ok(started)
+}
+
+/// Fan out the broadcast ticks a claim started: each started run becomes
+/// `worker`'s, and every other live worker of the group gets a run of the
+/// tick pinned to it, with a run number of its own.
+fn fan_out_broadcasts(
+    s: &mut dyn Store,
+    started: &mut Started,
+    worker: &str,
+    now: Millis,
+    fleet: &Fleet,
+) -> Outcome<()> {
+    let others: Vec<&String> = fleet.live.iter().filter(|w| *w != worker).collect();
+    let mut counted: BTreeMap<i64, JobRecord> = BTreeMap::new();
+    for (run, job) in &mut started.runs {
+        if run.part != Part::Broadcast {
+            continue;
+        }
+        run.part = Part::Pinned {
+            index: 0,
+            worker: worker.to_string(),
+        };
+        s.update_run(run)?;
+        let job = counted.entry(job.id).or_insert_with(|| job.clone());
+        for (index, other) in (1..).zip(&others) {
+            job.run_count += 1;
+            let mut sibling = RunRecord::queued(job, job.run_count, run.scheduled_at);
+            sibling.due_at = now;
+            sibling.reason = run.reason.clone();
+            sibling.part = Part::Pinned {
+                index,
+                worker: (*other).clone(),
+            };
+            s.insert_run(&sibling)?;
+            started.fanned_out = true;
+        }
+    }
+    for job in counted.values_mut() {
+        job.updated_at = now;
+        s.update_job(job)?;
+    }
+    Ok(())
+}
+
+/// Give up the queued runs of `group` pinned to workers that are gone (a
+/// broadcast's, given out before their worker left): no other worker may
+/// run them, so each ends `lost` and its job settles.
+pub fn give_up_orphans(s: &mut dyn Store, group: &str, fleet: &Fleet, now: Millis) -> Outcome<()> {
+    if !fleet.settled {
+        return Ok(());
+    }
+    for orphan in s.queued_pinned(group)? {
+        let Some(worker) = orphan.part.pinned() else {
+            continue;
+        };
+        if fleet.live.iter().any(|w| w == worker) {
+            continue;
+        }
+        let reason = format!("worker {worker} is gone");
+        // The job first, then the run, as every writer locks them.
+        let job = s.job_by_id(orphan.job_id)?;
+        let Some(mut run) = s
+            .run_by_id(orphan.id)?
+            .filter(|r| r.state == RunState::Queued)
+        else {
+            continue;
+        };
+        give_up(
+            s,
+            job,
+            &mut run,
+            Ending::by_tracker(RunOutcome::Lost, now, reason),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// A broadcast run lost with its worker: no other worker may run it, so it
+/// ends for good and its job settles (a tick fails when one of its runs did).
+fn give_up(
+    s: &mut dyn Store,
+    job: Option<JobRecord>,
+    run: &mut RunRecord,
+    mut ending: Ending,
+    now: Millis,
+) -> Outcome<Option<String>> {
+    if let Some(reason) = &mut ending.reason {
+        reason.push_str("; a broadcast run belongs to its worker and is not run elsewhere");
+    }
+    end(s, run, ending, false)?;
+    let Some(mut job) = job else {
+        return Ok(None);
+    };
+    dispatch::push_feedback(s, &job, run)?;
+    let open = s.open_runs(job.id)?;
+    job.updated_at = now;
+    settle(s, &mut job, &open, Some(run), now)?;
+    s.update_job(&job)?;
+    Ok(None)
 }
 
 /// Renew the lease of a running run.
@@ -266,7 +447,7 @@ pub fn skip_tick(
     run.ended_at = Some(now);
     run.reason = Some(reason);
     let (group, number) = (run.group.clone(), run.run);
-    if insert_tick(s, job, run)? {
+    if insert_tick(s, job, vec![run])? {
         s.journal().push(RunEvent::Skipped {
             group,
             reason: why,
@@ -277,22 +458,30 @@ pub fn skip_tick(
     Ok(())
 }
 
-/// Insert a tick's run, unless the tick already has one (the unique key is
-/// the last line of defence; this keeps a repeat from failing the pass).
-/// Returns whether it was inserted.
-pub fn insert_tick(s: &mut dyn Store, job: &mut JobRecord, run: RunRecord) -> Outcome<bool> {
-    if s.tick_exists(job.id, run.scheduled_at)? {
-        job.run_count -= 1;
-        tracing::warn!(task_id = %job.spec.task_id, at = run.scheduled_at, "tick already fired; not firing it again");
+/// Insert a tick's runs (one, or a fanned-out tick's several), unless the
+/// tick already has one (the unique key is the last line of defence; this
+/// keeps a repeat from failing the pass). Returns whether they were
+/// inserted.
+pub fn insert_tick(s: &mut dyn Store, job: &mut JobRecord, runs: Vec<RunRecord>) -> Outcome<bool> {
+    let Some(first) = runs.first() else {
+        return Ok(false);
+    };
+    if s.tick_exists(job.id, first.scheduled_at)? {
+        job.run_count -= runs.len() as u32;
+        tracing::warn!(task_id = %job.spec.task_id, at = first.scheduled_at, "tick already fired; not firing it again");
         return Ok(false);
     }
-    s.insert_run(&run)?;
+    for run in &runs {
+        s.insert_run(run)?;
+    }
     Ok(true)
 }
 
 /// A run was lost (its worker died, stopped heartbeating, or gave it back):
 /// end it, and queue its next attempt at once unless its job is parked or
-/// finished. Returns the group that got a run to dispatch.
+/// finished; a lost shard is run again alone. A broadcast run, which only
+/// its worker may run, ends for good instead (`give_up`). Returns the group
+/// that got a run to dispatch.
 pub fn lose(
     s: &mut dyn Store,
     run: &mut RunRecord,
@@ -300,6 +489,9 @@ pub fn lose(
     now: Millis,
 ) -> Outcome<Option<String>> {
     let job = s.job_by_id(run.job_id)?;
+    if run.part.pinned().is_some() {
+        return give_up(s, job, run, ending, now);
+    }
     let Some(mut job) = job.filter(|j| !j.state.is_final() && j.state != JobState::Suspended)
     else {
         end(s, run, ending, false)?;
@@ -351,21 +543,29 @@ pub fn release_buffered(s: &mut dyn Store, open: &mut [RunRecord], now: Millis) 
     {
         return Ok(false);
     }
-    // open_runs is in (run, attempt) order: the first is the oldest tick.
-    let Some(next) = open.iter_mut().find(|r| r.state == RunState::Buffered) else {
+    // open_runs is in (run, attempt) order: the first is the oldest tick,
+    // whose runs all go (a fanned-out tick has several).
+    let Some(first) = open.iter().find(|r| r.state == RunState::Buffered) else {
         return Ok(false);
     };
-    next.state = RunState::Queued;
-    next.due_at = now;
-    if next
-        .reason
-        .as_deref()
-        .is_some_and(|r| r.starts_with("overlap buffer-one"))
-    {
-        next.reason =
-            Some("overlap buffer-one: buffered tick, started when the run before it ended".into());
+    let (id, tick) = (first.id, first.scheduled_at);
+    for next in open.iter_mut().filter(|r| {
+        r.state == RunState::Buffered
+            && (r.id == id || (r.part.fanned_out() && r.scheduled_at == tick))
+    }) {
+        next.state = RunState::Queued;
+        next.due_at = now;
+        if next
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("overlap buffer-one"))
+        {
+            next.reason = Some(
+                "overlap buffer-one: buffered tick, started when the run before it ended".into(),
+            );
+        }
+        s.update_run(next)?;
     }
-    s.update_run(next)?;
     Ok(true)
 }
 
@@ -391,13 +591,14 @@ fn fixed(job: &JobRecord) -> bool {
 }
 
 /// Put a job in the state its open runs and its schedule say. `last` is the
-/// outcome of the run that just ended, which decides a job that is done;
-/// when it is `None` and the job is done, its latest run is looked up.
+/// run that just ended, whose tick decides a job that is done; when it is
+/// `None` and the job is done, its latest run is looked up. A fanned-out
+/// tick (shards, a broadcast) succeeded when each of its runs did.
 pub fn settle(
     s: &mut dyn Store,
     job: &mut JobRecord,
     open: &[RunRecord],
-    last: Option<RunOutcome>,
+    last: Option<&RunRecord>,
     now: Millis,
 ) -> Outcome<()> {
     if fixed(job) {
@@ -416,17 +617,56 @@ pub fn settle(
     } else if job.next_fire.is_some() {
         JobState::Scheduled
     } else {
+        let latest;
         let last = match last {
-            Some(outcome) => Some(outcome),
-            None => s.recent_runs(job.id, 1)?.first().and_then(|r| r.outcome),
+            Some(run) => Some(run),
+            None => {
+                latest = s.recent_runs(job.id, 1)?;
+                latest.first()
+            }
         };
-        match last {
+        let outcome = match last {
+            Some(run) if run.part.fanned_out() => tick_outcome(s, job.id, run.scheduled_at)?,
+            Some(run) => run.outcome,
+            None => None,
+        };
+        match outcome {
             Some(RunOutcome::Succeeded) => JobState::Succeeded,
             Some(RunOutcome::Skipped | RunOutcome::Cancelled) => JobState::Cancelled,
             _ => JobState::Failed,
         }
     };
     Ok(())
+}
+
+/// How the tick of a job at `scheduled_at` ended, over the last attempt of
+/// each of its runs: the first failure (failed, timed out, lost) if one
+/// failed, else cancelled or skipped if one was, else succeeded.
+pub fn tick_outcome(
+    s: &mut dyn Store,
+    job_id: i64,
+    scheduled_at: Millis,
+) -> Outcome<Option<RunOutcome>> {
+    // In (run, attempt) order: each run's last attempt is kept.
+    let last: BTreeMap<u32, Option<RunOutcome>> = s
+        .tick_runs(job_id, scheduled_at)?
+        .into_iter()
+        .map(|r| (r.run, r.outcome))
+        .collect();
+    let outcomes: Vec<RunOutcome> = last.into_values().flatten().collect();
+    let failed = |o: &&RunOutcome| {
+        matches!(
+            o,
+            RunOutcome::Failed | RunOutcome::TimedOut | RunOutcome::Lost
+        )
+    };
+    let stopped = |o: &&RunOutcome| matches!(o, RunOutcome::Cancelled | RunOutcome::Skipped);
+    Ok(outcomes
+        .iter()
+        .find(failed)
+        .or_else(|| outcomes.iter().find(stopped))
+        .or(outcomes.first())
+        .copied())
 }
 
 /// `settle`, reading the job's open runs.
@@ -468,4 +708,149 @@ pub fn break_schedule(s: &mut dyn Store, job: &mut JobRecord, why: String) {
     job.state = JobState::Failed;
     job.next_fire = None;
     job.note = Some(why);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dispatch::{claim, deliver};
+    use super::*;
+    use crate::model::{FanOut, JobSpec};
+    use crate::protocol::{RunResult, Upstream};
+    use crate::store::SqliteStore;
+
+    const LEASE: u64 = 10_000;
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("lts.db")).unwrap();
+        (dir, s)
+    }
+
+    fn fleet(live: &[&str]) -> Fleet {
+        Fleet {
+            live: live.iter().map(|w| w.to_string()).collect(),
+            settled: true,
+        }
+    }
+
+    fn submit_job(s: &mut SqliteStore, task_id: &str, fan_out: FanOut, retries: u32) -> JobRecord {
+        let mut spec = JobSpec::new("g", task_id);
+        spec.fan_out = fan_out;
+        spec.max_retries = retries;
+        let (acks, _) = submit::submit(s, vec![spec], 1_000, chrono_tz::UTC).unwrap();
+        assert!(acks[0].is_ok(), "{acks:?}");
+        s.job_by_key("g", task_id).unwrap().unwrap()
+    }
+
+    fn result(run_id: i64, fence: i64, outcome: RunOutcome) -> Upstream {
+        Upstream::Done(RunResult {
+            run_id,
+            fence,
+            outcome,
+            exit_code: Some(i32::from(outcome != RunOutcome::Succeeded)),
+            ended_at: 2_000,
+            reason: None,
+        })
+    }
+
+    #[test]
+    fn a_claim_takes_its_share_of_a_ticks_shards() {
+        let (_dir, mut s) = store();
+        let job = submit_job(&mut s, "split", FanOut::Shards(5), 0);
+        assert_eq!(job.run_count, 5);
+        let two = fleet(&["a", "b"]);
+        let a = claim(&mut s, "g", "a", 10, 1_000, LEASE, &two).unwrap();
+        assert_eq!(a.dispatches.len(), 3, "⌈5 / 2⌉ shards for a");
+        let b = claim(&mut s, "g", "b", 10, 1_000, LEASE, &two).unwrap();
+        assert_eq!(b.dispatches.len(), 2);
+        let shards: Vec<Option<u32>> = a
+            .dispatches
+            .iter()
+            .chain(&b.dispatches)
+            .map(|d| d.part.shard())
+            .collect();
+        assert_eq!(shards, [0, 1, 2, 3, 4].map(Some));
+        // Alone in its group, a worker takes every shard.
+        submit_job(&mut s, "alone", FanOut::Shards(3), 0);
+        let c = claim(&mut s, "g", "c", 10, 1_000, LEASE, &fleet(&["c"])).unwrap();
+        assert_eq!(c.dispatches.len(), 3);
+    }
+
+    #[test]
+    fn a_sharded_tick_fails_when_one_shard_fails_for_good_and_retries_it_alone() {
+        let (_dir, mut s) = store();
+        submit_job(&mut s, "split", FanOut::Shards(2), 1);
+        let got = claim(&mut s, "g", "a", 10, 1_000, LEASE, &fleet(&["a"])).unwrap();
+        let (zero, one) = (&got.dispatches[0], &got.dispatches[1]);
+        let items = vec![
+            result(zero.run_id, zero.fence, RunOutcome::Succeeded),
+            result(one.run_id, one.fence, RunOutcome::Failed),
+        ];
+        deliver(&mut s, items, 2_000, 0).unwrap();
+        let job = s.job_by_key("g", "split").unwrap().unwrap();
+        assert_eq!(job.state, JobState::Retrying);
+        // Only shard 1 runs again, as shard 1.
+        let again = claim(&mut s, "g", "a", 10, 60_000, LEASE, &fleet(&["a"])).unwrap();
+        assert_eq!(again.dispatches.len(), 1);
+        let retry = &again.dispatches[0];
+        assert_eq!((retry.part.shard(), retry.attempt), (Some(1), 2));
+        let failed = vec![result(retry.run_id, retry.fence, RunOutcome::Failed)];
+        deliver(&mut s, failed, 61_000, 0).unwrap();
+        let job = s.job_by_key("g", "split").unwrap().unwrap();
+        assert_eq!(job.state, JobState::Failed, "shard 1 failed for good");
+    }
+
+    #[test]
+    fn a_broadcast_fans_out_to_the_live_workers_when_claimed() {
+        let (_dir, mut s) = store();
+        submit_job(&mut s, "cast", FanOut::Broadcast, 0);
+        let three = fleet(&["a", "b", "c"]);
+        let a = claim(&mut s, "g", "a", 10, 1_000, LEASE, &three).unwrap();
+        assert!(a.fanned_out);
+        assert_eq!(a.dispatches.len(), 1);
+        assert_eq!(a.dispatches[0].part.pinned(), Some("a"));
+        // Each other worker gets its own run, and only that one.
+        assert!(claim(&mut s, "g", "a", 10, 1_000, LEASE, &three)
+            .unwrap()
+            .dispatches
+            .is_empty());
+        assert_eq!(s.next_due_at("g", "a").unwrap(), None);
+        let c = claim(&mut s, "g", "c", 10, 1_000, LEASE, &three).unwrap();
+        assert_eq!(c.dispatches[0].part.pinned(), Some("c"));
+        let job = s.job_by_key("g", "cast").unwrap().unwrap();
+        assert_eq!(job.run_count, 3);
+        let done: Vec<Upstream> = [&a.dispatches[0], &c.dispatches[0]]
+            .iter()
+            .map(|d| result(d.run_id, d.fence, RunOutcome::Succeeded))
+            .collect();
+        deliver(&mut s, done, 2_000, 0).unwrap();
+        let job = s.job_by_key("g", "cast").unwrap().unwrap();
+        assert_eq!(job.state, JobState::Queued, "b's run still waits");
+        // b leaves the group before it claims its run: the run is given up
+        // and the tick fails.
+        let two = fleet(&["a", "c"]);
+        claim(&mut s, "g", "a", 10, 3_000, LEASE, &two).unwrap();
+        let job = s.job_by_key("g", "cast").unwrap().unwrap();
+        assert_eq!(job.state, JobState::Failed);
+        let runs = s.recent_runs(job.id, 10).unwrap();
+        let b = runs.iter().find(|r| r.part.pinned() == Some("b")).unwrap();
+        assert_eq!(b.outcome, Some(RunOutcome::Lost));
+    }
+
+    #[test]
+    fn a_lost_broadcast_run_is_not_run_elsewhere() {
+        let (_dir, mut s) = store();
+        submit_job(&mut s, "cast", FanOut::Broadcast, 3);
+        let a = claim(&mut s, "g", "a", 10, 1_000, LEASE, &fleet(&["a"])).unwrap();
+        assert!(!a.fanned_out, "a is alone");
+        let lost = vec![result(
+            a.dispatches[0].run_id,
+            a.dispatches[0].fence,
+            RunOutcome::Lost,
+        )];
+        deliver(&mut s, lost, 2_000, 0).unwrap();
+        let job = s.job_by_key("g", "cast").unwrap().unwrap();
+        assert_eq!(job.state, JobState::Failed);
+        assert!(s.open_runs(job.id).unwrap().is_empty());
+    }
 }

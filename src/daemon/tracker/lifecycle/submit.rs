@@ -3,11 +3,11 @@
 //! batch is stored set-based: its jobs in one statement, the first runs of
 //! those that run now in another, whatever its size.
 
-use super::Outcome;
+use super::{tick_runs, tick_size, Outcome};
 use crate::model::{validate_job, JobSpec, JobState, Millis, Schedule};
 use crate::protocol::{SubmitAck, WireError};
 use crate::schedule::Plan;
-use crate::store::{JobRecord, RunEvent, RunRecord, Store, StoreError};
+use crate::store::{JobRecord, RunEvent, Store, StoreError};
 use chrono_tz::Tz;
 use std::collections::{BTreeSet, HashMap};
 
@@ -75,15 +75,16 @@ pub fn submit(
         }
         stored.insert(job.id, i);
     }
-    // Run 1 of each job that runs now, already counted in the stored job,
-    // in the batch's order: run ids follow it, and so does dispatch.
+    // The first tick's runs of each job that runs now (run 1, or runs 1 to
+    // N of a sharded job), already counted in the stored job, in the
+    // batch's order: run ids follow it, and so does dispatch.
     let mut kept: Vec<usize> = stored.into_values().collect();
     kept.sort_unstable();
     let first_runs: Vec<_> = kept
         .into_iter()
         .map(|i| &records[i])
         .filter(|job| job.spec.schedule == Schedule::Now)
-        .map(|job| RunRecord::queued(job, 1, now))
+        .flat_map(|job| tick_runs(job, 1, now))
         .collect();
     s.insert_runs(&first_runs)?;
 
@@ -118,7 +119,11 @@ fn record(spec: JobSpec, now: Millis, zone: Tz) -> Outcome<JobRecord> {
             (JobState::Scheduled, Some(first))
         }
     };
-    let queued_now = spec.schedule == Schedule::Now;
+    let first_tick = if spec.schedule == Schedule::Now {
+        tick_size(&spec)
+    } else {
+        0
+    };
     Ok(JobRecord {
         id: 0,
         spec,
@@ -126,7 +131,7 @@ fn record(spec: JobSpec, now: Millis, zone: Tz) -> Outcome<JobRecord> {
         submitted_at: now,
         updated_at: now,
         next_fire,
-        run_count: u32::from(queued_now),
+        run_count: first_tick,
         note: None,
     })
 }

@@ -9,7 +9,7 @@
 //! skipped or coalesced leaves a run record saying so.
 
 use super::{
-    break_schedule, buffer, end, insert_tick, new_run, settle, skip_tick, Ending, Outcome,
+    break_schedule, buffer, end, insert_tick, new_run, new_tick, settle, skip_tick, Ending, Outcome,
 };
 use crate::model::{format_duration, rfc3339, Millis, Misfire, Overlap, RunOutcome, RunState};
 use crate::schedule::Plan;
@@ -102,7 +102,9 @@ fn fire_job(s: &mut dyn Store, job: &mut JobRecord, now: Millis, clock: Clock) -
 }
 
 /// Fire one tick under the job's overlap policy, given the job's `open`
-/// runs (kept up to date). Returns whether a run was queued.
+/// runs (kept up to date). Returns whether a run was queued. A tick that
+/// runs has its runs (`new_tick`: several for a fanned-out job); one that
+/// is skipped or coalesced leaves one record saying so.
 fn fire_tick(
     s: &mut dyn Store,
     job: &mut JobRecord,
@@ -111,9 +113,9 @@ fn fire_tick(
     now: Millis,
 ) -> Outcome<bool> {
     let active = |r: &RunRecord| matches!(r.state, RunState::Queued | RunState::Running);
-    let mut run = new_run(job, tick, now);
     let Some(previous) = open.iter().find(|r| active(r)) else {
-        return add_tick(s, job, open, run);
+        let runs = new_tick(job, tick, now);
+        return add_tick(s, job, open, runs);
     };
     let state = previous.state.as_str();
     let (previous_run, still) = (
@@ -121,8 +123,12 @@ fn fire_tick(
         format!("run {} was still {state}", previous.run),
     );
     match job.spec.overlap {
-        Overlap::Allow => add_tick(s, job, open, run),
+        Overlap::Allow => {
+            let runs = new_tick(job, tick, now);
+            add_tick(s, job, open, runs)
+        }
         Overlap::Skip => {
+            let run = new_run(job, tick, now);
             let reason = format!("overlap skip: {still}");
             skip_tick(s, job, run, now, "overlap", reason).map(|_| false)
         }
@@ -132,40 +138,46 @@ fn fire_tick(
                     "overlap buffer-one: coalesced into run {}, which waits for run {previous_run} ({state}) to end",
                     buffered.run
                 );
+                let run = new_run(job, tick, now);
                 skip_tick(s, job, run, now, "overlap", reason).map(|_| false)
             } else {
                 let reason =
                     format!("overlap buffer-one: waits for run {previous_run} ({state}) to end");
-                buffer(&mut run, reason);
-                add_tick(s, job, open, run).map(|_| false)
+                let mut runs = new_tick(job, tick, now);
+                for run in &mut runs {
+                    buffer(run, reason.clone());
+                }
+                add_tick(s, job, open, runs).map(|_| false)
             }
         }
         Overlap::Replace => {
             let (old, kept): (Vec<RunRecord>, Vec<RunRecord>) =
                 std::mem::take(open).into_iter().partition(|r| active(r));
             *open = kept;
+            let runs = new_tick(job, tick, now);
+            let first = runs.first().map_or(job.run_count, |r| r.run);
             for mut old in old {
-                let reason = format!("overlap replace: replaced by run {}", run.run);
+                let reason = format!("overlap replace: replaced by run {first}");
                 let ending = Ending::by_tracker(RunOutcome::Cancelled, now, reason);
                 end(s, &mut old, ending, false)?;
             }
-            add_tick(s, job, open, run)
+            add_tick(s, job, open, runs)
         }
     }
 }
 
-/// `insert_tick`, noting the new run among the job's open ones. Returns
-/// whether it was inserted.
+/// `insert_tick`, noting the new runs among the job's open ones. Returns
+/// whether they were inserted.
 fn add_tick(
     s: &mut dyn Store,
     job: &mut JobRecord,
     open: &mut Vec<RunRecord>,
-    run: RunRecord,
+    runs: Vec<RunRecord>,
 ) -> Outcome<bool> {
-    let kept = run.clone();
-    let inserted = insert_tick(s, job, run)?;
+    let kept = runs.clone();
+    let inserted = insert_tick(s, job, runs)?;
     if inserted {
-        open.push(kept);
+        open.extend(kept);
     }
     Ok(inserted)
 }
@@ -285,13 +297,15 @@ pub fn apply_misfire(
     let note = format!("misfire {policy}: catch-up for {span} {}", why.as_str());
     let mut queued = false;
     for t in runs {
-        let mut run = new_run(job, t, now);
-        run.reason = Some(note.clone());
+        let mut tick = new_tick(job, t, now);
         let wait = job.spec.overlap != Overlap::Allow && !s.open_runs(job.id)?.is_empty();
-        if wait {
-            buffer(&mut run, note.clone());
+        for run in &mut tick {
+            run.reason = Some(note.clone());
+            if wait {
+                buffer(run, note.clone());
+            }
         }
-        queued |= insert_tick(s, job, run)? && !wait;
+        queued |= insert_tick(s, job, tick)? && !wait;
     }
     Ok((next, queued))
 }

@@ -227,6 +227,9 @@ fn spec(ctx: &Ctx, detail: &JobDetail) -> Markup {
                     }
                 }
                 dt { "Priority" } dd { (spec.priority) }
+                @if spec.fan_out != crate::model::FanOut::One {
+                    dt { "Fan-out" } dd { (json::fan_out(spec.fan_out)) }
+                }
                 dt { "Retries" }
                 dd {
                     @if spec.max_retries == 0 { "none" } @else {
@@ -322,7 +325,7 @@ fn runs(ctx: &Ctx, detail: &JobDetail, shown: Option<u32>, all: bool) -> Markup 
                     thead {
                         tr {
                             th.num { "Run" } th.num { "Attempt" } th { "Outcome" } th { "Scheduled" }
-                            th { "Started" } th { "Took" } th { "Worker" } th.num { "Exit" } th { "Reason" } th { "Log" }
+                            th { "Started" } th { "Took" } th { "Part" } th { "Worker" } th.num { "Exit" } th { "Reason" } th { "Log" }
                         }
                     }
                     tbody {
@@ -338,6 +341,12 @@ fn runs(ctx: &Ctx, detail: &JobDetail, shown: Option<u32>, all: bool) -> Markup 
                                         (Some(s), Some(e)) => (fmt::duration(e - s)),
                                         (Some(s), None) => span.muted { (fmt::duration(ctx.now - s)) " so far" },
                                         _ => span.muted { "–" },
+                                    }
+                                }
+                                td.mono {
+                                    @match r.part.label() {
+                                        Some(part) => (part),
+                                        None => span.muted { "–" },
                                     }
                                 }
                                 td.mono { (r.worker.as_deref().unwrap_or("–")) }

@@ -42,6 +42,8 @@ pub struct SubmitForm {
     overlap: String,
     misfire: String,
     replace: Option<String>,
+    broadcast: Option<String>,
+    shards: String,
 }
 
 const WHEN: [(&str, &str); 5] = [
@@ -174,6 +176,8 @@ impl SubmitForm {
             client_group: None,
             alert: Vec::new(),
             alert_to: None,
+            broadcast: self.broadcast.is_some(),
+            shards: number("Shards", &self.shards)?,
             command,
         })
     }
@@ -329,6 +333,13 @@ fn render(ctx: &Ctx, f: &SubmitForm, error: Option<&str>) -> Markup {
                             }
                         }
                     }
+                }
+            }
+            fieldset.panel {
+                legend { "Fan-out" }
+                div.row {
+                    label.check { input type="checkbox" name="broadcast" value="on" checked[f.broadcast.is_some()]; " Broadcast: one run on every live worker of the group" }
+                    label { "Shards" input type="number" name="shards" value=(f.shards) min="1" max="1000" placeholder="none"; }
                 }
             }
             fieldset.panel {
