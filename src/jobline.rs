@@ -5,7 +5,8 @@
 //! is checked the same way whichever door it came in by.
 
 use crate::model::{
-    cut, new_task_id, now_ms, parse_duration, validate_job, JobSpec, Misfire, Overlap, Schedule,
+    cut, new_task_id, now_ms, parse_duration, validate_job, FlowSpec, FlowStep, JobSpec, Misfire,
+    OnFailure, Overlap, Schedule,
 };
 use crate::protocol::JobEdit;
 use serde::Deserialize;
@@ -185,6 +186,8 @@ pub struct JobFields {
     pub client_group: Option<String>,
     pub alert: Vec<String>,
     pub alert_to: Option<String>,
+    /// Task ids of the jobs it runs after.
+    pub after: Vec<String>,
     pub command: Vec<String>,
 }
 
@@ -209,6 +212,7 @@ impl Default for JobFields {
             client_group: None,
             alert: Vec::new(),
             alert_to: None,
+            after: Vec::new(),
             command: Vec::new(),
         }
     }
@@ -255,6 +259,12 @@ impl JobFields {
         job.alert = crate::model::alert::parse_outcomes(&self.alert)
             .map_err(|e| format!("--alert: {e}"))?;
         job.alert_to = self.alert_to.clone();
+        job.after = self
+            .after
+            .iter()
+            .map(|id| id.trim().to_string())
+            .filter(|id| !id.is_empty())
+            .collect();
         validate_job(&job).map_err(|e| e.to_string())?;
         Ok(job)
     }
@@ -333,6 +343,8 @@ struct JobLine {
     /// `["failed", "timed_out"]` or `"failed,timed_out"`.
     alert: Option<serde_json::Value>,
     alert_to: Option<String>,
+    /// `["a", "b"]` or `"a,b"`.
+    after: Option<serde_json::Value>,
 }
 
 fn duration(name: &str, value: Option<String>) -> Result<Option<Duration>, String> {
@@ -397,6 +409,19 @@ impl JobLine {
         if alert.is_empty() != self.alert_to.is_none() {
             return Err("alert and alert_to go together".into());
         }
+        const AFTER: &str = "after: expected task ids, e.g. [\"extract\"] or \"a,b\"";
+        let after = match self.after {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::String(s)) => s.split(',').map(str::to_string).collect(),
+            Some(serde_json::Value::Array(items)) => items
+                .into_iter()
+                .map(|v| match v {
+                    serde_json::Value::String(s) => Ok(s),
+                    _ => Err(AFTER),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(AFTER.into()),
+        };
         JobFields {
             task_id: self.task_id,
             group: Some(self.group.ok_or("group is missing")?),
@@ -424,6 +449,7 @@ impl JobLine {
             client_group: self.client_group,
             alert,
             alert_to: self.alert_to,
+            after,
             command: self.command.unwrap_or_default(),
         }
         .job()
@@ -449,6 +475,110 @@ pub fn job_from_line(value: serde_json::Value) -> Result<JobSpec, FieldError> {
     serde_json::from_value::<JobLine>(value)
         .map_err(not_a_job)?
         .job()
+}
+
+/// A flow file (`lts flow submit FILE`): TOML with `name`, an optional
+/// `cron` and `tz`, `on_failure` (`stop` or `continue`) and `[[step]]`
+/// tables, each a `--file` line's keys plus `name` and `after = [step
+/// names]`. Checked whole: each step as a job, then the graph (names,
+/// references, cycles).
+pub fn parse_flow(text: &str) -> Result<FlowSpec, FieldError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("not a flow file: {}", one_line(&e.to_string())))?;
+    let mut spec = FlowSpec {
+        name: String::new(),
+        cron: None,
+        tz: None,
+        on_failure: OnFailure::default(),
+        steps: Vec::new(),
+    };
+    let text_of = |key: &str, v: &toml::Value| -> Result<String, FieldError> {
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| FieldError(format!("{key}: expected a string")))
+    };
+    for (key, value) in &table {
+        match key.as_str() {
+            "name" => spec.name = text_of("name", value)?,
+            "cron" => spec.cron = Some(text_of("cron", value)?.trim().to_string()),
+            "tz" => spec.tz = Some(text_of("tz", value)?),
+            "on_failure" => {
+                let v = text_of("on_failure", value)?;
+                spec.on_failure = OnFailure::parse(&v).ok_or_else(|| {
+                    format!("on_failure: '{}' is not stop or continue", cut(&v, 40))
+                })?;
+            }
+            "step" => {
+                let steps = value.as_array().ok_or("step: expected [[step]] tables")?;
+                for (i, step) in steps.iter().enumerate() {
+                    spec.steps.push(parse_step(i, step)?);
+                }
+            }
+            other => {
+                return Err(FieldError(format!(
+                    "unknown key '{}' (a flow has name, cron, tz, on_failure and [[step]])",
+                    cut(other, 40)
+                )))
+            }
+        }
+    }
+    if spec.name.is_empty() {
+        return Err("name is missing: give the flow a name".into());
+    }
+    if spec.tz.is_some() && spec.cron.is_none() {
+        return Err("tz needs cron".into());
+    }
+    spec.layers().map_err(|e| FieldError(e.0))?;
+    Ok(spec)
+}
+
+/// `text` on one line.
+fn one_line(text: &str) -> String {
+    cut(&text.split_whitespace().collect::<Vec<_>>().join(" "), 200)
+}
+
+/// The `i`th `[[step]]` of a flow file.
+fn parse_step(i: usize, value: &toml::Value) -> Result<FlowStep, FieldError> {
+    let mut table = value
+        .as_table()
+        .cloned()
+        .ok_or_else(|| format!("step {}: expected a table", i + 1))?;
+    let name = match table.remove("name") {
+        Some(toml::Value::String(name)) => name,
+        Some(_) => return Err(format!("step {}: name: expected a string", i + 1).into()),
+        None => return Err(format!("step {}: name is missing", i + 1).into()),
+    };
+    let at = |e: &dyn std::fmt::Display| FieldError(format!("step '{}': {e}", cut(&name, 64)));
+    let after = match table.remove("after") {
+        None => Vec::new(),
+        Some(toml::Value::Array(items)) => items
+            .into_iter()
+            .map(|v| match v {
+                toml::Value::String(s) => Ok(s),
+                _ => Err(at(&"after: expected step names, e.g. [\"extract\"]")),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(at(&"after: expected a list of step names")),
+    };
+    for key in [
+        "task_id",
+        "cron",
+        "tz",
+        "at",
+        "delay",
+        "repeat_count",
+        "replace",
+    ] {
+        if table.contains_key(key) {
+            return Err(at(&format!(
+                "{key}: not for a step (a step's job is named and started by its flow)"
+            )));
+        }
+    }
+    let value = serde_json::to_value(&table).map_err(|e| at(&e))?;
+    let job = job_from_line(value).map_err(|e| at(&e))?;
+    Ok(FlowStep { name, after, job })
 }
 
 /// A change as JSON, keyed as `lts edit`'s flags are (`{"cron": "..",

@@ -106,6 +106,9 @@ pub struct SubmitArgs {
     /// Where the job's alerts go: https://.., http://.. or cmd:PATH
     #[arg(long, value_name = "TARGET", requires = "alert")]
     pub alert_to: Option<String>,
+    /// Wait (state `waiting`) until these jobs have succeeded; cancelled if one fails or is cancelled
+    #[arg(long, value_name = "ID[,ID..]", value_delimiter = ',')]
+    pub after: Vec<String>,
     /// Block until the first run ends; exit 0 if it succeeded, 1 if not
     #[arg(long)]
     pub wait: bool,
@@ -118,7 +121,7 @@ pub struct SubmitArgs {
         "wait", "spool", "task_id", "group", "command", "params", "params_json", "cron", "tz",
         "at", "delay", "repeat_count", "repeat_interval", "priority", "max_retries",
         "retry_backoff", "timeout", "replace", "overlap", "rely_on_prev_cycle", "misfire",
-        "catch_up_window", "feedback", "client_group", "alert", "alert_to",
+        "catch_up_window", "feedback", "client_group", "alert", "alert_to", "after",
     ])]
     pub file: Option<std::path::PathBuf>,
     /// The job's own command, run by workers started with --allow-commands
@@ -163,6 +166,7 @@ impl SubmitArgs {
             client_group: self.client_group.clone(),
             alert: self.alert.clone(),
             alert_to: self.alert_to.clone(),
+            after: self.after.clone(),
             command: self.command.clone(),
         }
     }

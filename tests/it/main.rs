@@ -27,6 +27,7 @@ mod core;
 mod docs;
 mod faults;
 mod feedback;
+mod flows;
 mod hardening;
 mod metrics;
 mod postgres;

@@ -18,12 +18,17 @@
 //! ```
 //!
 //! A job's state follows from its runs and its schedule (`settle`), except
-//! where an operator parks it (`suspended`, `cancelled`) or its schedule
-//! breaks (`failed`). Every transition that ends or starts a run records it
-//! in the store's journal, which metrics and alerts read after commit.
+//! where an operator parks it (`suspended`, `cancelled`), its schedule
+//! breaks (`failed`) or it waits for the jobs it runs after (`waiting`,
+//! until `deps::settled` releases or cancels it). Every transition that
+//! ends or starts a run records it in the store's journal, which metrics
+//! and alerts read after commit; every rule that ends a job for good hands
+//! it to `deps::settled` in the same transaction.
 
 pub mod control;
+pub mod deps;
 pub mod dispatch;
+pub mod flows;
 pub mod submit;
 pub mod ticks;
 
@@ -383,10 +388,10 @@ pub fn backoff_ms(base_ms: u64, attempt: u32) -> u64 {
 
 // ---- jobs ----
 
-/// Whether an operator parked the job or it finished: its state is no
-/// longer what its runs say.
+/// Whether an operator parked the job, it finished, or it waits for the
+/// jobs it runs after: its state is not what its runs say.
 fn fixed(job: &JobRecord) -> bool {
-    job.state.is_final() || job.state == JobState::Suspended
+    job.state.is_final() || matches!(job.state, JobState::Suspended | JobState::Waiting)
 }
 
 /// Put a job in the state its open runs and its schedule say. `last` is the
@@ -458,6 +463,30 @@ pub fn park(job: &mut JobRecord, state: JobState, now: Millis) {
         job.next_fire = None;
         job.note = None;
     }
+}
+
+/// Cancel a job: its runs that have not ended end as cancelled with
+/// `reason` (a running one is stopped at its worker's next heartbeat), and
+/// the job is parked as cancelled, with `reason` as its note when `noted`.
+/// The caller hands it to `deps::settled`.
+pub fn cancel_job(
+    s: &mut dyn Store,
+    job: &mut JobRecord,
+    reason: &str,
+    now: Millis,
+    noted: bool,
+) -> Outcome<()> {
+    for mut run in s.open_runs(job.id)? {
+        let ending = Ending::by_tracker(RunOutcome::Cancelled, now, reason);
+        end(s, &mut run, ending, false)?;
+        dispatch::push_feedback(s, job, &run)?;
+    }
+    park(job, JobState::Cancelled, now);
+    if noted {
+        job.note = Some(reason.to_string());
+    }
+    s.update_job(job)?;
+    Ok(())
 }
 
 /// A job whose schedule cannot be evaluated any more: it fails, saying why.
