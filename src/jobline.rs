@@ -678,3 +678,57 @@ pub fn edit_from_line(value: serde_json::Value) -> Result<JobEdit, FieldError> {
     }
     .edit()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_flow_parses_into_five_steps_in_four_layers() {
+        let flow = parse_flow(include_str!("../examples/nightly-etl.toml")).unwrap();
+        assert_eq!(flow.name, "nightly-etl");
+        assert_eq!(flow.cron.as_deref(), Some("0 0 2 * * ?"));
+        assert_eq!(flow.on_failure, OnFailure::Stop);
+        assert_eq!(flow.steps.len(), 5);
+        assert_eq!(flow.layers().unwrap().len(), 4);
+        let transform = &flow.steps[2];
+        assert_eq!(transform.after, ["extract-orders", "extract-customers"]);
+        assert_eq!(transform.job.params["partition"], "daily");
+        assert_eq!(flow.steps[0].job.max_retries, 2);
+    }
+
+    #[test]
+    fn bad_flow_files_are_one_line_errors_naming_the_step() {
+        let cases = [
+            (
+                "name = \"f\"\n[[step]]\nname = \"a\"\n",
+                "step 'a': group is missing",
+            ),
+            ("name = \"f\"\nnope = 1\n", "unknown key 'nope'"),
+            ("[[step]]\nname = \"a\"\ngroup = \"g\"\n", "name is missing"),
+            (
+                "name = \"f\"\n[[step]]\nname = \"a\"\ngroup = \"g\"\ncron = \"@daily\"\n",
+                "step 'a': cron: not for a step",
+            ),
+            (
+                "name = \"f\"\non_failure = \"maybe\"\n[[step]]\nname = \"a\"\ngroup = \"g\"\n",
+                "on_failure: 'maybe'",
+            ),
+            ("name = \"f\"\n[[step]\n", "not a flow file"),
+        ];
+        for (text, needle) in cases {
+            let e = parse_flow(text).unwrap_err().0;
+            assert!(e.contains(needle), "{text:?}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn after_comes_from_flags_and_lines_alike() {
+        let line = r#"{"group": "g", "after": "a, b"}"#;
+        assert_eq!(parse_job_line(line).unwrap().after, ["a", "b"]);
+        let line = r#"{"group": "g", "after": ["a"]}"#;
+        assert_eq!(parse_job_line(line).unwrap().after, ["a"]);
+        assert!(parse_job_line(r#"{"group": "g", "after": 3}"#).is_err());
+    }
+}

@@ -194,8 +194,11 @@ impl FlowSpec {
 pub enum FlowState {
     /// Its run is going, or its cron starts more.
     Active,
-    /// Its runs have ended and no cron starts another.
+    /// Its run has ended, every step succeeded, and no cron starts another.
     Done,
+    /// Its run has ended with a step that did not succeed, and no cron
+    /// starts another.
+    Failed,
     /// A user cancelled it.
     Cancelled,
 }
@@ -205,14 +208,20 @@ impl FlowState {
         match self {
             FlowState::Active => "active",
             FlowState::Done => "done",
+            FlowState::Failed => "failed",
             FlowState::Cancelled => "cancelled",
         }
     }
 
     pub fn parse(s: &str) -> Option<FlowState> {
-        [FlowState::Active, FlowState::Done, FlowState::Cancelled]
-            .into_iter()
-            .find(|st| st.as_str() == s)
+        [
+            FlowState::Active,
+            FlowState::Done,
+            FlowState::Failed,
+            FlowState::Cancelled,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
     }
 }
 

@@ -210,6 +210,7 @@ fn a_failed_step_stops_the_rest_of_its_flow_run() {
         let flow = flow_json(home, &d.addr, &id);
         (flow["run_open"] == false).then_some(flow)
     });
+    assert_eq!(flow["state"], "failed");
     assert_eq!(step_state(&flow, "bad"), "failed");
     // The running step was stopped, and the one after it never ran.
     assert_eq!(step_state(&flow, "slow"), "cancelled");

@@ -243,7 +243,11 @@ fn flow_view(s: &mut dyn Store, flow: &FlowRecord) -> Outcome<FlowView> {
     let run_open = jobs.values().any(|j| !j.state.is_final());
     let state = match flow.state {
         FlowState::Active if flow.spec.cron.is_none() && flow.run_count > 0 && !run_open => {
-            FlowState::Done
+            if jobs.values().all(|j| j.state == JobState::Succeeded) {
+                FlowState::Done
+            } else {
+                FlowState::Failed
+            }
         }
         state => state,
     };

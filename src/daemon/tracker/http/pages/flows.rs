@@ -215,7 +215,8 @@ fn graph(flow: &FlowView) -> Markup {
                 width=(width) height=(height) role="img" aria-label=(label) {
                 defs {
                     marker #flow-arrow viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse" {
-                        path d="M 0 0 L 10 5 L 0 10 z";
+                        // Closed explicitly: in HTML, `<path>` inside SVG is no void element.
+                        path d="M 0 0 L 10 5 L 0 10 z" {}
                     }
                 }
                 @for step in &flow.steps {
@@ -236,7 +237,7 @@ fn graph(flow: &FlowView) -> Markup {
                         @let node = html! {
                             g class={ "node st-" (state) } {
                                 title { (step.name) ": " (step.state.map(|s| s.as_str()).unwrap_or("not started")) }
-                                rect x=(x) y=(y) width=(NODE_W) height=(NODE_H) rx="7";
+                                rect x=(x) y=(y) width=(NODE_W) height=(NODE_H) rx="7" {}
                                 text.name x=(x + 12) y=(y + 22) { (cut(&step.name, 22)) }
                                 text.state x=(x + 12) y=(y + 41) { (step.state.map(|s| s.as_str()).unwrap_or("not started")) " · " (cut(&step.group, 14)) }
                             }
