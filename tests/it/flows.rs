@@ -134,6 +134,28 @@ fn a_diamond_flow_runs_in_order_and_its_join_runs_once() {
     let list = lts(home, &d.addr, &["-o", "json", "flow", "list"]).json();
     assert_eq!(list[0]["id"], id.as_str());
     assert_eq!(list[0]["run_open"], false);
+    // The HTTP API answers the same document.
+    let url = d.console_url();
+    let api: Value = reqwest::blocking::get(format!("{url}api/v1/flows/{id}"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(api, flow_json(home, &d.addr, &id));
+    let missing = reqwest::blocking::get(format!("{url}api/v1/flows/nope")).unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    // And a job posted to the API may run after another.
+    let posted: Value = reqwest::blocking::Client::new()
+        .post(format!("{url}api/v1/jobs"))
+        .json(
+            &serde_json::json!({"group": "default", "task_id": "api-after",
+            "after": [format!("{id}.1.d")], "command": ["true"]}),
+        )
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(posted["task_id"], "api-after", "{posted}");
+    wait_state(home, &d.addr, "api-after", "succeeded");
 }
 
 #[test]
@@ -262,6 +284,16 @@ fn cycles_unknown_steps_and_unknown_jobs_are_refused_with_exit_2() {
             "named twice",
         ),
     ];
+    let absent = lts(
+        home,
+        &d.addr,
+        &[
+            "flow",
+            "submit",
+            &sb.path("absent.toml").display().to_string(),
+        ],
+    );
+    assert_eq!(absent.code, 2, "{absent:?}");
     for (name, text, needle) in cases {
         let out = lts(home, &d.addr, &["flow", "submit", &write(name, &text)]);
         assert_eq!(out.code, 2, "{name}: {out:?}");
