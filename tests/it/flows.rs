@@ -116,6 +116,19 @@ fn a_diamond_flow_runs_in_order_and_its_join_runs_once() {
     assert_eq!(d_job["flow"]["id"], id.as_str());
     assert_eq!(d_job["run_count"], 0);
     assert!(d_job["note"].as_str().unwrap().contains(".1.b"), "{d_job}");
+    let shown = lts(home, &d.addr, &["job", &format!("{id}.1.d")]);
+    assert!(
+        shown
+            .ok()
+            .contains(&format!("flow:       {id} (run 1, step d)")),
+        "{shown:?}"
+    );
+    assert!(
+        shown
+            .ok()
+            .contains(&format!("after:      {id}.1.b, {id}.1.c")),
+        "{shown:?}"
+    );
 
     std::fs::write(&gate, "").unwrap();
     let flow = eventually("every step to succeed", || {

@@ -88,10 +88,9 @@ pub fn resolve(
     if let Some(old) = replacing {
         if let Some(via) = waits_for(s, &deps, old)? {
             return Ok(Err(WireError::InvalidInput(format!(
-                "--after: a cycle: {} already waits (through {}) for '{}', which it would \
-                 run after",
+                "--after: a cycle: {} already waits (directly or through other jobs) for '{}', \
+                 which would run after it",
                 named(&via),
-                cut(&via.spec.task_id, 80),
                 cut(&spec.task_id, 80)
             ))));
         }
