@@ -255,3 +255,64 @@ fn start(
     s.update_job(job)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    fn spec(task_id: &str, after: &[&str]) -> JobSpec {
+        let mut spec = JobSpec::new("g", task_id);
+        spec.after = after.iter().map(|a| a.to_string()).collect();
+        spec
+    }
+
+    fn state(s: &mut SqliteStore, id: &str) -> JobState {
+        s.job_by_key("g", id).unwrap().unwrap().state
+    }
+
+    #[test]
+    fn a_batch_runs_after_earlier_lines_and_settles_in_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("lts.db")).unwrap();
+        let batch = vec![
+            spec("a", &[]),
+            spec("b", &["a"]),
+            spec("c", &["d"]),
+            spec("d", &[]),
+            spec("e", &["b", "d"]),
+        ];
+        let (acks, _) = super::super::submit::submit(&mut s, batch, 1_000, chrono_tz::UTC).unwrap();
+        assert!(matches!(&acks[1], Ok(a) if a.state == JobState::Waiting));
+        assert!(
+            matches!(&acks[2], Err(WireError::InvalidInput(e)) if e.contains("later in the same batch"))
+        );
+        assert!(
+            s.job_by_key("g", "c").unwrap().is_none(),
+            "a refused line is not stored"
+        );
+        assert!(matches!(&acks[4], Ok(a) if a.state == JobState::Waiting));
+        // Only a and d have a run.
+        let b = s.job_by_key("g", "b").unwrap().unwrap();
+        assert!(s.recent_runs(b.id, 9).unwrap().is_empty());
+
+        // a succeeds: b is released with its first run; e still waits for b.
+        let mut a = s.job_by_key("g", "a").unwrap().unwrap();
+        a.state = JobState::Succeeded;
+        s.update_job(&a).unwrap();
+        let released = settled(&mut s, vec![a], 2_000, chrono_tz::UTC).unwrap();
+        assert_eq!(released.woken, BTreeSet::from(["g".to_string()]));
+        assert_eq!(state(&mut s, "b"), JobState::Queued);
+        assert_eq!(s.recent_runs(b.id, 9).unwrap().len(), 1);
+        assert_eq!(state(&mut s, "e"), JobState::Waiting);
+
+        // d is cancelled: e goes with it, naming d, and never gets a run.
+        let mut d = s.job_by_key("g", "d").unwrap().unwrap();
+        cancel_job(&mut s, &mut d, "cancelled by a user", 3_000, false).unwrap();
+        settled(&mut s, vec![d], 3_000, chrono_tz::UTC).unwrap();
+        let e = s.job_by_key("g", "e").unwrap().unwrap();
+        assert_eq!(e.state, JobState::Cancelled);
+        assert!(e.note.unwrap().contains("'d'"));
+        assert!(s.recent_runs(e.id, 9).unwrap().is_empty());
+    }
+}
