@@ -1,7 +1,8 @@
 //! What moved in the life cycle during a transaction: the rules append a
 //! `RunEvent` where a run starts, ends or is skipped, the store keeps them
 //! with the transaction, and the group-commit actor hands them to the
-//! observer (metrics) only once they are committed. An operation that fails
+//! observer (metrics, and the wake-ups of whoever waits on a job or a
+//! client group's feedback) only once they are committed. An operation that fails
 //! takes its events back with its savepoint. Before the commit, the actor's
 //! hook (alerts) reads the batch's events and may add rows of its own.
 
@@ -26,9 +27,11 @@ pub enum RunEvent {
         outcome: RunOutcome,
         started_at: Option<Millis>,
         ended_at: Millis,
-        /// The job and the run's number (alerts name them).
+        /// The job and the run's number (alerts name them), and the run
+        /// record's id (its log followers wait on it).
         job_id: i64,
         run: u32,
+        run_id: i64,
         /// Another attempt of the run follows (a retry or a re-queue).
         retrying: bool,
         exit_code: Option<i32>,
@@ -44,6 +47,23 @@ pub enum RunEvent {
     /// Alerts were raised or folded (by the pre-commit hook or the leader):
     /// the delivery task has work.
     Alerted,
+    /// A job stopped moving on its own: an operator parked it (suspended,
+    /// cancelled) or its schedule broke.
+    JobStopped { job_id: i64 },
+    /// A client group has a new feedback item.
+    Feedback { client_group: String },
+}
+
+impl RunEvent {
+    /// The job this event moved, if it names one.
+    pub fn job_id(&self) -> Option<i64> {
+        match self {
+            RunEvent::Ended { job_id, .. }
+            | RunEvent::Skipped { job_id, .. }
+            | RunEvent::JobStopped { job_id } => Some(*job_id),
+            _ => None,
+        }
+    }
 }
 
 /// The events of the transaction in progress.

@@ -1157,3 +1157,88 @@ fn with_retention_the_database_stops_growing_under_a_steady_load() {
         "retention pruned finished jobs"
     );
 }
+
+/// Run records of one job in the tracker's SQLite file: (how many are kept,
+/// the highest run number so far).
+fn kept_runs(data: &Path, task_id: &str) -> (i64, i64) {
+    let db = rusqlite::Connection::open_with_flags(
+        data.join("lts.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open the tracker's database");
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    db.query_row(
+        "SELECT count(*), coalesce(max(r.run), 0) FROM runs r JOIN jobs j ON j.id = r.job_id \
+         WHERE j.task_id = ?1",
+        [task_id],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+    .expect("count runs")
+}
+
+#[test]
+fn repeating_at_the_finest_interval_retention_keeps_up() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let data = sb.path("data");
+    let d = Daemon::standalone(
+        home,
+        &data,
+        &[
+            "--retain",
+            "2s",
+            "--runner",
+            "builtin:noop",
+            "--threads",
+            "16",
+        ],
+    );
+    // Finer than once a second is refused, with the limit named.
+    let fine = lts(
+        home,
+        &d.addr,
+        &[
+            "submit",
+            "-g",
+            "default",
+            "--repeat-count",
+            "-1",
+            "--repeat-interval",
+            "1ms",
+        ],
+    );
+    assert_eq!(fine.code, 2, "{}", fine.stderr);
+    assert!(fine.stderr.contains("at least 1s"), "{}", fine.stderr);
+    // Twenty jobs repeating every second, forever.
+    let ids: Vec<String> = (0..20).map(|i| format!("every-second-{i}")).collect();
+    for id in &ids {
+        lts(
+            home,
+            &d.addr,
+            &[
+                "submit",
+                "-g",
+                "default",
+                "--task-id",
+                id,
+                "--repeat-count",
+                "-1",
+                "--repeat-interval",
+                "1s",
+            ],
+        )
+        .ok();
+    }
+    // Once each has run 8 times, retention (2 s, pruning every 0.5 s) keeps
+    // the last few: about 2 s of runs, the one in flight and one pass's lag.
+    let kept = eventually("every job to reach its eighth run", || {
+        let counts: Vec<(i64, i64)> = ids.iter().map(|id| kept_runs(&data, id)).collect();
+        counts.iter().all(|&(_, last)| last >= 8).then_some(counts)
+    });
+    for (id, (count, last)) in ids.iter().zip(kept) {
+        assert!(
+            count <= 5,
+            "{id}: {count} run records kept after {last} runs with --retain 2s"
+        );
+    }
+}

@@ -195,7 +195,30 @@ fn a_failed_dependency_cancels_the_jobs_after_it_naming_it() {
     for id in ["b", "c", "d", "e"] {
         assert_eq!(job_json(home, &d.addr, id)["state"], "waiting", "{id}");
     }
+    // Someone waits for a job that waits: the cancellation ends the wait.
+    let (waiter, _) = spawn_lines(
+        home,
+        &d.addr,
+        &[
+            "submit",
+            "--wait",
+            "-g",
+            "default",
+            "--task-id",
+            "w",
+            "--after",
+            "d",
+            "--",
+            "true",
+        ],
+    );
+    eventually("w to be waiting", || {
+        let jobs = lts(home, &d.addr, &["-o", "json", "jobs", "--state", "waiting"]).json();
+        (jobs.as_array().map(Vec::len) == Some(5)).then_some(())
+    });
     std::fs::write(&gate, "").unwrap();
+    let waited = wait_output(waiter, PATIENCE);
+    assert_eq!(waited.code, 1, "{waited:?}");
     let b = wait_state(home, &d.addr, "b", "failed");
     assert_eq!(b["runs"].as_array().unwrap().len(), 1);
     let dj = wait_state(home, &d.addr, "d", "cancelled");

@@ -857,6 +857,7 @@ mod tests {
             ended_at: 2,
             job_id,
             run: 1,
+            run_id: 1,
             retrying,
             exit_code: Some(3),
         }

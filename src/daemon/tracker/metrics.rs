@@ -212,7 +212,7 @@ impl Metrics {
                     let labels = vec![("group", g.clone()), ("reason", reason.to_string())];
                     self.ticks_skipped.get_or_create(&labels).inc();
                 }
-                RunEvent::Alerted => {}
+                RunEvent::Alerted | RunEvent::JobStopped { .. } | RunEvent::Feedback { .. } => {}
             }
         }
     }

@@ -185,19 +185,21 @@ pub async fn run(
             .as_deref()
             .map_or_else(|| "sqlite".to_string(), crate::store::postgres::redact),
     });
-    if config.metrics {
-        // Counting happens on a thread of its own, off the store thread.
-        let counting = metrics::Metrics::counter(tracker.metrics.clone());
-        // Weak: the store must not keep the tracker alive.
-        let t = Arc::downgrade(&tracker);
-        store.observe(Arc::new(move |events, took| {
-            if events.contains(&crate::store::RunEvent::Alerted) {
-                if let Some(t) = t.upgrade() {
-                    t.wake.alerts_changed();
-                }
-            }
+    // Counting happens on a thread of its own, off the store thread.
+    let counting = config
+        .metrics
+        .then(|| metrics::Metrics::counter(tracker.metrics.clone()));
+    // Weak: the store must not keep the tracker alive.
+    let t = Arc::downgrade(&tracker);
+    store.observe(Arc::new(move |events, took| {
+        if let Some(t) = t.upgrade() {
+            t.wake.committed(&events);
+        }
+        if let Some(counting) = &counting {
             let _ = counting.send((events, took));
-        }));
+        }
+    }));
+    if config.metrics {
         store.before_commit(alerts::hook());
     }
     let gate = Gate::new(config.limits);

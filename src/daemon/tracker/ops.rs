@@ -218,9 +218,6 @@ impl Tracker {
                     .call(move |s| control::cancel(s, &job, now, zone))
                     .await?;
                 self.wake.changed();
-                // Cancelling may end runs no worker reports on (queued
-                // ones), and the jobs waiting for it with it.
-                self.wake.all_runs();
                 return Ok(self.shown(&job));
             }
             Action::Suspend => control::suspend,
@@ -236,17 +233,33 @@ impl Tracker {
         Ok(self.shown(&job))
     }
 
-    /// Wait up to `wait_ms` for the job's first run to end; the job as it is then.
+    /// Wait up to `wait_ms` for the job's first run to end; the job as it is
+    /// then. Once the job is known, the wait is on that job's own notifier
+    /// (on a single tracker): other jobs' runs ending do not wake it.
     pub async fn wait(&self, job: JobRef, wait_ms: u64) -> Result<JobDetail, WireError> {
         let deadline = deadline_in(wait_ms);
+        let mut waiting_on = None;
         loop {
-            let mut notified = armed(&self.wake.changes);
+            let keyed = waiting_on.map(|id| self.wake.jobs.get(id));
+            let mut notified = armed(keyed.as_deref().unwrap_or(&self.wake.changes));
             let (query, zone) = (job.clone(), self.zone);
-            let mut detail = self
+            let (id, mut detail) = self
                 .store
-                .call(move |s| views::detail(s, &query, zone, RunsPage::default()))
+                .call(move |s| {
+                    let job = views::resolve(s, &query)?;
+                    Ok::<_, WireError>((
+                        job.id,
+                        views::detail_of(s, &job, zone, RunsPage::default())?,
+                    ))
+                })
                 .await?;
-            if detail.first_run_ended() || !wait_for(notified.as_mut(), deadline, self).await {
+            let ended = detail.first_run_ended();
+            if !ended && !self.shared_store && waiting_on != Some(id) {
+                // Wait on the job just found; read once more after arming.
+                waiting_on = Some(id);
+                continue;
+            }
+            if ended || !wait_for(notified.as_mut(), deadline, self).await {
                 self.annotate(&mut detail.job);
                 return Ok(detail);
             }
@@ -262,7 +275,7 @@ impl Tracker {
         loop {
             let keyed = following
                 .filter(|_| !self.shared_store)
-                .map(|id| self.wake.run(id));
+                .map(|id| self.wake.runs.get(id));
             let mut notified = armed(keyed.as_deref().unwrap_or(&self.wake.changes));
             let q = query.clone();
             let slice = self
@@ -345,8 +358,10 @@ impl Tracker {
         wait_ms: u64,
     ) -> Result<Vec<FeedbackItem>, WireError> {
         let deadline = deadline_in(wait_ms);
+        // On a single tracker, only this client group's feedback wakes it.
+        let keyed = (!self.shared_store).then(|| self.wake.feedback.get(client_group.clone()));
         loop {
-            let mut notified = armed(&self.wake.changes);
+            let mut notified = armed(keyed.as_deref().unwrap_or(&self.wake.changes));
             let group = client_group.clone();
             let items = self
                 .store
@@ -420,7 +435,6 @@ impl Tracker {
             })
             .await?;
         self.wake.changed();
-        self.wake.all_runs();
         self.wake.schedule_changed();
         Ok(view)
     }

@@ -345,7 +345,7 @@ impl TrackerRpc for Conn {
         if delivered.scheduled {
             self.t.wake.schedule_changed();
         }
-        self.t.wake.runs_touched(&delivered.runs);
+        self.t.wake.runs.touch(&delivered.runs);
         Ok(())
     }
 }

@@ -41,6 +41,16 @@ const NEXT_FIRES: usize = 5;
 /// A job with a page of its runs (the latest by default) and its next fire times.
 pub fn detail(s: &mut dyn Store, r: &JobRef, zone: Tz, page: RunsPage) -> Outcome<JobDetail> {
     let job = resolve(s, r)?;
+    detail_of(s, &job, zone, page)
+}
+
+/// `detail` of a job already read.
+pub fn detail_of(
+    s: &mut dyn Store,
+    job: &JobRecord,
+    zone: Tz,
+    page: RunsPage,
+) -> Outcome<JobDetail> {
     let limit = match page.limit {
         0 => RECENT_RUNS,
         n => n as usize,
@@ -56,7 +66,7 @@ pub fn detail(s: &mut dyn Store, r: &JobRef, zone: Tz, page: RunsPage) -> Outcom
         runs.splice(0..0, first.iter().map(RunRecord::view));
     }
     Ok(JobDetail {
-        job: view(&job, zone),
+        job: view(job, zone),
         runs,
     })
 }

@@ -1,16 +1,66 @@
-//! Wakeups instead of polling: workers waiting for work wait on their group's
-//! `Notify`; callers waiting for a result or log lines wait on `changes`.
-//! Waiters must create their `Notified` before they look at the store, so a
-//! change between the look and the wait is never missed.
+//! Wakeups instead of polling, keyed by what changed: workers waiting for
+//! work wait on their group's `Notify`; `submit --wait` on its job's,
+//! `logs --follow` on its run's, a feedback reader on its client group's.
+//! Those keyed wake-ups come from the store's journal once a transaction
+//! has committed (`committed`), so every transition that ends a run or
+//! stops a job wakes exactly its own waiters. Waiters must create their
+//! `Notified` before they look at the store, so a change between the look
+//! and the wait is never missed.
 //!
 //! Trackers sharing one store (PostgreSQL) must hear of each other's
 //! changes too: every wakeup is also handed to `peers` (when set) as a
 //! `Signal`, which `peers` broadcasts; what arrives from the others is
-//! applied with `apply`, which wakes only this tracker.
+//! applied with `apply`, which wakes only this tracker. Signals carry no
+//! job or run, so there waiters wait on `changes`.
 
+use crate::store::RunEvent;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::{mpsc, Notify};
+
+/// Notifiers by key, each kept only while somebody waits on it.
+pub struct Keyed<K>(Mutex<HashMap<K, Arc<Notify>>>);
+
+impl<K> Default for Keyed<K> {
+    fn default() -> Self {
+        Keyed(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: Hash + Eq> Keyed<K> {
+    /// The notifier of `key`'s waiters; forgotten once nobody holds it.
+    pub fn get(&self, key: K) -> Arc<Notify> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, notify| Arc::strong_count(notify) > 1);
+        map.entry(key).or_default().clone()
+    }
+
+    /// Wake the waiters of each key.
+    pub fn touch<'a, Q>(&self, keys: impl IntoIterator<Item = &'a Q>)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized + 'a,
+    {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.is_empty() {
+            return;
+        }
+        for key in keys {
+            if let Some(notify) = map.get(key) {
+                notify.notify_waiters();
+            }
+        }
+    }
+
+    /// Wake every waiter.
+    pub fn all(&self) {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for notify in map.values() {
+            notify.notify_waiters();
+        }
+    }
+}
 
 /// How many group notifiers are kept before idle ones are forgotten.
 const MAX_IDLE_GROUPS: usize = 10_000;
@@ -59,7 +109,11 @@ pub struct Wake {
     groups: Mutex<HashMap<String, Arc<Notify>>>,
     /// Followers of one run's log (`lts logs --follow`, the console's live
     /// tail), by run id: only those runs' deliveries wake them.
-    runs: Mutex<HashMap<i64, Arc<Notify>>>,
+    pub runs: Keyed<i64>,
+    /// Waiters for a job's run to end (`submit --wait`), by job id.
+    pub jobs: Keyed<i64>,
+    /// Readers of a client group's feedback, by client group.
+    pub feedback: Keyed<String>,
     /// Something about jobs, runs or logs changed.
     pub changes: Notify,
     /// A run was claimed, so there may be a new lease to watch.
@@ -94,32 +148,22 @@ impl Wake {
         groups.entry(group.to_string()).or_default().clone()
     }
 
-    /// The notifier of a run's followers; dropped when nobody follows.
-    pub fn run(&self, run_id: i64) -> Arc<Notify> {
-        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
-        runs.retain(|_, notify| Arc::strong_count(notify) > 1);
-        runs.entry(run_id).or_default().clone()
-    }
-
-    /// Wake the followers of these runs (they got lines or ended), here.
-    pub fn runs_touched(&self, run_ids: &[i64]) {
-        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
-        if runs.is_empty() {
-            return;
-        }
-        for id in run_ids {
-            if let Some(notify) = runs.get(id) {
-                notify.notify_waiters();
-            }
-        }
-    }
-
-    /// Wake every run follower here (a control action may have ended runs
-    /// without a delivery).
-    pub fn all_runs(&self) {
-        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
-        for notify in runs.values() {
-            notify.notify_waiters();
+    /// Wake, here, the waiters of what a committed transaction moved: the
+    /// jobs whose runs ended or that stopped, the client groups that got
+    /// feedback, the alert tasks when alerts were raised.
+    pub fn committed(&self, events: &[RunEvent]) {
+        let jobs: Vec<i64> = events.iter().filter_map(RunEvent::job_id).collect();
+        self.jobs.touch(&jobs);
+        self.runs.touch(events.iter().filter_map(|e| match e {
+            RunEvent::Ended { run_id, .. } => Some(run_id),
+            _ => None,
+        }));
+        self.feedback.touch(events.iter().filter_map(|e| match e {
+            RunEvent::Feedback { client_group } => Some(client_group.as_str()),
+            _ => None,
+        }));
+        if events.contains(&RunEvent::Alerted) {
+            self.alerts_changed();
         }
     }
 
@@ -178,7 +222,9 @@ impl Wake {
         self.schedule.notify_waiters();
         self.leases.notify_waiters();
         self.alerts.notify_waiters();
-        self.all_runs();
+        self.runs.all();
+        self.jobs.all();
+        self.feedback.all();
     }
 
     /// Apply a wakeup another tracker sent, here only.
@@ -199,6 +245,7 @@ impl Wake {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future;
 
     #[test]
     fn signals_round_trip_through_their_payloads() {
@@ -211,6 +258,54 @@ mod tests {
         ] {
             assert_eq!(Signal::from_payload(&signal.payload()), signal);
         }
+    }
+
+    #[tokio::test]
+    async fn a_commit_wakes_only_the_waiters_of_what_it_moved() {
+        let wake = Wake::default();
+        let (job_7, job_8) = (wake.jobs.get(7), wake.jobs.get(8));
+        let (run_3, acme) = (wake.runs.get(3), wake.feedback.get("acme".to_string()));
+        let mut waits = [
+            Box::pin(job_7.notified()),
+            Box::pin(job_8.notified()),
+            Box::pin(run_3.notified()),
+            Box::pin(acme.notified()),
+        ];
+        for w in &mut waits {
+            w.as_mut().enable();
+        }
+        wake.committed(&[
+            RunEvent::JobStopped { job_id: 7 },
+            RunEvent::Feedback {
+                client_group: "other".into(),
+            },
+        ]);
+        let woken = |waits: &mut [std::pin::Pin<Box<tokio::sync::futures::Notified<'_>>>; 4]| {
+            let waker = std::task::Waker::noop();
+            let mut cx = std::task::Context::from_waker(waker);
+            waits
+                .iter_mut()
+                .map(|w| w.as_mut().poll(&mut cx).is_ready())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(woken(&mut waits), [true, false, false, false]);
+        wake.committed(&[
+            RunEvent::Ended {
+                group: "g".into(),
+                outcome: crate::model::RunOutcome::Succeeded,
+                started_at: None,
+                ended_at: 1,
+                job_id: 8,
+                run: 1,
+                run_id: 3,
+                retrying: false,
+                exit_code: Some(0),
+            },
+            RunEvent::Feedback {
+                client_group: "acme".into(),
+            },
+        ]);
+        assert_eq!(woken(&mut waits)[1..], [true, true, true]);
     }
 
     #[tokio::test]

@@ -61,7 +61,7 @@ pub fn suspend(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord>
     }
     let open = s.open_runs(job.id)?;
     hold(s, &open)?;
-    park(&mut job, JobState::Suspended, now);
+    park(s, &mut job, JobState::Suspended, now);
     s.update_job(&job)?;
     Ok(job)
 }

@@ -130,7 +130,7 @@ pub fn attach(
         s.insert_dep(job.id, dep.id)?;
     }
     if let Some(bad) = deps.iter().find(|d| failed(d.state)) {
-        park(job, JobState::Cancelled, now);
+        park(s, job, JobState::Cancelled, now);
         job.run_count = 0;
         job.note = Some(why_cancelled(bad));
         s.update_job(job)?;
@@ -250,7 +250,7 @@ fn start(
             job.next_fire = next_fire;
             out.scheduled = true;
         }
-        Err(e) => break_schedule(job, format!("its schedule cannot start: {e}")),
+        Err(e) => break_schedule(s, job, format!("its schedule cannot start: {e}")),
     }
     s.update_job(job)?;
     Ok(())

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::model::{FeedbackItem, JobState, Millis, RunOutcome, RunState};
 use crate::protocol::{Dispatch, Heartbeat, RunResult, Upstream};
-use crate::store::{JobRecord, LogRecord, RunRecord, Store};
+use crate::store::{JobRecord, LogRecord, RunEvent, RunRecord, Store};
 use chrono_tz::Tz;
 use std::collections::{BTreeSet, HashMap};
 
@@ -425,6 +425,9 @@ pub fn push_feedback(s: &mut dyn Store, job: &JobRecord, run: &RunRecord) -> Out
     else {
         return Ok(());
     };
+    s.journal().push(RunEvent::Feedback {
+        client_group: client_group.clone(),
+    });
     s.push_feedback(&FeedbackItem {
         id: 0,
         client_group: client_group.clone(),

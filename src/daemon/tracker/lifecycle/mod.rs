@@ -249,6 +249,7 @@ fn journal_end(s: &mut dyn Store, run: &RunRecord, retrying: bool) {
         ended_at,
         job_id: run.job_id,
         run: run.run,
+        run_id: run.id,
         retrying,
         exit_code: run.exit_code,
     });
@@ -455,8 +456,9 @@ pub fn unpark(
 }
 
 /// Park a job where only an operator moves it: `suspended` or `cancelled`.
-pub fn park(job: &mut JobRecord, state: JobState, now: Millis) {
+pub fn park(s: &mut dyn Store, job: &mut JobRecord, state: JobState, now: Millis) {
     debug_assert!(matches!(state, JobState::Suspended | JobState::Cancelled));
+    s.journal().push(RunEvent::JobStopped { job_id: job.id });
     job.state = state;
     job.updated_at = now;
     if state == JobState::Cancelled {
@@ -481,7 +483,7 @@ pub fn cancel_job(
         end(s, &mut run, ending, false)?;
         dispatch::push_feedback(s, job, &run)?;
     }
-    park(job, JobState::Cancelled, now);
+    park(s, job, JobState::Cancelled, now);
     if noted {
         job.note = Some(reason.to_string());
     }
@@ -490,7 +492,8 @@ pub fn cancel_job(
 }
 
 /// A job whose schedule cannot be evaluated any more: it fails, saying why.
-pub fn break_schedule(job: &mut JobRecord, why: String) {
+pub fn break_schedule(s: &mut dyn Store, job: &mut JobRecord, why: String) {
+    s.journal().push(RunEvent::JobStopped { job_id: job.id });
     job.state = JobState::Failed;
     job.next_fire = None;
     job.note = Some(why);

@@ -79,7 +79,7 @@ fn fire_job(s: &mut dyn Store, job: &mut JobRecord, now: Millis, clock: Clock) -
     let plan = match Plan::new(&job.spec.schedule, job.submitted_at, clock.zone) {
         Ok(plan) => plan,
         Err(e) => {
-            break_schedule(job, format!("its schedule cannot be evaluated: {e}"));
+            break_schedule(s, job, format!("its schedule cannot be evaluated: {e}"));
             s.update_job(job)?;
             return Ok(false);
         }

@@ -410,7 +410,8 @@ fn log_section(
                     p.error role="alert" { (e.to_string()) }
                 }
                 Ok(page) => {
-                    @let open = detail.runs.iter().any(|r| r.state != RunState::Done);
+                    // A held run (its job is suspended) writes nothing until a resume.
+                    @let open = detail.runs.iter().any(|r| !matches!(r.state, RunState::Done | RunState::Held));
                     @let live = open && !page.done && (asked.is_none() || asked == latest);
                     @let stream = live.then(|| log_stream_href(&spec.group, &spec.task_id, page.run.or(asked), LOG_TAIL));
                     div.log-head {
