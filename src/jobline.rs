@@ -491,6 +491,7 @@ pub fn parse_flow(text: &str) -> Result<FlowSpec, FieldError> {
         cron: None,
         tz: None,
         on_failure: OnFailure::default(),
+        overlap: Overlap::default(),
         steps: Vec::new(),
     };
     let text_of = |key: &str, v: &toml::Value| -> Result<String, FieldError> {
@@ -509,6 +510,19 @@ pub fn parse_flow(text: &str) -> Result<FlowSpec, FieldError> {
                     format!("on_failure: '{}' is not stop or continue", cut(&v, 40))
                 })?;
             }
+            "overlap" => {
+                let v = text_of("overlap", value)?;
+                spec.overlap = match parse_overlap(&v) {
+                    Some(o @ (Overlap::Skip | Overlap::Allow)) => o,
+                    _ => {
+                        return Err(FieldError(format!(
+                            "overlap: '{}' is not skip or allow (what a tick does while a run \
+                             of the flow is open)",
+                            cut(&v, 40)
+                        )))
+                    }
+                };
+            }
             "step" => {
                 let steps = value.as_array().ok_or("step: expected [[step]] tables")?;
                 for (i, step) in steps.iter().enumerate() {
@@ -517,9 +531,9 @@ pub fn parse_flow(text: &str) -> Result<FlowSpec, FieldError> {
             }
             other => {
                 return Err(FieldError(format!(
-                    "unknown key '{}' (a flow has name, cron, tz, on_failure and [[step]])",
-                    cut(other, 40)
-                )))
+                "unknown key '{}' (a flow has name, cron, tz, on_failure, overlap and [[step]])",
+                cut(other, 40)
+            )))
             }
         }
     }

@@ -9,7 +9,7 @@ mod pg;
 
 use lts::model::{
     Alert, AlertQuery, AlertRule, Condition, Delivery, FeedbackItem, FlowSpec, FlowState, FlowStep,
-    JobKind, JobSpec, JobState, Millis, OnFailure, RunOutcome, RunState, Schedule, Stream,
+    JobKind, JobSpec, JobState, Millis, OnFailure, Overlap, RunOutcome, RunState, Schedule, Stream,
 };
 use lts::store::{
     FlowRecord, JobQuery, JobRecord, LogRecord, LogStats, PostgresStore, RunRecord, SqliteStore,
@@ -1183,6 +1183,7 @@ fn flow_record(id: &str, next_fire: Option<Millis>, state: FlowState) -> FlowRec
             cron: next_fire.map(|_| "* * * * * ?".to_string()),
             tz: None,
             on_failure: OnFailure::Continue,
+            overlap: Overlap::Allow,
             steps: vec![FlowStep {
                 name: "x".into(),
                 after: Vec::new(),

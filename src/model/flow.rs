@@ -3,7 +3,7 @@
 //! Plain data and the pure checks on it (names, references, cycles); the
 //! tracker turns a flow run into jobs linked by `--after`.
 
-use super::{valid_name, JobSpec, JobState, Millis, Schedule};
+use super::{valid_name, JobSpec, JobState, Millis, Overlap, Schedule};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
@@ -54,6 +54,10 @@ pub struct FlowSpec {
     pub cron: Option<String>,
     pub tz: Option<String>,
     pub on_failure: OnFailure,
+    /// What a tick does while an earlier run of the flow is still open:
+    /// `skip` it (the default) or `allow` another run beside it.
+    #[serde(default)]
+    pub overlap: Overlap,
     pub steps: Vec<FlowStep>,
 }
 
@@ -90,6 +94,11 @@ impl FlowSpec {
         }
         if self.steps.is_empty() {
             return Err(FlowError("a flow needs at least one [[step]]".into()));
+        }
+        if !matches!(self.overlap, Overlap::Skip | Overlap::Allow) {
+            return Err(FlowError(
+                "overlap: a flow takes skip (the default) or allow".into(),
+            ));
         }
         if self.steps.len() > MAX_STEPS {
             return Err(FlowError(format!(
@@ -248,6 +257,7 @@ pub struct FlowView {
     pub cron: Option<String>,
     pub tz: Option<String>,
     pub on_failure: OnFailure,
+    pub overlap: Overlap,
     pub state: FlowState,
     pub created_at: Millis,
     pub next_fire: Option<Millis>,
@@ -272,6 +282,7 @@ mod tests {
             cron: None,
             tz: None,
             on_failure: OnFailure::Stop,
+            overlap: Overlap::Skip,
             steps: steps
                 .iter()
                 .map(|(name, after)| FlowStep {

@@ -74,6 +74,7 @@ pub fn flow_json(flow: &FlowView) -> Value {
         "cron": flow.cron,
         "tz": flow.tz,
         "on_failure": flow.on_failure.as_str(),
+        "overlap": if flow.overlap == super::Overlap::Allow { "allow" } else { "skip" },
         "state": flow.state.as_str(),
         "created_at": time(flow.created_at),
         "next_fire": opt_time(flow.next_fire),

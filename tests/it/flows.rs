@@ -532,3 +532,60 @@ fn a_cron_flow_starts_a_run_per_tick_and_cancel_stops_it() {
     std::thread::sleep(std::time::Duration::from_millis(1_500));
     assert_eq!(flow_json(home, &d.addr, &id)["runs"].as_u64(), Some(runs));
 }
+
+#[test]
+fn a_cron_flow_that_allows_overlap_starts_runs_beside_open_ones_and_cancel_ends_them_all() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let d = Daemon::standalone(home, &sb.path("data"), &["--threads", "8"]);
+    let gate = sb.path("gate");
+    let file = sb.path("overlap.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"overlapping\"\ncron = \"* * * * * ?\"\noverlap = \"allow\"\n\
+             [[step]]\nname = \"hold\"\ngroup = \"default\"\ncommand = {}\n\
+             [[step]]\nname = \"then\"\ngroup = \"default\"\nafter = [\"hold\"]\ncommand = [\"true\"]\n",
+            sh(&format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display())),
+        ),
+    )
+    .unwrap();
+    let id = lts(home, &d.addr, &["flow", "submit", file.to_str().unwrap()])
+        .ok()
+        .trim()
+        .to_string();
+    // Runs start while the first is still open at its gate.
+    eventually("a third run beside the first", || {
+        let flow = flow_json(home, &d.addr, &id);
+        (flow["runs"].as_u64() >= Some(3)).then_some(())
+    });
+    assert_eq!(
+        job_json(home, &d.addr, &format!("{id}.1.then"))["state"],
+        "waiting"
+    );
+    let flow = lts(home, &d.addr, &["-o", "json", "flow", "cancel", &id]).json();
+    assert_eq!(flow["overlap"], "allow");
+    assert_eq!(flow["state"], "cancelled");
+    let runs = flow["runs"].as_u64().unwrap();
+    // Every run's steps are cancelled, the first run's as well as the last's.
+    for run in 1..=runs {
+        for step in ["hold", "then"] {
+            let job = job_json(home, &d.addr, &format!("{id}.{run}.{step}"));
+            assert_eq!(job["state"], "cancelled", "{job}");
+        }
+    }
+    let refused = sb.path("refused.toml");
+    std::fs::write(
+        &refused,
+        "name = \"r\"\ncron = \"@daily\"\noverlap = \"buffer-one\"\n\
+         [[step]]\nname = \"a\"\ngroup = \"default\"\ncommand = [\"true\"]\n",
+    )
+    .unwrap();
+    let out = lts(
+        home,
+        &d.addr,
+        &["flow", "submit", refused.to_str().unwrap()],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("skip or allow"), "{out:?}");
+}

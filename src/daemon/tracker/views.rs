@@ -267,6 +267,7 @@ fn flow_view(s: &mut dyn Store, flow: &FlowRecord) -> Outcome<FlowView> {
         cron: flow.spec.cron.clone(),
         tz: flow.spec.tz.clone(),
         on_failure: flow.spec.on_failure,
+        overlap: flow.spec.overlap,
         state,
         created_at: flow.created_at,
         next_fire: flow.next_fire,

@@ -1,11 +1,15 @@
 //! Workflows: a flow run is its steps submitted as jobs linked by
 //! `--after` (`deps` then moves them on); a flow without a cron starts one
 //! run when submitted, a flow with one starts a run at each tick, unless
-//! its previous run is still open (the tick is skipped, and the flow says
-//! so). Cancelling a flow cancels its open run's steps and stops its cron.
+//! its previous run is still open and its overlap policy is `skip` (the
+//! default: the tick is skipped, and the flow says so; `allow` starts
+//! another run beside it). Cancelling a flow cancels its open runs' steps
+//! and stops its cron.
 
 use super::{cancel_job, deps, submit, Outcome};
-use crate::model::{cut, new_task_id, rfc3339, FlowRef, FlowSpec, FlowState, Millis, Schedule};
+use crate::model::{
+    cut, new_task_id, rfc3339, FlowRef, FlowSpec, FlowState, Millis, Overlap, Schedule,
+};
 use crate::protocol::WireError;
 use crate::schedule::Plan;
 use crate::store::{FlowRecord, Store};
@@ -142,6 +146,29 @@ pub fn run_open(s: &mut dyn Store, flow: &FlowRecord) -> Outcome<bool> {
         .any(|(_, j)| !j.state.is_final()))
 }
 
+/// The flow's runs that have a step that has not ended: the latest, or,
+/// when its ticks may overlap, any of its latest `MAX_OPEN_LOOKBACK`.
+fn open_runs(s: &mut dyn Store, flow: &FlowRecord) -> Outcome<Vec<u32>> {
+    let back = match flow.spec.overlap {
+        Overlap::Allow => MAX_OPEN_LOOKBACK,
+        _ => 1,
+    };
+    let mut open = Vec::new();
+    for run in (1..=flow.run_count).rev().take(back) {
+        if s.flow_jobs(&flow.id, run)?
+            .iter()
+            .any(|(_, j)| !j.state.is_final())
+        {
+            open.push(run);
+        }
+    }
+    Ok(open)
+}
+
+/// How many of its latest runs a flow whose ticks may overlap has
+/// cancelled when it is cancelled.
+const MAX_OPEN_LOOKBACK: usize = 1_000;
+
 /// Start a run of every flow whose tick is due, and set its next tick.
 /// Ticks missed while no tracker ran start one run between them.
 pub fn fire_due(s: &mut dyn Store, now: Millis, zone: Tz, limit: usize) -> Outcome<FlowPass> {
@@ -165,7 +192,7 @@ pub fn fire_due(s: &mut dyn Store, now: Millis, zone: Tz, limit: usize) -> Outco
                 continue;
             }
         }
-        if run_open(s, &flow)? {
+        if flow.spec.overlap == Overlap::Skip && run_open(s, &flow)? {
             flow.note = Some(format!(
                 "the tick at {} was skipped: run {} was still open",
                 rfc3339(tick),
@@ -181,14 +208,14 @@ pub fn fire_due(s: &mut dyn Store, now: Millis, zone: Tz, limit: usize) -> Outco
     Ok(FlowPass { woken, more })
 }
 
-/// Cancel a flow: no more ticks, and the steps of its open run that have
+/// Cancel a flow: no more ticks, and the steps of its open runs that have
 /// not ended are cancelled (with the jobs waiting for them).
 pub fn cancel(s: &mut dyn Store, id: &str, now: Millis, zone: Tz) -> Outcome<FlowRecord> {
     let mut flow = s
         .flow_by_id(id)?
         .ok_or_else(|| WireError::Missing(format!("no flow '{}'", cut(id, 80))))?;
-    let open = run_open(s, &flow)?;
-    if !open && (flow.state == FlowState::Cancelled || flow.spec.cron.is_none()) {
+    let open = open_runs(s, &flow)?;
+    if open.is_empty() && (flow.state == FlowState::Cancelled || flow.spec.cron.is_none()) {
         return Err(WireError::Conflict(format!(
             "flow '{}' has no open run{}",
             cut(id, 80),
@@ -205,18 +232,13 @@ pub fn cancel(s: &mut dyn Store, id: &str, now: Millis, zone: Tz) -> Outcome<Flo
     flow.note = Some("cancelled by a user".into());
     s.update_flow(&flow)?;
     let mut ended = Vec::new();
-    if flow.run_count > 0 {
-        for (_, mut job) in s.flow_jobs(&flow.id, flow.run_count)? {
+    for run in open {
+        for (_, mut job) in s.flow_jobs(&flow.id, run)? {
             if job.state.is_final() {
                 continue;
             }
-            cancel_job(
-                s,
-                &mut job,
-                "cancelled: its flow was cancelled by a user",
-                now,
-                true,
-            )?;
+            let why = "cancelled: its flow was cancelled by a user";
+            cancel_job(s, &mut job, why, now, true)?;
             ended.push(job);
         }
     }
