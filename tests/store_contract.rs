@@ -1271,6 +1271,16 @@ fn dependencies_and_flows(s: &mut dyn Store) {
         .collect();
     assert_eq!(steps, [("w".to_string(), w.id), ("v".to_string(), v.id)]);
     assert!(s.flow_jobs("f1", 2).unwrap().is_empty());
+    // The read-only twins answer the same.
+    assert_eq!(s.read_flow("f1").unwrap(), Some(f1.clone()));
+    assert_eq!(s.read_flow("nope").unwrap(), None);
+    let read: Vec<i64> = s
+        .read_flow_jobs("f1", 1)
+        .unwrap()
+        .into_iter()
+        .map(|(_, j)| j.id)
+        .collect();
+    assert_eq!(read, [w.id, v.id]);
     // A step whose job is deleted (retention) leaves its run.
     s.delete_job(v.id).unwrap();
     assert_eq!(s.flow_jobs("f1", 1).unwrap().len(), 1);

@@ -354,6 +354,11 @@ pub trait Store: Send {
     /// The jobs of run `run` of a flow, with their steps' names, by job id,
     /// read to be written back.
     fn flow_jobs(&mut self, flow_id: &str, run: u32) -> Result<Vec<(String, JobRecord)>>;
+    /// A flow, read only: nothing is locked (the console and `lts flow
+    /// show` must not hold back a claim of its steps' runs).
+    fn read_flow(&mut self, id: &str) -> Result<Option<FlowRecord>>;
+    /// `flow_jobs`, read only: nothing is locked.
+    fn read_flow_jobs(&mut self, flow_id: &str, run: u32) -> Result<Vec<(String, JobRecord)>>;
 
     /// Take or renew the tracker leader lease until `now + ttl_ms`. Returns
     /// the lease's epoch when `holder` holds it after the call, `None` when

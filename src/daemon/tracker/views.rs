@@ -213,7 +213,7 @@ pub fn read_logs(
 /// A flow with its latest run's steps, in topological order.
 pub fn flow(s: &mut dyn Store, id: &str) -> Outcome<FlowView> {
     let flow = s
-        .flow_by_id(id)?
+        .read_flow(id)?
         .ok_or_else(|| WireError::Missing(format!("no flow '{}'", crate::model::cut(id, 80))))?;
     flow_view(s, &flow)
 }
@@ -230,7 +230,9 @@ fn flow_view(s: &mut dyn Store, flow: &FlowRecord) -> Outcome<FlowView> {
         .layers()
         .map_err(|e| WireError::Store(format!("flow '{}': {e}", flow.id)))?;
     let jobs: HashMap<String, JobRecord> = if flow.run_count > 0 {
-        s.flow_jobs(&flow.id, flow.run_count)?.into_iter().collect()
+        s.read_flow_jobs(&flow.id, flow.run_count)?
+            .into_iter()
+            .collect()
     } else {
         HashMap::new()
     };

@@ -251,6 +251,10 @@ pub struct Statements {
     pub insert_flow_step: String,
     /// flow id, run: the steps' jobs (`JOB_COLUMNS`, then the step's name), locked.
     pub flow_jobs: String,
+    /// id: a flow, read only (nothing locked).
+    pub read_flow: String,
+    /// flow id, run: `flow_jobs`, read only (nothing locked).
+    pub read_flow_jobs: String,
 }
 
 impl Statements {
@@ -330,6 +334,12 @@ impl Statements {
             flow_jobs: sql!(
                 "SELECT {}, s.step FROM flow_steps s JOIN jobs j ON j.id = s.job_id \
                  WHERE s.flow_id = ?1 AND s.run = ?2 ORDER BY j.id{lock}",
+                of("j", JOB_COLUMNS)
+            ),
+            read_flow: sql!("{flows} WHERE id = ?1"),
+            read_flow_jobs: sql!(
+                "SELECT {}, s.step FROM flow_steps s JOIN jobs j ON j.id = s.job_id \
+                 WHERE s.flow_id = ?1 AND s.run = ?2 ORDER BY j.id",
                 of("j", JOB_COLUMNS)
             ),
             insert_job: sql!(

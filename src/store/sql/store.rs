@@ -698,6 +698,18 @@ impl<B: SqlBackend> Store for B {
         })
     }
 
+    fn read_flow(&mut self, id: &str) -> Result<Option<FlowRecord>> {
+        self.query_opt(&self.statements().read_flow, &values![id], flow)
+    }
+
+    fn read_flow_jobs(&mut self, flow_id: &str, run: u32) -> Result<Vec<(String, JobRecord)>> {
+        self.query(
+            &self.statements().read_flow_jobs,
+            &values![flow_id, run],
+            |r| Ok((r.text(8)?, job(r)?)),
+        )
+    }
+
     fn acquire_leadership(
         &mut self,
         holder: &str,

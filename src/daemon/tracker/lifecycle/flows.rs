@@ -69,7 +69,7 @@ pub fn submit(
 ) -> Outcome<(FlowRecord, BTreeSet<String>)> {
     let next_fire = check(&spec, now, zone)?;
     let mut id = new_task_id();
-    while s.flow_by_id(&id)?.is_some() {
+    while s.read_flow(&id)?.is_some() {
         id = new_task_id();
     }
     let mut flow = FlowRecord {
@@ -136,12 +136,13 @@ pub fn start_run(
     Ok(woken)
 }
 
-/// Whether the flow's latest run has a step that has not ended.
+/// Whether the flow's latest run has a step that has not ended (read
+/// without locking its steps' jobs: a claim of their runs goes on).
 pub fn run_open(s: &mut dyn Store, flow: &FlowRecord) -> Outcome<bool> {
     if flow.run_count == 0 {
         return Ok(false);
     }
-    Ok(s.flow_jobs(&flow.id, flow.run_count)?
+    Ok(s.read_flow_jobs(&flow.id, flow.run_count)?
         .iter()
         .any(|(_, j)| !j.state.is_final()))
 }
@@ -155,7 +156,7 @@ fn open_runs(s: &mut dyn Store, flow: &FlowRecord) -> Outcome<Vec<u32>> {
     };
     let mut open = Vec::new();
     for run in (1..=flow.run_count).rev().take(back) {
-        if s.flow_jobs(&flow.id, run)?
+        if s.read_flow_jobs(&flow.id, run)?
             .iter()
             .any(|(_, j)| !j.state.is_final())
         {
