@@ -720,6 +720,7 @@ fn the_flow_page_draws_the_graph_with_each_steps_state_and_links() {
         &format!("{id}.1.transform"),
         "running",
     );
+    let (home, addr) = (con.home().to_path_buf(), con.d.addr.clone());
     browse(|c| async move {
         let c = &c;
         c.goto(&format!("{}/flows/{id}", con.url))
@@ -759,6 +760,33 @@ fn the_flow_page_draws_the_graph_with_each_steps_state_and_links() {
             .expect("back to the flow");
         find(c, "svg.flow-graph").await;
         assert_eq!(path_of(c).await, format!("/flows/{id}"));
+        // The submit form takes --after too: a job that waits for the load step.
+        c.goto(&format!("{}/submit", con.url))
+            .await
+            .expect("open submit");
+        for (field, text) in [
+            ("group", "default".to_string()),
+            ("task_id", "after-form".to_string()),
+            ("command", "true".to_string()),
+            ("after", format!("{id}.1.load")),
+        ] {
+            find(c, &format!(r#"input[name="{field}"]"#))
+                .await
+                .send_keys(&text)
+                .await
+                .expect("type");
+        }
+        find(c, "form.submit button.primary")
+            .await
+            .click()
+            .await
+            .expect("submit");
+        wait_text(c, "p.flash", "Submitted after-form").await;
+        wait_text(c, "div.page-head", "waiting").await;
+        c.goto(&format!("{}/flows/{id}", con.url))
+            .await
+            .expect("back to the flow");
+        find(c, "svg.flow-graph").await;
         std::fs::write(&gate, "").expect("let transform end");
         until("every step to succeed", || async move {
             c.refresh().await.ok()?;
@@ -773,5 +801,13 @@ fn the_flow_page_draws_the_graph_with_each_steps_state_and_links() {
         wait_text(c, "div.page-head", "done").await;
         con.shot(c, "flow-done").await;
         no_dialog(c).await;
+        // The job from the form was released by the flow's last step.
+        until("after-form to succeed", || {
+            let (home, addr) = (home.clone(), addr.clone());
+            async move {
+                (job_json(&home, &addr, "after-form")["state"] == "succeeded").then_some(())
+            }
+        })
+        .await;
     });
 }
