@@ -53,6 +53,7 @@ complete -c lts -n "__fish_lts_needs_command" -f -a "spool" -d 'List or deliver 
 complete -c lts -n "__fish_lts_needs_command" -f -a "purge" -d 'Delete ended jobs, with their runs and logs, now'
 complete -c lts -n "__fish_lts_needs_command" -f -a "alerts" -d 'Alerts raised, with each delivery attempt'
 complete -c lts -n "__fish_lts_needs_command" -f -a "alert" -d 'Alert rules: list, add, rm, test'
+complete -c lts -n "__fish_lts_needs_command" -f -a "flow" -d 'Workflows, steps that run after one another: submit, show, cancel, list'
 complete -c lts -n "__fish_lts_needs_command" -f -a "stats" -d 'Counts by state and group, throughput and queue age'
 complete -c lts -n "__fish_lts_needs_command" -f -a "status" -d 'The cluster at a glance: trackers (version, leader, store), workers, queues'
 complete -c lts -n "__fish_lts_needs_command" -f -a "version" -d 'This client\'s version and the tracker\'s, and their protocol'
@@ -86,6 +87,7 @@ complete -c lts -n "__fish_lts_using_subcommand submit" -l client-group -d 'The 
 complete -c lts -n "__fish_lts_using_subcommand submit" -l alert -d 'Raise an alert when a run ends so: failed (once retries are spent), timed_out, lost, skipped' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l alert-to -d 'Where the job\'s alerts go: https://.., http://.. or cmd:PATH' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l shards -d 'Run each tick as N runs (1 to 1000), spread over the group\'s workers, with LTS_SHARD=0..N-1 and LTS_SHARDS=N in their environment' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l after -d 'Wait (state `waiting`) until these jobs have succeeded; cancelled if one fails or is cancelled' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l file -d 'Submit many jobs: one JSON job a line, with the flags\' names as keys' -r -F
 complete -c lts -n "__fish_lts_using_subcommand submit" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
@@ -107,6 +109,7 @@ complete -c lts -n "__fish_lts_using_subcommand submit" -l mdns -d 'Find tracker
 complete -c lts -n "__fish_lts_using_subcommand submit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand jobs" -s g -l group -d 'Only jobs of this worker group' -r
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l state -d 'Only jobs in this state' -r -f -a "scheduled\t''
+waiting\t''
 queued\t''
 running\t''
 succeeded\t''
@@ -217,6 +220,7 @@ complete -c lts -n "__fish_lts_using_subcommand edit" -l mdns -d 'Find trackers 
 complete -c lts -n "__fish_lts_using_subcommand edit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s g -l group -d 'The job\'s worker group (with --all: only jobs of this group)' -r
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l state -d 'With --all: only jobs in this state' -r -f -a "scheduled\t''
+waiting\t''
 queued\t''
 running\t''
 succeeded\t''
@@ -244,6 +248,7 @@ complete -c lts -n "__fish_lts_using_subcommand cancel" -l mdns -d 'Find tracker
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand suspend" -s g -l group -d 'The job\'s worker group (with --all: only jobs of this group)' -r
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l state -d 'With --all: only jobs in this state' -r -f -a "scheduled\t''
+waiting\t''
 queued\t''
 running\t''
 succeeded\t''
@@ -271,6 +276,7 @@ complete -c lts -n "__fish_lts_using_subcommand suspend" -l mdns -d 'Find tracke
 complete -c lts -n "__fish_lts_using_subcommand suspend" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand resume" -s g -l group -d 'The job\'s worker group (with --all: only jobs of this group)' -r
 complete -c lts -n "__fish_lts_using_subcommand resume" -l state -d 'With --all: only jobs in this state' -r -f -a "scheduled\t''
+waiting\t''
 queued\t''
 running\t''
 succeeded\t''
@@ -488,6 +494,77 @@ complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcomman
 complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove a rule (its alerts stay)'
 complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "test" -d 'Raise a test alert for a rule and show how its delivery went'
 complete -c lts -n "__fish_lts_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lts -n "__fish_lts_using_subcommand flow; and not __fish_seen_subcommand_from submit show cancel list help" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and not __fish_seen_subcommand_from submit show cancel list help" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and not __fish_seen_subcommand_from submit show cancel list help" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand flow; and not __fish_seen_subcommand_from submit show cancel list help" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and not __fish_seen_subcommand_from submit show cancel list help" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand flow; and not __fish_seen_subcommand_from submit show cancel list help" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand flow; and not __fish_seen_subcommand_from submit show cancel list help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand flow; and not __fish_seen_subcommand_from submit show cancel list help" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand flow; and not __fish_seen_subcommand_from submit show cancel list help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_using_subcommand flow; and not __fish_seen_subcommand_from submit show cancel list help" -f -a "submit" -d 'Submit a flow (TOML: name, optional cron and tz, on_failure, [[step]]s) and print its id'
+complete -c lts -n "__fish_lts_using_subcommand flow; and not __fish_seen_subcommand_from submit show cancel list help" -f -a "show" -d 'Draw a flow\'s graph with each step\'s state (its latest run)'
+complete -c lts -n "__fish_lts_using_subcommand flow; and not __fish_seen_subcommand_from submit show cancel list help" -f -a "cancel" -d 'Cancel the steps of a flow\'s open run and stop its cron'
+complete -c lts -n "__fish_lts_using_subcommand flow; and not __fish_seen_subcommand_from submit show cancel list help" -f -a "list" -d 'List flows, newest first'
+complete -c lts -n "__fish_lts_using_subcommand flow; and not __fish_seen_subcommand_from submit show cancel list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from submit" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from submit" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from submit" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from submit" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from submit" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from submit" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from submit" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from submit" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from submit" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from show" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from show" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from show" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from show" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from show" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from show" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from show" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from cancel" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from cancel" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from cancel" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from cancel" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from cancel" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from cancel" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from cancel" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from list" -l limit -d 'How many of the newest to show' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from list" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from list" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from list" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from list" -l registry -d 'A registry to find trackers through (and to ask for `nodes`)' -r
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from list" -l balance -d 'With several trackers, which one to use [default: random]' -r -f -a "random\t'A random one; then the others in list order after it'
+round-robin\t'Each new connection starts at the tracker after the last one used'
+first\t'The first that answers, in list order'"
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from list" -l data -d 'Where lts keeps its spool [default: the platform data dir + lts]' -r -F
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from list" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from help" -f -a "submit" -d 'Submit a flow (TOML: name, optional cron and tz, on_failure, [[step]]s) and print its id'
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from help" -f -a "show" -d 'Draw a flow\'s graph with each step\'s state (its latest run)'
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Cancel the steps of a flow\'s open run and stop its cron'
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from help" -f -a "list" -d 'List flows, newest first'
+complete -c lts -n "__fish_lts_using_subcommand flow; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lts -n "__fish_lts_using_subcommand stats" -s g -l group -d 'Only this worker group' -r
 complete -c lts -n "__fish_lts_using_subcommand stats" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand stats" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
@@ -575,32 +652,37 @@ complete -c lts -n "__fish_lts_using_subcommand completions" -s o -l output -d '
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand completions" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "submit" -d 'Submit a job and print its task id'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "jobs" -d 'List jobs'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "job" -d 'Show one job with its runs'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "nodes" -d 'List the nodes (from the registry, else the tracker) or watch them join, leave and change master'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "edit" -d 'Change a job\'s schedule, params, command or limits; its history stays'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "cancel" -d 'Cancel a job (or, with --all, every job selected): no more runs; a queued run leaves the queue, a running one is stopped'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "suspend" -d 'Suspend a job (or, with --all, every job selected): no more ticks; a running run finishes'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "resume" -d 'Resume a suspended job (or, with --all, every one selected): missed ticks follow its misfire policy'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "trigger" -d 'Run a job once more now; its schedule is untouched'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "retry" -d 'Run a job\'s last run again when it did not succeed'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "feedback" -d 'Print (and acknowledge) the results of jobs submitted with --feedback'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "spool" -d 'List or deliver the jobs kept by `submit --spool` while no tracker answered'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "purge" -d 'Delete ended jobs, with their runs and logs, now'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "alerts" -d 'Alerts raised, with each delivery attempt'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "alert" -d 'Alert rules: list, add, rm, test'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "stats" -d 'Counts by state and group, throughput and queue age'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "status" -d 'The cluster at a glance: trackers (version, leader, store), workers, queues'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "version" -d 'This client\'s version and the tracker\'s, and their protocol'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "bench" -d 'Load a cluster (or a standalone one started for it) and print throughput and latency'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert stats status version cron bench completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "submit" -d 'Submit a job and print its task id'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "jobs" -d 'List jobs'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "job" -d 'Show one job with its runs'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "logs" -d 'Print (or follow) the output of a job\'s run'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "nodes" -d 'List the nodes (from the registry, else the tracker) or watch them join, leave and change master'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "edit" -d 'Change a job\'s schedule, params, command or limits; its history stays'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "cancel" -d 'Cancel a job (or, with --all, every job selected): no more runs; a queued run leaves the queue, a running one is stopped'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "suspend" -d 'Suspend a job (or, with --all, every job selected): no more ticks; a running run finishes'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "resume" -d 'Resume a suspended job (or, with --all, every one selected): missed ticks follow its misfire policy'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "trigger" -d 'Run a job once more now; its schedule is untouched'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "retry" -d 'Run a job\'s last run again when it did not succeed'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "feedback" -d 'Print (and acknowledge) the results of jobs submitted with --feedback'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "spool" -d 'List or deliver the jobs kept by `submit --spool` while no tracker answered'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "purge" -d 'Delete ended jobs, with their runs and logs, now'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "alerts" -d 'Alerts raised, with each delivery attempt'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "alert" -d 'Alert rules: list, add, rm, test'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "flow" -d 'Workflows, steps that run after one another: submit, show, cancel, list'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "stats" -d 'Counts by state and group, throughput and queue age'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "status" -d 'The cluster at a glance: trackers (version, leader, store), workers, queues'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "version" -d 'This client\'s version and the tracker\'s, and their protocol'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "cron" -d 'Print the next fire times of a cron expression, or why it is invalid'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "bench" -d 'Load a cluster (or a standalone one started for it) and print throughput and latency'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c lts -n "__fish_lts_using_subcommand help; and not __fish_seen_subcommand_from submit jobs job logs nodes edit cancel suspend resume trigger retry feedback spool purge alerts alert flow stats status version cron bench completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "list" -d 'List the jobs waiting in the spool, oldest first'
 complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "flush" -d 'Deliver the waiting jobs to the tracker, in the order they were spooled'
 complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "list" -d 'List the alert rules'
 complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "add" -d 'Add a rule: raise an alert when COND holds, and deliver it to TARGET'
 complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "rm" -d 'Remove a rule (its alerts stay)'
 complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "test" -d 'Raise a test alert for a rule and show how its delivery went'
+complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from flow" -f -a "submit" -d 'Submit a flow (TOML: name, optional cron and tz, on_failure, [[step]]s) and print its id'
+complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from flow" -f -a "show" -d 'Draw a flow\'s graph with each step\'s state (its latest run)'
+complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from flow" -f -a "cancel" -d 'Cancel the steps of a flow\'s open run and stop its cron'
+complete -c lts -n "__fish_lts_using_subcommand help; and __fish_seen_subcommand_from flow" -f -a "list" -d 'List flows, newest first'

@@ -8,7 +8,8 @@
 
 use crate::balance::{Balancer, Policy, Retry};
 use crate::model::{
-    Alert, AlertQuery, AlertRule, FeedbackItem, JobDetail, JobSpec, JobView, NodeView, StoreStats,
+    Alert, AlertQuery, AlertRule, FeedbackItem, FlowSpec, FlowView, JobDetail, JobSpec, JobView,
+    NodeView, StoreStats,
 };
 use crate::protocol::registry::EventPage;
 use crate::protocol::{
@@ -469,6 +470,42 @@ impl Client {
         self.call(wait + POLL_SLACK, Retry::Idempotent, |c, ctx| {
             let client_group = client_group.clone();
             async move { c.feedback(ctx, client_group, after_id, wait_ms).await }
+        })
+        .await
+    }
+
+    /// Store a flow; without a cron its one run starts now. Not sent again
+    /// after a lost connection: a second flow would run its steps twice.
+    pub async fn flow_submit(&self, flow: FlowSpec) -> Result<FlowView, ClientError> {
+        self.call(CALL_TIMEOUT, Retry::Never, |c, ctx| {
+            let flow = flow.clone();
+            async move { c.flow_submit(ctx, flow).await }
+        })
+        .await
+    }
+
+    /// A flow with its latest run's steps.
+    pub async fn flow(&self, id: String) -> Result<FlowView, ClientError> {
+        self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| {
+            let id = id.clone();
+            async move { c.flow(ctx, id).await }
+        })
+        .await
+    }
+
+    /// The newest `limit` flows (0: all), newest first.
+    pub async fn flows(&self, limit: u32) -> Result<Vec<FlowView>, ClientError> {
+        self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| async move {
+            c.flows(ctx, limit).await
+        })
+        .await
+    }
+
+    /// Cancel a flow's open run and stop its cron.
+    pub async fn flow_cancel(&self, id: String) -> Result<FlowView, ClientError> {
+        self.call(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| {
+            let id = id.clone();
+            async move { c.flow_cancel(ctx, id).await }
         })
         .await
     }

@@ -148,6 +148,12 @@ fn examples(page: &str) -> Vec<(&'static str, &'static str)> {
             ("lts submit -g etl --max-retries 2 --alert failed,timed_out --alert-to cmd:/usr/local/bin/page -- etl.sh", "Page when the job failed for good or timed out:"),
             ("lts submit -g web --broadcast -- sh -c 'rm -rf /var/cache/app/*'", "Run once on every live worker of group web:"),
             ("lts submit -g etl --shards 8 -- sh -c 'part.sh $LTS_SHARD $LTS_SHARDS'", "Eight runs, shard 0 to 7, spread over the group's workers:"),
+            ("lts submit -g etl --task-id load --after extract-a,extract-b -- load.sh", "Wait (state waiting) until two jobs succeeded; cancelled if one fails:"),
+        ],
+        "lts-flow" => vec![
+            ("lts flow submit examples/nightly-etl.toml", "Submit a flow and print its id:"),
+            ("lts flow show 0mx37ra5j2fvv", "Its latest run as a graph, each step's state:"),
+            ("lts flow cancel 0mx37ra5j2fvv", "Cancel its open run and stop its cron:"),
         ],
         "lts-jobs" => vec![
             ("lts jobs -g reports --state scheduled", "Scheduled jobs of group reports:"),

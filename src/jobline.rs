@@ -5,8 +5,8 @@
 //! is checked the same way whichever door it came in by.
 
 use crate::model::{
-    cut, new_task_id, now_ms, parse_duration, validate_job, FanOut, JobSpec, Misfire, Overlap,
-    Schedule,
+    cut, new_task_id, now_ms, parse_duration, validate_job, FanOut, FlowSpec, FlowStep, JobSpec,
+    Misfire, OnFailure, Overlap, Schedule,
 };
 use crate::protocol::JobEdit;
 use serde::Deserialize;
@@ -203,6 +203,8 @@ pub struct JobFields {
     pub broadcast: bool,
     /// N runs a tick, one per shard.
     pub shards: Option<u32>,
+    /// Task ids of the jobs it runs after.
+    pub after: Vec<String>,
     pub command: Vec<String>,
 }
 
@@ -229,6 +231,7 @@ impl Default for JobFields {
             alert_to: None,
             broadcast: false,
             shards: None,
+            after: Vec::new(),
             command: Vec::new(),
         }
     }
@@ -283,6 +286,12 @@ impl JobFields {
                 return Err("--broadcast and --shards: give one of them, not both".into())
             }
         };
+        job.after = self
+            .after
+            .iter()
+            .map(|id| id.trim().to_string())
+            .filter(|id| !id.is_empty())
+            .collect();
         validate_job(&job).map_err(|e| e.to_string())?;
         Ok(job)
     }
@@ -363,6 +372,8 @@ struct JobLine {
     alert_to: Option<String>,
     broadcast: Option<bool>,
     shards: Option<u32>,
+    /// `["a", "b"]` or `"a,b"`.
+    after: Option<serde_json::Value>,
 }
 
 fn duration(name: &str, value: Option<String>) -> Result<Option<Duration>, String> {
@@ -427,6 +438,19 @@ impl JobLine {
         if alert.is_empty() != self.alert_to.is_none() {
             return Err("alert and alert_to go together".into());
         }
+        const AFTER: &str = "after: expected task ids, e.g. [\"extract\"] or \"a,b\"";
+        let after = match self.after {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::String(s)) => s.split(',').map(str::to_string).collect(),
+            Some(serde_json::Value::Array(items)) => items
+                .into_iter()
+                .map(|v| match v {
+                    serde_json::Value::String(s) => Ok(s),
+                    _ => Err(AFTER),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(AFTER.into()),
+        };
         JobFields {
             task_id: self.task_id,
             group: Some(self.group.ok_or("group is missing")?),
@@ -456,6 +480,7 @@ impl JobLine {
             alert_to: self.alert_to,
             broadcast: self.broadcast.unwrap_or(false),
             shards: self.shards,
+            after,
             command: self.command.unwrap_or_default(),
         }
         .job()
@@ -481,6 +506,124 @@ pub fn job_from_line(value: serde_json::Value) -> Result<JobSpec, FieldError> {
     serde_json::from_value::<JobLine>(value)
         .map_err(not_a_job)?
         .job()
+}
+
+/// A flow file (`lts flow submit FILE`): TOML with `name`, an optional
+/// `cron` and `tz`, `on_failure` (`stop` or `continue`) and `[[step]]`
+/// tables, each a `--file` line's keys plus `name` and `after = [step
+/// names]`. Checked whole: each step as a job, then the graph (names,
+/// references, cycles).
+pub fn parse_flow(text: &str) -> Result<FlowSpec, FieldError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("not a flow file: {}", one_line(&e.to_string())))?;
+    let mut spec = FlowSpec {
+        name: String::new(),
+        cron: None,
+        tz: None,
+        on_failure: OnFailure::default(),
+        overlap: Overlap::default(),
+        steps: Vec::new(),
+    };
+    let text_of = |key: &str, v: &toml::Value| -> Result<String, FieldError> {
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| FieldError(format!("{key}: expected a string")))
+    };
+    for (key, value) in &table {
+        match key.as_str() {
+            "name" => spec.name = text_of("name", value)?,
+            "cron" => spec.cron = Some(text_of("cron", value)?.trim().to_string()),
+            "tz" => spec.tz = Some(text_of("tz", value)?),
+            "on_failure" => {
+                let v = text_of("on_failure", value)?;
+                spec.on_failure = OnFailure::parse(&v).ok_or_else(|| {
+                    format!("on_failure: '{}' is not stop or continue", cut(&v, 40))
+                })?;
+            }
+            "overlap" => {
+                let v = text_of("overlap", value)?;
+                spec.overlap = match parse_overlap(&v) {
+                    Some(o @ (Overlap::Skip | Overlap::Allow)) => o,
+                    _ => {
+                        return Err(FieldError(format!(
+                            "overlap: '{}' is not skip or allow (what a tick does while a run \
+                             of the flow is open)",
+                            cut(&v, 40)
+                        )))
+                    }
+                };
+            }
+            "step" => {
+                let steps = value.as_array().ok_or("step: expected [[step]] tables")?;
+                for (i, step) in steps.iter().enumerate() {
+                    spec.steps.push(parse_step(i, step)?);
+                }
+            }
+            other => {
+                return Err(FieldError(format!(
+                "unknown key '{}' (a flow has name, cron, tz, on_failure, overlap and [[step]])",
+                cut(other, 40)
+            )))
+            }
+        }
+    }
+    if spec.name.is_empty() {
+        return Err("name is missing: give the flow a name".into());
+    }
+    if spec.tz.is_some() && spec.cron.is_none() {
+        return Err("tz needs cron".into());
+    }
+    spec.layers().map_err(|e| FieldError(e.0))?;
+    Ok(spec)
+}
+
+/// `text` on one line.
+fn one_line(text: &str) -> String {
+    cut(&text.split_whitespace().collect::<Vec<_>>().join(" "), 200)
+}
+
+/// The `i`th `[[step]]` of a flow file.
+fn parse_step(i: usize, value: &toml::Value) -> Result<FlowStep, FieldError> {
+    let mut table = value
+        .as_table()
+        .cloned()
+        .ok_or_else(|| format!("step {}: expected a table", i + 1))?;
+    let name = match table.remove("name") {
+        Some(toml::Value::String(name)) => name,
+        Some(_) => return Err(format!("step {}: name: expected a string", i + 1).into()),
+        None => return Err(format!("step {}: name is missing", i + 1).into()),
+    };
+    let at = |e: &dyn std::fmt::Display| FieldError(format!("step '{}': {e}", cut(&name, 64)));
+    let after = match table.remove("after") {
+        None => Vec::new(),
+        Some(toml::Value::Array(items)) => items
+            .into_iter()
+            .map(|v| match v {
+                toml::Value::String(s) => Ok(s),
+                _ => Err(at(&"after: expected step names, e.g. [\"extract\"]")),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(at(&"after: expected a list of step names")),
+    };
+    for key in [
+        "task_id",
+        "cron",
+        "tz",
+        "at",
+        "delay",
+        "repeat_count",
+        "replace",
+    ] {
+        if table.contains_key(key) {
+            return Err(at(&format!(
+                "{key}: not for a step (a step's job is named and started by its flow)"
+            )));
+        }
+    }
+    let value = serde_json::to_value(&table).map_err(|e| at(&e))?;
+    let job = job_from_line(value).map_err(|e| at(&e))?;
+    Ok(FlowStep { name, after, job })
 }
 
 /// A change as JSON, keyed as `lts edit`'s flags are (`{"cron": "..",
@@ -579,4 +722,58 @@ pub fn edit_from_line(value: serde_json::Value) -> Result<JobEdit, FieldError> {
         command: line.command.unwrap_or_default(),
     }
     .edit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_flow_parses_into_five_steps_in_four_layers() {
+        let flow = parse_flow(include_str!("../examples/nightly-etl.toml")).unwrap();
+        assert_eq!(flow.name, "nightly-etl");
+        assert_eq!(flow.cron.as_deref(), Some("0 0 2 * * ?"));
+        assert_eq!(flow.on_failure, OnFailure::Stop);
+        assert_eq!(flow.steps.len(), 5);
+        assert_eq!(flow.layers().unwrap().len(), 4);
+        let transform = &flow.steps[2];
+        assert_eq!(transform.after, ["extract-orders", "extract-customers"]);
+        assert_eq!(transform.job.params["partition"], "daily");
+        assert_eq!(flow.steps[0].job.max_retries, 2);
+    }
+
+    #[test]
+    fn bad_flow_files_are_one_line_errors_naming_the_step() {
+        let cases = [
+            (
+                "name = \"f\"\n[[step]]\nname = \"a\"\n",
+                "step 'a': group is missing",
+            ),
+            ("name = \"f\"\nnope = 1\n", "unknown key 'nope'"),
+            ("[[step]]\nname = \"a\"\ngroup = \"g\"\n", "name is missing"),
+            (
+                "name = \"f\"\n[[step]]\nname = \"a\"\ngroup = \"g\"\ncron = \"@daily\"\n",
+                "step 'a': cron: not for a step",
+            ),
+            (
+                "name = \"f\"\non_failure = \"maybe\"\n[[step]]\nname = \"a\"\ngroup = \"g\"\n",
+                "on_failure: 'maybe'",
+            ),
+            ("name = \"f\"\n[[step]\n", "not a flow file"),
+        ];
+        for (text, needle) in cases {
+            let e = parse_flow(text).unwrap_err().0;
+            assert!(e.contains(needle), "{text:?}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn after_comes_from_flags_and_lines_alike() {
+        let line = r#"{"group": "g", "after": "a, b"}"#;
+        assert_eq!(parse_job_line(line).unwrap().after, ["a", "b"]);
+        let line = r#"{"group": "g", "after": ["a"]}"#;
+        assert_eq!(parse_job_line(line).unwrap().after, ["a"]);
+        assert!(parse_job_line(r#"{"group": "g", "after": 3}"#).is_err());
+    }
 }

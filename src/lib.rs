@@ -1,12 +1,12 @@
 //! lts: a distributed task scheduler in the spirit of LTS (Light Task
 //! Scheduler). The crate map, in data-flow order:
 //!
-//! - [`model`]: jobs, schedules, runs, nodes: plain serde types, no I/O.
+//! - [`model`]: jobs, schedules, runs, nodes, flows: plain serde types, no I/O.
 //! - [`protocol`]: the tracker's and the registry's tarpc services, wire errors,
 //!   the handshake, the cluster token's proofs and TLS (`Security`, passed to
 //!   `dial`/`accept`).
 //! - [`jobline`]: a job or a change as named fields (flags, a JSON line, a
-//!   form), checked one way for the CLI and the console.
+//!   form), checked one way for the CLI and the console; a flow file (TOML).
 //! - [`client`]: the library client that `lts` and embedding programs use.
 //! - [`registry`]: the registry's client: registration, tracker discovery, master changes.
 //! - [`spool`]: the client spool: jobs kept locally while no tracker answers, delivered later.

@@ -8,12 +8,13 @@
 mod pg;
 
 use lts::model::{
-    Alert, AlertQuery, AlertRule, Condition, Delivery, FeedbackItem, JobKind, JobSpec, JobState,
-    Millis, Part, RunOutcome, RunState, Schedule, Stream,
+    Alert, AlertQuery, AlertRule, Condition, Delivery, FeedbackItem, FlowSpec, FlowState, FlowStep,
+    JobKind, JobSpec, JobState, Millis, OnFailure, Overlap, Part, RunOutcome, RunState, Schedule,
+    Stream,
 };
 use lts::store::{
-    JobQuery, JobRecord, LogRecord, LogStats, PostgresStore, RunRecord, SqliteStore, StartClaim,
-    Store, StoreError,
+    FlowRecord, JobQuery, JobRecord, LogRecord, LogStats, PostgresStore, RunRecord, SqliteStore,
+    StartClaim, Store, StoreError,
 };
 
 /// End a run as the tracker does.
@@ -1173,6 +1174,120 @@ fn insert_runs_in_one_batch(s: &mut dyn Store) {
     );
 }
 
+fn flow_record(id: &str, next_fire: Option<Millis>, state: FlowState) -> FlowRecord {
+    let mut step = JobSpec::new("g", "x");
+    step.command = vec!["true".into()];
+    FlowRecord {
+        id: id.into(),
+        spec: FlowSpec {
+            name: format!("flow-{id}"),
+            cron: next_fire.map(|_| "* * * * * ?".to_string()),
+            tz: None,
+            on_failure: OnFailure::Continue,
+            overlap: Overlap::Allow,
+            steps: vec![FlowStep {
+                name: "x".into(),
+                after: Vec::new(),
+                job: step,
+            }],
+        },
+        state,
+        created_at: 10,
+        updated_at: 10,
+        next_fire,
+        run_count: 0,
+        note: None,
+    }
+}
+
+fn dependencies_and_flows(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let a = insert(s, now_job("g", "a"));
+    let b = insert(s, now_job("h", "b"));
+    let w = insert(s, job("g", "w", Schedule::Now, JobState::Waiting, 1));
+    let v = insert(s, job("g", "v", Schedule::Now, JobState::Waiting, 1));
+    s.insert_dep(w.id, a.id).unwrap();
+    s.insert_dep(w.id, b.id).unwrap();
+    s.insert_dep(w.id, b.id).unwrap(); // once is enough
+    s.insert_dep(v.id, b.id).unwrap();
+    assert_eq!(
+        ids(&s.dependencies(w.id).unwrap(), |j| j.id),
+        vec![a.id, b.id]
+    );
+    assert!(s.dependencies(a.id).unwrap().is_empty());
+    // Who waits for a job, read both ways round, and for several at once.
+    assert_eq!(ids(&s.dependents(&[a.id]).unwrap(), |j| j.id), vec![w.id]);
+    assert_eq!(
+        ids(&s.dependents(&[b.id, a.id]).unwrap(), |j| j.id),
+        vec![w.id, v.id]
+    );
+    assert!(s.dependents(&[]).unwrap().is_empty());
+    assert_eq!(s.dependents(&[a.id]).unwrap()[0].state, JobState::Waiting);
+    // A replaced job keeps its waiters; a deleted one takes its links along.
+    let b2 = insert(s, now_job("h", "b2"));
+    s.repoint_deps(b.id, b2.id).unwrap();
+    assert!(s.dependents(&[b.id]).unwrap().is_empty());
+    assert_eq!(
+        ids(&s.dependents(&[b2.id]).unwrap(), |j| j.id),
+        vec![w.id, v.id]
+    );
+    s.delete_job(a.id).unwrap();
+    assert_eq!(ids(&s.dependencies(w.id).unwrap(), |j| j.id), vec![b2.id]);
+
+    // Flows: stored, listed newest first, due by their tick, with their steps' jobs.
+    assert_eq!(s.next_fire_at().unwrap(), None);
+    let mut f1 = flow_record("f1", Some(500), FlowState::Active);
+    s.insert_flow(&f1).unwrap();
+    s.insert_flow(&flow_record("f2", None, FlowState::Active))
+        .unwrap();
+    s.insert_flow(&flow_record("f3", Some(100), FlowState::Cancelled))
+        .unwrap();
+    assert_eq!(s.flow_by_id("f1").unwrap(), Some(f1.clone()));
+    assert_eq!(s.flow_by_id("nope").unwrap(), None);
+    let listed: Vec<String> = s.list_flows(0).unwrap().into_iter().map(|f| f.id).collect();
+    assert_eq!(listed, ["f3", "f2", "f1"]);
+    assert_eq!(s.list_flows(1).unwrap().len(), 1);
+    assert_eq!(s.next_fire_at().unwrap(), Some(100));
+    let due: Vec<String> = s
+        .due_flows(1_000, 10)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(due, ["f1"], "cancelled flows are not due");
+    assert!(s.due_flows(499, 10).unwrap().is_empty());
+    f1.run_count = 1;
+    f1.next_fire = Some(2_000);
+    f1.note = Some("a tick was skipped".into());
+    f1.updated_at = 600;
+    s.update_flow(&f1).unwrap();
+    assert_eq!(s.flow_by_id("f1").unwrap(), Some(f1.clone()));
+    s.insert_flow_step("f1", 1, "w", w.id).unwrap();
+    s.insert_flow_step("f1", 1, "v", v.id).unwrap();
+    let steps: Vec<(String, i64)> = s
+        .flow_jobs("f1", 1)
+        .unwrap()
+        .into_iter()
+        .map(|(step, j)| (step, j.id))
+        .collect();
+    assert_eq!(steps, [("w".to_string(), w.id), ("v".to_string(), v.id)]);
+    assert!(s.flow_jobs("f1", 2).unwrap().is_empty());
+    // The read-only twins answer the same.
+    assert_eq!(s.read_flow("f1").unwrap(), Some(f1.clone()));
+    assert_eq!(s.read_flow("nope").unwrap(), None);
+    let read: Vec<i64> = s
+        .read_flow_jobs("f1", 1)
+        .unwrap()
+        .into_iter()
+        .map(|(_, j)| j.id)
+        .collect();
+    assert_eq!(read, [w.id, v.id]);
+    // A step whose job is deleted (retention) leaves its run.
+    s.delete_job(v.id).unwrap();
+    assert_eq!(s.flow_jobs("f1", 1).unwrap().len(), 1);
+    s.commit().unwrap();
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1311,6 +1426,7 @@ contract!(
     insert_jobs_in_one_batch,
     insert_runs_in_one_batch,
     fanned_out_ticks_and_pinned_runs,
+    dependencies_and_flows,
 );
 
 #[test]

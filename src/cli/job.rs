@@ -74,6 +74,15 @@ pub async fn run(client: &Client, args: &JobArgs, format: Format) -> Result<(), 
         let outcomes: Vec<&str> = spec.alert.iter().map(|o| o.as_str()).collect();
         fields.push(("alerts", format!("{} → {to}", outcomes.join(", "))));
     }
+    if !spec.after.is_empty() {
+        fields.push(("after", spec.after.join(", ")));
+    }
+    if let Some(flow) = &spec.flow {
+        fields.push((
+            "flow",
+            format!("{} (run {}, step {})", flow.flow, flow.run, flow.step),
+        ));
+    }
     if !job.next_fires.is_empty() {
         let fires: Vec<String> = job.next_fires.iter().map(|t| short_time(*t)).collect();
         fields.push(("next fires", fires.join(", ")));

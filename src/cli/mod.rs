@@ -11,6 +11,7 @@ mod discovery;
 mod edit;
 mod error;
 mod feedback;
+mod flow;
 mod job;
 mod jobs;
 mod logs;
@@ -136,6 +137,8 @@ pub enum Command {
     Alerts(alerts::AlertsArgs),
     /// Alert rules: list, add, rm, test
     Alert(alerts::AlertArgs),
+    /// Workflows, steps that run after one another: submit, show, cancel, list
+    Flow(flow::FlowArgs),
     /// Counts by state and group, throughput and queue age
     Stats(stats::StatsArgs),
     /// The cluster at a glance: trackers (version, leader, store), workers, queues
@@ -309,6 +312,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Purge(args) => purge::run(&cli.client().await?, args, format).await,
         Command::Alerts(args) => alerts::list_alerts(&cli.client().await?, args, format).await,
         Command::Alert(args) => alerts::rule(&cli.client().await?, args, format).await,
+        Command::Flow(args) => flow::run(&cli.client().await?, args, format).await,
         Command::Status => status::status(&cli, format).await,
         Command::Version => status::version(&cli, format).await,
         Command::Trigger(args) => {

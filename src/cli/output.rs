@@ -79,7 +79,7 @@ pub fn state_cell(state: &str) -> Cell {
 }
 
 pub use crate::model::json::{
-    job_detail_json, job_json, log_json, node_event_json, node_json, schedule, time,
+    flow_json, job_detail_json, job_json, log_json, node_event_json, node_json, schedule, time,
 };
 
 /// Print one JSON document on a line.

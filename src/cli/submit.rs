@@ -114,6 +114,9 @@ pub struct SubmitArgs {
     /// with LTS_SHARD=0..N-1 and LTS_SHARDS=N in their environment
     #[arg(long, value_name = "N", value_parser = parse_shards, allow_negative_numbers = true)]
     pub shards: Option<u32>,
+    /// Wait (state `waiting`) until these jobs have succeeded; cancelled if one fails or is cancelled
+    #[arg(long, value_name = "ID[,ID..]", value_delimiter = ',')]
+    pub after: Vec<String>,
     /// Block until the first run ends; exit 0 if it succeeded, 1 if not
     #[arg(long)]
     pub wait: bool,
@@ -127,6 +130,7 @@ pub struct SubmitArgs {
         "at", "delay", "repeat_count", "repeat_interval", "priority", "max_retries",
         "retry_backoff", "timeout", "replace", "overlap", "rely_on_prev_cycle", "misfire",
         "catch_up_window", "feedback", "client_group", "alert", "alert_to", "broadcast", "shards",
+        "after",
     ])]
     pub file: Option<std::path::PathBuf>,
     /// The job's own command, run by workers started with --allow-commands
@@ -173,6 +177,7 @@ impl SubmitArgs {
             alert_to: self.alert_to.clone(),
             broadcast: self.broadcast,
             shards: self.shards,
+            after: self.after.clone(),
             command: self.command.clone(),
         }
     }

@@ -2,8 +2,8 @@
 //! them and the HTTP API answers: one definition, stable snake_case names.
 
 use super::{
-    format_duration, FanOut, JobDetail, JobView, LogEntry, Millis, NodeEvent, NodeView, RunView,
-    Schedule,
+    format_duration, FanOut, FlowView, JobDetail, JobView, LogEntry, Millis, NodeEvent, NodeView,
+    RunView, Schedule,
 };
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -66,6 +66,41 @@ pub fn job_json(job: &JobView) -> Value {
         "submitted_at": time(job.submitted_at),
         "updated_at": time(job.updated_at),
         "note": job.note,
+        "after": spec.after,
+        "flow": spec.flow.as_ref().map(|f| json!({
+            "id": f.flow,
+            "run": f.run,
+            "step": f.step,
+        })),
+    })
+}
+
+/// A flow with its latest run's steps as JSON (`lts flow show -o json`,
+/// `GET /api/v1/flows/{id}`).
+pub fn flow_json(flow: &FlowView) -> Value {
+    json!({
+        "id": flow.id,
+        "name": flow.name,
+        "cron": flow.cron,
+        "tz": flow.tz,
+        "on_failure": flow.on_failure.as_str(),
+        "overlap": if flow.overlap == super::Overlap::Allow { "allow" } else { "skip" },
+        "state": flow.state.as_str(),
+        "created_at": time(flow.created_at),
+        "next_fire": opt_time(flow.next_fire),
+        "runs": flow.runs,
+        "run": flow.run,
+        "run_open": flow.run_open,
+        "note": flow.note,
+        "steps": flow.steps.iter().map(|s| json!({
+            "name": s.name,
+            "after": s.after,
+            "layer": s.layer,
+            "group": s.group,
+            "task_id": s.task_id,
+            "state": s.state.map(|st| st.as_str()),
+            "note": s.note,
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod alert;
 mod duration;
+pub mod flow;
 mod ids;
 pub mod json;
 pub mod stats;
@@ -11,6 +12,7 @@ mod validate;
 
 pub use alert::{Alert, AlertQuery, AlertRule, Condition, Delivery};
 pub use duration::{format_duration, parse_duration};
+pub use flow::{FlowRef, FlowSpec, FlowState, FlowStep, FlowView, OnFailure, StepView};
 pub use ids::{new_task_id, valid_name};
 pub use stats::{MinuteCount, OutcomeCount, QueueCount, StateCount, StoreStats};
 pub use validate::{
@@ -204,6 +206,13 @@ pub struct JobSpec {
     /// How each tick fans out over the group's workers (`--broadcast`, `--shards`).
     #[serde(default)]
     pub fan_out: FanOut,
+    /// The jobs (task ids) it waits for (`--after`): it runs once all of
+    /// them succeeded.
+    #[serde(default)]
+    pub after: Vec<String>,
+    /// The flow run this job is a step of.
+    #[serde(default)]
+    pub flow: Option<FlowRef>,
 }
 
 impl JobSpec {
@@ -228,6 +237,8 @@ impl JobSpec {
             alert: Vec::new(),
             alert_to: None,
             fan_out: FanOut::One,
+            after: Vec::new(),
+            flow: None,
         }
     }
 
@@ -247,6 +258,9 @@ impl JobSpec {
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Scheduled,
+    /// Waiting for the jobs it runs after (`--after`) to succeed; it has no
+    /// run and no tick until they have.
+    Waiting,
     Queued,
     Running,
     Succeeded,
@@ -257,8 +271,9 @@ pub enum JobState {
 }
 
 impl JobState {
-    pub const ALL: [JobState; 8] = [
+    pub const ALL: [JobState; 9] = [
         JobState::Scheduled,
+        JobState::Waiting,
         JobState::Queued,
         JobState::Running,
         JobState::Succeeded,
@@ -271,6 +286,7 @@ impl JobState {
     pub fn as_str(self) -> &'static str {
         match self {
             JobState::Scheduled => "scheduled",
+            JobState::Waiting => "waiting",
             JobState::Queued => "queued",
             JobState::Running => "running",
             JobState::Succeeded => "succeeded",

@@ -51,6 +51,8 @@ pub fn payload_bytes(job: &JobSpec) -> usize {
         .chain(job.command.iter().map(String::len))
         .sum()
 }
+/// The most jobs one job may run after.
+pub const MAX_AFTER: usize = 500;
 /// The finest schedule: no repeat interval under this.
 pub const MIN_INTERVAL_MS: u64 = 1_000;
 /// The most runs a repeat job may ask for (`-1` is forever).
@@ -117,6 +119,27 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
                 "applies to cron and repeat jobs, not to a job that runs now",
             ));
         }
+    }
+    if job.after.len() > MAX_AFTER {
+        return Err(bad(
+            "--after",
+            format!("at most {MAX_AFTER} jobs, not {}", job.after.len()),
+        ));
+    }
+    if let Some(id) = job.after.iter().find(|id| !valid_name(id, 128)) {
+        return Err(bad(
+            "--after",
+            format!("'{}' is not a valid task id: 1-128 {NAME_RULE}", shown(id)),
+        ));
+    }
+    if job.after.contains(&job.task_id) {
+        return Err(bad(
+            "--after",
+            format!(
+                "the job would wait for itself ('{}'): a cycle",
+                shown(&job.task_id)
+            ),
+        ));
     }
     if job.max_retries > 10_000 {
         return Err(bad("--max-retries", "at most 10000"));

@@ -28,8 +28,9 @@ pub use transport::{
 };
 
 use crate::model::{
-    Alert, AlertQuery, AlertRule, FeedbackItem, JobDetail, JobKind, JobSpec, JobState, JobView,
-    LogEntry, Millis, Misfire, NodeView, Overlap, Part, RunOutcome, Schedule, StoreStats, Stream,
+    Alert, AlertQuery, AlertRule, FeedbackItem, FlowSpec, FlowView, JobDetail, JobKind, JobSpec,
+    JobState, JobView, LogEntry, Millis, Misfire, NodeView, Overlap, Part, RunOutcome, Schedule,
+    StoreStats, Stream,
 };
 use registry::EventPage;
 use serde::{Deserialize, Serialize};
@@ -369,6 +370,15 @@ pub trait TrackerRpc {
     /// Alerts raised and their deliveries; with a cursor, those changed
     /// after it, waiting up to `wait_ms` for one.
     async fn alerts(query: AlertQuery, wait_ms: u64) -> Result<Vec<Alert>, WireError>;
+
+    /// Store a flow; without a cron its one run starts now. The flow as stored.
+    async fn flow_submit(flow: FlowSpec) -> Result<FlowView, WireError>;
+    /// A flow with its latest run's steps.
+    async fn flow(id: String) -> Result<FlowView, WireError>;
+    /// The newest `limit` flows (0: all), newest first.
+    async fn flows(limit: u32) -> Result<Vec<FlowView>, WireError>;
+    /// Cancel a flow's open run and stop its cron.
+    async fn flow_cancel(id: String) -> Result<FlowView, WireError>;
 
     /// Claim up to `free` due runs for the worker's group (long poll).
     async fn pull(request: PullRequest) -> Result<Vec<Dispatch>, WireError>;

@@ -19,7 +19,7 @@ mod sqlite;
 pub use actor::{Hook, Observer, StoreHandle};
 pub use journal::{Journal, RunEvent};
 pub use postgres::PostgresStore;
-pub use records::{JobRecord, LogRecord, RunRecord};
+pub use records::{FlowRecord, JobRecord, LogRecord, RunRecord};
 pub use sqlite::SqliteStore;
 
 use crate::model::{
@@ -338,6 +338,38 @@ pub trait Store: Send {
     /// Delete up to `limit` alerts raised before `cutoff` that need no more
     /// delivery and are not firing; returns how many.
     fn prune_alerts(&mut self, cutoff: Millis, limit: usize) -> Result<usize>;
+
+    /// Record that job `job_id` runs after job `after_id` (once).
+    fn insert_dep(&mut self, job_id: i64, after_id: i64) -> Result<()>;
+    /// The jobs job `job_id` runs after, by id.
+    fn dependencies(&mut self, job_id: i64) -> Result<Vec<JobRecord>>;
+    /// The jobs that run after any of `job_ids`, by id, read to be written
+    /// back: two transactions ending two jobs a third waits for take turns.
+    fn dependents(&mut self, job_ids: &[i64]) -> Result<Vec<JobRecord>>;
+    /// The jobs that ran after job `old` run after job `new` (a job
+    /// replaced under its key keeps the jobs waiting for it).
+    fn repoint_deps(&mut self, old: i64, new: i64) -> Result<()>;
+
+    fn insert_flow(&mut self, flow: &FlowRecord) -> Result<()>;
+    /// Store a flow's state, next tick, run count and note (its spec is fixed).
+    fn update_flow(&mut self, flow: &FlowRecord) -> Result<()>;
+    /// A flow, read to be written back.
+    fn flow_by_id(&mut self, id: &str) -> Result<Option<FlowRecord>>;
+    /// The newest `limit` flows (0: all), newest first.
+    fn list_flows(&mut self, limit: usize) -> Result<Vec<FlowRecord>>;
+    /// Active flows whose next tick is due at `now`, earliest first, read
+    /// to be written back.
+    fn due_flows(&mut self, now: Millis, limit: usize) -> Result<Vec<FlowRecord>>;
+    /// Record that `step` of run `run` of flow `flow_id` is job `job_id`.
+    fn insert_flow_step(&mut self, flow_id: &str, run: u32, step: &str, job_id: i64) -> Result<()>;
+    /// The jobs of run `run` of a flow, with their steps' names, by job id,
+    /// read to be written back.
+    fn flow_jobs(&mut self, flow_id: &str, run: u32) -> Result<Vec<(String, JobRecord)>>;
+    /// A flow, read only: nothing is locked (the console and `lts flow
+    /// show` must not hold back a claim of its steps' runs).
+    fn read_flow(&mut self, id: &str) -> Result<Option<FlowRecord>>;
+    /// `flow_jobs`, read only: nothing is locked.
+    fn read_flow_jobs(&mut self, flow_id: &str, run: u32) -> Result<Vec<(String, JobRecord)>>;
 
     /// Take or renew the tracker leader lease until `now + ttl_ms`. Returns
     /// the lease's epoch when `holder` holds it after the call, `None` when

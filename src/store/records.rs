@@ -1,7 +1,8 @@
 //! The rows a store keeps, as plain structs.
 
 use crate::model::{
-    JobSpec, JobState, JobView, Millis, Part, RunOutcome, RunState, RunView, Stream,
+    FlowSpec, FlowState, JobSpec, JobState, JobView, Millis, Part, RunOutcome, RunState, RunView,
+    Stream,
 };
 
 /// A stored job.
@@ -109,4 +110,19 @@ pub struct LogRecord {
     pub stream: Stream,
     pub line: String,
     pub at: Millis,
+}
+
+/// A stored flow: its spec, whether it still starts runs, its next tick
+/// (with a cron) and how many runs it started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowRecord {
+    pub id: String,
+    pub spec: FlowSpec,
+    pub state: FlowState,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub next_fire: Option<Millis>,
+    pub run_count: u32,
+    /// What the scheduler last had to say (a tick skipped while a run was open).
+    pub note: Option<String>,
 }

@@ -181,6 +181,7 @@ INSERT INTO meta (key, value) VALUES ('alert_seq', 0);
 "#,
     super::sql::WAITING_RUN_STATES,
     super::sql::FAN_OUT_RUNS,
+    super::sql::JOB_DEPENDENCIES_AND_FLOWS,
 ];
 
 /// The schema version this build writes.
@@ -575,7 +576,7 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         let before = MIGRATIONS
             .iter()
-            .position(|m| *m == super::super::sql::WAITING_RUN_STATES)
+            .position(|m| *m == crate::store::sql::WAITING_RUN_STATES)
             .unwrap();
         for m in &MIGRATIONS[..before] {
             conn.execute_batch(&SQL.indexes.expand(m).unwrap()).unwrap();

@@ -691,3 +691,123 @@ fn edit_a_job_from_its_page_and_lts_job_shows_the_change() {
         wait_text(c, "p.flash.error", "Nothing was changed").await;
     });
 }
+
+#[test]
+fn the_flow_page_draws_the_graph_with_each_steps_state_and_links() {
+    let con = Console::start("flow", None);
+    let gate = con.sb.path("gate");
+    let file = con.sb.path("etl.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"etl\"\n\
+             [[step]]\nname = \"extract\"\ngroup = \"default\"\ncommand = [\"true\"]\n\
+             [[step]]\nname = \"transform\"\ngroup = \"default\"\nafter = [\"extract\"]\n\
+             command = [\"sh\", \"-c\", \"while [ ! -e '{}' ]; do sleep 0.1; done\"]\n\
+             [[step]]\nname = \"load\"\ngroup = \"default\"\nafter = [\"transform\"]\ncommand = [\"true\"]\n",
+            gate.display()
+        ),
+    )
+    .expect("write the flow");
+    let id = con
+        .lts(&["flow", "submit", file.to_str().unwrap()])
+        .ok()
+        .trim()
+        .to_string();
+    wait_state(
+        con.home(),
+        &con.d.addr,
+        &format!("{id}.1.transform"),
+        "running",
+    );
+    let (home, addr) = (con.home().to_path_buf(), con.d.addr.clone());
+    browse(|c| async move {
+        let c = &c;
+        c.goto(&format!("{}/flows/{id}", con.url))
+            .await
+            .expect("open the flow page");
+        let svg = find(c, "svg.flow-graph").await;
+        // One box per step, in its state's colour class, and an arrow per `after`.
+        for (step, state) in [
+            ("extract", "succeeded"),
+            ("transform", "running"),
+            ("load", "waiting"),
+        ] {
+            let node = find(c, &format!("svg.flow-graph g.node.st-{state}")).await;
+            let text = node.text().await.unwrap_or_default();
+            assert!(text.contains(step), "{step}: {text}");
+        }
+        let edges = c
+            .find_all(Locator::Css("svg.flow-graph path.edge"))
+            .await
+            .expect("edges");
+        assert_eq!(edges.len(), 2);
+        assert!(svg.text().await.unwrap_or_default().contains("transform"));
+        con.shot(c, "flow-running").await;
+        // A step's box links to its job's page, which links back to the flow.
+        let link = find(c, "svg.flow-graph a").await;
+        let href = link.attr("href").await.expect("href").expect("a link");
+        assert_eq!(href, format!("/jobs/default/{id}.1.extract"));
+        c.goto(&format!("{}{href}", con.url))
+            .await
+            .expect("open the step");
+        let back = wait_text(c, "p.flow-link", "of flow").await;
+        assert!(back.contains("extract") && back.contains(&id), "{back}");
+        find(c, "p.flow-link a")
+            .await
+            .click()
+            .await
+            .expect("back to the flow");
+        find(c, "svg.flow-graph").await;
+        assert_eq!(path_of(c).await, format!("/flows/{id}"));
+        // The submit form takes --after too: a job that waits for the load step.
+        c.goto(&format!("{}/submit", con.url))
+            .await
+            .expect("open submit");
+        for (field, text) in [
+            ("group", "default".to_string()),
+            ("task_id", "after-form".to_string()),
+            ("command", "true".to_string()),
+            ("after", format!("{id}.1.load")),
+        ] {
+            find(c, &format!(r#"input[name="{field}"]"#))
+                .await
+                .send_keys(&text)
+                .await
+                .expect("type");
+        }
+        find(c, "form.submit button.primary")
+            .await
+            .click()
+            .await
+            .expect("submit");
+        wait_text(c, "p.flash", "Submitted after-form").await;
+        wait_text(c, "div.page-head", "waiting").await;
+        c.goto(&format!("{}/flows/{id}", con.url))
+            .await
+            .expect("back to the flow");
+        find(c, "svg.flow-graph").await;
+        std::fs::write(&gate, "").expect("let transform end");
+        until("every step to succeed", || async move {
+            c.refresh().await.ok()?;
+            let n = c
+                .find_all(Locator::Css("svg.flow-graph g.node.st-succeeded"))
+                .await
+                .ok()?
+                .len();
+            (n == 3).then_some(())
+        })
+        .await;
+        wait_text(c, "div.page-head", "done").await;
+        con.shot(c, "flow-done").await;
+        no_dialog(c).await;
+        // The job from the form was released by the flow's last step.
+        until("after-form to succeed", || {
+            let (home, addr) = (home.clone(), addr.clone());
+            async move {
+                (job_json(&home, &addr, "after-form")["state"] == "succeeded").then_some(())
+            }
+        })
+        .await;
+    });
+}

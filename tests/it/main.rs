@@ -28,6 +28,7 @@ mod docs;
 mod fanout;
 mod faults;
 mod feedback;
+mod flows;
 mod hardening;
 mod metrics;
 mod postgres;

@@ -4,11 +4,11 @@
 //! Each runs one `lifecycle` rule (or a `views` read) in the store and wakes whoever waits;
 //! long polls wait on `Wake`, never on a timer loop.
 
-use super::lifecycle::{control, submit, Fleet};
+use super::lifecycle::{control, flows, submit, Fleet};
 use super::{views, Tracker};
 use crate::model::{
-    now_ms, Alert, AlertQuery, AlertRule, FeedbackItem, JobDetail, JobSpec, JobState, JobView,
-    MinuteCount, NodeView, Role, StoreStats,
+    now_ms, Alert, AlertQuery, AlertRule, FeedbackItem, FlowSpec, FlowView, JobDetail, JobSpec,
+    JobState, JobView, MinuteCount, NodeView, Role, StoreStats,
 };
 use crate::protocol::registry::EventPage;
 use crate::protocol::{
@@ -212,7 +212,14 @@ impl Tracker {
                 self.wake.schedule_changed();
                 return Ok(self.shown(&job));
             }
-            Action::Cancel => control::cancel,
+            Action::Cancel => {
+                let job = self
+                    .store
+                    .call(move |s| control::cancel(s, &job, now, zone))
+                    .await?;
+                self.wake.changed();
+                return Ok(self.shown(&job));
+            }
             Action::Suspend => control::suspend,
             Action::Trigger => control::trigger,
             Action::Retry => control::retry,
@@ -396,6 +403,52 @@ impl Tracker {
         Ok(self.shown(&job))
     }
 
+    /// Store a flow; without a cron its one run starts now.
+    pub async fn flow_submit(&self, spec: FlowSpec) -> Result<FlowView, WireError> {
+        if self.stopping() {
+            return Err(WireError::ShuttingDown);
+        }
+        let (now, zone) = (now_ms(), self.zone);
+        let (view, woken) = self
+            .store
+            .call(move |s| {
+                let (flow, woken) = flows::submit(s, spec.clone(), now, zone)?;
+                Ok::<_, WireError>((views::flow(s, &flow.id)?, woken))
+            })
+            .await?;
+        self.wake.work_for(&woken);
+        self.wake.changed();
+        self.wake.schedule_changed();
+        Ok(view)
+    }
+
+    /// A flow with its latest run's steps.
+    pub async fn flow(&self, id: String) -> Result<FlowView, WireError> {
+        self.store.call(move |s| views::flow(s, &id)).await
+    }
+
+    /// The newest `limit` flows (0: all).
+    pub async fn flows(&self, limit: u32) -> Result<Vec<FlowView>, WireError> {
+        self.store
+            .call(move |s| views::flows(s, limit as usize))
+            .await
+    }
+
+    /// Cancel a flow's open run and stop its cron.
+    pub async fn flow_cancel(&self, id: String) -> Result<FlowView, WireError> {
+        let (now, zone) = (now_ms(), self.zone);
+        let view = self
+            .store
+            .call(move |s| {
+                let flow = flows::cancel(s, &id, now, zone)?;
+                views::flow(s, &flow.id)
+            })
+            .await?;
+        self.wake.changed();
+        self.wake.schedule_changed();
+        Ok(view)
+    }
+
     /// Suspend, resume or cancel every job the filter selects that the
     /// action applies to (a finished job cannot be cancelled, so it is not
     /// selected), a page per transaction; with `dry_run`, only count them.
@@ -436,7 +489,9 @@ impl Tracker {
                             Ok(false)
                         } else {
                             match action {
-                                BulkAction::Cancel => control::cancel(s, &r, now).map(|_| false),
+                                BulkAction::Cancel => {
+                                    control::cancel(s, &r, now, zone).map(|_| false)
+                                }
                                 BulkAction::Suspend => control::suspend(s, &r, now).map(|_| false),
                                 BulkAction::Resume => {
                                     control::resume(s, &r, now, zone).map(|(_, queued)| queued)

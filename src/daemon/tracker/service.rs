@@ -8,8 +8,8 @@ use super::ops::{armed, deadline_in, wait_for, Action};
 use super::Tracker;
 use crate::daemon::accept::{serve_requests, Slot};
 use crate::model::{
-    now_ms, Alert, AlertQuery, AlertRule, FeedbackItem, JobDetail, JobSpec, JobView, NodeView,
-    StoreStats,
+    now_ms, Alert, AlertQuery, AlertRule, FeedbackItem, FlowSpec, FlowView, JobDetail, JobSpec,
+    JobView, NodeView, StoreStats,
 };
 use crate::protocol::registry::EventPage;
 use crate::protocol::{
@@ -228,6 +228,24 @@ impl TrackerRpc for Conn {
         Ok(self.t.watch_nodes(after_seq, wait_ms).await)
     }
 
+    async fn flow_submit(self, _: Context, flow: FlowSpec) -> Result<FlowView, WireError> {
+        self.may_change()?;
+        self.t.flow_submit(flow).await
+    }
+
+    async fn flow(self, _: Context, id: String) -> Result<FlowView, WireError> {
+        self.t.flow(id).await
+    }
+
+    async fn flows(self, _: Context, limit: u32) -> Result<Vec<FlowView>, WireError> {
+        self.t.flows(limit).await
+    }
+
+    async fn flow_cancel(self, _: Context, id: String) -> Result<FlowView, WireError> {
+        self.may_change()?;
+        self.t.flow_cancel(id).await
+    }
+
     async fn alert_rules(self, _: Context) -> Result<Vec<AlertRule>, WireError> {
         self.t.alert_rules().await
     }
@@ -344,16 +362,19 @@ impl TrackerRpc for Conn {
         items: Vec<Upstream>,
     ) -> Result<(), WireError> {
         self.may_change()?;
-        let (now, cap) = (now_ms(), self.t.max_log_bytes);
+        let (now, cap, zone) = (now_ms(), self.t.max_log_bytes, self.t.zone);
         let count = items.len();
         let delivered = self
             .t
             .store
             // Cloned: a transaction lost to a concurrent one runs again.
-            .call(move |s| dispatch::deliver(s, items.clone(), now, cap))
+            .call(move |s| dispatch::deliver(s, items.clone(), now, cap, zone))
             .await?;
         tracing::trace!(%worker_id, count, "delivered");
         self.t.wake.work_for(&delivered.woken);
+        if delivered.scheduled {
+            self.t.wake.schedule_changed();
+        }
         self.t.wake.runs.touch(&delivered.runs);
         Ok(())
     }

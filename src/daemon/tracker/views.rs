@@ -3,11 +3,15 @@
 //! rules that change jobs and runs are in `lifecycle`.
 
 use super::lifecycle::Outcome;
-use crate::model::{JobDetail, JobState, JobView, LogEntry, RunState, RunView, Stream};
+use crate::model::{
+    FlowState, FlowView, JobDetail, JobState, JobView, LogEntry, RunState, RunView, StepView,
+    Stream,
+};
 use crate::protocol::{JobRef, RunsPage, WireError};
 use crate::schedule::Plan;
-use crate::store::{JobRecord, RunRecord, Store};
+use crate::store::{FlowRecord, JobRecord, RunRecord, Store};
 use chrono_tz::Tz;
+use std::collections::HashMap;
 
 /// Find the job a caller names.
 pub fn resolve(s: &mut dyn Store, r: &JobRef) -> Outcome<JobRecord> {
@@ -203,5 +207,76 @@ pub fn read_logs(
         run: Some(run.run),
         attempt: Some(run.attempt),
         done,
+    })
+}
+
+/// A flow with its latest run's steps, in topological order.
+pub fn flow(s: &mut dyn Store, id: &str) -> Outcome<FlowView> {
+    let flow = s
+        .read_flow(id)?
+        .ok_or_else(|| WireError::Missing(format!("no flow '{}'", crate::model::cut(id, 80))))?;
+    flow_view(s, &flow)
+}
+
+/// The newest `limit` flows, newest first.
+pub fn flows(s: &mut dyn Store, limit: usize) -> Outcome<Vec<FlowView>> {
+    let flows = s.list_flows(limit)?;
+    flows.iter().map(|f| flow_view(s, f)).collect()
+}
+
+fn flow_view(s: &mut dyn Store, flow: &FlowRecord) -> Outcome<FlowView> {
+    let layers = flow
+        .spec
+        .layers()
+        .map_err(|e| WireError::Store(format!("flow '{}': {e}", flow.id)))?;
+    let jobs: HashMap<String, JobRecord> = if flow.run_count > 0 {
+        s.read_flow_jobs(&flow.id, flow.run_count)?
+            .into_iter()
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let mut steps = Vec::with_capacity(flow.spec.steps.len());
+    for (layer, members) in layers.iter().enumerate() {
+        for &i in members {
+            let step = &flow.spec.steps[i];
+            let job = jobs.get(&step.name);
+            steps.push(StepView {
+                name: step.name.clone(),
+                after: step.after.clone(),
+                layer: layer as u32,
+                group: step.job.group.clone(),
+                task_id: job.map(|j| j.spec.task_id.clone()),
+                state: job.map(|j| j.state),
+                note: job.and_then(|j| j.note.clone()),
+            });
+        }
+    }
+    let run_open = jobs.values().any(|j| !j.state.is_final());
+    let state = match flow.state {
+        FlowState::Active if flow.spec.cron.is_none() && flow.run_count > 0 && !run_open => {
+            if jobs.values().all(|j| j.state == JobState::Succeeded) {
+                FlowState::Done
+            } else {
+                FlowState::Failed
+            }
+        }
+        state => state,
+    };
+    Ok(FlowView {
+        id: flow.id.clone(),
+        name: flow.spec.name.clone(),
+        cron: flow.spec.cron.clone(),
+        tz: flow.spec.tz.clone(),
+        on_failure: flow.spec.on_failure,
+        overlap: flow.spec.overlap,
+        state,
+        created_at: flow.created_at,
+        next_fire: flow.next_fire,
+        runs: flow.run_count,
+        run: (flow.run_count > 0).then_some(flow.run_count),
+        run_open,
+        steps,
+        note: flow.note.clone(),
     })
 }

@@ -12,7 +12,7 @@ mod store;
 
 pub use statements::Statements;
 
-use super::{JobRecord, Journal, LogRecord, LogStats, Result, RunRecord, StoreError};
+use super::{FlowRecord, JobRecord, Journal, LogRecord, LogStats, Result, RunRecord, StoreError};
 use crate::model::{Alert, FeedbackItem, JobState, Part, RunOutcome, RunState, Stream};
 use std::borrow::Cow;
 
@@ -81,6 +81,40 @@ fn part(r: &dyn SqlRow, i: usize) -> Result<Part> {
         }
     })
 }
+
+/// The migration both schemas take, in the same words: jobs that run after
+/// others (`--after`) and workflows. `job_deps` says who waits for whom
+/// (read both ways: a job's dependencies by its key, the jobs waiting for
+/// one by `job_deps_waiting`); `flows` holds each flow with its next tick,
+/// and `flow_steps` the job of each step of each flow run.
+pub const JOB_DEPENDENCIES_AND_FLOWS: &str = r#"
+CREATE TABLE job_deps (
+    job_id    BIGINT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    after_id  BIGINT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    PRIMARY KEY (job_id, after_id)
+);
+CREATE INDEX job_deps_waiting ON job_deps (after_id, job_id);
+CREATE TABLE flows (
+    id          TEXT   NOT NULL PRIMARY KEY,
+    name        TEXT   NOT NULL,
+    spec        TEXT   NOT NULL,
+    state       TEXT   NOT NULL,
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    next_fire   BIGINT,
+    run_count   BIGINT NOT NULL,
+    note        TEXT
+);
+CREATE INDEX flows_next_fire ON flows (next_fire) WHERE next_fire IS NOT NULL;
+CREATE TABLE flow_steps (
+    flow_id  TEXT   NOT NULL REFERENCES flows (id) ON DELETE CASCADE,
+    run      BIGINT NOT NULL,
+    step     TEXT   NOT NULL,
+    job_id   BIGINT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    PRIMARY KEY (flow_id, run, step)
+);
+CREATE INDEX flow_steps_by_job ON flow_steps (job_id);
+"#;
 
 /// How one SQL dialect spells what the shared statements leave open.
 pub struct Dialect {
@@ -343,6 +377,20 @@ pub fn job(r: &dyn SqlRow) -> Result<JobRecord> {
         spec: json(r, 1, "job spec")?,
         state: named(r, 2, "job state", JobState::parse)?,
         submitted_at: r.i64(3)?,
+        updated_at: r.i64(4)?,
+        next_fire: r.opt_i64(5)?,
+        run_count: r.u32(6)?,
+        note: r.opt_text(7)?,
+    })
+}
+
+/// A row of `FLOW_COLUMNS`.
+pub fn flow(r: &dyn SqlRow) -> Result<FlowRecord> {
+    Ok(FlowRecord {
+        id: r.text(0)?,
+        spec: json(r, 1, "flow spec")?,
+        state: named(r, 2, "flow state", crate::model::FlowState::parse)?,
+        created_at: r.i64(3)?,
         updated_at: r.i64(4)?,
         next_fire: r.opt_i64(5)?,
         run_count: r.u32(6)?,

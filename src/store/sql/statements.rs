@@ -15,6 +15,8 @@ const JOB_FIELDS: &str =
 const RUN_FIELDS: &str = "job_id, grp, priority, run, attempt, state, scheduled_at, due_at, \
      outcome, exit_code, worker, started_at, ended_at, lease_until, fence, reason, \
      fan, part, part_of, pinned";
+pub const FLOW_COLUMNS: &str =
+    "id, spec, state, created_at, updated_at, next_fire, run_count, note";
 pub const LOG_COLUMNS: &str = "run_id, seq, stream, line, at";
 const LOG_STATS_COLUMNS: &str = "head_bytes, head_last, tail_bytes, dropped_lines, dropped_bytes";
 const FEEDBACK_FIELDS: &str =
@@ -230,6 +232,34 @@ pub struct Statements {
     /// (id, job_id, run, attempt) of each run inserted, in no order: one
     /// that conflicts is left out.
     pub insert_runs: String,
+
+    /// job id, the id of a job it runs after.
+    pub insert_dep: String,
+    /// job id: the jobs it runs after, by id.
+    pub dependencies: String,
+    /// JSON array of job ids: the jobs that run after any of them, by id, locked.
+    pub dependents: String,
+    /// old job id, new job id: the jobs waiting for the old one wait for the new.
+    pub repoint_deps: String,
+
+    /// The `FLOW_COLUMNS`, then the flow's name.
+    pub insert_flow: String,
+    /// id, state, updated_at, next_fire, run_count, note.
+    pub update_flow: String,
+    /// id.
+    pub flow_by_id: String,
+    /// limit: the newest flows.
+    pub list_flows: String,
+    /// now, limit.
+    pub due_flows: String,
+    /// flow id, run, step, job id.
+    pub insert_flow_step: String,
+    /// flow id, run: the steps' jobs (`JOB_COLUMNS`, then the step's name), locked.
+    pub flow_jobs: String,
+    /// id: a flow, read only (nothing locked).
+    pub read_flow: String,
+    /// flow id, run: `flow_jobs`, read only (nothing locked).
+    pub read_flow_jobs: String,
 }
 
 impl Statements {
@@ -267,7 +297,56 @@ impl Statements {
         let logs = format!("SELECT {LOG_COLUMNS} FROM run_logs");
         let alerts = format!("SELECT id, {ALERT_FIELDS} FROM alerts");
         let ended = format!("FROM runs{} WHERE state = {done}", ix("runs_ended"));
+        let flows = format!("SELECT {FLOW_COLUMNS} FROM flows");
+        let active = quoted(crate::model::FlowState::Active.as_str());
         Statements {
+            insert_dep: sql!(
+                "INSERT INTO job_deps (job_id, after_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
+            ),
+            dependencies: sql!(
+                "SELECT {} FROM jobs j JOIN job_deps d ON j.id = d.after_id \
+                 WHERE d.job_id = ?1 ORDER BY j.id",
+                of("j", JOB_COLUMNS)
+            ),
+            dependents: sql!(
+                "{jobs} WHERE {} ORDER BY id{lock}",
+                d.in_set(
+                    "id",
+                    &format!(
+                        "SELECT job_id FROM job_deps WHERE {}",
+                        d.in_set("after_id", &d.json_ints.replace("{}", "?1"))
+                    )
+                )
+            ),
+            repoint_deps: sql!("UPDATE job_deps SET after_id = ?2 WHERE after_id = ?1"),
+            insert_flow: sql!(
+                "INSERT INTO flows ({FLOW_COLUMNS}, name) VALUES ({})",
+                params(9)
+            ),
+            update_flow: sql!(
+                "UPDATE flows SET state = ?2, updated_at = ?3, next_fire = ?4, run_count = ?5, \
+                 note = ?6 WHERE id = ?1"
+            ),
+            flow_by_id: sql!("{flows} WHERE id = ?1{lock}"),
+            list_flows: sql!("{flows} ORDER BY id DESC LIMIT ?1"),
+            due_flows: sql!(
+                "{flows} WHERE next_fire IS NOT NULL AND next_fire <= ?1 AND state = {active} \
+                 ORDER BY next_fire LIMIT ?2{lock}"
+            ),
+            insert_flow_step: sql!(
+                "INSERT INTO flow_steps (flow_id, run, step, job_id) VALUES (?1, ?2, ?3, ?4)"
+            ),
+            flow_jobs: sql!(
+                "SELECT {}, s.step FROM flow_steps s JOIN jobs j ON j.id = s.job_id \
+                 WHERE s.flow_id = ?1 AND s.run = ?2 ORDER BY j.id{lock}",
+                of("j", JOB_COLUMNS)
+            ),
+            read_flow: sql!("{flows} WHERE id = ?1"),
+            read_flow_jobs: sql!(
+                "SELECT {}, s.step FROM flow_steps s JOIN jobs j ON j.id = s.job_id \
+                 WHERE s.flow_id = ?1 AND s.run = ?2 ORDER BY j.id",
+                of("j", JOB_COLUMNS)
+            ),
             insert_job: sql!(
                 "INSERT INTO jobs ({JOB_FIELDS}) VALUES ({}) \
                  ON CONFLICT (grp, task_id) DO NOTHING{}",
@@ -293,9 +372,12 @@ impl Statements {
                  ORDER BY next_fire LIMIT ?2{lock}",
                 ix("jobs_next_fire")
             ),
+            // A job's tick or a flow's, whichever comes first.
             next_fire_at: sql!(
-                "SELECT min(next_fire) FROM jobs{} \
-                 WHERE next_fire IS NOT NULL AND state != {suspended}",
+                "SELECT min(t) FROM (SELECT min(next_fire) AS t FROM jobs{} \
+                 WHERE next_fire IS NOT NULL AND state != {suspended} \
+                 UNION ALL SELECT min(next_fire) AS t FROM flows \
+                 WHERE next_fire IS NOT NULL) AS x",
                 ix("jobs_next_fire")
             ),
 

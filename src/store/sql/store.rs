@@ -3,7 +3,7 @@
 //! backend's (`SqlBackend`'s hooks).
 
 use super::{
-    alert, feedback, job, json, log, log_stats, named, part_columns, run, to_json, values,
+    alert, feedback, flow, job, json, log, log_stats, named, part_columns, run, to_json, values,
     SqlBackend, Tx,
 };
 use crate::model::{
@@ -11,8 +11,8 @@ use crate::model::{
     QueueCount, RunOutcome, StateCount, StoreStats,
 };
 use crate::store::{
-    JobQuery, JobRecord, Journal, LogRecord, LogStats, Result, RunRecord, StartClaim, Started,
-    Store, StoreError,
+    FlowRecord, JobQuery, JobRecord, Journal, LogRecord, LogStats, Result, RunRecord, StartClaim,
+    Started, Store, StoreError,
 };
 
 /// Write `items`: as one statement `sql` taking their rows as one JSON
@@ -638,6 +638,104 @@ impl<B: SqlBackend> Store for B {
     fn prune_alerts(&mut self, cutoff: Millis, limit: usize) -> Result<usize> {
         let n = self.execute(&self.statements().prune_alerts, &values![cutoff, limit])?;
         Ok(n as usize)
+    }
+
+    fn insert_dep(&mut self, job_id: i64, after_id: i64) -> Result<()> {
+        self.execute(&self.statements().insert_dep, &values![job_id, after_id])
+            .map(drop)
+    }
+
+    fn dependencies(&mut self, job_id: i64) -> Result<Vec<JobRecord>> {
+        self.query(&self.statements().dependencies, &values![job_id], job)
+    }
+
+    fn dependents(&mut self, job_ids: &[i64]) -> Result<Vec<JobRecord>> {
+        if job_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.query(
+            &self.statements().dependents,
+            &values![to_json(job_ids)?],
+            job,
+        )
+    }
+
+    fn repoint_deps(&mut self, old: i64, new: i64) -> Result<()> {
+        self.execute(&self.statements().repoint_deps, &values![old, new])
+            .map(drop)
+    }
+
+    fn insert_flow(&mut self, f: &FlowRecord) -> Result<()> {
+        let params = values![
+            &f.id,
+            to_json(&f.spec)?,
+            f.state.as_str(),
+            f.created_at,
+            f.updated_at,
+            f.next_fire,
+            f.run_count,
+            &f.note,
+            &f.spec.name,
+        ];
+        self.execute(&self.statements().insert_flow, &params)
+            .map(drop)
+    }
+
+    fn update_flow(&mut self, f: &FlowRecord) -> Result<()> {
+        let params = values![
+            &f.id,
+            f.state.as_str(),
+            f.updated_at,
+            f.next_fire,
+            f.run_count,
+            &f.note,
+        ];
+        self.execute(&self.statements().update_flow, &params)
+            .map(drop)
+    }
+
+    fn flow_by_id(&mut self, id: &str) -> Result<Option<FlowRecord>> {
+        self.query_opt(&self.statements().flow_by_id, &values![id], flow)
+    }
+
+    fn list_flows(&mut self, limit: usize) -> Result<Vec<FlowRecord>> {
+        self.query(
+            &self.statements().list_flows,
+            &values![limit_or_all(limit)],
+            flow,
+        )
+    }
+
+    fn due_flows(&mut self, now: Millis, limit: usize) -> Result<Vec<FlowRecord>> {
+        self.query(
+            &self.statements().due_flows,
+            &values![now, limit_or_all(limit)],
+            flow,
+        )
+    }
+
+    fn insert_flow_step(&mut self, flow_id: &str, run: u32, step: &str, job_id: i64) -> Result<()> {
+        let params = values![flow_id, run, step, job_id];
+        self.execute(&self.statements().insert_flow_step, &params)
+            .map(drop)
+    }
+
+    fn flow_jobs(&mut self, flow_id: &str, run: u32) -> Result<Vec<(String, JobRecord)>> {
+        self.query(&self.statements().flow_jobs, &values![flow_id, run], |r| {
+            Ok((r.text(8)?, job(r)?))
+        })
+    }
+
+    fn read_flow(&mut self, id: &str) -> Result<Option<FlowRecord>> {
+        self.query_opt(&self.statements().read_flow, &values![id], flow)
+    }
+
+    fn read_flow_jobs(&mut self, flow_id: &str, run: u32) -> Result<Vec<(String, JobRecord)>> {
+        self.query(
+            &self.statements().read_flow_jobs,
+            &values![flow_id, run],
+            |r| Ok((r.text(8)?, job(r)?)),
+        )
     }
 
     fn acquire_leadership(

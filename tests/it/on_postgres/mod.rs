@@ -1,4 +1,4 @@
-//! The core, scheduling, fan-out, feedback and alert tests again, each on two trackers
+//! The core, scheduling, fan-out, feedback, flow and alert tests again, each on two trackers
 //! sharing one PostgreSQL store (see `pg_cluster`): the same files, compiled
 //! with `pg_cluster::Daemon` in place of the helpers' one.
 
@@ -21,6 +21,9 @@ mod fanout;
 #[allow(clippy::duplicate_mod)]
 #[path = "../feedback.rs"]
 mod feedback;
+#[allow(clippy::duplicate_mod)]
+#[path = "../flows.rs"]
+mod flows;
 #[allow(clippy::duplicate_mod)]
 #[path = "../schedule.rs"]
 mod schedule;

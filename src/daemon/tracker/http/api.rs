@@ -47,6 +47,8 @@ pub fn routes() -> Router<App> {
         .route("/stats", get(stats))
         .route("/cron", get(cron))
         .route("/alerts", get(alerts))
+        .route("/flows", get(flows))
+        .route("/flows/{id}", get(flow))
         .route("/openapi.json", get(openapi))
 }
 
@@ -411,6 +413,34 @@ async fn alerts(
     Ok(Json(Value::Array(
         alerts.iter().map(|a| a.json()).collect(),
     )))
+}
+
+#[derive(Debug, Deserialize)]
+struct FlowsQuery {
+    limit: Option<String>,
+}
+
+/// `GET /flows`: the newest flows (`limit`, default 50), newest first, as
+/// `lts -o json flow list`.
+async fn flows(
+    State(app): State<App>,
+    Query(q): Query<FlowsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = parse("limit", q.limit.as_deref(), |v| {
+        v.parse::<u32>().ok().filter(|n| (1..=MAX_PAGE).contains(n))
+    })?
+    .unwrap_or(DEFAULT_PAGE);
+    let flows = app.t.flows(limit).await?;
+    Ok(Json(Value::Array(
+        flows.iter().map(crate::model::json::flow_json).collect(),
+    )))
+}
+
+/// `GET /flows/{id}`: a flow with its latest run's steps, as `lts -o json
+/// flow show ID`.
+async fn flow(State(app): State<App>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let flow = app.t.flow(id).await?;
+    Ok(Json(crate::model::json::flow_json(&flow)))
 }
 
 async fn openapi() -> Response {

@@ -12,6 +12,7 @@
 
 mod alerts;
 mod edit;
+mod flows;
 mod fmt;
 mod job;
 mod jobs;
@@ -46,6 +47,9 @@ pub fn routes() -> Router<App> {
         .route("/submit", get(submit::page).post(submit::submit))
         .route("/nodes", get(nodes::page))
         .route("/alerts", get(alerts::page))
+        .route("/flows", get(flows::list))
+        .route("/flows/{id}", get(flows::page))
+        .route("/flows/{id}/cancel", post(flows::cancel))
 }
 
 /// `/assets/*`: served to anyone, so the login page is styled.

@@ -2,10 +2,9 @@
 //! edit. Each runs in one store transaction, made of the life cycle's
 //! transitions, and leaves run records that say what happened.
 
-use super::dispatch::push_feedback;
 use super::ticks::{apply_misfire, Missed};
 use super::{
-    end, hold, new_tick, next_attempt, park, release, settle_now, unpark, Ending, Outcome,
+    cancel_job, deps, hold, new_tick, next_attempt, park, release, settle_now, unpark, Outcome,
 };
 use crate::daemon::tracker::views::resolve;
 use crate::model::{JobKind, JobState, Millis, RunOutcome, Schedule};
@@ -30,7 +29,7 @@ fn refuse(job: &JobRecord, why: &str) -> WireError {
 
 /// Cancel a job: no more ticks; a run that has not started ends, and a
 /// running one is stopped at its worker's next heartbeat.
-pub fn cancel(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
+pub fn cancel(s: &mut dyn Store, r: &JobRef, now: Millis, zone: Tz) -> Outcome<JobRecord> {
     let mut job = resolve(s, r)?;
     match job.state {
         JobState::Cancelled => return Err(refuse(&job, "has already been cancelled")),
@@ -38,13 +37,8 @@ pub fn cancel(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> 
         JobState::Failed => return Err(refuse(&job, "has already failed")),
         _ => {}
     }
-    for mut run in s.open_runs(job.id)? {
-        let ending = Ending::by_tracker(RunOutcome::Cancelled, now, "cancelled by a user");
-        end(s, &mut run, ending, false)?;
-        push_feedback(s, &job, &run)?;
-    }
-    park(s, &mut job, JobState::Cancelled, now);
-    s.update_job(&job)?;
+    cancel_job(s, &mut job, "cancelled by a user", now, false)?;
+    deps::settled(s, vec![job.clone()], now, zone)?;
     Ok(job)
 }
 
@@ -60,6 +54,12 @@ pub fn suspend(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord>
     }
     if job.state == JobState::Suspended {
         return Err(refuse(&job, "is already suspended"));
+    }
+    if job.state == JobState::Waiting {
+        return Err(refuse(
+            &job,
+            "is waiting for the jobs it runs after and has nothing to suspend; cancel it instead",
+        ));
     }
     let open = s.open_runs(job.id)?;
     hold(s, &open)?;
@@ -125,8 +125,14 @@ pub fn resume(s: &mut dyn Store, r: &JobRef, now: Millis, zone: Tz) -> Outcome<(
     Ok((job, queued))
 }
 
-/// A cancelled or suspended job takes no extra runs.
+/// A cancelled, suspended or waiting job takes no extra runs.
 fn refuse_if_parked(job: &JobRecord) -> Outcome<()> {
+    if job.state == JobState::Waiting {
+        return Err(refuse(
+            job,
+            "is waiting for the jobs it runs after; it runs when they have succeeded",
+        ));
+    }
     if matches!(job.state, JobState::Cancelled | JobState::Suspended) {
         return Err(refuse(
             job,
@@ -288,7 +294,10 @@ pub fn edit(
                     .into(),
             ));
         }
-        job.next_fire = next;
+        // A waiting job gets its first tick when it is released.
+        if job.state != JobState::Waiting {
+            job.next_fire = next;
+        }
     }
     job.spec = spec;
     job.updated_at = now;

@@ -4,12 +4,13 @@
 //! store transaction made of the life cycle's transitions.
 
 use super::{
-    end, end_all, give_up_orphans, lose, release_buffered, retry_later, settle, start_due, Ending,
-    Fleet, Outcome,
+    deps, end, end_all, give_up_orphans, lose, release_buffered, retry_later, settle, start_due,
+    Ending, Fleet, Outcome,
 };
 use crate::model::{FeedbackItem, JobState, Millis, RunOutcome, RunState};
 use crate::protocol::{Dispatch, Heartbeat, RunResult, Upstream};
 use crate::store::{JobRecord, LogRecord, RunEvent, RunRecord, Store};
+use chrono_tz::Tz;
 use std::collections::{BTreeSet, HashMap};
 
 /// What a claim found: runs to hand out, or when the next one falls due
@@ -137,6 +138,8 @@ pub struct Delivered {
     pub woken: BTreeSet<String>,
     /// Runs that got log lines or ended: their followers wake.
     pub runs: Vec<i64>,
+    /// A job released from waiting got a tick for the scheduler.
+    pub scheduled: bool,
 }
 
 /// Apply what a worker sent, in order: log lines of live runs are stored,
@@ -146,6 +149,7 @@ pub fn deliver(
     items: Vec<Upstream>,
     now: Millis,
     max_log_bytes: u64,
+    zone: Tz,
 ) -> Outcome<Delivered> {
     let mut woken = BTreeSet::new();
     let mut runs = Vec::new();
@@ -189,14 +193,21 @@ pub fn deliver(
     }
     // One transaction: the lines are stored with the ends of their runs.
     store_lines(s, &lines, max_log_bytes)?;
-    finish_all(s, results, now, &mut woken)?;
+    let ended = finish_all(s, results, now, &mut woken)?;
+    // The jobs that ended for good release (or cancel) those waiting for them.
+    let released = deps::settled(s, ended, now, zone)?;
+    woken.extend(released.woken);
     runs.extend(
         known
             .into_iter()
             .filter(|(_, exists)| *exists)
             .map(|(id, _)| id),
     );
-    Ok(Delivered { woken, runs })
+    Ok(Delivered {
+        woken,
+        runs,
+        scheduled: released.scheduled,
+    })
 }
 
 /// Store log lines under the per-run cap (`0`: no cap): a run keeps the
@@ -256,13 +267,15 @@ pub fn prune(s: &mut dyn Store, cutoff: Millis, batch: usize) -> Outcome<usize> 
 /// a result that ends its job's only open run for good (a success, or a
 /// failure with no retry left) is read, ended and settled with the others
 /// in a few statements; the rest (retries, lost runs, jobs with other open
-/// runs, stale results) go one by one through `finish_run`.
+/// runs, stale results) go one by one through `finish_run`. Returns the
+/// jobs that ended for good.
 fn finish_all(
     s: &mut dyn Store,
     results: Vec<RunResult>,
     now: Millis,
     woken: &mut BTreeSet<String>,
-) -> Outcome<()> {
+) -> Outcome<Vec<JobRecord>> {
+    let mut ended_jobs = Vec::new();
     let mut one_by_one = Vec::new();
     if results.len() < 2 {
         one_by_one = results;
@@ -328,18 +341,25 @@ fn finish_all(
             settled.push(job);
         }
         s.update_jobs(&settled)?;
+        ended_jobs.extend(settled.into_iter().filter(|j| j.state.is_final()));
     }
     for result in one_by_one {
-        if let Some(group) = finish_run(s, &result, now)? {
+        if let Some(group) = finish_run(s, &result, now, &mut ended_jobs)? {
             woken.insert(group);
         }
     }
-    Ok(())
+    Ok(ended_jobs)
 }
 
 /// End a run with a worker's result. A result for a run that is no longer
 /// running under that fence (cancelled, lost, replaced) changes nothing.
-fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Option<String>> {
+/// A job it ends for good is added to `ended`.
+fn finish_run(
+    s: &mut dyn Store,
+    result: &RunResult,
+    now: Millis,
+    ended: &mut Vec<JobRecord>,
+) -> Outcome<Option<String>> {
     // The job first, then the run: the order in which a cancel or a tick
     // locks them, so that two trackers never wait on each other.
     let job = s.job_of_run(result.run_id)?;
@@ -403,6 +423,9 @@ fn finish_run(s: &mut dyn Store, result: &RunResult, now: Millis) -> Outcome<Opt
     let released = release_buffered(s, &mut others, now)?;
     settle(s, &mut job, &others, Some(&run), now)?;
     s.update_job(&job)?;
+    if job.state.is_final() {
+        ended.push(job);
+    }
     Ok(released.then_some(group))
 }
 

@@ -24,12 +24,17 @@
 //! (`tick_outcome`).
 //!
 //! A job's state follows from its runs and its schedule (`settle`), except
-//! where an operator parks it (`suspended`, `cancelled`) or its schedule
-//! breaks (`failed`). Every transition that ends or starts a run records it
-//! in the store's journal, which metrics and alerts read after commit.
+//! where an operator parks it (`suspended`, `cancelled`), its schedule
+//! breaks (`failed`) or it waits for the jobs it runs after (`waiting`,
+//! until `deps::settled` releases or cancels it). Every transition that
+//! ends or starts a run records it in the store's journal, which metrics
+//! and alerts read after commit; every rule that ends a job for good hands
+//! it to `deps::settled` in the same transaction.
 
 pub mod control;
+pub mod deps;
 pub mod dispatch;
+pub mod flows;
 pub mod submit;
 pub mod ticks;
 
@@ -584,10 +589,10 @@ pub fn backoff_ms(base_ms: u64, attempt: u32) -> u64 {
 
 // ---- jobs ----
 
-/// Whether an operator parked the job or it finished: its state is no
-/// longer what its runs say.
+/// Whether an operator parked the job, it finished, or it waits for the
+/// jobs it runs after: its state is not what its runs say.
 fn fixed(job: &JobRecord) -> bool {
-    job.state.is_final() || job.state == JobState::Suspended
+    job.state.is_final() || matches!(job.state, JobState::Suspended | JobState::Waiting)
 }
 
 /// Put a job in the state its open runs and its schedule say. `last` is the
@@ -702,6 +707,30 @@ pub fn park(s: &mut dyn Store, job: &mut JobRecord, state: JobState, now: Millis
     }
 }
 
+/// Cancel a job: its runs that have not ended end as cancelled with
+/// `reason` (a running one is stopped at its worker's next heartbeat), and
+/// the job is parked as cancelled, with `reason` as its note when `noted`.
+/// The caller hands it to `deps::settled`.
+pub fn cancel_job(
+    s: &mut dyn Store,
+    job: &mut JobRecord,
+    reason: &str,
+    now: Millis,
+    noted: bool,
+) -> Outcome<()> {
+    for mut run in s.open_runs(job.id)? {
+        let ending = Ending::by_tracker(RunOutcome::Cancelled, now, reason);
+        end(s, &mut run, ending, false)?;
+        dispatch::push_feedback(s, job, &run)?;
+    }
+    park(s, job, JobState::Cancelled, now);
+    if noted {
+        job.note = Some(reason.to_string());
+    }
+    s.update_job(job)?;
+    Ok(())
+}
+
 /// A job whose schedule cannot be evaluated any more: it fails, saying why.
 pub fn break_schedule(s: &mut dyn Store, job: &mut JobRecord, why: String) {
     s.journal().push(RunEvent::JobStopped { job_id: job.id });
@@ -786,7 +815,7 @@ mod tests {
             result(zero.run_id, zero.fence, RunOutcome::Succeeded),
             result(one.run_id, one.fence, RunOutcome::Failed),
         ];
-        deliver(&mut s, items, 2_000, 0).unwrap();
+        deliver(&mut s, items, 2_000, 0, chrono_tz::UTC).unwrap();
         let job = s.job_by_key("g", "split").unwrap().unwrap();
         assert_eq!(job.state, JobState::Retrying);
         // Only shard 1 runs again, as shard 1.
@@ -795,7 +824,7 @@ mod tests {
         let retry = &again.dispatches[0];
         assert_eq!((retry.part.shard(), retry.attempt), (Some(1), 2));
         let failed = vec![result(retry.run_id, retry.fence, RunOutcome::Failed)];
-        deliver(&mut s, failed, 61_000, 0).unwrap();
+        deliver(&mut s, failed, 61_000, 0, chrono_tz::UTC).unwrap();
         let job = s.job_by_key("g", "split").unwrap().unwrap();
         assert_eq!(job.state, JobState::Failed, "shard 1 failed for good");
     }
@@ -823,7 +852,7 @@ mod tests {
             .iter()
             .map(|d| result(d.run_id, d.fence, RunOutcome::Succeeded))
             .collect();
-        deliver(&mut s, done, 2_000, 0).unwrap();
+        deliver(&mut s, done, 2_000, 0, chrono_tz::UTC).unwrap();
         let job = s.job_by_key("g", "cast").unwrap().unwrap();
         assert_eq!(job.state, JobState::Queued, "b's run still waits");
         // b leaves the group before it claims its run: the run is given up
@@ -848,7 +877,7 @@ mod tests {
             a.dispatches[0].fence,
             RunOutcome::Lost,
         )];
-        deliver(&mut s, lost, 2_000, 0).unwrap();
+        deliver(&mut s, lost, 2_000, 0, chrono_tz::UTC).unwrap();
         let job = s.job_by_key("g", "cast").unwrap().unwrap();
         assert_eq!(job.state, JobState::Failed);
         assert!(s.open_runs(job.id).unwrap().is_empty());

@@ -1,9 +1,10 @@
 //! Submit: a job is stored with its first tick, or, when it runs now,
-//! with its first run queued, in the transaction that acknowledges it. A
-//! batch is stored set-based: its jobs in one statement, the first runs of
-//! those that run now in another, whatever its size.
+//! with its first run queued, in the transaction that acknowledges it; a
+//! job that runs after others (`--after`) is stored waiting for them
+//! (`deps`). A batch is stored set-based: its jobs in one statement, the
+//! first runs of those that run now in another, whatever its size.
 
-use super::{tick_runs, tick_size, Outcome};
+use super::{deps, tick_runs, tick_size, Outcome};
 use crate::model::{validate_job, JobSpec, JobState, Millis, Schedule};
 use crate::protocol::{SubmitAck, WireError};
 use crate::schedule::Plan;
@@ -46,6 +47,8 @@ pub fn submit(
     // replace one, which then gets no run.
     let mut stored = HashMap::new();
     for (i, (job, id)) in records.iter_mut().zip(ids).enumerate() {
+        let mut replaced = None;
+        let mut linked = None;
         match id {
             Some(id) => job.id = id,
             None if !job.spec.replace => {
@@ -59,8 +62,18 @@ pub fn submit(
                 // Only now, with the new job known to be good, may the old
                 // one go.
                 if let Some(old) = s.job_by_key(&job.spec.group, &job.spec.task_id)? {
+                    if !job.spec.after.is_empty() {
+                        match deps::resolve(s, &job.spec, None, Some(old.id))? {
+                            Ok(found) => linked = Some(found),
+                            Err(e) => {
+                                acks[places[i]] = Err(e);
+                                continue;
+                            }
+                        }
+                    }
                     s.delete_job(old.id)?;
                     stored.remove(&old.id);
+                    replaced = Some(old.id);
                 }
                 job.id = s.insert_job(job)?.ok_or_else(|| {
                     StoreError::Invalid(format!(
@@ -73,6 +86,27 @@ pub fn submit(
                 }
             }
         }
+        if !job.spec.after.is_empty() {
+            let found = match linked {
+                Some(found) => found,
+                None => match deps::resolve(s, &job.spec, Some(job.id), None)? {
+                    Ok(found) => found,
+                    Err(e) => {
+                        s.delete_job(job.id)?;
+                        acks[places[i]] = Err(e);
+                        continue;
+                    }
+                },
+            };
+            deps::attach(s, job, &found, now)?;
+            if let Ok(ack) = &mut acks[places[i]] {
+                ack.state = job.state;
+            }
+        }
+        if let Some(old) = replaced {
+            // The jobs that waited for the replaced job wait for this one.
+            s.repoint_deps(old, job.id)?;
+        }
         stored.insert(job.id, i);
     }
     // The first tick's runs of each job that runs now (run 1, or runs 1 to
@@ -83,7 +117,7 @@ pub fn submit(
     let first_runs: Vec<_> = kept
         .into_iter()
         .map(|i| &records[i])
-        .filter(|job| job.spec.schedule == Schedule::Now)
+        .filter(|job| job.spec.schedule == Schedule::Now && job.state == JobState::Queued)
         .flat_map(|job| tick_runs(job, 1, now))
         .collect();
     s.insert_runs(&first_runs)?;
@@ -106,20 +140,9 @@ fn record(spec: JobSpec, now: Millis, zone: Tz) -> Outcome<JobRecord> {
     if let Err(e) = validate_job(&spec) {
         return Err(WireError::InvalidInput(e.to_string()));
     }
-    let (state, next_fire) = match &spec.schedule {
-        Schedule::Now => (JobState::Queued, None),
-        // An --at in the past runs now rather than as a missed tick.
-        Schedule::At { at_ms } => (JobState::Scheduled, Some((*at_ms).max(now))),
-        Schedule::Cron { .. } | Schedule::Repeat { .. } => {
-            let plan = Plan::new(&spec.schedule, now, zone)
-                .map_err(|e| WireError::InvalidInput(e.to_string()))?;
-            let first = plan.first(now).ok_or_else(|| {
-                WireError::InvalidInput("--cron: the schedule never fires again".into())
-            })?;
-            (JobState::Scheduled, Some(first))
-        }
-    };
-    let first_tick = if spec.schedule == Schedule::Now {
+    let (state, next_fire) = first_tick(&spec, now, zone)?;
+    // A job that runs now has its first tick's runs counted (one per shard).
+    let first_runs = if spec.schedule == Schedule::Now {
         tick_size(&spec)
     } else {
         0
@@ -131,8 +154,26 @@ fn record(spec: JobSpec, now: Millis, zone: Tz) -> Outcome<JobRecord> {
         submitted_at: now,
         updated_at: now,
         next_fire,
-        run_count: first_tick,
+        run_count: first_runs,
         note: None,
+    })
+}
+
+/// Where a job starts at `now`: queued (it runs now) or scheduled for its
+/// first tick; or why its schedule never fires.
+pub fn first_tick(spec: &JobSpec, now: Millis, zone: Tz) -> Outcome<(JobState, Option<Millis>)> {
+    Ok(match &spec.schedule {
+        Schedule::Now => (JobState::Queued, None),
+        // An --at in the past runs now rather than as a missed tick.
+        Schedule::At { at_ms } => (JobState::Scheduled, Some((*at_ms).max(now))),
+        Schedule::Cron { .. } | Schedule::Repeat { .. } => {
+            let plan = Plan::new(&spec.schedule, now, zone)
+                .map_err(|e| WireError::InvalidInput(e.to_string()))?;
+            let first = plan.first(now).ok_or_else(|| {
+                WireError::InvalidInput("--cron: the schedule never fires again".into())
+            })?;
+            (JobState::Scheduled, Some(first))
+        }
     })
 }
 

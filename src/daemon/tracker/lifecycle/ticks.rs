@@ -47,13 +47,22 @@ pub struct Pass {
 /// Fire every tick due at `now`, for up to `limit` jobs.
 pub fn fire_due(s: &mut dyn Store, now: Millis, clock: Clock, limit: usize) -> Outcome<Pass> {
     let due = s.due_jobs(now, limit)?;
-    let more = due.len() == limit;
+    let mut more = due.len() == limit;
     let mut woken = BTreeSet::new();
+    let mut ended = Vec::new();
     for mut job in due {
         if fire_job(s, &mut job, now, clock)? {
             woken.insert(job.spec.group.clone());
         }
+        if job.state.is_final() {
+            ended.push(job);
+        }
     }
+    // A job whose last tick ended it releases (or cancels) those waiting for it.
+    woken.extend(super::deps::settled(s, ended, now, clock.zone)?.woken);
+    let flows = super::flows::fire_due(s, now, clock.zone, limit)?;
+    woken.extend(flows.woken);
+    more |= flows.more;
     Ok(Pass {
         woken,
         next: s.next_fire_at()?,

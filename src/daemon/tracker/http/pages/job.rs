@@ -115,7 +115,11 @@ pub async fn page(
 fn refusal(action: Action, detail: &JobDetail) -> Option<&'static str> {
     let state = detail.job.state;
     let parked = matches!(state, JobState::Cancelled | JobState::Suspended);
+    let waiting = state == JobState::Waiting;
     match action {
+        Action::Trigger | Action::Retry | Action::Suspend if waiting => {
+            Some("it waits for the jobs it runs after")
+        }
         Action::Trigger if parked => Some("resume or resubmit it first"),
         Action::Suspend if state.is_final() => Some("it has ended"),
         Action::Suspend if state == JobState::Suspended => Some("it is suspended"),
@@ -152,6 +156,21 @@ fn head(ctx: &Ctx, detail: &JobDetail) -> Markup {
             span.muted { (spec.schedule.kind().as_str()) " job" }
         }
         @if let Some(note) = &detail.job.note { p.note role="note" { (note) } }
+        @if let Some(flow) = &spec.flow {
+            p.flow-link {
+                "Step " strong { (flow.step) } " of run " (flow.run) " of flow "
+                a href=(super::flows::flow_href(&flow.flow)) { (flow.flow) }
+            }
+        }
+        @if !spec.after.is_empty() {
+            p.muted {
+                "Runs after: "
+                @for (i, id) in spec.after.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    code { (id) }
+                }
+            }
+        }
         div.actions {
             @for action in Action::ALL {
                 form method="post" action={ (base) "/" (action.as_str()) } {

@@ -29,11 +29,13 @@ pub enum Nav {
     Submit,
     Nodes,
     Alerts,
+    Flows,
 }
 
-const NAV: [(Nav, &str, &str); 5] = [
+const NAV: [(Nav, &str, &str); 6] = [
     (Nav::Overview, "/", "Overview"),
     (Nav::Jobs, "/jobs", "Jobs"),
+    (Nav::Flows, "/flows", "Flows"),
     (Nav::Submit, "/submit", "Submit"),
     (Nav::Nodes, "/nodes", "Nodes"),
     (Nav::Alerts, "/alerts", "Alerts"),

@@ -41,6 +41,7 @@ pub struct SubmitForm {
     timeout: String,
     overlap: String,
     misfire: String,
+    after: String,
     replace: Option<String>,
     broadcast: Option<String>,
     shards: String,
@@ -178,6 +179,12 @@ impl SubmitForm {
             alert_to: None,
             broadcast: self.broadcast.is_some(),
             shards: number("Shards", &self.shards)?,
+            after: self
+                .after
+                .split(',')
+                .map(|id| id.trim().to_string())
+                .filter(|id| !id.is_empty())
+                .collect(),
             command,
         })
     }
@@ -263,6 +270,10 @@ fn render(ctx: &Ctx, f: &SubmitForm, error: Option<&str>) -> Markup {
                     label {
                         "Params " span.muted { "(KEY=VALUE a line, or a JSON object)" }
                         textarea.mono name="params" rows="4" placeholder="region=eu\nbatch=42" { (f.params) }
+                    }
+                    label {
+                        "After " span.muted { "(task ids, comma-separated: it waits until they have succeeded)" }
+                        input.mono type="text" name="after" value=(f.after) autocomplete="off";
                     }
                 }
                 fieldset.panel {
