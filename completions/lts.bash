@@ -766,7 +766,7 @@ _lts() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -W "scheduled queued running succeeded failed retrying suspended cancelled" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "scheduled queued running succeeded failed retrying suspended cancelled broken" -- "${cur}"))
                     return 0
                     ;;
                 --kind)
@@ -1582,7 +1582,7 @@ _lts() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -W "scheduled queued running succeeded failed retrying suspended cancelled" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "scheduled queued running succeeded failed retrying suspended cancelled broken" -- "${cur}"))
                     return 0
                     ;;
                 --kind)
@@ -1776,7 +1776,7 @@ _lts() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -W "succeeded failed cancelled" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "succeeded failed cancelled broken" -- "${cur}"))
                     return 0
                     ;;
                 --tracker)
@@ -1834,7 +1834,7 @@ _lts() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -W "scheduled queued running succeeded failed retrying suspended cancelled" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "scheduled queued running succeeded failed retrying suspended cancelled broken" -- "${cur}"))
                     return 0
                     ;;
                 --kind)
@@ -2378,7 +2378,7 @@ _lts() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -W "scheduled queued running succeeded failed retrying suspended cancelled" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "scheduled queued running succeeded failed retrying suspended cancelled broken" -- "${cur}"))
                     return 0
                     ;;
                 --kind)

@@ -111,7 +111,8 @@ succeeded\t''
 failed\t''
 retrying\t''
 suspended\t''
-cancelled\t''"
+cancelled\t''
+broken\t''"
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l kind -d 'Only jobs of this kind' -r -f -a "now\t''
 at\t''
 cron\t''
@@ -221,7 +222,8 @@ succeeded\t''
 failed\t''
 retrying\t''
 suspended\t''
-cancelled\t''"
+cancelled\t''
+broken\t''"
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l kind -d 'With --all: only jobs of this kind' -r -f -a "now\t''
 at\t''
 cron\t''
@@ -248,7 +250,8 @@ succeeded\t''
 failed\t''
 retrying\t''
 suspended\t''
-cancelled\t''"
+cancelled\t''
+broken\t''"
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l kind -d 'With --all: only jobs of this kind' -r -f -a "now\t''
 at\t''
 cron\t''
@@ -275,7 +278,8 @@ succeeded\t''
 failed\t''
 retrying\t''
 suspended\t''
-cancelled\t''"
+cancelled\t''
+broken\t''"
 complete -c lts -n "__fish_lts_using_subcommand resume" -l kind -d 'With --all: only jobs of this kind' -r -f -a "now\t''
 at\t''
 cron\t''
@@ -380,7 +384,8 @@ complete -c lts -n "__fish_lts_using_subcommand purge" -l older-than -d 'Only jo
 complete -c lts -n "__fish_lts_using_subcommand purge" -s g -l group -d 'Only jobs of this worker group' -r
 complete -c lts -n "__fish_lts_using_subcommand purge" -l state -d 'Only jobs that ended so' -r -f -a "succeeded\t''
 failed\t''
-cancelled\t''"
+cancelled\t''
+broken\t''"
 complete -c lts -n "__fish_lts_using_subcommand purge" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand purge" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand purge" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F

@@ -173,10 +173,15 @@ pub enum JobState {
     Retrying,
     Suspended,
     Cancelled,
+    /// Its stored row could not be read (a spec that is not a job, a
+    /// state no build knows): set aside, so it is never claimed nor fired
+    /// again, and shown with the reason in its note. Purge it, or submit
+    /// it again with `--replace`.
+    Broken,
 }
 
 impl JobState {
-    pub const ALL: [JobState; 8] = [
+    pub const ALL: [JobState; 9] = [
         JobState::Scheduled,
         JobState::Queued,
         JobState::Running,
@@ -185,6 +190,7 @@ impl JobState {
         JobState::Retrying,
         JobState::Suspended,
         JobState::Cancelled,
+        JobState::Broken,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -197,6 +203,7 @@ impl JobState {
             JobState::Retrying => "retrying",
             JobState::Suspended => "suspended",
             JobState::Cancelled => "cancelled",
+            JobState::Broken => "broken",
         }
     }
 
@@ -208,9 +215,13 @@ impl JobState {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled | JobState::Broken
         )
     }
+
+    /// The states a job ends in by its runs or an operator: what retention
+    /// deletes in time (a broken job waits for an operator instead).
+    pub const ENDED: [JobState; 3] = [JobState::Succeeded, JobState::Failed, JobState::Cancelled];
 }
 
 impl fmt::Display for JobState {

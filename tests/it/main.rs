@@ -20,6 +20,7 @@ mod api;
 mod auth;
 mod bad_input;
 mod balance;
+mod broken_rows;
 mod cli;
 mod cluster;
 mod console;

@@ -6,8 +6,11 @@ use super::{quoted, Dialect};
 use crate::model::{JobKind, JobState, RunState};
 use crate::store::MINUTE_MS;
 
+/// A job's columns as `sql::job` reads them; its key comes last, read
+/// apart from the spec so that a row whose spec cannot be read still names
+/// its job.
 pub const JOB_COLUMNS: &str =
-    "id, spec, state, submitted_at, updated_at, next_fire, run_count, note";
+    "id, spec, state, submitted_at, updated_at, next_fire, run_count, note, grp, task_id";
 /// The columns of `jobs` a job is inserted with (its id is assigned).
 const JOB_FIELDS: &str =
     "grp, task_id, kind, state, spec, submitted_at, updated_at, next_fire, run_count, note";
@@ -86,6 +89,8 @@ pub struct Statements {
     pub update_job: String,
     /// id, spec, kind.
     pub update_spec: String,
+    /// id, note, updated_at: set aside a job whose row cannot be read.
+    pub quarantine_job: String,
     /// id.
     pub delete_job: String,
     /// grp, task_id.
@@ -237,12 +242,8 @@ impl Statements {
         let done = quoted(RunState::Done.as_str());
         let suspended = quoted(JobState::Suspended.as_str());
         let one_off = quoted_list(&mut [JobKind::Now, JobKind::At].iter().map(|k| k.as_str()));
-        let finished = quoted_list(
-            &mut JobState::ALL
-                .iter()
-                .filter(|s| s.is_final())
-                .map(|s| s.as_str()),
-        );
+        // Named as the `jobs_finished` index names them, to the letter.
+        let finished = quoted_list(&mut JobState::ENDED.iter().map(|s| s.as_str()));
         let index =
             |name: &'static str, on: String| (name, format!("CREATE INDEX {name} ON {on};"));
         let ix = |name: &str| d.index(name);
@@ -274,6 +275,11 @@ impl Statements {
                          run_count = ?5, note = ?6 WHERE id = ?1"
             ),
             update_spec: sql!("UPDATE jobs SET spec = ?2, kind = ?3 WHERE id = ?1"),
+            quarantine_job: sql!(
+                "UPDATE jobs SET state = {}, note = ?2, next_fire = NULL, updated_at = ?3 \
+                 WHERE id = ?1",
+                quoted(JobState::Broken.as_str())
+            ),
             delete_job: sql!("DELETE FROM jobs WHERE id = ?1"),
             job_by_key: sql!("{jobs} WHERE grp = ?1 AND task_id = ?2{lock}"),
             job_by_id: sql!("{jobs} WHERE id = ?1{lock}"),

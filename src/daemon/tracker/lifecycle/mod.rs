@@ -18,8 +18,10 @@
 //! ```
 //!
 //! A job's state follows from its runs and its schedule (`settle`), except
-//! where an operator parks it (`suspended`, `cancelled`) or its schedule
-//! breaks (`failed`). Every transition that ends or starts a run records it
+//! where an operator parks it (`suspended`, `cancelled`), its schedule
+//! breaks (`failed`), or the store cannot read its row (`broken`: set aside
+//! by the store as it reads it; its runs end when a claim meets them, and
+//! nothing but purge or `--replace` moves it). Every transition that ends or starts a run records it
 //! in the store's journal, which metrics and alerts read after commit.
 
 pub mod control;
@@ -121,6 +123,7 @@ pub fn start_due(
         limit,
     };
     let mut started = s.start_runs(&claim)?;
+    set_aside_runs_of_broken(s, &mut started, now)?;
     let mut bytes = 0;
     let keep = started
         .runs
@@ -164,6 +167,34 @@ pub fn start_due(
         });
     }
     Ok(started)
+}
+
+/// The runs a claim started whose job is broken (its stored row cannot be
+/// read, see `JobState::Broken`) never reach a worker: each ends, cancelled
+/// with that reason, and the claim goes on with the others.
+fn set_aside_runs_of_broken(s: &mut dyn Store, started: &mut Started, now: Millis) -> Outcome<()> {
+    let (broken, runs): (Vec<_>, Vec<_>) = std::mem::take(&mut started.runs)
+        .into_iter()
+        .partition(|(_, job)| job.state == JobState::Broken);
+    started.runs = runs;
+    for (mut run, job) in broken {
+        let why = "not run: its job is broken (its stored row cannot be read)";
+        run.worker = None;
+        run.started_at = None;
+        end(
+            s,
+            &mut run,
+            Ending::by_tracker(RunOutcome::Cancelled, now, why),
+            false,
+        )?;
+        tracing::warn!(
+            job = job.id,
+            task_id = %crate::model::cut(&job.spec.task_id, 80),
+            run = run.run,
+            "{why}"
+        );
+    }
+    Ok(())
 }
 
 /// Renew the lease of a running run.
