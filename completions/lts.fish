@@ -61,6 +61,7 @@ complete -c lts -n "__fish_lts_needs_command" -f -a "bench" -d 'Load a cluster (
 complete -c lts -n "__fish_lts_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c lts -n "__fish_lts_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lts -n "__fish_lts_using_subcommand submit" -l task-id -d 'The job\'s id [default: generated, short and sortable]' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l idempotency-key -d 'Names this submission: run again with the same key (and the same job), the command answers as the first time instead of "already exists"; the key is refused for a different job. Without --task-id, the task id is made from the key [default: a random key per run]' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -s g -l group -d 'The worker node group that may run it' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l param -d 'A parameter for the runner (repeatable)' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l params-json -d 'Parameters as a JSON object' -r

@@ -480,9 +480,12 @@ impl Spool {
 
     /// Keep a job until a flush delivers it. The job is checked first: bad
     /// input is refused, never spooled.
+    /// It is kept with an idempotency key (its own, else a new one), so
+    /// every flush sends it with the same key.
     pub fn push(&self, job: &JobSpec) -> Result<Pushed, SpoolError> {
         validate_job(job)?;
-        let spec = serde_json::to_string(job).map_err(|e| self.corrupt(e.to_string()))?;
+        let keyed = job.clone().keyed();
+        let spec = serde_json::to_string(&keyed).map_err(|e| self.corrupt(e.to_string()))?;
         let verb = if job.replace {
             "INSERT OR REPLACE"
         } else {
@@ -834,6 +837,10 @@ pub async fn submit_or_spool(
     spool_if_unavailable: bool,
 ) -> SubmitReport {
     let (mut waiting, mut unread) = (None, None);
+    // The key is chosen once: the job sent and the job spooled carry the
+    // same, so a flush after a sending whose answer was lost is answered
+    // as that sending.
+    let job = &job.clone().keyed();
     let outcome = async {
         validate_job(job).map_err(SpoolError::from)?;
         let flushed = match spool {
@@ -1076,7 +1083,14 @@ mod tests {
         assert_eq!(spool.push(&replacing).expect("push"), Pushed::Replaced);
         let list = spool.list().expect("list");
         assert_eq!(list.len(), 3);
-        assert_eq!(list[2].job, replacing, "a replaced job goes to the end");
+        assert!(
+            list[2].job.same_job(&replacing),
+            "a replaced job goes to the end"
+        );
+        assert!(
+            list.iter().all(|s| s.job.idempotency_key.is_some()),
+            "kept with a key, for every flush to send"
+        );
     }
 
     #[test]

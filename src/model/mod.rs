@@ -11,7 +11,7 @@ mod validate;
 
 pub use alert::{Alert, AlertQuery, AlertRule, Condition, Delivery};
 pub use duration::{format_duration, parse_duration};
-pub use ids::{new_task_id, valid_name};
+pub use ids::{new_idempotency_key, new_task_id, task_id_for_key, valid_name};
 pub use stats::{MinuteCount, OutcomeCount, QueueCount, StateCount, StoreStats};
 pub use validate::{
     payload_bytes, validate_job, ValidationError, MAX_CALL_PAYLOAD_BYTES, MAX_DURATION_MS,
@@ -124,6 +124,12 @@ pub struct JobSpec {
     /// Where this job's alerts go (`--alert-to`).
     #[serde(default)]
     pub alert_to: Option<String>,
+    /// Names this submission (`--idempotency-key`; else one the client
+    /// makes up, `new_idempotency_key`, before it first sends the job): a
+    /// job sent again with its key is answered as the first time, not
+    /// refused as existing, and a key is never taken by a second job.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 impl JobSpec {
@@ -147,16 +153,32 @@ impl JobSpec {
             client_group: None,
             alert: Vec::new(),
             alert_to: None,
+            idempotency_key: None,
         }
     }
 
+    /// The job with an idempotency key: its own, or a new random one. The
+    /// key is chosen once, before the job is first sent, so every sending
+    /// of it (a retry, a flush of the spool) carries the same one.
+    pub fn keyed(mut self) -> Self {
+        if self.idempotency_key.is_none() {
+            self.idempotency_key = Some(new_idempotency_key());
+        }
+        self
+    }
+
     /// Whether `other` is this very job: every field equal but `replace`,
-    /// which says how a job was sent, not what it is. A tracker holding the
-    /// same job under the key of one being sent again means an earlier
-    /// attempt delivered it (see `crate::spool::submit_or_spool`).
+    /// which says how a job was sent, not what it is, and the idempotency
+    /// key where one of the two has none (a job stored or spooled before
+    /// keys were). A tracker holding the same job under the key of one
+    /// being sent again means an earlier attempt delivered it (see
+    /// `crate::spool::submit_or_spool`).
     pub fn same_job(&self, other: &JobSpec) -> bool {
         let mut other = other.clone();
         other.replace = self.replace;
+        if self.idempotency_key.is_none() || other.idempotency_key.is_none() {
+            other.idempotency_key = self.idempotency_key.clone();
+        }
         *self == other
     }
 }

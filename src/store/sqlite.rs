@@ -180,6 +180,7 @@ CREATE TABLE alerts (
 INSERT INTO meta (key, value) VALUES ('alert_seq', 0);
 "#,
     super::sql::WAITING_RUN_STATES,
+    super::sql::IDEMPOTENCY_KEYS,
 ];
 
 /// The schema version this build writes.
@@ -572,7 +573,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lts.db");
         let conn = Connection::open(&path).unwrap();
-        let before = MIGRATIONS.len() - 1;
+        // The schema just before that migration; later ones apply at open.
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| *m == crate::store::sql::WAITING_RUN_STATES)
+            .unwrap();
         for m in &MIGRATIONS[..before] {
             conn.execute_batch(&SQL.indexes.expand(m).unwrap()).unwrap();
         }

@@ -29,6 +29,7 @@ mod docs;
 mod faults;
 mod feedback;
 mod hardening;
+mod idempotency;
 mod metrics;
 mod postgres;
 mod roles;

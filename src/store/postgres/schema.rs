@@ -146,6 +146,7 @@ CREATE TABLE alerts (
 CREATE SEQUENCE alert_seq AS BIGINT START WITH 1;
 "#,
     crate::store::sql::WAITING_RUN_STATES,
+    crate::store::sql::IDEMPOTENCY_KEYS,
 ];
 
 /// The schema version this build writes.

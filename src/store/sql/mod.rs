@@ -32,6 +32,16 @@ UPDATE runs SET state = 'held', outcome = NULL, ended_at = NULL,
    AND job_id IN (SELECT id FROM jobs WHERE state = 'suspended');
 "#;
 
+/// The migration both schemas take, in the same words: a job keeps the
+/// idempotency key it was submitted with, unique in the store, for as long
+/// as the job row lives.
+pub const IDEMPOTENCY_KEYS: &str = r#"
+-- A submit's idempotency key: a job sent again with its key is answered as
+-- the first time; no two jobs hold one key. Jobs stored before have none.
+ALTER TABLE jobs ADD COLUMN idem_key TEXT;
+{jobs_idem_key}
+"#;
+
 /// How one SQL dialect spells what the shared statements leave open.
 pub struct Dialect {
     /// Parameters are `$N` (PostgreSQL) rather than `?N` (SQLite).

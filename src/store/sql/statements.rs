@@ -12,8 +12,8 @@ use crate::store::MINUTE_MS;
 pub const JOB_COLUMNS: &str =
     "id, spec, state, submitted_at, updated_at, next_fire, run_count, note, grp, task_id";
 /// The columns of `jobs` a job is inserted with (its id is assigned).
-const JOB_FIELDS: &str =
-    "grp, task_id, kind, state, spec, submitted_at, updated_at, next_fire, run_count, note";
+const JOB_FIELDS: &str = "grp, task_id, kind, state, spec, submitted_at, updated_at, next_fire, \
+     run_count, note, idem_key";
 /// The columns of `runs` but `id`, in `RUN_COLUMNS`' order.
 const RUN_FIELDS: &str = "job_id, grp, priority, run, attempt, state, scheduled_at, due_at, \
      outcome, exit_code, worker, started_at, ended_at, lease_until, fence, reason";
@@ -83,7 +83,8 @@ impl Indexes {
 /// Parameters are numbered in the order the field's comment gives.
 pub struct Statements {
     /// grp, task_id, kind, state, spec, submitted_at, updated_at, next_fire,
-    /// run_count, note; returns the id, or nothing when the key is taken.
+    /// run_count, note, idem_key; returns the id, or nothing when the key
+    /// (or the idempotency key) is taken.
     pub insert_job: String,
     /// id, state, updated_at, next_fire, run_count, note.
     pub update_job: String,
@@ -97,6 +98,8 @@ pub struct Statements {
     pub job_by_key: String,
     /// id.
     pub job_by_id: String,
+    /// idem_key.
+    pub job_by_idempotency_key: String,
     /// id.
     pub job_if_free: String,
     /// task_id.
@@ -266,8 +269,8 @@ impl Statements {
         Statements {
             insert_job: sql!(
                 "INSERT INTO jobs ({JOB_FIELDS}) VALUES ({}) \
-                 ON CONFLICT (grp, task_id) DO NOTHING{}",
-                params(10),
+                 ON CONFLICT DO NOTHING{}",
+                params(11),
                 d.returning_id
             ),
             update_job: sql!(
@@ -283,6 +286,7 @@ impl Statements {
             delete_job: sql!("DELETE FROM jobs WHERE id = ?1"),
             job_by_key: sql!("{jobs} WHERE grp = ?1 AND task_id = ?2{lock}"),
             job_by_id: sql!("{jobs} WHERE id = ?1{lock}"),
+            job_by_idempotency_key: sql!("{jobs} WHERE idem_key = ?1{lock}"),
             job_if_free: sql!("{jobs} WHERE id = ?1{skip}"),
             jobs_by_task_id: sql!("{jobs} WHERE task_id = ?1 ORDER BY grp{lock}"),
             list_jobs: sql!("{jobs} WHERE {job_filter} AND id < ?5 ORDER BY id DESC LIMIT ?6"),
@@ -552,6 +556,10 @@ impl Statements {
                 ),
                 index("jobs_by_group_state", "jobs (grp, state)".into()),
                 (
+                    "jobs_idem_key",
+                    "CREATE UNIQUE INDEX jobs_idem_key ON jobs (idem_key);".into(),
+                ),
+                (
                     "runs_tick",
                     "CREATE UNIQUE INDEX runs_tick ON runs (job_id, scheduled_at, attempt);".into(),
                 ),
@@ -593,7 +601,7 @@ impl Statements {
             // `WHERE true`: SQLite would read the ON of ON CONFLICT as a join's.
             insert_jobs: sql!(
                 "INSERT INTO jobs ({JOB_FIELDS}) SELECT {} FROM {} WHERE true \
-                 ON CONFLICT (grp, task_id) DO NOTHING RETURNING id, grp, task_id",
+                 ON CONFLICT DO NOTHING RETURNING id, grp, task_id",
                 json_fields(JOB_FIELDS, JOB_FIELD_TYPES),
                 d.json_rows.replace("{}", "?1")
             ),
@@ -610,7 +618,7 @@ impl Statements {
 /// The SQL types of `JOB_FIELDS`, in order (PostgreSQL's; SQLite reads
 /// them as the same affinities).
 const JOB_FIELD_TYPES: &[&str] = &[
-    "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "TEXT",
+    "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT",
 ];
 /// The SQL types of `RUN_FIELDS`, in order.
 const RUN_FIELD_TYPES: &[&str] = &[

@@ -115,6 +115,7 @@ impl<B: SqlBackend> Store for B {
             j.next_fire,
             j.run_count,
             &j.note,
+            &j.spec.idempotency_key,
         ];
         self.insert_id(&self.statements().insert_job, &params)
     }
@@ -150,6 +151,11 @@ impl<B: SqlBackend> Store for B {
             &self.statements().job_by_key,
             &values![group, task_id],
         )
+    }
+
+    fn job_by_idempotency_key(&mut self, key: &str) -> Result<Option<JobRecord>> {
+        let sql = &self.statements().job_by_idempotency_key;
+        query_job(self, sql, &values![key])
     }
 
     fn job_by_id(&mut self, id: i64) -> Result<Option<JobRecord>> {
@@ -742,6 +748,7 @@ struct JobRow<'a> {
     next_fire: Option<Millis>,
     run_count: u32,
     note: Option<&'a str>,
+    idem_key: Option<&'a str>,
 }
 
 impl<'a> JobRow<'a> {
@@ -757,6 +764,7 @@ impl<'a> JobRow<'a> {
             next_fire: j.next_fire,
             run_count: j.run_count,
             note: j.note.as_deref(),
+            idem_key: j.spec.idempotency_key.as_deref(),
         })
     }
 }
