@@ -167,18 +167,16 @@ impl JobSpec {
         self
     }
 
-    /// Whether `other` is this very job: every field equal but `replace`,
-    /// which says how a job was sent, not what it is, and the idempotency
-    /// key where one of the two has none (a job stored or spooled before
-    /// keys were). A tracker holding the same job under the key of one
-    /// being sent again means an earlier attempt delivered it (see
-    /// `crate::spool::submit_or_spool`).
+    /// Whether `other` is this very job: every field equal but `replace`
+    /// and the idempotency key, which say how a job was sent, not what it
+    /// is. A tracker holding the same job under the key of one being sent
+    /// again means an earlier attempt delivered it (see
+    /// `crate::spool::submit_or_spool`); the tracker answers a job whose
+    /// key it holds by this too (`lifecycle::submit`).
     pub fn same_job(&self, other: &JobSpec) -> bool {
         let mut other = other.clone();
         other.replace = self.replace;
-        if self.idempotency_key.is_none() || other.idempotency_key.is_none() {
-            other.idempotency_key = self.idempotency_key.clone();
-        }
+        other.idempotency_key.clone_from(&self.idempotency_key);
         *self == other
     }
 }
