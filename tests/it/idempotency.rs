@@ -93,6 +93,31 @@ fn a_submit_sent_again_with_its_key_is_answered_as_the_first() {
     assert_eq!(once.json(), twice.json());
     assert_eq!(once.json()["submitted"].as_array().map(Vec::len), Some(2));
     assert_eq!(task_ids(home, &t.addr).len(), 3);
+
+    // And the HTTP API: the same answer again, 409 for another job.
+    let http = reqwest::blocking::Client::new();
+    let post = |body: serde_json::Value| {
+        let r = http
+            .post(format!("{}api/v1/jobs", t.console_url()))
+            .json(&body)
+            .send()
+            .expect("POST /api/v1/jobs");
+        (
+            r.status().as_u16(),
+            r.json::<serde_json::Value>().expect("JSON"),
+        )
+    };
+    let job = serde_json::json!({"group": "g", "idempotency_key": "api-1", "command": ["true"]});
+    let first = post(job.clone());
+    assert_eq!(first.0, 201, "{first:?}");
+    assert_eq!(post(job), first);
+    let other = post(serde_json::json!({"group": "g", "idempotency_key": "api-1"}));
+    assert_eq!(
+        (other.0, other.1["code"].as_str()),
+        (409, Some("conflict")),
+        "{other:?}"
+    );
+    assert_eq!(task_ids(home, &t.addr).len(), 4);
 }
 
 /// "Committed but not acknowledged": the tracker stores the job and is
