@@ -82,6 +82,11 @@ fn scenario(home: &std::path::Path, tracker: &Daemon, corrupt: impl FnOnce(&[&st
         .expect("the console's job list");
     assert!(page.contains("bad-json") && page.contains("good"), "{page}");
     assert!(page.contains("broken"), "{page}");
+    let page = reqwest::blocking::get(format!("{}jobs/g/bad-json", tracker.console_url()))
+        .expect("the broken job's page");
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().unwrap_or_default();
+    assert!(page.contains("cannot be read"), "{page}");
     // Filtered by state, and refused by actions that need the spec.
     let broken = lts(home, addr, &["-o", "json", "jobs", "--state", "broken"]).json();
     assert_eq!(broken.as_array().map(Vec::len), Some(3), "{broken}");
