@@ -814,7 +814,7 @@ _lts() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -W "scheduled waiting queued running succeeded failed retrying suspended cancelled" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "scheduled waiting queued running succeeded failed retrying suspended cancelled broken" -- "${cur}"))
                     return 0
                     ;;
                 --kind)
@@ -2018,7 +2018,7 @@ _lts() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -W "scheduled waiting queued running succeeded failed retrying suspended cancelled" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "scheduled waiting queued running succeeded failed retrying suspended cancelled broken" -- "${cur}"))
                     return 0
                     ;;
                 --kind)
@@ -2212,7 +2212,7 @@ _lts() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -W "succeeded failed cancelled" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "succeeded failed cancelled broken" -- "${cur}"))
                     return 0
                     ;;
                 --tracker)
@@ -2270,7 +2270,7 @@ _lts() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -W "scheduled waiting queued running succeeded failed retrying suspended cancelled" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "scheduled waiting queued running succeeded failed retrying suspended cancelled broken" -- "${cur}"))
                     return 0
                     ;;
                 --kind)
@@ -2665,13 +2665,17 @@ _lts() {
             return 0
             ;;
         lts__subcmd__submit)
-            opts="-g -o -h --task-id --group --param --params-json --cron --tz --at --delay --repeat-count --repeat-interval --priority --max-retries --retry-backoff --timeout --replace --overlap --rely-on-prev-cycle --misfire --catch-up-window --feedback --client-group --alert --alert-to --broadcast --shards --after --wait --spool --file --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
+            opts="-g -o -h --task-id --idempotency-key --group --param --params-json --cron --tz --at --delay --repeat-count --repeat-interval --priority --max-retries --retry-backoff --timeout --replace --overlap --rely-on-prev-cycle --misfire --catch-up-window --feedback --client-group --alert --alert-to --broadcast --shards --after --wait --spool --file --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --task-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idempotency-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2822,7 +2826,7 @@ _lts() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -W "scheduled waiting queued running succeeded failed retrying suspended cancelled" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "scheduled waiting queued running succeeded failed retrying suspended cancelled broken" -- "${cur}"))
                     return 0
                     ;;
                 --kind)

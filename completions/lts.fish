@@ -62,6 +62,7 @@ complete -c lts -n "__fish_lts_needs_command" -f -a "bench" -d 'Load a cluster (
 complete -c lts -n "__fish_lts_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c lts -n "__fish_lts_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lts -n "__fish_lts_using_subcommand submit" -l task-id -d 'The job\'s id [default: generated, short and sortable]' -r
+complete -c lts -n "__fish_lts_using_subcommand submit" -l idempotency-key -d 'Names this submission: run again with the same key (and the same job), the command answers as the first time instead of "already exists"; the key is refused for a different job. Without --task-id, the task id is made from the key [default: a random key per run]' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -s g -l group -d 'The worker node group that may run it' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l param -d 'A parameter for the runner (repeatable)' -r
 complete -c lts -n "__fish_lts_using_subcommand submit" -l params-json -d 'Parameters as a JSON object' -r
@@ -116,7 +117,8 @@ succeeded\t''
 failed\t''
 retrying\t''
 suspended\t''
-cancelled\t''"
+cancelled\t''
+broken\t''"
 complete -c lts -n "__fish_lts_using_subcommand jobs" -l kind -d 'Only jobs of this kind' -r -f -a "now\t''
 at\t''
 cron\t''
@@ -227,7 +229,8 @@ succeeded\t''
 failed\t''
 retrying\t''
 suspended\t''
-cancelled\t''"
+cancelled\t''
+broken\t''"
 complete -c lts -n "__fish_lts_using_subcommand cancel" -l kind -d 'With --all: only jobs of this kind' -r -f -a "now\t''
 at\t''
 cron\t''
@@ -255,7 +258,8 @@ succeeded\t''
 failed\t''
 retrying\t''
 suspended\t''
-cancelled\t''"
+cancelled\t''
+broken\t''"
 complete -c lts -n "__fish_lts_using_subcommand suspend" -l kind -d 'With --all: only jobs of this kind' -r -f -a "now\t''
 at\t''
 cron\t''
@@ -283,7 +287,8 @@ succeeded\t''
 failed\t''
 retrying\t''
 suspended\t''
-cancelled\t''"
+cancelled\t''
+broken\t''"
 complete -c lts -n "__fish_lts_using_subcommand resume" -l kind -d 'With --all: only jobs of this kind' -r -f -a "now\t''
 at\t''
 cron\t''
@@ -388,7 +393,8 @@ complete -c lts -n "__fish_lts_using_subcommand purge" -l older-than -d 'Only jo
 complete -c lts -n "__fish_lts_using_subcommand purge" -s g -l group -d 'Only jobs of this worker group' -r
 complete -c lts -n "__fish_lts_using_subcommand purge" -l state -d 'Only jobs that ended so' -r -f -a "succeeded\t''
 failed\t''
-cancelled\t''"
+cancelled\t''
+broken\t''"
 complete -c lts -n "__fish_lts_using_subcommand purge" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand purge" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand purge" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F

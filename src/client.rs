@@ -307,10 +307,14 @@ impl Client {
     /// connection breaks before the answer, the call goes once more to the
     /// next tracker; there, "exists" for a job identical to the one sent
     /// means the first attempt committed it, and counts as accepted.
+    /// A job without an idempotency key gets one ([`JobSpec::keyed`]), the
+    /// same for both sendings; to keep a key across calls (a spool, a
+    /// script run again), set it before.
     pub async fn submit_many(
         &self,
         jobs: Vec<JobSpec>,
     ) -> Result<Vec<Result<SubmitAck, WireError>>, ClientError> {
+        let jobs: Vec<JobSpec> = jobs.into_iter().map(JobSpec::keyed).collect();
         let sent = jobs.clone();
         let (answer, second) = self
             .send(CALL_TIMEOUT, Retry::Idempotent, |c, ctx| {

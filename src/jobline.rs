@@ -5,8 +5,8 @@
 //! is checked the same way whichever door it came in by.
 
 use crate::model::{
-    cut, new_task_id, now_ms, parse_duration, validate_job, FanOut, FlowSpec, FlowStep, JobSpec,
-    Misfire, OnFailure, Overlap, Schedule,
+    cut, new_task_id, now_ms, parse_duration, task_id_for_key, validate_job, FanOut, FlowSpec,
+    FlowStep, JobSpec, Misfire, OnFailure, Overlap, Schedule,
 };
 use crate::protocol::JobEdit;
 use serde::Deserialize;
@@ -180,8 +180,13 @@ impl ScheduleFields {
 /// A new job, field by field, as `lts submit`'s flags give it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobFields {
-    /// Generated (short and sortable) when left out.
+    /// Generated (short and sortable) when left out; made from the
+    /// idempotency key when one is given (`task_id_for_key`), so the same
+    /// command run again names the same job.
     pub task_id: Option<String>,
+    /// Names the submission (`--idempotency-key`); the client makes one up
+    /// when left out.
+    pub idempotency_key: Option<String>,
     pub group: Option<String>,
     pub params: Vec<(String, String)>,
     pub params_json: Option<String>,
@@ -212,6 +217,7 @@ impl Default for JobFields {
     fn default() -> Self {
         JobFields {
             task_id: None,
+            idempotency_key: None,
             group: None,
             params: Vec::new(),
             params_json: None,
@@ -241,8 +247,13 @@ impl JobFields {
     /// The job the fields describe, checked (`validate_job`).
     pub fn job(&self) -> Result<JobSpec, FieldError> {
         let group = self.group.clone().unwrap_or_default();
-        let task_id = self.task_id.clone().unwrap_or_else(new_task_id);
+        let task_id = match (&self.task_id, &self.idempotency_key) {
+            (Some(id), _) => id.clone(),
+            (None, Some(key)) => task_id_for_key(key),
+            (None, None) => new_task_id(),
+        };
         let mut job = JobSpec::new(group, task_id);
+        job.idempotency_key = self.idempotency_key.clone();
         job.params = merge_params(self.params_json.as_deref(), &self.params)?;
         job.command = self.command.clone();
         job.schedule = self.schedule.schedule()?.unwrap_or(Schedule::Now);
@@ -347,6 +358,7 @@ impl EditFields {
 #[serde(deny_unknown_fields)]
 struct JobLine {
     task_id: Option<String>,
+    idempotency_key: Option<String>,
     group: Option<String>,
     params: Option<BTreeMap<String, serde_json::Value>>,
     command: Option<Vec<String>>,
@@ -453,6 +465,7 @@ impl JobLine {
         };
         JobFields {
             task_id: self.task_id,
+            idempotency_key: self.idempotency_key,
             group: Some(self.group.ok_or("group is missing")?),
             params,
             params_json: None,

@@ -49,8 +49,27 @@ pub const SPOOL_FILE: &str = "spool.db";
 pub const FLUSH_BATCH: usize = 200;
 /// How long a writer waits for another process's lock on the file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-/// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes: the number of `MIGRATIONS`.
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+/// The oldest schema whose jobs this build reads (`lts spool list` reads
+/// without migrating).
+const OLDEST_READABLE: i64 = 1;
+/// The spool's migrations, in order; the schema version is the number
+/// applied.
+const MIGRATIONS: [&str; 2] = [SCHEMA, SET_ASIDE];
+const SET_ASIDE: &str = r#"
+-- Rows that could not be read as jobs, moved out of the way of the rest
+-- (see `Spool::set_aside`), kept for whoever wants to look.
+CREATE TABLE spool_bad (
+    seq         INTEGER PRIMARY KEY,
+    grp         TEXT,
+    task_id     TEXT,
+    spec        TEXT,
+    spooled_at  INTEGER,
+    error       TEXT    NOT NULL,
+    set_aside_at INTEGER NOT NULL
+);
+"#;
 const SCHEMA: &str = r#"
 CREATE TABLE spool (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -141,6 +160,39 @@ pub struct SpooledJob {
     pub last_error: Option<String>,
 }
 
+/// A spooled row that could not be read as a job. It no longer stands in
+/// the way of the others: a spool opened for writing moves it to the
+/// table `spool_bad` of the same file (`kept_aside`); a read-only listing
+/// passes over it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub seq: i64,
+    pub group: String,
+    pub task_id: String,
+    /// Why it cannot be read.
+    pub error: String,
+    pub kept_aside: bool,
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::model::cut;
+        write!(
+            f,
+            "spooled job #{} ('{}' in group '{}') cannot be read ({}); ",
+            self.seq,
+            cut(&self.task_id, 80),
+            cut(&self.group, 80),
+            cut(&self.error, 160)
+        )?;
+        if self.kept_aside {
+            f.write_str("moved to the table spool_bad of the spool, the others go on")
+        } else {
+            f.write_str("passed over")
+        }
+    }
+}
+
 /// What [`Spool::push`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pushed {
@@ -175,6 +227,8 @@ pub struct FlushReport {
     pub stopped: Option<ClientError>,
     /// Jobs left in the spool afterwards.
     pub remaining: usize,
+    /// Rows that could not be read as jobs, set aside (see [`Unreadable`]).
+    pub unreadable: Vec<Unreadable>,
 }
 
 impl FlushReport {
@@ -208,6 +262,9 @@ pub fn is_unavailable(e: &ClientError) -> bool {
 pub struct Spool {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// Opened by `open_read_only`: an unreadable row is passed over, not
+    /// moved.
+    read_only: bool,
 }
 
 /// How one spooled job left a flush.
@@ -287,6 +344,7 @@ impl Spool {
         let spool = |conn: Connection| Spool {
             path: path.clone(),
             conn: Mutex::new(conn),
+            read_only: true,
         };
         let first = Connection::open_with_flags(&path, read_only)
             .and_then(|conn| conn.busy_timeout(BUSY_TIMEOUT).map(|()| conn))
@@ -316,7 +374,7 @@ impl Spool {
             .conn()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| self.sql(e))?;
-        if version != SCHEMA_VERSION {
+        if !(OLDEST_READABLE..=SCHEMA_VERSION).contains(&version) {
             return Err(self.corrupt(format!("schema {version}, this lts reads {SCHEMA_VERSION}")));
         }
         Ok(())
@@ -337,6 +395,7 @@ impl Spool {
         let spool = Spool {
             path,
             conn: Mutex::new(conn),
+            read_only: false,
         };
         spool.prepare()?;
         Ok(spool)
@@ -410,18 +469,23 @@ impl Spool {
             if tables > 0 {
                 return Err(self.corrupt("it holds tables but no spool schema version"));
             }
-            tx.execute_batch(SCHEMA)
-                .and_then(|()| tx.pragma_update(None, "user_version", SCHEMA_VERSION))
-                .map_err(|e| self.sql(e))?;
         }
+        for migration in MIGRATIONS.iter().skip(version.max(0) as usize) {
+            tx.execute_batch(migration).map_err(|e| self.sql(e))?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(|e| self.sql(e))?;
         tx.commit().map_err(|e| self.sql(e))
     }
 
     /// Keep a job until a flush delivers it. The job is checked first: bad
     /// input is refused, never spooled.
+    /// It is kept with an idempotency key (its own, else a new one), so
+    /// every flush sends it with the same key.
     pub fn push(&self, job: &JobSpec) -> Result<Pushed, SpoolError> {
         validate_job(job)?;
-        let spec = serde_json::to_string(job).map_err(|e| self.corrupt(e.to_string()))?;
+        let keyed = job.clone().keyed();
+        let spec = serde_json::to_string(&keyed).map_err(|e| self.corrupt(e.to_string()))?;
         let verb = if job.replace {
             "INSERT OR REPLACE"
         } else {
@@ -472,9 +536,19 @@ impl Spool {
         Ok(())
     }
 
-    /// Every waiting job, in spool order.
+    /// Every waiting job, in spool order. Rows that cannot be read as jobs
+    /// are set aside (see [`Unreadable`]) with a warning in the log;
+    /// [`Spool::scan`] says which.
     pub fn list(&self) -> Result<Vec<SpooledJob>, SpoolError> {
-        self.batch_after(0, usize::MAX)
+        Ok(self.scan()?.0)
+    }
+
+    /// Every waiting job, in spool order, and the rows that could not be
+    /// read as jobs, set aside.
+    pub fn scan(&self) -> Result<(Vec<SpooledJob>, Vec<Unreadable>), SpoolError> {
+        let mut unreadable = Vec::new();
+        let (jobs, _) = self.batch_after(0, usize::MAX, &mut unreadable)?;
+        Ok((jobs, unreadable))
     }
 
     /// How many jobs wait.
@@ -491,36 +565,86 @@ impl Spool {
         Ok(self.len()? == 0)
     }
 
-    /// Up to `limit` jobs after `seq`, in spool order.
-    fn batch_after(&self, seq: i64, limit: usize) -> Result<Vec<SpooledJob>, SpoolError> {
+    /// Up to `limit` jobs after `seq`, in spool order. A row that cannot
+    /// be read as a job (its spec not a job, a column of the wrong type) is
+    /// set aside and added to `unreadable`, with a warning in the log; it
+    /// never fails the rest. With the jobs, the last row's `seq`, where the
+    /// next batch starts (`None`: there were no rows).
+    fn batch_after(
+        &self,
+        seq: i64,
+        limit: usize,
+        unreadable: &mut Vec<Unreadable>,
+    ) -> Result<(Vec<SpooledJob>, Option<i64>), SpoolError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let conn = self.conn();
-        let rows: Vec<(i64, String, Millis, u32, Option<String>)> = conn
+        // Each column read on its own, so that one of the wrong type names
+        // its row rather than failing the query.
+        let rows: Vec<(i64, Result<SpooledJob, String>, String, String)> = conn
             .prepare_cached(
-                "SELECT seq, spec, spooled_at, attempts, last_error FROM spool \
+                "SELECT seq, spec, spooled_at, attempts, last_error, grp, task_id FROM spool \
                  WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )
             .and_then(|mut st| {
                 st.query_map(params![seq, limit], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    let seq: i64 = r.get(0)?;
+                    let text = |i: usize| r.get::<_, String>(i).unwrap_or_else(|_| "?".into());
+                    let job = (|| {
+                        let spec: String = r.get(1).map_err(|e| e.to_string())?;
+                        Ok(SpooledJob {
+                            seq,
+                            job: serde_json::from_str(&spec).map_err(|e| e.to_string())?,
+                            spooled_at: r.get(2).map_err(|e| e.to_string())?,
+                            attempts: r.get(3).map_err(|e| e.to_string())?,
+                            last_error: r.get(4).map_err(|e| e.to_string())?,
+                        })
+                    })();
+                    Ok((seq, job, text(5), text(6)))
                 })?
                 .collect()
             })
             .map_err(|e| self.sql(e))?;
         drop(conn);
-        rows.into_iter()
-            .map(|(seq, spec, spooled_at, attempts, last_error)| {
-                let job = serde_json::from_str(&spec)
-                    .map_err(|e| self.corrupt(format!("spooled job #{seq} cannot be read: {e}")))?;
-                Ok(SpooledJob {
-                    seq,
-                    job,
-                    spooled_at,
-                    attempts,
-                    last_error,
-                })
-            })
-            .collect()
+        let last = rows.last().map(|(seq, ..)| *seq);
+        let mut jobs = Vec::with_capacity(rows.len());
+        for (seq, job, group, task_id) in rows {
+            match job {
+                Ok(job) => jobs.push(job),
+                Err(error) => {
+                    let mut bad = Unreadable {
+                        seq,
+                        group,
+                        task_id,
+                        error,
+                        kept_aside: false,
+                    };
+                    if !self.read_only {
+                        self.set_aside(seq, &bad.error)?;
+                        bad.kept_aside = true;
+                    }
+                    tracing::warn!("{bad}");
+                    unreadable.push(bad);
+                }
+            }
+        }
+        Ok((jobs, last))
+    }
+
+    /// Move row `seq` to `spool_bad`, out of the way of the jobs.
+    fn set_aside(&self, seq: i64, error: &str) -> Result<(), SpoolError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO spool_bad \
+             (seq, grp, task_id, spec, spooled_at, error, set_aside_at) \
+             SELECT seq, grp, task_id, spec, spooled_at, ?2, ?3 FROM spool WHERE seq = ?1",
+            params![seq, error, now_ms()],
+        )
+        .and_then(|_| tx.execute("DELETE FROM spool WHERE seq = ?1", params![seq]))
+        .map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))
     }
 
     /// Remove delivered jobs and note why kept ones were refused, in one
@@ -559,11 +683,15 @@ impl Spool {
         let mut report = FlushReport::default();
         let mut after = 0;
         while report.stopped.is_none() {
-            let batch = self.batch_after(after, FLUSH_BATCH)?;
-            let Some(last) = batch.last() else {
+            let (batch, last) = self.batch_after(after, FLUSH_BATCH, &mut report.unreadable)?;
+            let Some(last) = last else {
                 break;
             };
-            after = last.seq;
+            after = last;
+            if batch.is_empty() {
+                // Nothing but unreadable rows, now set aside.
+                continue;
+            }
             let jobs = batch.iter().map(|b| b.job.clone()).collect();
             let answers = match client.submit_many(jobs).await {
                 Ok(answers) if answers.len() == batch.len() => answers,
@@ -709,6 +837,10 @@ pub async fn submit_or_spool(
     spool_if_unavailable: bool,
 ) -> SubmitReport {
     let (mut waiting, mut unread) = (None, None);
+    // The key is chosen once: the job sent and the job spooled carry the
+    // same, so a flush after a sending whose answer was lost is answered
+    // as that sending.
+    let job = &job.clone().keyed();
     let outcome = async {
         validate_job(job).map_err(SpoolError::from)?;
         let flushed = match spool {
@@ -721,7 +853,9 @@ pub async fn submit_or_spool(
         let stopped = match flushed {
             Ok(mut flush) => {
                 let stopped = flush.stopped.take();
-                waiting = Some(flush).filter(|f| f.removed() + f.refused.len() + f.remaining > 0);
+                waiting = Some(flush).filter(|f| {
+                    f.removed() + f.refused.len() + f.remaining + f.unreadable.len() > 0
+                });
                 stopped
             }
             Err(e) => {
@@ -949,7 +1083,14 @@ mod tests {
         assert_eq!(spool.push(&replacing).expect("push"), Pushed::Replaced);
         let list = spool.list().expect("list");
         assert_eq!(list.len(), 3);
-        assert_eq!(list[2].job, replacing, "a replaced job goes to the end");
+        assert!(
+            list[2].job.same_job(&replacing),
+            "a replaced job goes to the end"
+        );
+        assert!(
+            list.iter().all(|s| s.job.idempotency_key.is_some()),
+            "kept with a key, for every flush to send"
+        );
     }
 
     #[test]
@@ -986,6 +1127,34 @@ mod tests {
             Spool::open(dir.path()),
             Err(SpoolError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn a_spool_of_the_first_schema_is_read_then_migrated() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = Connection::open(dir.path().join(SPOOL_FILE)).expect("create");
+        conn.execute_batch(SCHEMA).expect("schema 1");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version");
+        let spec = serde_json::to_string(&job("old")).expect("json");
+        conn.execute(
+            "INSERT INTO spool (grp, task_id, kind, spec, spooled_at) VALUES ('g', 'old', 'now', ?1, 1)",
+            params![spec],
+        )
+        .expect("insert");
+        drop(conn);
+        let read = Spool::open_read_only(dir.path())
+            .expect("open")
+            .expect("exists");
+        assert_eq!(read.list().expect("list")[0].job.task_id, "old");
+        drop(read);
+        let spool = Spool::open(dir.path()).expect("open");
+        let version: i64 = spool
+            .conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(spool.list().expect("list").len(), 1);
     }
 
     #[tokio::test]

@@ -1120,6 +1120,45 @@ fn insert_jobs_in_one_batch(s: &mut dyn Store) {
     assert_eq!(s.job_by_key("g", "c").unwrap(), Some(batch[4].clone()));
 }
 
+/// A job with idempotency key `key`.
+fn keyed(group: &str, task: &str, key: &str) -> JobRecord {
+    let mut j = now_job(group, task);
+    j.spec.idempotency_key = Some(key.into());
+    j
+}
+
+fn idempotency_keys_are_unique_and_found(s: &mut dyn Store) {
+    s.begin().unwrap();
+    let first = insert(s, keyed("g", "first", "k1"));
+    assert_eq!(s.job_by_idempotency_key("k1").unwrap(), Some(first.clone()));
+    assert_eq!(s.job_by_idempotency_key("k2").unwrap(), None);
+    // A second job with the key is not stored, one by one or in a batch,
+    // and the transaction goes on (no error aborts it on PostgreSQL).
+    assert_eq!(s.insert_job(&keyed("h", "second", "k1")).unwrap(), None);
+    let got = s
+        .insert_jobs(&[
+            keyed("g", "third", "k1"),
+            keyed("g", "fourth", "k4"),
+            keyed("g", "fifth", "k4"),
+            now_job("g", "keyless-1"),
+            now_job("g", "keyless-2"),
+        ])
+        .unwrap();
+    assert_eq!(got[0], None);
+    assert!(got[1].is_some() && got[2].is_none(), "{got:?}");
+    assert!(got[3].is_some() && got[4].is_some(), "{got:?}");
+    s.commit().unwrap();
+    assert_eq!(s.count_jobs(&JobQuery::default()).unwrap(), 4);
+    let fourth = s.job_by_idempotency_key("k4").unwrap().expect("stored");
+    assert_eq!(fourth.spec.task_id, "fourth");
+    // The key lives as long as the job row.
+    s.begin().unwrap();
+    s.delete_job(first.id).unwrap();
+    assert_eq!(s.job_by_idempotency_key("k1").unwrap(), None);
+    assert!(s.insert_job(&keyed("h", "second", "k1")).unwrap().is_some());
+    s.commit().unwrap();
+}
+
 fn insert_runs_in_one_batch(s: &mut dyn Store) {
     s.begin().unwrap();
     let a = insert(s, now_job("g", "a"));
@@ -1427,6 +1466,7 @@ contract!(
     insert_runs_in_one_batch,
     fanned_out_ticks_and_pinned_runs,
     dependencies_and_flows,
+    idempotency_keys_are_unique_and_found,
 );
 
 #[test]

@@ -48,7 +48,9 @@ impl fmt::Display for CliError {
 impl From<WireError> for CliError {
     fn from(e: WireError) -> Self {
         let code = match &e {
-            WireError::InvalidInput(_) | WireError::Ambiguous { .. } => exit::USAGE,
+            WireError::InvalidInput(_)
+            | WireError::Ambiguous { .. }
+            | WireError::KeyReused { .. } => exit::USAGE,
             WireError::NotFound { .. } | WireError::Missing(_) => exit::NOT_FOUND,
             WireError::ShuttingDown => exit::UNREACHABLE,
             WireError::Exists { .. } | WireError::Conflict(_) | WireError::Store(_) => exit::FAILED,

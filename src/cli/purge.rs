@@ -1,5 +1,5 @@
 //! `lts purge --older-than DUR [--group G] [--state S] [--yes]`: delete
-//! ended jobs (succeeded, failed, cancelled) with their runs and logs now,
+//! ended jobs (succeeded, failed, cancelled, broken) with their runs and logs now,
 //! rather than waiting for the tracker's `--retain`. Asks first, unless
 //! `--yes`.
 
@@ -22,7 +22,7 @@ pub struct PurgeArgs {
     pub group: Option<String>,
     /// Only jobs that ended so
     #[arg(long, value_name = "STATE",
-          value_parser = PossibleValuesParser::new(["succeeded", "failed", "cancelled"]).map(|s| JobState::parse(&s).unwrap_or(JobState::Succeeded)))]
+          value_parser = PossibleValuesParser::new(["succeeded", "failed", "cancelled", "broken"]).map(|s| JobState::parse(&s).unwrap_or(JobState::Succeeded)))]
     pub state: Option<JobState>,
     /// Do not ask first (needed without a terminal)
     #[arg(long, short = 'y')]

@@ -7,7 +7,7 @@ use super::error::exit;
 use super::output::{cell, print_json, print_table, short_time, table, time, Format};
 use super::CliError;
 use crate::client::{Client, ClientError};
-use crate::spool::{FlushReport, Pushed, Spool, SpoolError, SubmitError, SubmitReport};
+use crate::spool::{FlushReport, Pushed, Spool, SpoolError, SubmitError, SubmitReport, Unreadable};
 use serde_json::json;
 use std::path::Path;
 
@@ -46,10 +46,11 @@ impl From<SpoolError> for CliError {
 
 /// `lts spool list`: reads the spool without writing (it works on a full disk).
 pub fn list(data: &Path, format: Format) -> Result<(), CliError> {
-    let waiting = match Spool::open_read_only(data)? {
-        Some(spool) => spool.list()?,
-        None => Vec::new(),
+    let (waiting, unreadable) = match Spool::open_read_only(data)? {
+        Some(spool) => spool.scan()?,
+        None => Default::default(),
     };
+    warn_unreadable(&unreadable);
     if format == Format::Json {
         print_json(&serde_json::Value::Array(
             waiting
@@ -92,6 +93,7 @@ pub async fn flush(client: &Client, data: &Path, format: Format) -> Result<(), C
         Some(spool) if !spool.is_empty()? => spool.flush(client).await?,
         _ => FlushReport::default(),
     };
+    warn_unreadable(&report.unreadable);
     match format {
         Format::Json => print_json(&json!({
             "delivered": report.delivered.len(),
@@ -102,6 +104,7 @@ pub async fn flush(client: &Client, data: &Path, format: Format) -> Result<(), C
                 "error": r.error.to_string(),
             })).collect::<Vec<_>>(),
             "remaining": report.remaining,
+            "unreadable": report.unreadable.len(),
             "error": report.stopped.as_ref().map(ToString::to_string),
         })),
         Format::Table => {
@@ -144,6 +147,13 @@ fn jobs(n: usize) -> &'static str {
     }
 }
 
+/// One line each for spooled rows that could not be read, set aside.
+fn warn_unreadable(unreadable: &[Unreadable]) {
+    for bad in unreadable {
+        eprintln!("warning: {bad}");
+    }
+}
+
 fn note_refusals(report: &FlushReport) {
     for r in &report.refused {
         eprintln!(
@@ -178,6 +188,7 @@ pub fn tell_waiting(report: &SubmitReport) {
             );
         }
         note_refusals(flush);
+        warn_unreadable(&flush.unreadable);
     }
     if let Some(e) = &report.unread {
         if !matches!(report.outcome, Err(SubmitError::Spool(_))) {

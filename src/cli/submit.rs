@@ -24,6 +24,13 @@ pub struct SubmitArgs {
     /// The job's id [default: generated, short and sortable]
     #[arg(long, value_name = "ID")]
     pub task_id: Option<String>,
+    /// Names this submission: run again with the same key (and the same
+    /// job), the command answers as the first time instead of "already
+    /// exists"; the key is refused for a different job. Without
+    /// --task-id, the task id is made from the key [default: a random key
+    /// per run]
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
     /// The worker node group that may run it
     #[arg(long, short = 'g', value_name = "G", required_unless_present = "file")]
     pub group: Option<String>,
@@ -126,7 +133,7 @@ pub struct SubmitArgs {
     pub spool: bool,
     /// Submit many jobs: one JSON job a line, with the flags' names as keys
     #[arg(long, value_name = "jobs.jsonl", conflicts_with_all = [
-        "wait", "spool", "task_id", "group", "command", "params", "params_json", "cron", "tz",
+        "wait", "spool", "task_id", "idempotency_key", "group", "command", "params", "params_json", "cron", "tz",
         "at", "delay", "repeat_count", "repeat_interval", "priority", "max_retries",
         "retry_backoff", "timeout", "replace", "overlap", "rely_on_prev_cycle", "misfire",
         "catch_up_window", "feedback", "client_group", "alert", "alert_to", "broadcast", "shards",
@@ -151,6 +158,7 @@ impl SubmitArgs {
     pub fn fields(&self) -> JobFields {
         JobFields {
             task_id: self.task_id.clone(),
+            idempotency_key: self.idempotency_key.clone(),
             group: self.group.clone(),
             params: self.params.clone(),
             params_json: self.params_json.clone(),

@@ -23,6 +23,21 @@ pub fn new_task_id() -> String {
     id
 }
 
+/// A new idempotency key: 128 random bits in hex.
+pub fn new_idempotency_key() -> String {
+    format!("{:032x}", rand::rng().random::<u128>())
+}
+
+/// The task id of a job given an idempotency key and no task id: made
+/// from the key (`k` and 12 hex digits of its SHA-256), so that running
+/// the same command again names the same job.
+pub fn task_id_for_key(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("k{hex}")
+}
+
 /// Whether `name` may be a task id or a group name: 1 to `max` characters of
 /// letters, digits, `-`, `_`, `.`, `:` and `@`, not starting with `-`.
 pub fn valid_name(name: &str, max: usize) -> bool {
@@ -46,6 +61,17 @@ mod tests {
         assert_eq!(a.len(), 13);
         assert!(valid_name(&a, 128));
         assert!(a[..9] < b[..9]);
+    }
+
+    #[test]
+    fn keys_are_random_and_task_ids_from_keys_stable() {
+        let (a, b) = (new_idempotency_key(), new_idempotency_key());
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+        assert_eq!(task_id_for_key("deploy-42"), task_id_for_key("deploy-42"));
+        assert_ne!(task_id_for_key("deploy-42"), task_id_for_key("deploy-43"));
+        assert!(valid_name(&task_id_for_key("x y"), 128));
+        assert_eq!(task_id_for_key("x").len(), 13);
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod validate;
 pub use alert::{Alert, AlertQuery, AlertRule, Condition, Delivery};
 pub use duration::{format_duration, parse_duration};
 pub use flow::{FlowRef, FlowSpec, FlowState, FlowStep, FlowView, OnFailure, StepView};
-pub use ids::{new_task_id, valid_name};
+pub use ids::{new_idempotency_key, new_task_id, task_id_for_key, valid_name};
 pub use stats::{MinuteCount, OutcomeCount, QueueCount, StateCount, StoreStats};
 pub use validate::{
     payload_bytes, validate_job, ValidationError, MAX_CALL_PAYLOAD_BYTES, MAX_DURATION_MS,
@@ -213,6 +213,12 @@ pub struct JobSpec {
     /// The flow run this job is a step of.
     #[serde(default)]
     pub flow: Option<FlowRef>,
+    /// Names this submission (`--idempotency-key`; else one the client
+    /// makes up, `new_idempotency_key`, before it first sends the job): a
+    /// job sent again with its key is answered as the first time, not
+    /// refused as existing, and a key is never taken by a second job.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 impl JobSpec {
@@ -239,16 +245,30 @@ impl JobSpec {
             fan_out: FanOut::One,
             after: Vec::new(),
             flow: None,
+            idempotency_key: None,
         }
     }
 
-    /// Whether `other` is this very job: every field equal but `replace`,
-    /// which says how a job was sent, not what it is. A tracker holding the
-    /// same job under the key of one being sent again means an earlier
-    /// attempt delivered it (see `crate::spool::submit_or_spool`).
+    /// The job with an idempotency key: its own, or a new random one. The
+    /// key is chosen once, before the job is first sent, so every sending
+    /// of it (a retry, a flush of the spool) carries the same one.
+    pub fn keyed(mut self) -> Self {
+        if self.idempotency_key.is_none() {
+            self.idempotency_key = Some(new_idempotency_key());
+        }
+        self
+    }
+
+    /// Whether `other` is this very job: every field equal but `replace`
+    /// and the idempotency key, which say how a job was sent, not what it
+    /// is. A tracker holding the same job under the key of one being sent
+    /// again means an earlier attempt delivered it (see
+    /// `crate::spool::submit_or_spool`); the tracker answers a job whose
+    /// key it holds by this too (`lifecycle::submit`).
     pub fn same_job(&self, other: &JobSpec) -> bool {
         let mut other = other.clone();
         other.replace = self.replace;
+        other.idempotency_key.clone_from(&self.idempotency_key);
         *self == other
     }
 }
@@ -268,10 +288,15 @@ pub enum JobState {
     Retrying,
     Suspended,
     Cancelled,
+    /// Its stored row could not be read (a spec that is not a job, a
+    /// state no build knows): set aside, so it is never claimed nor fired
+    /// again, and shown with the reason in its note. Purge it, or submit
+    /// it again with `--replace`.
+    Broken,
 }
 
 impl JobState {
-    pub const ALL: [JobState; 9] = [
+    pub const ALL: [JobState; 10] = [
         JobState::Scheduled,
         JobState::Waiting,
         JobState::Queued,
@@ -281,6 +306,7 @@ impl JobState {
         JobState::Retrying,
         JobState::Suspended,
         JobState::Cancelled,
+        JobState::Broken,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -294,6 +320,7 @@ impl JobState {
             JobState::Retrying => "retrying",
             JobState::Suspended => "suspended",
             JobState::Cancelled => "cancelled",
+            JobState::Broken => "broken",
         }
     }
 
@@ -305,9 +332,13 @@ impl JobState {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled | JobState::Broken
         )
     }
+
+    /// The states a job ends in by its runs or an operator: what retention
+    /// deletes in time (a broken job waits for an operator instead).
+    pub const ENDED: [JobState; 3] = [JobState::Succeeded, JobState::Failed, JobState::Cancelled];
 }
 
 impl fmt::Display for JobState {

@@ -83,6 +83,18 @@ pub fn validate_job(job: &JobSpec) -> Result<(), ValidationError> {
             ),
         ));
     }
+    if let Some(key) = &job.idempotency_key {
+        let printable = key.chars().all(|c| c.is_ascii_graphic());
+        if key.is_empty() || key.len() > 128 || !printable {
+            return Err(bad(
+                "--idempotency-key",
+                format!(
+                    "'{}' is not a valid key: 1-128 printable ASCII characters, no spaces",
+                    shown(key)
+                ),
+            ));
+        }
+    }
     for key in job.params.keys() {
         if key.is_empty() || key.contains('=') || key.contains('\0') {
             return Err(bad(

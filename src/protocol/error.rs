@@ -32,6 +32,19 @@ pub enum WireError {
         cut(group, 80)
     )]
     Exists { task_id: String, group: String },
+    /// The idempotency key was given to another job: the one it names
+    /// differs from the one sent with it.
+    #[error(
+        "idempotency key '{}' was used for a different job ('{}' in group '{}'); a new job needs a new key",
+        cut(key, 80),
+        cut(task_id, 80),
+        cut(group, 80)
+    )]
+    KeyReused {
+        key: String,
+        task_id: String,
+        group: String,
+    },
     /// The operation does not apply to the job in its current state.
     #[error("{0}")]
     Conflict(String),

@@ -158,6 +158,9 @@ pub trait Store: Send {
     fn delete_job(&mut self, id: i64) -> Result<()>;
     fn job_by_key(&mut self, group: &str, task_id: &str) -> Result<Option<JobRecord>>;
     fn job_by_id(&mut self, id: i64) -> Result<Option<JobRecord>>;
+    /// The job submitted with idempotency key `key`, read to be written
+    /// back (as `job_by_id`).
+    fn job_by_idempotency_key(&mut self, key: &str) -> Result<Option<JobRecord>>;
     fn jobs_by_task_id(&mut self, task_id: &str) -> Result<Vec<JobRecord>>;
     /// Jobs matching the query, oldest first.
     fn list_jobs(&mut self, query: &JobQuery) -> Result<Vec<JobRecord>>;

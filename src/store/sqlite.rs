@@ -182,6 +182,7 @@ INSERT INTO meta (key, value) VALUES ('alert_seq', 0);
     super::sql::WAITING_RUN_STATES,
     super::sql::FAN_OUT_RUNS,
     super::sql::JOB_DEPENDENCIES_AND_FLOWS,
+    super::sql::IDEMPOTENCY_KEYS,
 ];
 
 /// The schema version this build writes.
@@ -574,6 +575,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lts.db");
         let conn = Connection::open(&path).unwrap();
+        // The schema just before that migration; later ones apply at open.
         let before = MIGRATIONS
             .iter()
             .position(|m| *m == crate::store::sql::WAITING_RUN_STATES)

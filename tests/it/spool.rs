@@ -364,3 +364,66 @@ fn spooling_client_delivers_in_the_background_once_a_tracker_listens() {
     let submitted = runtime.block_on(client.submit(next)).expect("submit");
     assert!(matches!(submitted, Submitted::Accepted(_)), "{submitted:?}");
 }
+
+/// Rows of the spool that are not jobs (a spec that is not JSON, a column
+/// of the wrong type) are passed over by `lts spool list` and moved aside
+/// by a flush, each with a one-line warning; the other jobs are listed and
+/// delivered.
+#[test]
+fn unreadable_spool_rows_are_set_aside_and_the_rest_are_flushed() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let dead = dead_addr();
+    for id in ["first", "bad-spec", "bad-type", "last"] {
+        assert_eq!(spool_submit(home, &dead, id).code, 0);
+    }
+    let file = home.join("data").join("lts").join("spool.db");
+    {
+        let db = rusqlite::Connection::open(&file).expect("open spool.db");
+        for sql in [
+            "UPDATE spool SET spec = '{\"task_id\": oops' WHERE task_id = 'bad-spec'",
+            "UPDATE spool SET attempts = 'many' WHERE task_id = 'bad-type'",
+        ] {
+            assert_eq!(db.execute(sql, []).expect(sql), 1, "{sql}");
+        }
+    }
+    let warnings = |out: &Out| -> Vec<String> {
+        out.stderr
+            .lines()
+            .filter(|l| l.starts_with("warning: spooled job"))
+            .map(String::from)
+            .collect()
+    };
+
+    let listed = lts(home, "", &["-o", "json", "spool", "list"]);
+    assert_eq!(listed.code, 0, "{listed:?}");
+    assert_eq!(spooled(home), ["first", "last"]);
+    let said = warnings(&listed);
+    assert_eq!(said.len(), 2, "{listed:?}");
+    assert!(
+        said[0].contains("'bad-spec'") && said[1].contains("'bad-type'"),
+        "{said:?}"
+    );
+
+    let tracker = Daemon::tracker(home, &sb.path("tracker"), "127.0.0.1:0");
+    let flushed = lts(home, &tracker.addr, &["spool", "flush"]);
+    assert_eq!(flushed.code, 0, "{flushed:?}");
+    assert_eq!(warnings(&flushed).len(), 2, "{flushed:?}");
+    assert!(flushed.stdout.contains("delivered 2"), "{flushed:?}");
+    let counts = job_counts(home, &tracker.addr);
+    assert_eq!(
+        counts.keys().collect::<Vec<_>>(),
+        ["first", "last"],
+        "{counts:?}"
+    );
+    // Kept aside, not lost, and not in the way any more.
+    assert!(spooled(home).is_empty());
+    let again = lts(home, &tracker.addr, &["spool", "flush"]);
+    assert_eq!((again.code, warnings(&again).len()), (0, 0), "{again:?}");
+    let db = rusqlite::Connection::open(&file).expect("open spool.db");
+    let aside: Vec<String> = db
+        .prepare("SELECT task_id FROM spool_bad ORDER BY seq")
+        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+        .expect("spool_bad");
+    assert_eq!(aside, ["bad-spec", "bad-type"]);
+}

@@ -543,7 +543,7 @@ impl Tracker {
         Ok(out)
     }
 
-    /// Delete ended jobs (succeeded, failed, cancelled) of the filter's
+    /// Delete ended jobs (succeeded, failed, cancelled, broken) of the filter's
     /// group and state that last changed before `filter.before`, with their
     /// runs and log lines, a page per transaction; with `dry_run`, only
     /// count them.
@@ -554,7 +554,7 @@ impl Tracker {
     ) -> Result<BulkOutcome, WireError> {
         if let Some(state) = filter.state.filter(|s| !s.is_final()) {
             return Err(WireError::InvalidInput(format!(
-                "--state {state}: only ended jobs are purged (succeeded, failed or cancelled)"
+                "--state {state}: only ended jobs are purged (succeeded, failed, cancelled or broken)"
             )));
         }
         let mut out = BulkOutcome::default();

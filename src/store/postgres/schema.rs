@@ -148,6 +148,7 @@ CREATE SEQUENCE alert_seq AS BIGINT START WITH 1;
     crate::store::sql::WAITING_RUN_STATES,
     crate::store::sql::FAN_OUT_RUNS,
     crate::store::sql::JOB_DEPENDENCIES_AND_FLOWS,
+    crate::store::sql::IDEMPOTENCY_KEYS,
 ];
 
 /// The schema version this build writes.

@@ -13,7 +13,7 @@ mod store;
 pub use statements::Statements;
 
 use super::{FlowRecord, JobRecord, Journal, LogRecord, LogStats, Result, RunRecord, StoreError};
-use crate::model::{Alert, FeedbackItem, JobState, Part, RunOutcome, RunState, Stream};
+use crate::model::{Alert, FeedbackItem, JobSpec, JobState, Part, RunOutcome, RunState, Stream};
 use std::borrow::Cow;
 
 /// The migration both schemas take, in the same words: runs that wait get
@@ -114,6 +114,16 @@ CREATE TABLE flow_steps (
     PRIMARY KEY (flow_id, run, step)
 );
 CREATE INDEX flow_steps_by_job ON flow_steps (job_id);
+"#;
+
+/// The migration both schemas take, in the same words: a job keeps the
+/// idempotency key it was submitted with, unique in the store, for as long
+/// as the job row lives.
+pub const IDEMPOTENCY_KEYS: &str = r#"
+-- A submit's idempotency key: a job sent again with its key is answered as
+-- the first time; no two jobs hold one key. Jobs stored before have none.
+ALTER TABLE jobs ADD COLUMN idem_key TEXT;
+{jobs_idem_key}
 "#;
 
 /// How one SQL dialect spells what the shared statements leave open.
@@ -370,17 +380,71 @@ fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
-/// A row of `JOB_COLUMNS`.
-pub fn job(r: &dyn SqlRow) -> Result<JobRecord> {
-    Ok(JobRecord {
-        id: r.i64(0)?,
-        spec: json(r, 1, "job spec")?,
-        state: named(r, 2, "job state", JobState::parse)?,
-        submitted_at: r.i64(3)?,
-        updated_at: r.i64(4)?,
-        next_fire: r.opt_i64(5)?,
-        run_count: r.u32(6)?,
-        note: r.opt_text(7)?,
+/// A row of `JOB_COLUMNS`, as `job` reads it: the job, and when the row
+/// could not be read as one and is not set aside yet, why.
+pub struct JobRow {
+    pub job: JobRecord,
+    pub unreadable: Option<String>,
+}
+
+/// A row of `JOB_COLUMNS`. Only its id must be readable: a row whose spec,
+/// state or another column is not what a job holds comes back as a
+/// `broken` job (its key, a stub spec, the reason in its note), and
+/// `unreadable` says why unless the row was set aside already; one bad row
+/// never fails a whole list, claim or tick.
+pub fn job(r: &dyn SqlRow) -> Result<JobRow> {
+    let id = r.i64(0)?;
+    let stored_state = r.text(2);
+    let set_aside = matches!(&stored_state, Ok(s) if s == JobState::Broken.as_str());
+    let read = || -> Result<JobRecord> {
+        Ok(JobRecord {
+            id,
+            spec: json(r, 1, "spec")?,
+            state: named(r, 2, "state", JobState::parse)?,
+            submitted_at: r.i64(3)?,
+            updated_at: r.i64(4)?,
+            next_fire: r.opt_i64(5)?,
+            run_count: r.u32(6)?,
+            note: r.opt_text(7)?,
+        })
+    };
+    let error = match read() {
+        Ok(job) => {
+            return Ok(JobRow {
+                job,
+                unreadable: None,
+            })
+        }
+        Err(StoreError::Invalid(why)) => why,
+        Err(e) => e.to_string(),
+    };
+    // What can still be read of it: the key, and the times.
+    let key = |i: usize| r.text(i).unwrap_or_else(|_| "?".into());
+    let (group, task_id) = (key(8), key(9));
+    let note = r.opt_text(7).ok().flatten();
+    let unreadable = (!set_aside).then(|| {
+        let was = match &stored_state {
+            Ok(state) => format!("; it was '{}'", crate::model::cut(state, 40)),
+            Err(_) => String::new(),
+        };
+        format!(
+            "broken: its stored row cannot be read ({}){was}",
+            crate::model::cut(&error, 200)
+        )
+    });
+    Ok(JobRow {
+        job: JobRecord {
+            id,
+            // The spec itself when only another column is wrong.
+            spec: json(r, 1, "spec").unwrap_or_else(|_| JobSpec::new(group, task_id)),
+            state: JobState::Broken,
+            submitted_at: r.i64(3).unwrap_or(0),
+            updated_at: r.i64(4).unwrap_or(0),
+            next_fire: None,
+            run_count: r.u32(6).unwrap_or(0),
+            note: unreadable.clone().or(note),
+        },
+        unreadable,
     })
 }
 
@@ -623,5 +687,21 @@ mod tests {
         assert!(matches!(row.u32(2), Err(StoreError::Invalid(_))));
         assert_eq!(row.count(3).ok(), Some(0));
         assert!(matches!(run(&row), Err(StoreError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_job_row_that_cannot_be_read_is_broken_not_an_error() {
+        // Its id reads; its spec, state and key do not.
+        let row = Ints(vec![Some(7), None, None, Some(1), Some(2), None, Some(0)]);
+        let decoded = job(&row).expect("a broken job, not an error");
+        assert_eq!(decoded.job.id, 7);
+        assert_eq!(decoded.job.state, JobState::Broken);
+        assert_eq!(decoded.job.next_fire, None);
+        assert_eq!(decoded.job.spec.task_id, "?");
+        let why = decoded.unreadable.expect("why");
+        assert!(why.contains("cannot be read"), "{why}");
+        assert_eq!(decoded.job.note.as_deref(), Some(why.as_str()));
+        // Without an id there is nothing to set aside.
+        assert!(job(&Ints(vec![None])).is_err());
     }
 }

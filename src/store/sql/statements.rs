@@ -6,11 +6,14 @@ use super::{quoted, Dialect};
 use crate::model::{JobKind, JobState, RunState};
 use crate::store::MINUTE_MS;
 
+/// A job's columns as `sql::job` reads them; its key comes last, read
+/// apart from the spec so that a row whose spec cannot be read still names
+/// its job.
 pub const JOB_COLUMNS: &str =
-    "id, spec, state, submitted_at, updated_at, next_fire, run_count, note";
+    "id, spec, state, submitted_at, updated_at, next_fire, run_count, note, grp, task_id";
 /// The columns of `jobs` a job is inserted with (its id is assigned).
-const JOB_FIELDS: &str =
-    "grp, task_id, kind, state, spec, submitted_at, updated_at, next_fire, run_count, note";
+const JOB_FIELDS: &str = "grp, task_id, kind, state, spec, submitted_at, updated_at, next_fire, \
+     run_count, note, idem_key";
 /// The columns of `runs` but `id`, in `RUN_COLUMNS`' order.
 const RUN_FIELDS: &str = "job_id, grp, priority, run, attempt, state, scheduled_at, due_at, \
      outcome, exit_code, worker, started_at, ended_at, lease_until, fence, reason, \
@@ -83,18 +86,23 @@ impl Indexes {
 /// Parameters are numbered in the order the field's comment gives.
 pub struct Statements {
     /// grp, task_id, kind, state, spec, submitted_at, updated_at, next_fire,
-    /// run_count, note; returns the id, or nothing when the key is taken.
+    /// run_count, note, idem_key; returns the id, or nothing when the key
+    /// (or the idempotency key) is taken.
     pub insert_job: String,
     /// id, state, updated_at, next_fire, run_count, note.
     pub update_job: String,
     /// id, spec, kind.
     pub update_spec: String,
+    /// id, note, updated_at: set aside a job whose row cannot be read.
+    pub quarantine_job: String,
     /// id.
     pub delete_job: String,
     /// grp, task_id.
     pub job_by_key: String,
     /// id.
     pub job_by_id: String,
+    /// idem_key.
+    pub job_by_idempotency_key: String,
     /// id.
     pub job_if_free: String,
     /// task_id.
@@ -272,12 +280,8 @@ impl Statements {
         let done = quoted(RunState::Done.as_str());
         let suspended = quoted(JobState::Suspended.as_str());
         let one_off = quoted_list(&mut [JobKind::Now, JobKind::At].iter().map(|k| k.as_str()));
-        let finished = quoted_list(
-            &mut JobState::ALL
-                .iter()
-                .filter(|s| s.is_final())
-                .map(|s| s.as_str()),
-        );
+        // Named as the `jobs_finished` index names them, to the letter.
+        let finished = quoted_list(&mut JobState::ENDED.iter().map(|s| s.as_str()));
         let index =
             |name: &'static str, on: String| (name, format!("CREATE INDEX {name} ON {on};"));
         let ix = |name: &str| d.index(name);
@@ -349,8 +353,8 @@ impl Statements {
             ),
             insert_job: sql!(
                 "INSERT INTO jobs ({JOB_FIELDS}) VALUES ({}) \
-                 ON CONFLICT (grp, task_id) DO NOTHING{}",
-                params(10),
+                 ON CONFLICT DO NOTHING{}",
+                params(11),
                 d.returning_id
             ),
             update_job: sql!(
@@ -358,9 +362,15 @@ impl Statements {
                          run_count = ?5, note = ?6 WHERE id = ?1"
             ),
             update_spec: sql!("UPDATE jobs SET spec = ?2, kind = ?3 WHERE id = ?1"),
+            quarantine_job: sql!(
+                "UPDATE jobs SET state = {}, note = ?2, next_fire = NULL, updated_at = ?3 \
+                 WHERE id = ?1",
+                quoted(JobState::Broken.as_str())
+            ),
             delete_job: sql!("DELETE FROM jobs WHERE id = ?1"),
             job_by_key: sql!("{jobs} WHERE grp = ?1 AND task_id = ?2{lock}"),
             job_by_id: sql!("{jobs} WHERE id = ?1{lock}"),
+            job_by_idempotency_key: sql!("{jobs} WHERE idem_key = ?1{lock}"),
             job_if_free: sql!("{jobs} WHERE id = ?1{skip}"),
             jobs_by_task_id: sql!("{jobs} WHERE task_id = ?1 ORDER BY grp{lock}"),
             list_jobs: sql!("{jobs} WHERE {job_filter} AND id < ?5 ORDER BY id DESC LIMIT ?6"),
@@ -645,6 +655,10 @@ impl Statements {
                 ),
                 index("jobs_by_group_state", "jobs (grp, state)".into()),
                 (
+                    "jobs_idem_key",
+                    "CREATE UNIQUE INDEX jobs_idem_key ON jobs (idem_key);".into(),
+                ),
+                (
                     "runs_tick",
                     "CREATE UNIQUE INDEX runs_tick ON runs (job_id, scheduled_at, attempt);".into(),
                 ),
@@ -696,7 +710,7 @@ impl Statements {
             // `WHERE true`: SQLite would read the ON of ON CONFLICT as a join's.
             insert_jobs: sql!(
                 "INSERT INTO jobs ({JOB_FIELDS}) SELECT {} FROM {} WHERE true \
-                 ON CONFLICT (grp, task_id) DO NOTHING RETURNING id, grp, task_id",
+                 ON CONFLICT DO NOTHING RETURNING id, grp, task_id",
                 json_fields(JOB_FIELDS, JOB_FIELD_TYPES),
                 d.json_rows.replace("{}", "?1")
             ),
@@ -713,7 +727,7 @@ impl Statements {
 /// The SQL types of `JOB_FIELDS`, in order (PostgreSQL's; SQLite reads
 /// them as the same affinities).
 const JOB_FIELD_TYPES: &[&str] = &[
-    "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "TEXT",
+    "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT",
 ];
 /// The SQL types of `RUN_FIELDS`, in order.
 const RUN_FIELD_TYPES: &[&str] = &[

@@ -4,7 +4,7 @@
 
 use super::{
     alert, feedback, flow, job, json, log, log_stats, named, part_columns, run, to_json, values,
-    SqlBackend, Tx,
+    SqlBackend, Tx, Value,
 };
 use crate::model::{
     Alert, AlertQuery, AlertRule, FeedbackItem, JobState, Millis, MinuteCount, OutcomeCount,
@@ -34,6 +34,42 @@ fn write_rows<B: SqlBackend, T>(
     let rows: Vec<serde_json::Value> = items.iter().map(row).collect();
     b.execute(sql, &values![to_json(&rows)?]).map(drop)
 }
+
+/// The jobs `sql` selects (rows of `JOB_COLUMNS`). A row that cannot be
+/// read as a job comes back `broken` and is set aside in the store at once
+/// (`quarantine_job`: never fired nor claimed again), with one warning;
+/// the other rows are unharmed.
+fn query_jobs<B: SqlBackend>(b: &mut B, sql: &str, params: &[Value<'_>]) -> Result<Vec<JobRecord>> {
+    let rows = b.query(sql, params, job)?;
+    let mut jobs = Vec::with_capacity(rows.len());
+    for row in rows {
+        if let Some(why) = &row.unreadable {
+            let j = &row.job;
+            let params = values![j.id, why, crate::model::now_ms()];
+            b.execute(&b.statements().quarantine_job, &params)?;
+            tracing::warn!(
+                job = j.id,
+                group = %crate::model::cut(&j.spec.group, 80),
+                task_id = %crate::model::cut(&j.spec.task_id, 80),
+                "job set aside as broken: {why}"
+            );
+        }
+        jobs.push(row.job);
+    }
+    Ok(jobs)
+}
+
+/// The first job `sql` selects, as `query_jobs` reads it.
+fn query_job<B: SqlBackend>(
+    b: &mut B,
+    sql: &str,
+    params: &[Value<'_>],
+) -> Result<Option<JobRecord>> {
+    Ok(query_jobs(b, sql, params)?.into_iter().next())
+}
+
+/// Where a flow step's name is in a row of `flow_jobs`: after the job's columns.
+const STEP_COLUMN: usize = 10;
 
 /// A `LIMIT` of `n` rows, where 0 means no limit.
 fn limit_or_all(n: usize) -> i64 {
@@ -83,6 +119,7 @@ impl<B: SqlBackend> Store for B {
             j.next_fire,
             j.run_count,
             &j.note,
+            &j.spec.idempotency_key,
         ];
         self.insert_id(&self.statements().insert_job, &params)
     }
@@ -113,15 +150,24 @@ impl<B: SqlBackend> Store for B {
     }
 
     fn job_by_key(&mut self, group: &str, task_id: &str) -> Result<Option<JobRecord>> {
-        self.query_opt(&self.statements().job_by_key, &values![group, task_id], job)
+        query_job(
+            self,
+            &self.statements().job_by_key,
+            &values![group, task_id],
+        )
+    }
+
+    fn job_by_idempotency_key(&mut self, key: &str) -> Result<Option<JobRecord>> {
+        let sql = &self.statements().job_by_idempotency_key;
+        query_job(self, sql, &values![key])
     }
 
     fn job_by_id(&mut self, id: i64) -> Result<Option<JobRecord>> {
-        self.query_opt(&self.statements().job_by_id, &values![id], job)
+        query_job(self, &self.statements().job_by_id, &values![id])
     }
 
     fn jobs_by_task_id(&mut self, task_id: &str) -> Result<Vec<JobRecord>> {
-        self.query(&self.statements().jobs_by_task_id, &values![task_id], job)
+        query_jobs(self, &self.statements().jobs_by_task_id, &values![task_id])
     }
 
     fn list_jobs(&mut self, q: &JobQuery) -> Result<Vec<JobRecord>> {
@@ -135,7 +181,7 @@ impl<B: SqlBackend> Store for B {
             q.before_id.unwrap_or(i64::MAX),
             limit_or_all(q.limit),
         ];
-        let mut jobs = self.query(&self.statements().list_jobs, &params, job)?;
+        let mut jobs = query_jobs(self, &self.statements().list_jobs, &params)?;
         jobs.reverse();
         Ok(jobs)
     }
@@ -216,11 +262,11 @@ impl<B: SqlBackend> Store for B {
     }
 
     fn job_if_free(&mut self, id: i64) -> Result<Option<JobRecord>> {
-        self.query_opt(&self.statements().job_if_free, &values![id], job)
+        query_job(self, &self.statements().job_if_free, &values![id])
     }
 
     fn job_of_run(&mut self, run_id: i64) -> Result<Option<JobRecord>> {
-        self.query_opt(&self.statements().job_of_run, &values![run_id], job)
+        query_job(self, &self.statements().job_of_run, &values![run_id])
     }
 
     fn runs_before(
@@ -260,7 +306,7 @@ impl<B: SqlBackend> Store for B {
     fn due_jobs(&mut self, now: Millis, limit: usize) -> Result<Vec<JobRecord>> {
         // Locked where the dialect can: a second tracker firing at the same
         // moment waits, then sees the job's moved `next_fire` and leaves it.
-        self.query(&self.statements().due_jobs, &values![now, limit], job)
+        query_jobs(self, &self.statements().due_jobs, &values![now, limit])
     }
 
     fn next_fire_at(&mut self) -> Result<Option<Millis>> {
@@ -281,7 +327,7 @@ impl<B: SqlBackend> Store for B {
         let mut ids: Vec<i64> = runs.iter().map(|r| r.job_id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let jobs = self.query(&st.jobs_by_ids, &values![to_json(&ids)?], job)?;
+        let jobs = query_jobs(self, &st.jobs_by_ids, &values![to_json(&ids)?])?;
         let runs = runs
             .into_iter()
             .map(|r| {
@@ -315,10 +361,10 @@ impl<B: SqlBackend> Store for B {
     }
 
     fn jobs_of_runs(&mut self, run_ids: &[i64]) -> Result<Vec<JobRecord>> {
-        self.query(
+        query_jobs(
+            self,
             &self.statements().jobs_of_runs,
             &values![to_json(run_ids)?],
-            job,
         )
     }
 
@@ -387,7 +433,9 @@ impl<B: SqlBackend> Store for B {
         let jobs = self.query(&s.job_counts, &[], |r| {
             Ok(StateCount {
                 group: r.text(0)?,
-                state: named(r, 1, "job state", JobState::parse)?,
+                // A state no build knows is a row set aside as broken
+                // once it is read; counting it so already keeps stats up.
+                state: JobState::parse(&r.text(1)?).unwrap_or(JobState::Broken),
                 count: r.count(2)?,
             })
         })?;
@@ -646,17 +694,17 @@ impl<B: SqlBackend> Store for B {
     }
 
     fn dependencies(&mut self, job_id: i64) -> Result<Vec<JobRecord>> {
-        self.query(&self.statements().dependencies, &values![job_id], job)
+        query_jobs(self, &self.statements().dependencies, &values![job_id])
     }
 
     fn dependents(&mut self, job_ids: &[i64]) -> Result<Vec<JobRecord>> {
         if job_ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.query(
+        query_jobs(
+            self,
             &self.statements().dependents,
             &values![to_json(job_ids)?],
-            job,
         )
     }
 
@@ -722,7 +770,7 @@ impl<B: SqlBackend> Store for B {
 
     fn flow_jobs(&mut self, flow_id: &str, run: u32) -> Result<Vec<(String, JobRecord)>> {
         self.query(&self.statements().flow_jobs, &values![flow_id, run], |r| {
-            Ok((r.text(8)?, job(r)?))
+            Ok((r.text(STEP_COLUMN)?, job(r)?.job))
         })
     }
 
@@ -734,7 +782,7 @@ impl<B: SqlBackend> Store for B {
         self.query(
             &self.statements().read_flow_jobs,
             &values![flow_id, run],
-            |r| Ok((r.text(8)?, job(r)?)),
+            |r| Ok((r.text(STEP_COLUMN)?, job(r)?.job)),
         )
     }
 
@@ -829,6 +877,7 @@ struct JobRow<'a> {
     next_fire: Option<Millis>,
     run_count: u32,
     note: Option<&'a str>,
+    idem_key: Option<&'a str>,
 }
 
 impl<'a> JobRow<'a> {
@@ -844,6 +893,7 @@ impl<'a> JobRow<'a> {
             next_fire: j.next_fire,
             run_count: j.run_count,
             note: j.note.as_deref(),
+            idem_key: j.spec.idempotency_key.as_deref(),
         })
     }
 }

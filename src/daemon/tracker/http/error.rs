@@ -51,7 +51,9 @@ impl From<WireError> for ApiError {
         let status = match &e {
             WireError::InvalidInput(_) | WireError::Ambiguous { .. } => StatusCode::BAD_REQUEST,
             WireError::NotFound { .. } | WireError::Missing(_) => StatusCode::NOT_FOUND,
-            WireError::Exists { .. } | WireError::Conflict(_) => StatusCode::CONFLICT,
+            WireError::Exists { .. } | WireError::KeyReused { .. } | WireError::Conflict(_) => {
+                StatusCode::CONFLICT
+            }
             WireError::ShuttingDown | WireError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         ApiError::new(status, e.to_string())

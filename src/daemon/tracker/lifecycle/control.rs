@@ -27,10 +27,24 @@ fn refuse(job: &JobRecord, why: &str) -> WireError {
     WireError::Conflict(format!("{} {why}", describe(job)))
 }
 
+/// The job `r` names, unless it is broken: an operator's action needs a
+/// job whose stored spec can be read.
+fn usable(s: &mut dyn Store, r: &JobRef) -> Outcome<JobRecord> {
+    let job = resolve(s, r)?;
+    if job.state == JobState::Broken {
+        return Err(refuse(
+            &job,
+            "is broken (its stored row cannot be read; see lts job): \
+             purge it, or submit it again with --replace",
+        ));
+    }
+    Ok(job)
+}
+
 /// Cancel a job: no more ticks; a run that has not started ends, and a
 /// running one is stopped at its worker's next heartbeat.
 pub fn cancel(s: &mut dyn Store, r: &JobRef, now: Millis, zone: Tz) -> Outcome<JobRecord> {
-    let mut job = resolve(s, r)?;
+    let mut job = usable(s, r)?;
     match job.state {
         JobState::Cancelled => return Err(refuse(&job, "has already been cancelled")),
         JobState::Succeeded => return Err(refuse(&job, "has already succeeded")),
@@ -45,7 +59,7 @@ pub fn cancel(s: &mut dyn Store, r: &JobRef, now: Millis, zone: Tz) -> Outcome<J
 /// Suspend a job: no more ticks, and its runs that have not started are
 /// held; a running run finishes. Its pending tick is kept for `resume`.
 pub fn suspend(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
-    let mut job = resolve(s, r)?;
+    let mut job = usable(s, r)?;
     if job.state.is_final() {
         return Err(refuse(
             &job,
@@ -72,7 +86,7 @@ pub fn suspend(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord>
 /// missed while it was suspended follow its misfire policy, and the next
 /// tick is computed from now. Returns whether a run was queued.
 pub fn resume(s: &mut dyn Store, r: &JobRef, now: Millis, zone: Tz) -> Outcome<(JobRecord, bool)> {
-    let mut job = resolve(s, r)?;
+    let mut job = usable(s, r)?;
     if job.state != JobState::Suspended {
         return Err(refuse(&job, &format!("is {}, not suspended", job.state)));
     }
@@ -152,7 +166,7 @@ fn back_in_queue(s: &mut dyn Store, mut job: JobRecord, now: Millis) -> Outcome<
 
 /// One extra run now; the schedule is untouched.
 pub fn trigger(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
-    let mut job = resolve(s, r)?;
+    let mut job = usable(s, r)?;
     refuse_if_parked(&job)?;
     // A tick of its own: never the same instant as a scheduled one.
     let mut at = now;
@@ -168,7 +182,7 @@ pub fn trigger(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord>
 
 /// Run the job's latest run again, when it did not succeed.
 pub fn retry(s: &mut dyn Store, r: &JobRef, now: Millis) -> Outcome<JobRecord> {
-    let job = resolve(s, r)?;
+    let job = usable(s, r)?;
     refuse_if_parked(&job)?;
     if !s.open_runs(job.id)?.is_empty() {
         return Err(refuse(
@@ -223,7 +237,7 @@ pub fn edit(
     now: Millis,
     zone: Tz,
 ) -> Outcome<JobRecord> {
-    let mut job = resolve(s, r)?;
+    let mut job = usable(s, r)?;
     if job.state.is_final() {
         return Err(refuse(
             &job,

@@ -25,11 +25,13 @@
 //!
 //! A job's state follows from its runs and its schedule (`settle`), except
 //! where an operator parks it (`suspended`, `cancelled`), its schedule
-//! breaks (`failed`) or it waits for the jobs it runs after (`waiting`,
-//! until `deps::settled` releases or cancels it). Every transition that
-//! ends or starts a run records it in the store's journal, which metrics
-//! and alerts read after commit; every rule that ends a job for good hands
-//! it to `deps::settled` in the same transaction.
+//! breaks (`failed`), it waits for the jobs it runs after (`waiting`,
+//! until `deps::settled` releases or cancels it), or the store cannot read
+//! its row (`broken`: set aside by the store as it reads it; its runs end
+//! when a claim meets them, and nothing but purge or `--replace` moves it).
+//! Every transition that ends or starts a run records it in the store's
+//! journal, which metrics and alerts read after commit; every rule that
+//! ends a job for good hands it to `deps::settled` in the same transaction.
 
 pub mod control;
 pub mod deps;
@@ -196,6 +198,7 @@ pub fn start_due(
         limit,
     };
     let mut started = s.start_runs(&claim)?;
+    set_aside_runs_of_broken(s, &mut started, now)?;
     let workers = (fleet.live.len() as u32).max(1);
     let mut bytes = 0;
     let mut full = false;
@@ -324,6 +327,34 @@ pub fn give_up_orphans(s: &mut dyn Store, group: &str, fleet: &Fleet, now: Milli
             Ending::by_tracker(RunOutcome::Lost, now, reason),
             now,
         )?;
+    }
+    Ok(())
+}
+
+/// The runs a claim started whose job is broken (its stored row cannot be
+/// read, see `JobState::Broken`) never reach a worker: each ends, cancelled
+/// with that reason, and the claim goes on with the others.
+fn set_aside_runs_of_broken(s: &mut dyn Store, started: &mut Started, now: Millis) -> Outcome<()> {
+    let (broken, runs): (Vec<_>, Vec<_>) = std::mem::take(&mut started.runs)
+        .into_iter()
+        .partition(|(_, job)| job.state == JobState::Broken);
+    started.runs = runs;
+    for (mut run, job) in broken {
+        let why = "not run: its job is broken (its stored row cannot be read)";
+        run.worker = None;
+        run.started_at = None;
+        end(
+            s,
+            &mut run,
+            Ending::by_tracker(RunOutcome::Cancelled, now, why),
+            false,
+        )?;
+        tracing::warn!(
+            job = job.id,
+            task_id = %crate::model::cut(&job.spec.task_id, 80),
+            run = run.run,
+            "{why}"
+        );
     }
     Ok(())
 }

@@ -1,8 +1,11 @@
 //! Submit: a job is stored with its first tick, or, when it runs now,
 //! with its first run queued, in the transaction that acknowledges it; a
 //! job that runs after others (`--after`) is stored waiting for them
-//! (`deps`). A batch is stored set-based: its jobs in one statement, the
-//! first runs of those that run now in another, whatever its size.
+//! (`deps`). A job whose idempotency key is stored already was sent
+//! before: it is answered as it was then (`answer_again`), or refused when
+//! the key came with another job. A batch is stored set-based: its jobs in
+//! one statement, the first runs of those that run now in another, whatever
+//! its size.
 
 use super::{deps, tick_runs, tick_size, Outcome};
 use crate::model::{validate_job, JobSpec, JobState, Millis, Schedule};
@@ -46,7 +49,20 @@ pub fn submit(
     // The batch's jobs still stored, by id: a later job of the batch may
     // replace one, which then gets no run.
     let mut stored = HashMap::new();
+    // Answers to jobs sent before: no new submit, nothing to wake.
+    let mut repeats = std::collections::HashSet::new();
     for (i, (job, id)) in records.iter_mut().zip(ids).enumerate() {
+        let first = match (&id, &job.spec.idempotency_key) {
+            (None, Some(key)) => s.job_by_idempotency_key(key)?,
+            _ => None,
+        };
+        if let Some(first) = first {
+            // Sent before under this key: answered as then, or refused
+            // when the key now comes with another job.
+            acks[places[i]] = answer_again(&first, &job.spec);
+            repeats.insert(places[i]);
+            continue;
+        }
         let mut replaced = None;
         let mut linked = None;
         match id {
@@ -123,7 +139,12 @@ pub fn submit(
     s.insert_runs(&first_runs)?;
 
     let mut woken = BTreeSet::new();
-    for ack in acks.iter().flatten() {
+    let new_acks = acks
+        .iter()
+        .enumerate()
+        .filter(|(place, _)| !repeats.contains(place))
+        .filter_map(|(_, ack)| ack.as_ref().ok());
+    for ack in new_acks {
         s.journal().push(RunEvent::Submitted {
             group: ack.group.clone(),
         });
@@ -132,6 +153,33 @@ pub fn submit(
         }
     }
     Ok((acks, woken))
+}
+
+/// The answer to a job sent again with the idempotency key of `first`, a
+/// job stored before: the answer its own submit had when it is the same
+/// job (`JobSpec::same_job`), else the refusal of a key taken by another.
+fn answer_again(first: &JobRecord, sent: &JobSpec) -> Outcome<SubmitAck> {
+    if !first.spec.same_job(sent) {
+        return Err(WireError::KeyReused {
+            key: sent.idempotency_key.clone().unwrap_or_default(),
+            task_id: first.spec.task_id.clone(),
+            group: first.spec.group.clone(),
+        });
+    }
+    Ok(SubmitAck {
+        task_id: first.spec.task_id.clone(),
+        group: first.spec.group.clone(),
+        state: submitted_state(&first.spec),
+        replaced: false,
+    })
+}
+
+/// The state a job is stored in when it is submitted.
+fn submitted_state(spec: &JobSpec) -> JobState {
+    match spec.schedule {
+        Schedule::Now => JobState::Queued,
+        _ => JobState::Scheduled,
+    }
 }
 
 /// A submitted job as stored: its state and first tick, or the refusal of
@@ -162,19 +210,20 @@ fn record(spec: JobSpec, now: Millis, zone: Tz) -> Outcome<JobRecord> {
 /// Where a job starts at `now`: queued (it runs now) or scheduled for its
 /// first tick; or why its schedule never fires.
 pub fn first_tick(spec: &JobSpec, now: Millis, zone: Tz) -> Outcome<(JobState, Option<Millis>)> {
-    Ok(match &spec.schedule {
-        Schedule::Now => (JobState::Queued, None),
+    let next_fire = match &spec.schedule {
+        Schedule::Now => None,
         // An --at in the past runs now rather than as a missed tick.
-        Schedule::At { at_ms } => (JobState::Scheduled, Some((*at_ms).max(now))),
+        Schedule::At { at_ms } => Some((*at_ms).max(now)),
         Schedule::Cron { .. } | Schedule::Repeat { .. } => {
             let plan = Plan::new(&spec.schedule, now, zone)
                 .map_err(|e| WireError::InvalidInput(e.to_string()))?;
             let first = plan.first(now).ok_or_else(|| {
                 WireError::InvalidInput("--cron: the schedule never fires again".into())
             })?;
-            (JobState::Scheduled, Some(first))
+            Some(first)
         }
-    })
+    };
+    Ok((submitted_state(spec), next_fire))
 }
 
 #[cfg(test)]
@@ -232,6 +281,29 @@ mod tests {
         assert_eq!((kr.len(), or.len()), (1, 1));
         assert!(kr[0].id < or[0].id);
         assert_eq!(s.stats(1_000, 1).unwrap().queues[0].runs, 2);
+    }
+
+    #[test]
+    fn a_job_sent_again_with_its_key_is_answered_as_the_first_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("lts.db")).unwrap();
+        let mut keyed = spec("k", false);
+        keyed.idempotency_key = Some("key-1".into());
+        let (first, _) = submit(&mut s, vec![keyed.clone()], 1_000, chrono_tz::UTC).unwrap();
+        let mut other = keyed.clone();
+        other.task_id = "other".into();
+        let mut plain = spec("k", false);
+        plain.idempotency_key = Some("key-2".into());
+        let batch = vec![keyed.clone(), other, plain];
+        let (again, woken) = submit(&mut s, batch, 2_000, chrono_tz::UTC).unwrap();
+        assert_eq!(again[0], first[0], "answered as the first time");
+        assert!(
+            matches!(&again[1], Err(WireError::KeyReused { key, task_id, .. }) if key == "key-1" && task_id == "k")
+        );
+        assert!(matches!(&again[2], Err(WireError::Exists { .. })));
+        assert!(woken.is_empty());
+        let job = s.job_by_key("g", "k").unwrap().unwrap();
+        assert_eq!(s.recent_runs(job.id, 9).unwrap().len(), 1, "no second run");
     }
 
     #[test]

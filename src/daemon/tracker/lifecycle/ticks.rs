@@ -11,7 +11,9 @@
 use super::{
     break_schedule, buffer, end, insert_tick, new_run, new_tick, settle, skip_tick, Ending, Outcome,
 };
-use crate::model::{format_duration, rfc3339, Millis, Misfire, Overlap, RunOutcome, RunState};
+use crate::model::{
+    format_duration, rfc3339, JobState, Millis, Misfire, Overlap, RunOutcome, RunState,
+};
 use crate::schedule::Plan;
 use crate::store::{JobRecord, RunRecord, Store};
 use chrono_tz::Tz;
@@ -73,7 +75,9 @@ pub fn fire_due(s: &mut dyn Store, now: Millis, clock: Clock, limit: usize) -> O
 /// Fire a job's due ticks and store its next one. Returns whether a run was
 /// queued.
 fn fire_job(s: &mut dyn Store, job: &mut JobRecord, now: Millis, clock: Clock) -> Outcome<bool> {
-    let Some(first) = job.next_fire else {
+    // A broken job has no next tick (the store clears it when it sets the
+    // job aside); a stub spec is never planned.
+    let Some(first) = job.next_fire.filter(|_| job.state != JobState::Broken) else {
         return Ok(false);
     };
     let plan = match Plan::new(&job.spec.schedule, job.submitted_at, clock.zone) {

@@ -159,6 +159,7 @@ impl SubmitForm {
         }
         Ok(JobFields {
             task_id: text(&self.task_id),
+            idempotency_key: None,
             group: Some(group),
             params,
             params_json,
