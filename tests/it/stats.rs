@@ -99,19 +99,20 @@ fn stats_counts_by_group_and_state_with_queue_age_and_throughput() {
             .map(String::from)
             .collect()
     };
-    // GROUP, then scheduled queued running succeeded failed retrying suspended cancelled.
+    // GROUP, then scheduled waiting queued running succeeded failed retrying
+    // suspended cancelled broken.
     assert_eq!(
-        row("default")[1..9],
-        ["1", "0", "0", "1", "1", "0", "1", "1"],
+        row("default")[1..11],
+        ["1", "0", "0", "0", "1", "1", "0", "1", "1", "0"],
         "{table}"
     );
     assert_eq!(
-        row("idle")[1..9],
-        ["0", "2", "0", "0", "0", "0", "0", "0"],
+        row("idle")[1..11],
+        ["0", "0", "2", "0", "0", "0", "0", "0", "0", "0"],
         "{table}"
     );
-    assert_ne!(row("idle")[9], "-", "{table}");
-    assert_eq!(row("TOTAL")[2], "2", "{table}");
+    assert_ne!(row("idle")[11], "-", "{table}");
+    assert_eq!(row("TOTAL")[3], "2", "{table}");
 
     let only = lts(home, addr, &["-o", "json", "stats", "--group", "idle"]).json();
     let names: Vec<&str> = only["groups"]
