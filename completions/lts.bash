@@ -969,7 +969,7 @@ _lts() {
             return 0
             ;;
         lts__subcmd__edit)
-            opts="-g -o -h --group --cron --tz --at --delay --repeat-count --repeat-interval --param --params-json --replace-params --priority --max-retries --retry-backoff --timeout --no-timeout --overlap --misfire --catch-up-window --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
+            opts="-g -o -h --group --cron --tz --at --delay --repeat-count --repeat-interval --param --params-json --replace-params --priority --max-retries --retry-backoff --timeout --no-timeout --overlap --misfire --catch-up-window --alert --alert-to --no-alert --tracker --token --tls-ca --registry --balance --mdns --data --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1040,6 +1040,14 @@ _lts() {
                     return 0
                     ;;
                 --catch-up-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alert-to)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

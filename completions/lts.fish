@@ -206,6 +206,8 @@ complete -c lts -n "__fish_lts_using_subcommand edit" -l misfire -d 'Ticks misse
 skip\t''
 fire-all\t''"
 complete -c lts -n "__fish_lts_using_subcommand edit" -l catch-up-window -d 'With --misfire fire-all, catch up only ticks this recent' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l alert -d 'Raise an alert when a run ends so, from now on: failed (once retries are spent), timed_out, lost, skipped' -r
+complete -c lts -n "__fish_lts_using_subcommand edit" -l alert-to -d 'Where the job\'s alerts go from now on: https://.., http://.. or cmd:PATH' -r
 complete -c lts -n "__fish_lts_using_subcommand edit" -l tracker -d 'Tracker address(es) to talk to, comma-separated' -r
 complete -c lts -n "__fish_lts_using_subcommand edit" -l token -d 'The cluster\'s shared secret, proved to the tracker without being sent' -r
 complete -c lts -n "__fish_lts_using_subcommand edit" -l tls-ca -d 'Talk TLS, trusting this PEM certificate or CA (see `ltsd cert`)' -r -F
@@ -218,6 +220,7 @@ complete -c lts -n "__fish_lts_using_subcommand edit" -s o -l output -d 'Output 
 json\t''"
 complete -c lts -n "__fish_lts_using_subcommand edit" -l replace-params -d 'Drop every parameter not given with --param or --params-json'
 complete -c lts -n "__fish_lts_using_subcommand edit" -l no-timeout -d 'Remove the job\'s timeout'
+complete -c lts -n "__fish_lts_using_subcommand edit" -l no-alert -d 'Stop raising alerts for this job (its outcomes and target are removed)'
 complete -c lts -n "__fish_lts_using_subcommand edit" -l mdns -d 'Find trackers by mDNS (_lts._tcp.local) on the local network instead of --tracker'
 complete -c lts -n "__fish_lts_using_subcommand edit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lts -n "__fish_lts_using_subcommand cancel" -s g -l group -d 'The job\'s worker group (with --all: only jobs of this group)' -r

@@ -326,6 +326,12 @@ pub struct EditFields {
     pub overlap: Option<Overlap>,
     pub misfire: Option<Misfire>,
     pub catch_up_window: Option<Duration>,
+    /// Run outcomes that raise an alert from now on (`--alert`).
+    pub alert: Vec<String>,
+    /// Where alerts go from now on (`--alert-to`).
+    pub alert_to: Option<String>,
+    /// Stop alerting: no outcomes, no target (`--no-alert`).
+    pub no_alert: bool,
     /// A new command; empty keeps the job's.
     pub command: Vec<String>,
 }
@@ -349,6 +355,21 @@ impl EditFields {
             overlap: self.overlap,
             misfire: self.misfire,
             catch_up_window_ms: self.catch_up_window.map(|w| Some(millis(w))),
+            alert: if self.no_alert {
+                Some(Vec::new())
+            } else if self.alert.is_empty() {
+                None
+            } else {
+                Some(
+                    crate::model::alert::parse_outcomes(&self.alert)
+                        .map_err(|e| format!("--alert: {e}"))?,
+                )
+            },
+            alert_to: if self.no_alert {
+                Some(None)
+            } else {
+                self.alert_to.clone().map(Some)
+            },
         })
     }
 }
@@ -664,6 +685,9 @@ pub fn edit_from_line(value: serde_json::Value) -> Result<JobEdit, FieldError> {
         overlap: Option<String>,
         misfire: Option<String>,
         catch_up_window: Option<String>,
+        /// Outcome names; `[]` stops alerting (and drops the target).
+        alert: Option<Vec<String>>,
+        alert_to: Option<String>,
     }
     /// A key given as `null` is `Some(None)`; a key left out is `None`.
     fn present<'de, D>(d: D) -> Result<Option<Option<String>>, D::Error>
@@ -732,6 +756,9 @@ pub fn edit_from_line(value: serde_json::Value) -> Result<JobEdit, FieldError> {
         overlap,
         misfire,
         catch_up_window: dur("catch_up_window", &line.catch_up_window)?,
+        no_alert: line.alert.as_ref().is_some_and(Vec::is_empty),
+        alert: line.alert.unwrap_or_default(),
+        alert_to: line.alert_to,
         command: line.command.unwrap_or_default(),
     }
     .edit()

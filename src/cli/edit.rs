@@ -73,6 +73,20 @@ pub struct EditArgs {
     /// With --misfire fire-all, catch up only ticks this recent
     #[arg(long, value_name = "DUR", value_parser = parse_dur, allow_hyphen_values = true)]
     pub catch_up_window: Option<Duration>,
+    /// Raise an alert when a run ends so, from now on: failed (once retries are spent), timed_out, lost, skipped
+    #[arg(
+        long,
+        value_name = "OUTCOME[,..]",
+        value_delimiter = ',',
+        conflicts_with = "no_alert"
+    )]
+    pub alert: Vec<String>,
+    /// Where the job's alerts go from now on: https://.., http://.. or cmd:PATH
+    #[arg(long, value_name = "TARGET", conflicts_with = "no_alert")]
+    pub alert_to: Option<String>,
+    /// Stop raising alerts for this job (its outcomes and target are removed)
+    #[arg(long)]
+    pub no_alert: bool,
     /// A new command for the job
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -101,6 +115,9 @@ impl EditArgs {
             overlap: self.overlap,
             misfire: self.misfire,
             catch_up_window: self.catch_up_window,
+            alert: self.alert.clone(),
+            alert_to: self.alert_to.clone(),
+            no_alert: self.no_alert,
             command: self.command.clone(),
         }
     }

@@ -238,6 +238,10 @@ pub struct JobEdit {
     pub overlap: Option<Overlap>,
     pub misfire: Option<Misfire>,
     pub catch_up_window_ms: Option<Option<u64>>,
+    /// The run outcomes that raise an alert; `Some(vec![])` stops alerting.
+    pub alert: Option<Vec<RunOutcome>>,
+    /// Where the alerts go; `Some(None)` removes the target.
+    pub alert_to: Option<Option<String>>,
 }
 
 impl JobEdit {

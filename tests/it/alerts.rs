@@ -621,3 +621,39 @@ fn alert_commands_refuse_bad_input_with_spec_exit_codes() {
         Value::Array(vec![])
     );
 }
+
+#[test]
+fn an_edited_job_alerts_from_then_on_and_stops_with_no_alert() {
+    let sb = Sandbox::new();
+    let home = sb.dir.path();
+    let d = Daemon::standalone(home, &sb.path("data"), &[]);
+    let hook = HookServer::start();
+    let to = format!("{}/edited", hook.url);
+    let cron = [
+        "-g",
+        "default",
+        "--task-id",
+        "hourly",
+        "--cron",
+        "0 0 * * * ?",
+    ];
+    let submit = [&["submit"][..], &cron[..], &["--", "false"][..]].concat();
+    lts(home, &d.addr, &submit).ok();
+    // An outcome with no target, or a target with no outcome, is refused.
+    let half = lts(home, &d.addr, &["edit", "hourly", "--alert", "failed"]);
+    assert_eq!(half.code, 2, "{half:?}");
+    assert!(half.stderr.contains("--alert-to"), "{half:?}");
+    let edit = ["edit", "hourly", "--alert", "failed", "--alert-to", &to];
+    lts(home, &d.addr, &edit).ok();
+    let job = job_json(home, &d.addr, "hourly");
+    assert_eq!(job["alert"], serde_json::json!(["failed"]), "{job}");
+    assert_eq!(job["alert_to"], to.as_str(), "{job}");
+    // A run that fails now reaches the target the edit gave.
+    lts(home, &d.addr, &["trigger", "hourly"]).ok();
+    let got = wait_received(&hook, "/edited", 1);
+    assert!(got[0].body.contains("hourly"), "{}", got[0].body);
+    lts(home, &d.addr, &["edit", "hourly", "--no-alert"]).ok();
+    let job = job_json(home, &d.addr, "hourly");
+    assert_eq!(job["alert"], serde_json::json!([]), "{job}");
+    assert!(job["alert_to"].is_null(), "{job}");
+}

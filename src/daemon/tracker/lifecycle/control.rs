@@ -293,6 +293,12 @@ pub fn edit(
     if let Some(window) = edit.catch_up_window_ms {
         spec.catch_up_window_ms = window;
     }
+    if let Some(alert) = &edit.alert {
+        spec.alert = alert.clone();
+    }
+    if let Some(to) = &edit.alert_to {
+        spec.alert_to = to.clone();
+    }
     crate::model::validate_job(&spec).map_err(|e| WireError::InvalidInput(e.to_string()))?;
     if edit.schedule.is_some() && spec.schedule != job.spec.schedule {
         let next = match &spec.schedule {
