@@ -11,8 +11,8 @@ use crate::model::{
     QueueCount, RunOutcome, StateCount, StoreStats,
 };
 use crate::store::{
-    FlowRecord, JobQuery, JobRecord, Journal, LogRecord, LogStats, Result, RunRecord, StartClaim,
-    Started, Store, StoreError,
+    FlowRecord, JobQuery, JobRecord, Journal, LogRecord, LogStats, Result, RunEvent, RunRecord,
+    StartClaim, Started, Store, StoreError,
 };
 
 /// Write `items`: as one statement `sql` taking their rows as one JSON
@@ -47,6 +47,8 @@ fn query_jobs<B: SqlBackend>(b: &mut B, sql: &str, params: &[Value<'_>]) -> Resu
             let j = &row.job;
             let params = values![j.id, why, crate::model::now_ms()];
             b.execute(&b.statements().quarantine_job, &params)?;
+            // Whoever waits on the job (`submit --wait`) hears it stopped.
+            Store::journal(b).push(RunEvent::JobStopped { job_id: j.id });
             tracing::warn!(
                 job = j.id,
                 group = %crate::model::cut(&j.spec.group, 80),
