@@ -66,9 +66,9 @@ const HELD: &str = "held: the job was suspended before the run started";
 
 // ---- runs ----
 
-/// A new run of `job` (its next run number) for the tick at `scheduled_at`:
-/// queued, due then or now if that has passed. The caller inserts it, as it
-/// is or after choosing it another state (`buffer`, `skip_tick`).
+/// One record of `job` (its next run number) for the tick at `scheduled_at`,
+/// whatever its fan-out: what a tick the overlap or misfire policy skipped
+/// leaves (`skip_tick`). A tick that runs takes `new_tick`'s runs instead.
 pub fn new_run(job: &mut JobRecord, scheduled_at: Millis, now: Millis) -> RunRecord {
     job.run_count += 1;
     let mut run = RunRecord::queued(job, job.run_count, scheduled_at);
